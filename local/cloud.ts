@@ -1,0 +1,125 @@
+import { CallLog } from "./calllog.js";
+import { createClock } from "./clock.js";
+import { type BusEvent, busPublisher, type LocalCloudContext, type LocalCloudPart, type LocalCloudPlugin } from "./context.js";
+import { FaultInjector, validateFaultPlan } from "./faults.js";
+import { Gateway } from "./gateway/server.js";
+import { type MotoOptions, type MotoServer, startMoto } from "./moto.js";
+import { builtinPlugins } from "./plugins.js";
+
+export interface LocalCloudOptions {
+  host?: string;
+  /** Gateway port; 4566 by default, 0 for any free port (tests). */
+  port?: number;
+  /** Clock multiplier: waits are this many times shorter. */
+  speed?: number;
+  region?: string;
+  moto?: MotoOptions;
+  /** Parts of the runtime to load; all built-in ones by default. */
+  plugins?: LocalCloudPlugin[];
+  log?: (message: string) => void;
+}
+
+export interface LocalCloud {
+  endpoint: string;
+  port: number;
+  context: LocalCloudContext;
+  parts: LocalCloudPart[];
+  moto: MotoServer;
+  stop(): Promise<void>;
+}
+
+export const LOCAL_ACCOUNT_ID = "123456789012";
+export const DEFAULT_LOCAL_PORT = 4566;
+
+export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
+  const host = options.host ?? "127.0.0.1";
+  const region = options.region ?? "us-east-1";
+  const log = options.log ?? (() => {});
+  const moto = await startMoto({ host, ...options.moto });
+  const clock = createClock(options.speed ?? 1);
+  const faults = new FaultInjector();
+  const callLog = new CallLog();
+  const internalClientConfig = {
+    endpoint: moto.url,
+    region,
+    credentials: { accessKeyId: "phoenix-local", secretAccessKey: "phoenix-local" },
+    maxAttempts: 3,
+  };
+  const context: LocalCloudContext = {
+    region,
+    accountId: LOCAL_ACCOUNT_ID,
+    clock,
+    motoUrl: moto.url,
+    internalClientConfig,
+    endpoint: "",
+    callLog,
+    faults,
+    putEvents: async (events: BusEvent[]) => publish(events),
+    log,
+  };
+  const publish = busPublisher(context);
+
+  const parts = (options.plugins ?? builtinPlugins()).map((plugin) => plugin(context));
+  let ready = false;
+  const gateway = new Gateway({
+    host,
+    port: options.port ?? DEFAULT_LOCAL_PORT,
+    motoUrl: moto.url,
+    region,
+    handlers: parts.flatMap((p) => p.handlers ?? []),
+    observers: parts.flatMap((p) => p.observers ?? []),
+    faults,
+    callLog,
+    control: {
+      "/_phoenix/health": async () => ({
+        status: ready ? 200 : 503,
+        body: {
+          status: ready ? "ok" : "starting",
+          endpoint: context.endpoint,
+          region,
+          accountId: LOCAL_ACCOUNT_ID,
+          speed: clock.speed,
+          moto: moto.url,
+          parts: Object.fromEntries(parts.map((p) => [p.name, p.health?.() ?? {}])),
+        },
+      }),
+      "/_phoenix/faults": async (req, body) => {
+        if (req.method === "PUT" || req.method === "POST") faults.configure(validateFaultPlan(JSON.parse(body.toString("utf8") || "{}")));
+        return { status: 200, body: { plan: faults.current(), injected: faults.injected } };
+      },
+      "/_phoenix/calls": async (req) => {
+        const since = Number(new URL(req.url ?? "/", "http://x").searchParams.get("since") ?? 0);
+        return { status: 200, body: { calls: callLog.since(since) } };
+      },
+      ...Object.assign({}, ...parts.map((p) => p.control ?? {})),
+    },
+  });
+
+  let address: { port: number; url: string };
+  try {
+    address = await gateway.listen();
+  } catch (error) {
+    await moto.stop();
+    throw error;
+  }
+  context.endpoint = address.url;
+  const started: LocalCloudPart[] = [];
+  const stop = async () => {
+    ready = false;
+    for (const part of [...started].reverse()) await part.stop?.().catch(() => {});
+    await gateway.close();
+    await moto.stop();
+  };
+  try {
+    for (const part of parts) {
+      await part.start?.();
+      started.push(part);
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  ready = true;
+  log(`local cloud ready on ${address.url} (moto on ${moto.url}, speed ×${clock.speed})`);
+  return { endpoint: address.url, port: address.port, context, parts, moto, stop };
+}

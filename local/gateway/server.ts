@@ -1,0 +1,185 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { CallLog } from "../calllog.js";
+import type { FaultInjector } from "../faults.js";
+import { type AwsRequest, decodeRequest } from "./request.js";
+import { type AwsResponse, awsError } from "./response.js";
+
+/** A local service model that answers some calls itself instead of moto (e.g. instance refresh). */
+export interface ServiceHandler {
+  readonly name: string;
+  handles(request: AwsRequest): boolean;
+  handle(request: AwsRequest): Promise<AwsResponse>;
+}
+
+/** Sees every successful call after it was served (e.g. to emit the events AWS would emit). */
+export type ResponseObserver = (request: AwsRequest, response: { status: number; body: Buffer }) => void;
+
+/** Non-AWS routes under /_phoenix/ (health, faults, dashboard data). */
+export type ControlRoute = (
+  request: IncomingMessage,
+  body: Buffer,
+) => Promise<{ status: number; body: unknown; contentType?: string }>;
+
+export interface GatewayOptions {
+  host: string;
+  port: number;
+  motoUrl: string;
+  region: string;
+  handlers: ServiceHandler[];
+  observers: ResponseObserver[];
+  faults: FaultInjector;
+  callLog: CallLog;
+  control: Record<string, ControlRoute>;
+}
+
+export class PortInUseError extends Error {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super(
+      `port ${port} on ${host} is already in use: another local cloud may be running ` +
+        `(curl http://${host}:${port}/_phoenix/health), or choose another with --port`,
+    );
+    this.name = "PortInUseError";
+  }
+}
+
+// Hop-by-hop headers and ones fetch() computes itself must not be forwarded.
+const UNFORWARDED = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "expect"]);
+
+export class Gateway {
+  private server?: Server;
+  constructor(private readonly options: GatewayOptions) {}
+
+  async listen(): Promise<{ host: string; port: number; url: string }> {
+    const server = createServer((req, res) => {
+      this.serve(req, res).catch((error: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+        res.end(`phoenix gateway error: ${(error as Error).message}`);
+      });
+    });
+    server.keepAliveTimeout = 65_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (error: NodeJS.ErrnoException) =>
+        reject(error.code === "EADDRINUSE" ? new PortInUseError(this.options.host, this.options.port) : error),
+      );
+      server.listen(this.options.port, this.options.host, () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+    return { host: this.options.host, port, url: `http://${this.options.host}:${port}` };
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    const url = req.url ?? "/";
+    if (url.startsWith("/_phoenix/")) return this.serveControl(req, res, body);
+
+    const request = decodeRequest(req.method ?? "GET", url, req.headers, body, this.options.region);
+    const decision = this.options.faults.decide(request);
+    if (decision.delayMs > 0) await new Promise((r) => setTimeout(r, decision.delayMs));
+    if (decision.error) {
+      this.options.callLog.add({
+        service: request.service,
+        action: request.action,
+        status: decision.error.status,
+        fault: decision.kind,
+        servedBy: "faults",
+      });
+      return send(res, decision.error);
+    }
+
+    const handler = this.options.handlers.find((h) => h.handles(request));
+    let response: AwsResponse;
+    try {
+      response = handler ? await handler.handle(request) : await this.forwardToMoto(req, url, body);
+    } catch (error) {
+      response = awsError(
+        request.protocol,
+        request.service,
+        500,
+        "InternalFailure",
+        `local cloud failed to serve ${request.service}:${request.action}: ${(error as Error).message}`,
+      );
+    }
+    this.options.callLog.add({
+      service: request.service,
+      action: request.action,
+      status: response.status,
+      servedBy: handler?.name ?? "moto",
+    });
+    send(res, response);
+    if (response.status < 300) {
+      const buffer = Buffer.isBuffer(response.body) ? response.body : Buffer.from(response.body);
+      for (const observe of this.options.observers) {
+        try {
+          observe(request, { status: response.status, body: buffer });
+        } catch {
+          // An observer's failure must never turn a served call into a failed one.
+        }
+      }
+    }
+  }
+
+  private async forwardToMoto(req: IncomingMessage, url: string, body: Buffer): Promise<AwsResponse> {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value === undefined || UNFORWARDED.has(name)) continue;
+      headers[name] = Array.isArray(value) ? value.join(", ") : value;
+    }
+    const method = req.method ?? "GET";
+    const upstream = await fetch(`${this.options.motoUrl}${url}`, {
+      method,
+      headers,
+      body: method === "GET" || method === "HEAD" ? undefined : body,
+    });
+    const responseHeaders: Record<string, string> = {};
+    upstream.headers.forEach((value, name) => {
+      if (!UNFORWARDED.has(name) && name !== "content-encoding") responseHeaders[name] = value;
+    });
+    return { status: upstream.status, headers: responseHeaders, body: Buffer.from(await upstream.arrayBuffer()) };
+  }
+
+  private async serveControl(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+    const path = new URL(req.url ?? "/", "http://gateway").pathname;
+    const route = this.options.control[path];
+    if (!route) {
+      res.writeHead(404, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: `no such local cloud route: ${path}`, routes: Object.keys(this.options.control) }));
+      return;
+    }
+    try {
+      const result = await route(req, body);
+      const contentType = result.contentType ?? "application/json";
+      res.writeHead(result.status, { "content-type": contentType, "cache-control": "no-store" });
+      res.end(contentType === "application/json" ? JSON.stringify(result.body) : String(result.body));
+    } catch (error) {
+      res.writeHead(400, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: (error as Error).message }));
+    }
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+function send(res: ServerResponse, response: AwsResponse): void {
+  const body = Buffer.isBuffer(response.body) ? response.body : Buffer.from(response.body);
+  res.writeHead(response.status, { ...response.headers, "content-length": String(body.length) });
+  res.end(body);
+}

@@ -1,0 +1,28 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { type LocalCloud, type LocalCloudOptions, startLocalCloud } from "../../local/cloud.js";
+
+const run = promisify(execFile);
+
+/** A local cloud on free ports for one test file; stop it in afterAll. */
+export async function startTestCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
+  return startLocalCloud({ port: 0, ...options });
+}
+
+/** SDK v3 client configuration that goes through the gateway, as Phoenix's own code does. */
+export function clientConfig(cloud: Pick<LocalCloud, "endpoint">, maxAttempts = 3) {
+  return {
+    endpoint: cloud.endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    maxAttempts,
+  };
+}
+
+/** The AWS CLI as an independent client of the local cloud. Returns parsed JSON output. */
+export async function awsCli(cloud: Pick<LocalCloud, "endpoint">, args: string[]): Promise<unknown> {
+  const { stdout } = await run("aws", ["--endpoint-url", cloud.endpoint, "--region", "us-east-1", "--output", "json", ...args], {
+    env: { ...process.env, AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", AWS_PAGER: "" },
+  });
+  return stdout.trim() ? JSON.parse(stdout) : {};
+}
