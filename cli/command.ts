@@ -1,0 +1,28 @@
+import type { CommandIO } from "./io.js";
+
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  example: string;
+  run(args: string[], io: CommandIO): Promise<number>;
+}
+
+export function helpText(command: Command): string {
+  return `${command.summary}\n\nUsage: ${command.usage}\n\nExample:\n  ${command.example}\n`;
+}
+
+export function parsePositiveNumber(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} must be a positive number, got "${value}"`);
+  return n;
+}
+
+export function parsePort(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new Error(`--port must be an integer 0–65535, got "${value}"`);
+  return n;
+}
