@@ -1,0 +1,50 @@
+import { type AuditStore, dynamoAuditStore } from "./audit/audit.js";
+import { type AwsClients, createClients } from "./aws/clients.js";
+import { type Notifier, snsNotifier } from "./notify.js";
+import { loadPolicy, type Policy } from "./policy/index.js";
+import { type PhoenixResources, resourcesFromEnv } from "./resources.js";
+
+/**
+ * Everything a handler or workflow step needs from the outside world. Handlers build it once
+ * per cold start from the environment; the local cloud and tests build it explicitly.
+ */
+export interface PhoenixDeps {
+  clients: AwsClients;
+  resources: PhoenixResources;
+  policy: Policy;
+  audit: AuditStore;
+  notifier: Notifier;
+  /** The account Phoenix runs in (for "self" image owners and ARNs). */
+  accountId: string;
+  region: string;
+  now: () => Date;
+}
+
+export function buildDeps(
+  parts: Pick<PhoenixDeps, "clients" | "resources" | "policy" | "accountId" | "region"> & { now?: () => Date },
+): PhoenixDeps {
+  const now = parts.now ?? (() => new Date());
+  return {
+    ...parts,
+    now,
+    audit: dynamoAuditStore(parts.clients.dynamo, parts.resources.auditTable, {
+      retentionDays: parts.policy.retention.auditDays,
+      now,
+    }),
+    notifier: snsNotifier(parts.clients.sns, parts.resources.topicArn),
+  };
+}
+
+let cached: PhoenixDeps | undefined;
+
+/** The dependencies of a deployed (or locally invoked) handler, from its environment. */
+export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): PhoenixDeps {
+  cached ??= buildDeps({
+    clients: createClients({ endpoint: env.AWS_ENDPOINT_URL, region: env.AWS_REGION }),
+    resources: resourcesFromEnv(env),
+    policy: loadPolicy(env),
+    accountId: env.PHOENIX_ACCOUNT_ID ?? "",
+    region: env.AWS_REGION ?? "us-east-1",
+  });
+  return cached;
+}

@@ -1,0 +1,208 @@
+import { z } from "zod";
+
+/** EC2 tags as a plain map; EC2 tag keys are unique per resource, so nothing is lost. */
+export type Tags = Readonly<Record<string, string>>;
+
+export type ResourceRole = "ACTOR" | "TARGET";
+
+/** The parts of a GuardDuty finding that Phoenix decides on, validated. */
+export interface Finding {
+  /** EventBridge event id: not unique across re-deliveries of a finding, so never a dedupe key. */
+  eventId: string;
+  findingId: string;
+  type: string;
+  severity: number;
+  title: string;
+  /** The member account the resource lives in (detail.accountId), not the envelope's account. */
+  accountId: string;
+  region: string;
+  resourceType: string;
+  /** Present exactly when resourceType is "Instance". */
+  instanceId?: string;
+  resourceRole?: ResourceRole;
+  count: number;
+  updatedAt: string;
+  createdAt?: string;
+  sample: boolean;
+  archived: boolean;
+  /** As reported in the finding, which may be stale: read the live tags before acting. */
+  instanceTags?: Tags;
+  networkInterfaceIds?: string[];
+}
+
+export type FindingParseResult = { ok: true; finding: Finding } | { ok: false; error: string };
+
+export const GUARDDUTY_SOURCE = "aws.guardduty";
+export const GUARDDUTY_DETAIL_TYPE = "GuardDuty Finding";
+
+// Old (8 hex digits) and current (17 hex digits) EC2 instance id formats.
+const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+const NETWORK_INTERFACE_ID = /^eni-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
+
+const nonEmpty = z.string().trim().min(1, "must not be empty");
+const isoTime = z.iso.datetime({ offset: true, message: "must be an ISO-8601 timestamp" });
+
+const detailSchema = z.object({
+  id: nonEmpty,
+  type: nonEmpty,
+  severity: z.number().min(0).max(10),
+  title: z.string(),
+  // Digits only; real accounts have 12, but some published samples carry 13.
+  accountId: z.string().regex(/^\d+$/, "must be an account id (digits)"),
+  region: z.string().regex(REGION, "must be an AWS region name").optional(),
+  createdAt: isoTime.optional(),
+  updatedAt: isoTime,
+  resource: z.object({
+    resourceType: nonEmpty,
+    instanceDetails: z.unknown().optional(),
+  }),
+  service: z
+    .object({
+      resourceRole: z.enum(["ACTOR", "TARGET"]).optional(),
+      count: z.number().int().min(1).optional(),
+      archived: z.boolean().optional(),
+      additionalInfo: z.unknown().optional(),
+    })
+    .optional(),
+});
+
+const envelopeSchema = z.object({
+  id: nonEmpty,
+  region: z.string().regex(REGION, "must be an AWS region name").optional(),
+  detail: detailSchema,
+});
+
+const instanceDetailsSchema = z.object({
+  instanceId: z
+    .string()
+    .trim()
+    .regex(INSTANCE_ID, "must be an EC2 instance id (i- followed by 8 or 17 hex digits)"),
+  tags: z
+    .array(z.object({ key: z.string().min(1), value: z.string() }))
+    .nullish()
+    .refine((tags) => !tags || new Set(tags.map((t) => t.key)).size === tags.length, "duplicate tag keys"),
+  networkInterfaces: z
+    .array(
+      z.object({
+        networkInterfaceId: z
+          .string()
+          .trim()
+          .regex(NETWORK_INTERFACE_ID, "must be a network interface id (eni- followed by hex digits)")
+          .optional(),
+      }),
+    )
+    .nullish(),
+});
+
+/**
+ * Validates an EventBridge event as a GuardDuty finding. Never throws: anything that is not a
+ * well-formed finding comes back as an error naming the offending field.
+ */
+export function parseGuardDutyEvent(input: unknown): FindingParseResult {
+  try {
+    return parseUnsafe(input);
+  } catch (error) {
+    // Handlers must be able to audit every event, so even the unforeseen becomes a result.
+    return { ok: false, error: `event could not be read: ${(error as Error)?.message ?? String(error)}` };
+  }
+}
+
+function parseUnsafe(input: unknown): FindingParseResult {
+  if (!isRecord(input)) return { ok: false, error: `event: expected an object, got ${describe(input)}` };
+  const source = input["source"];
+  const detailType = input["detail-type"];
+  if (source !== GUARDDUTY_SOURCE || detailType !== GUARDDUTY_DETAIL_TYPE) {
+    return {
+      ok: false,
+      error:
+        `not a GuardDuty finding: source is ${describe(source)} and detail-type is ${describe(detailType)} ` +
+        `(expected "${GUARDDUTY_SOURCE}" and "${GUARDDUTY_DETAIL_TYPE}")`,
+    };
+  }
+
+  const envelope = envelopeSchema.safeParse(input);
+  if (!envelope.success) return { ok: false, error: formatIssues(envelope.error, []) };
+  const { detail } = envelope.data;
+
+  const region = detail.region ?? envelope.data.region;
+  if (region === undefined)
+    return { ok: false, error: "detail.region: missing, and the event has no region" };
+
+  const finding: Finding = {
+    eventId: envelope.data.id,
+    findingId: detail.id,
+    type: detail.type,
+    severity: detail.severity,
+    title: detail.title,
+    accountId: detail.accountId,
+    region,
+    resourceType: detail.resource.resourceType,
+    count: detail.service?.count ?? 1,
+    updatedAt: detail.updatedAt,
+    sample: isSampleFlagged(detail.service?.additionalInfo),
+    archived: detail.service?.archived ?? false,
+  };
+  if (detail.createdAt !== undefined) finding.createdAt = detail.createdAt;
+  if (detail.service?.resourceRole !== undefined) finding.resourceRole = detail.service.resourceRole;
+
+  // Non-instance findings may still carry placeholder instanceDetails: only the type decides.
+  if (finding.resourceType !== "Instance") return { ok: true, finding };
+
+  const path = ["detail", "resource", "instanceDetails"];
+  if (detail.resource.instanceDetails === undefined) {
+    return { ok: false, error: `${path.join(".")}: required when resourceType is Instance` };
+  }
+  const instance = instanceDetailsSchema.safeParse(detail.resource.instanceDetails);
+  if (!instance.success) return { ok: false, error: formatIssues(instance.error, path) };
+
+  finding.instanceId = instance.data.instanceId;
+  if (instance.data.tags) {
+    finding.instanceTags = Object.fromEntries(instance.data.tags.map((tag) => [tag.key, tag.value]));
+  }
+  if (instance.data.networkInterfaces) {
+    finding.networkInterfaceIds = instance.data.networkInterfaces.flatMap((eni) =>
+      eni.networkInterfaceId === undefined ? [] : [eni.networkInterfaceId],
+    );
+  }
+  return { ok: true, finding };
+}
+
+/**
+ * EventBridge delivers additionalInfo as a map (`sample: true`, sometimes the string "true");
+ * copies taken from the GetFindings API wrap that map as `{type: "default", value: "<JSON>"}`.
+ */
+function isSampleFlagged(additionalInfo: unknown): boolean {
+  if (!isRecord(additionalInfo)) return false;
+  if (isTrueFlag(additionalInfo["sample"])) return true;
+  const wrapped = additionalInfo["value"];
+  if (typeof wrapped !== "string") return false;
+  try {
+    const inner: unknown = JSON.parse(wrapped);
+    return isRecord(inner) && isTrueFlag(inner["sample"]);
+  } catch {
+    return false;
+  }
+}
+
+const isTrueFlag = (value: unknown): boolean => value === true || value === "true";
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "missing";
+  if (value === null) return "null";
+  if (typeof value === "string") return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+  return Array.isArray(value) ? "an array" : `a ${typeof value}`;
+}
+
+function formatIssues(error: z.ZodError, prefix: readonly string[]): string {
+  return error.issues
+    .map((issue) => {
+      const field = [...prefix, ...issue.path.map(String)].join(".") || "event";
+      return `${field}: ${issue.message}`;
+    })
+    .join("; ");
+}
