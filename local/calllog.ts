@@ -16,7 +16,8 @@ export interface CallRecord {
   subject?: string;
 }
 
-const READ_ONLY = /^(Describe|Get|List|Receive|Query|Scan|BatchGet|Verify|Test|Search|Lookup|Simulate|Check|Validate|Decrypt|Encrypt|Generate|Sign$)/;
+const READ_ONLY =
+  /^(Describe|Get|List|Receive|Query|Scan|BatchGet|Verify|Test|Search|Lookup|Simulate|Check|Validate|Decrypt|Encrypt|Generate|Sign$)/;
 
 export function isMutatingAction(action: string): boolean {
   return action !== "" && !READ_ONLY.test(action);

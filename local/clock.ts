@@ -14,7 +14,8 @@ export interface Clock {
 }
 
 export function createClock(speed = 1, realNow: () => number = Date.now): Clock {
-  if (!Number.isFinite(speed) || speed <= 0) throw new Error(`clock speed must be a positive number, got ${speed}`);
+  if (!Number.isFinite(speed) || speed <= 0)
+    throw new Error(`clock speed must be a positive number, got ${speed}`);
   const origin = realNow();
   return {
     speed,

@@ -1,6 +1,12 @@
 import { CallLog } from "./calllog.js";
 import { createClock } from "./clock.js";
-import { type BusEvent, busPublisher, type LocalCloudContext, type LocalCloudPart, type LocalCloudPlugin } from "./context.js";
+import {
+  type BusEvent,
+  busPublisher,
+  type LocalCloudContext,
+  type LocalCloudPart,
+  type LocalCloudPlugin,
+} from "./context.js";
 import { FaultInjector, validateFaultPlan } from "./faults.js";
 import { Gateway } from "./gateway/server.js";
 import { type MotoOptions, type MotoServer, startMoto } from "./moto.js";
@@ -84,7 +90,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         },
       }),
       "/_phoenix/faults": async (req, body) => {
-        if (req.method === "PUT" || req.method === "POST") faults.configure(validateFaultPlan(JSON.parse(body.toString("utf8") || "{}")));
+        if (req.method === "PUT" || req.method === "POST")
+          faults.configure(validateFaultPlan(JSON.parse(body.toString("utf8") || "{}")));
         return { status: 200, body: { plan: faults.current(), injected: faults.injected } };
       },
       "/_phoenix/calls": async (req) => {

@@ -68,7 +68,9 @@ export function busPublisher(context: Pick<LocalCloudContext, "internalClientCon
       );
       if (result.FailedEntryCount) {
         const failure = result.Entries?.find((entry) => entry.ErrorCode);
-        throw new Error(`local bus refused ${result.FailedEntryCount} event(s): ${failure?.ErrorCode} ${failure?.ErrorMessage}`);
+        throw new Error(
+          `local bus refused ${result.FailedEntryCount} event(s): ${failure?.ErrorCode} ${failure?.ErrorMessage}`,
+        );
       }
     }
   };

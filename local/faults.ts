@@ -34,7 +34,11 @@ export interface FaultDecision {
 const THROTTLE: Record<string, { status: number; code: string; message: string }> = {
   autoscaling: { status: 400, code: "Throttling", message: "Rate exceeded" },
   ec2: { status: 503, code: "RequestLimitExceeded", message: "Request limit exceeded." },
-  dynamodb: { status: 400, code: "ThrottlingException", message: "Rate of requests exceeds the allowed throughput." },
+  dynamodb: {
+    status: 400,
+    code: "ThrottlingException",
+    message: "Rate of requests exceeds the allowed throughput.",
+  },
   iam: { status: 400, code: "Throttling", message: "Rate exceeded" },
   sns: { status: 400, code: "Throttling", message: "Rate exceeded" },
   elasticloadbalancing: { status: 400, code: "Throttling", message: "Rate exceeded" },
@@ -70,11 +74,13 @@ export function validateFaultPlan(input: unknown): FaultPlan {
   (rules as unknown[]).forEach((rule, i) => {
     if (rule === null || typeof rule !== "object") fail(`rules[${i}] must be an object`);
     const r = rule as Record<string, unknown>;
-    if (typeof r.service !== "string" || r.service === "") fail(`rules[${i}].service must name a service or '*'`);
+    if (typeof r.service !== "string" || r.service === "")
+      fail(`rules[${i}].service must name a service or '*'`);
     if (r.action !== undefined && typeof r.action !== "string") fail(`rules[${i}].action must be a string`);
     for (const rate of ["throttleRate", "errorRate"] as const) {
       const v = r[rate];
-      if (v !== undefined && (typeof v !== "number" || v < 0 || v > 1)) fail(`rules[${i}].${rate} must be 0..1`);
+      if (v !== undefined && (typeof v !== "number" || v < 0 || v > 1))
+        fail(`rules[${i}].${rate} must be 0..1`);
     }
     for (const ms of ["latencyMs", "jitterMs"] as const) {
       const v = r[ms];
@@ -121,7 +127,11 @@ export class FaultInjector {
     if (roll < throttleRate + (rule.errorRate ?? 0)) {
       this.injected.serverError++;
       const e = SERVER_ERROR[request.service] ?? DEFAULT_SERVER_ERROR;
-      return { delayMs, kind: "5xx", error: awsError(request.protocol, request.service, e.status, e.code, e.message) };
+      return {
+        delayMs,
+        kind: "5xx",
+        error: awsError(request.protocol, request.service, e.status, e.code, e.message),
+      };
     }
     return { delayMs };
   }

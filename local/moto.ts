@@ -81,7 +81,9 @@ export function resolveMotoCommand(options: MotoOptions = {}): string[] {
       `could not create a virtualenv at ${venvDir} with ${python}: ${venv.stderr.trim()}. Install python3-venv, or run \`pip install 'moto[server]'\`.`,
     );
   }
-  const pip = spawnSync(join(venvDir, "bin", "pip"), ["install", "--quiet", "moto[server]"], { encoding: "utf8" });
+  const pip = spawnSync(join(venvDir, "bin", "pip"), ["install", "--quiet", "moto[server]"], {
+    encoding: "utf8",
+  });
   if (pip.status !== 0 || !existsSync(venvMoto)) {
     throw new MotoUnavailableError(
       `installing moto[server] into ${venvDir} failed: ${(pip.stderr || pip.stdout).trim().split("\n").slice(-3).join(" ")}. ` +
@@ -137,8 +139,11 @@ export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> 
   }
   if (!ready) {
     child.kill("SIGKILL");
-    const why = child.exitCode !== null ? `it exited with code ${child.exitCode}` : "it did not answer in time";
-    throw new MotoUnavailableError(`moto server (${command.join(" ")}) failed to start on ${url}: ${why}. ${stderr.trim().split("\n").slice(-3).join(" ")}`);
+    const why =
+      child.exitCode !== null ? `it exited with code ${child.exitCode}` : "it did not answer in time";
+    throw new MotoUnavailableError(
+      `moto server (${command.join(" ")}) failed to start on ${url}: ${why}. ${stderr.trim().split("\n").slice(-3).join(" ")}`,
+    );
   }
   return {
     url,

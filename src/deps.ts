@@ -21,7 +21,9 @@ export interface PhoenixDeps {
 }
 
 export function buildDeps(
-  parts: Pick<PhoenixDeps, "clients" | "resources" | "policy" | "accountId" | "region"> & { now?: () => Date },
+  parts: Pick<PhoenixDeps, "clients" | "resources" | "policy" | "accountId" | "region"> & {
+    now?: () => Date;
+  },
 ): PhoenixDeps {
   const now = parts.now ?? (() => new Date());
   return {

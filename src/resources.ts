@@ -21,7 +21,9 @@ const VARIABLES: Record<keyof PhoenixResources, string> = {
 
 export class MissingResourceError extends Error {
   constructor(variables: string[]) {
-    super(`Phoenix is not configured: environment variable(s) ${variables.join(", ")} not set (deploy with sst, or run on the local cloud)`);
+    super(
+      `Phoenix is not configured: environment variable(s) ${variables.join(", ")} not set (deploy with sst, or run on the local cloud)`,
+    );
     this.name = "MissingResourceError";
   }
 }

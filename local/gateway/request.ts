@@ -65,7 +65,18 @@ export function decodeRequest(
   if (method === "POST" && contentType.startsWith("application/x-www-form-urlencoded")) {
     const params = new URLSearchParams(body.toString("utf8"));
     const action = params.get("Action") ?? "";
-    return { service, action, region, protocol: "query", method, path: url.pathname, headers, body, params, json: {} };
+    return {
+      service,
+      action,
+      region,
+      protocol: "query",
+      method,
+      path: url.pathname,
+      headers,
+      body,
+      params,
+      json: {},
+    };
   }
   const queryAction = url.searchParams.get("Action");
   if (queryAction) {

@@ -47,7 +47,14 @@ export class PortInUseError extends Error {
 }
 
 // Hop-by-hop headers and ones fetch() computes itself must not be forwarded.
-const UNFORWARDED = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "expect"]);
+const UNFORWARDED = new Set([
+  "host",
+  "connection",
+  "content-length",
+  "transfer-encoding",
+  "keep-alive",
+  "expect",
+]);
 
 export class Gateway {
   private server?: Server;
@@ -64,7 +71,9 @@ export class Gateway {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", (error: NodeJS.ErrnoException) =>
-        reject(error.code === "EADDRINUSE" ? new PortInUseError(this.options.host, this.options.port) : error),
+        reject(
+          error.code === "EADDRINUSE" ? new PortInUseError(this.options.host, this.options.port) : error,
+        ),
       );
       server.listen(this.options.port, this.options.host, () => resolve());
     });
@@ -146,7 +155,11 @@ export class Gateway {
     upstream.headers.forEach((value, name) => {
       if (!UNFORWARDED.has(name) && name !== "content-encoding") responseHeaders[name] = value;
     });
-    return { status: upstream.status, headers: responseHeaders, body: Buffer.from(await upstream.arrayBuffer()) };
+    return {
+      status: upstream.status,
+      headers: responseHeaders,
+      body: Buffer.from(await upstream.arrayBuffer()),
+    };
   }
 
   private async serveControl(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
@@ -154,7 +167,12 @@ export class Gateway {
     const route = this.options.control[path];
     if (!route) {
       res.writeHead(404, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: `no such local cloud route: ${path}`, routes: Object.keys(this.options.control) }));
+      res.end(
+        JSON.stringify({
+          error: `no such local cloud route: ${path}`,
+          routes: Object.keys(this.options.control),
+        }),
+      );
       return;
     }
     try {

@@ -46,7 +46,9 @@ export async function createPhoenixResources(
   const sqs = new SQSClient(config);
   const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: names.topic }));
   const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `${names.topic}-inbox` }));
-  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }),
+  );
   await sns.send(new SubscribeCommand({ TopicArn, Protocol: "sqs", Endpoint: Attributes?.QueueArn }));
   const arn = (name: string) => `arn:aws:states:${options.region}:${options.accountId}:stateMachine:${name}`;
   return {

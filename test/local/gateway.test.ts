@@ -2,7 +2,7 @@ import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/cl
 import { DescribeInstancesCommand, EC2Client, RunInstancesCommand } from "@aws-sdk/client-ec2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalCloud } from "../../local/cloud.js";
-import { startTestCloud, awsCli, clientConfig } from "../support/cloud.js";
+import { awsCli, clientConfig, startTestCloud } from "../support/cloud.js";
 
 let cloud: LocalCloud;
 beforeAll(async () => {
@@ -23,7 +23,14 @@ describe("gateway", () => {
 
   it("forwards what moto serves, to the SDK and to the AWS CLI alike", async () => {
     const ec2 = new EC2Client(clientConfig(cloud));
-    const run = await ec2.send(new RunInstancesCommand({ ImageId: "ami-12c6146b", MinCount: 1, MaxCount: 1, InstanceType: "t3.micro" }));
+    const run = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: "ami-12c6146b",
+        MinCount: 1,
+        MaxCount: 1,
+        InstanceType: "t3.micro",
+      }),
+    );
     const id = run.Instances?.[0]?.InstanceId;
     expect(id).toMatch(/^i-[0-9a-f]+$/);
     const described = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id!] }));
@@ -37,7 +44,9 @@ describe("gateway", () => {
   it("records every call it served in its call log", async () => {
     const before = cloud.context.callLog.count({ service: "autoscaling" });
     await new AutoScalingClient(clientConfig(cloud)).send(new DescribeAutoScalingGroupsCommand({}));
-    expect(cloud.context.callLog.count({ service: "autoscaling", action: "DescribeAutoScalingGroups" })).toBe(before + 1);
+    expect(cloud.context.callLog.count({ service: "autoscaling", action: "DescribeAutoScalingGroups" })).toBe(
+      before + 1,
+    );
   });
 
   it("names an unknown control route", async () => {

@@ -21,8 +21,12 @@ export function clientConfig(cloud: Pick<LocalCloud, "endpoint">, maxAttempts = 
 
 /** The AWS CLI as an independent client of the local cloud. Returns parsed JSON output. */
 export async function awsCli(cloud: Pick<LocalCloud, "endpoint">, args: string[]): Promise<unknown> {
-  const { stdout } = await run("aws", ["--endpoint-url", cloud.endpoint, "--region", "us-east-1", "--output", "json", ...args], {
-    env: { ...process.env, AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", AWS_PAGER: "" },
-  });
+  const { stdout } = await run(
+    "aws",
+    ["--endpoint-url", cloud.endpoint, "--region", "us-east-1", "--output", "json", ...args],
+    {
+      env: { ...process.env, AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", AWS_PAGER: "" },
+    },
+  );
   return stdout.trim() ? JSON.parse(stdout) : {};
 }

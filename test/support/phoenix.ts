@@ -10,7 +10,11 @@ import { parsePolicy } from "../../src/policy/index.js";
  */
 export async function phoenixOn(
   cloud: LocalCloud,
-  options: { policy?: unknown; stage?: string; backoff?: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number } } = {},
+  options: {
+    policy?: unknown;
+    stage?: string;
+    backoff?: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
+  } = {},
 ): Promise<{ deps: PhoenixDeps; resources: LocalPhoenixResources }> {
   const resources = await createPhoenixResources(cloud.context.internalClientConfig, {
     stage: options.stage ?? "test",
