@@ -1,0 +1,78 @@
+import { isTrueTag, TAG_IMAGE_FAMILY, TAG_MANAGED, TAG_PROTECTED, TAG_WAVE } from "./tags.js";
+
+/**
+ * An Auto Scaling group as the planner sees it: plain data the shell assembles from
+ * DescribeAutoScalingGroups, DescribeLaunchTemplateVersions and DescribeInstanceRefreshes.
+ */
+export interface GroupDescription {
+  name: string;
+  tags: Readonly<Record<string, string>>;
+  /** Absent when the group uses a launch configuration: instance refresh to an image needs a template. */
+  launchTemplate?: LaunchTemplateInUse;
+  desiredCapacity: number;
+  healthCheckGracePeriod?: number;
+  defaultInstanceWarmup?: number;
+  instances: readonly GroupInstance[];
+  /** A refresh that has not reached a terminal status. */
+  activeRefresh?: { refreshId?: string; status?: string; startedByPhoenix: boolean };
+}
+
+export interface LaunchTemplateInUse {
+  id?: string;
+  name?: string;
+  /** As the group names it: a number, or $Latest / $Default. */
+  version: string;
+  /** The ImageId of that version, when it names one directly (not resolve:ssm:). */
+  imageId?: string;
+}
+
+export interface GroupInstance {
+  instanceId: string;
+  imageId?: string;
+  tags?: Readonly<Record<string, string>>;
+}
+
+export const DEFAULT_WAVE = 1;
+
+export type WaveResult = { ok: true; wave: number } | { ok: false; problem: string };
+
+/**
+ * The group's wave: absent means 1; otherwise a whole number (0 allowed, so canaries can go
+ * before the default). A malformed tag is a problem, never a silent default: "3 " meant late,
+ * and defaulting it to 1 would roll that group first.
+ */
+export function groupWave(group: Pick<GroupDescription, "tags">): WaveResult {
+  const raw = group.tags[TAG_WAVE];
+  if (raw === undefined) return { ok: true, wave: DEFAULT_WAVE };
+  const text = raw.trim();
+  if (!/^\d{1,6}$/.test(text)) {
+    return { ok: false, problem: `${TAG_WAVE}=${JSON.stringify(raw)} is not a whole number` };
+  }
+  return { ok: true, wave: Number(text) };
+}
+
+export function isManaged(group: Pick<GroupDescription, "tags">): boolean {
+  return isTrueTag(group.tags[TAG_MANAGED]);
+}
+
+export function groupFamily(group: Pick<GroupDescription, "tags">): string | undefined {
+  const family = group.tags[TAG_IMAGE_FAMILY]?.trim();
+  return family === undefined || family === "" ? undefined : family;
+}
+
+/** Why the group must not be touched, or undefined. Protected instances count: a refresh would terminate them. */
+export function protectionReason(group: GroupDescription): string | undefined {
+  if (isTrueTag(group.tags[TAG_PROTECTED])) return `group is tagged ${TAG_PROTECTED}=true`;
+  const instances = group.instances.filter((instance) => isTrueTag(instance.tags?.[TAG_PROTECTED]));
+  if (instances.length === 0) return undefined;
+  const ids = instances.map((instance) => instance.instanceId).join(", ");
+  return `instance${instances.length > 1 ? "s" : ""} ${ids} tagged ${TAG_PROTECTED}=true (a refresh would terminate them)`;
+}
+
+/** Both the template and every instance already run the image: nothing to refresh. */
+export function isOnImage(group: GroupDescription, imageId: string): boolean {
+  return (
+    group.launchTemplate?.imageId === imageId &&
+    group.instances.every((instance) => instance.imageId === imageId)
+  );
+}

@@ -1,0 +1,187 @@
+import type { Policy } from "../policy/index.js";
+import {
+  type GroupDescription,
+  groupFamily,
+  groupWave,
+  isManaged,
+  isOnImage,
+  type LaunchTemplateInUse,
+  protectionReason,
+} from "./group.js";
+import type { ImageFacts } from "./image.js";
+import { buildRefreshPreferences, type RefreshPreferences } from "./preferences.js";
+import { TAG_IMAGE_FAMILY, TAG_MANAGED } from "./tags.js";
+
+export { formatPlan } from "./format-plan.js";
+
+export interface PlanInput {
+  image: Pick<ImageFacts, "ImageId">;
+  family: string;
+  groups: readonly GroupDescription[];
+  policy: Pick<Policy, "rollout">;
+  /** A manual rollout of named groups only; each that cannot be rolled is reported with why. */
+  explicitGroups?: readonly string[];
+}
+
+export interface PlannedGroup {
+  name: string;
+  wave: number;
+  launchTemplate: LaunchTemplateInUse;
+  /** The image of the template version in use: what new instances would get today. */
+  currentImageId: string | undefined;
+  /** Distinct images the instances run, sorted. */
+  instanceImageIds: string[];
+  desiredCapacity: number;
+  preferences: RefreshPreferences;
+  /** Things the operator should know (a refresh to wait for, a $Latest template). */
+  notes: string[];
+}
+
+export interface GroupReason {
+  name: string;
+  reason: string;
+}
+
+export interface RolloutPlan {
+  family: string;
+  imageId: string;
+  /** Ascending by wave; groups by name within a wave. */
+  waves: { wave: number; groups: PlannedGroup[] }[];
+  /** Nothing to do, or the policy says to leave the group alone this time. */
+  skipped: GroupReason[];
+  /** Never touched automatically. */
+  protected: GroupReason[];
+  /** Named explicitly but not a managed group of this family (or not found). */
+  excluded: GroupReason[];
+  /** Managed groups of the family that cannot be rolled until someone fixes them. */
+  problems: GroupReason[];
+}
+
+/**
+ * Plans a rollout of one image over the groups of its family. Every managed group of the
+ * family ends up in exactly one place: a wave, skipped, protected or problems. Pure: the
+ * groups are described by the caller, and nothing here talks to AWS.
+ */
+export function planRollout(input: PlanInput): RolloutPlan {
+  const plan: RolloutPlan = {
+    family: input.family,
+    imageId: input.image.ImageId,
+    waves: [],
+    skipped: [],
+    protected: [],
+    excluded: [],
+    problems: [],
+  };
+  const planned: PlannedGroup[] = [];
+  for (const group of candidateGroups(input, plan.excluded)) {
+    const outcome = placeGroup(group, input);
+    if (outcome.kind === "planned") planned.push(outcome.group);
+    else plan[outcome.kind].push({ name: group.name, reason: outcome.reason });
+  }
+  plan.waves = groupIntoWaves(planned);
+  for (const list of [plan.skipped, plan.protected, plan.excluded, plan.problems]) list.sort(byName);
+  return plan;
+}
+
+/** Groups that belong to the rollout; with explicit names, the rest are reported as excluded. */
+function candidateGroups(input: PlanInput, excluded: GroupReason[]): GroupDescription[] {
+  const belongs = (group: GroupDescription) => isManaged(group) && groupFamily(group) === input.family;
+  if (input.explicitGroups === undefined) return input.groups.filter(belongs);
+
+  const byName = new Map(input.groups.map((group) => [group.name, group]));
+  const candidates: GroupDescription[] = [];
+  for (const name of new Set(input.explicitGroups)) {
+    const group = byName.get(name);
+    if (group === undefined) excluded.push({ name, reason: "no such Auto Scaling group" });
+    else if (!isManaged(group)) excluded.push({ name, reason: `not tagged ${TAG_MANAGED}=true` });
+    else if (!belongs(group)) excluded.push({ name, reason: familyMismatch(group, input.family) });
+    else candidates.push(group);
+  }
+  return candidates;
+}
+
+function familyMismatch(group: GroupDescription, family: string): string {
+  const actual = groupFamily(group);
+  if (actual === undefined) return `no ${TAG_IMAGE_FAMILY} tag (image family is ${family})`;
+  return `image family is ${actual}, not ${family}`;
+}
+
+type Placement =
+  | { kind: "planned"; group: PlannedGroup }
+  | { kind: "skipped" | "protected" | "problems"; reason: string };
+
+/** Order matters: protection first (never touched), then what blocks, then what makes work unnecessary. */
+function placeGroup(group: GroupDescription, input: PlanInput): Placement {
+  const protection = protectionReason(group);
+  if (protection !== undefined) return { kind: "protected", reason: protection };
+
+  const wave = groupWave(group);
+  if (!wave.ok) return { kind: "problems", reason: wave.problem };
+  if (group.launchTemplate === undefined) {
+    return {
+      kind: "problems",
+      reason: "uses no launch template (a launch configuration cannot take a new image)",
+    };
+  }
+  const preferences = buildRefreshPreferences(input.policy.rollout.refresh, group);
+  if (!preferences.ok)
+    return { kind: "problems", reason: `refresh preferences: ${preferences.problems.join("; ")}` };
+
+  const imageId = input.image.ImageId;
+  if (isOnImage(group, imageId)) return { kind: "skipped", reason: `already on ${imageId}` };
+
+  const notes: string[] = [];
+  const refresh = group.activeRefresh;
+  if (refresh !== undefined && !refresh.startedByPhoenix) {
+    if (input.policy.rollout.foreignRefresh === "skip") {
+      return {
+        kind: "skipped",
+        reason: "a refresh not started by Phoenix is in progress (foreignRefresh: skip)",
+      };
+    }
+    notes.push(
+      `waits up to ${input.policy.rollout.foreignRefreshMaxWaitMinutes} min for a refresh not started by Phoenix`,
+    );
+  } else if (refresh !== undefined) {
+    notes.push("waits for the Phoenix refresh already in progress");
+  }
+  if (group.launchTemplate.version.startsWith("$")) {
+    notes.push(`uses ${group.launchTemplate.version}; the refresh pins a numbered version`);
+  }
+
+  return {
+    kind: "planned",
+    group: {
+      name: group.name,
+      wave: wave.wave,
+      launchTemplate: { ...group.launchTemplate },
+      currentImageId: group.launchTemplate.imageId,
+      instanceImageIds: distinctImages(group),
+      desiredCapacity: group.desiredCapacity,
+      preferences: preferences.preferences,
+      notes,
+    },
+  };
+}
+
+function distinctImages(group: GroupDescription): string[] {
+  const ids = new Set(group.instances.map((instance) => instance.imageId ?? "unknown"));
+  return [...ids].sort();
+}
+
+function groupIntoWaves(groups: PlannedGroup[]): RolloutPlan["waves"] {
+  const waves = new Map<number, PlannedGroup[]>();
+  for (const group of groups) waves.set(group.wave, [...(waves.get(group.wave) ?? []), group]);
+  return [...waves.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([wave, members]) => ({ wave, groups: members.sort(byName) }));
+}
+
+function byName(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/** Groups the plan will refresh, in order. */
+export function plannedGroups(plan: RolloutPlan): PlannedGroup[] {
+  return plan.waves.flatMap((wave) => wave.groups);
+}

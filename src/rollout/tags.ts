@@ -1,0 +1,27 @@
+/**
+ * The `phoenix:` tags the rollout reads and writes. The first five are the contract in
+ * DESIGN.md; the image-status pair is how Phoenix marks an image it must never roll out again.
+ */
+export const TAG_MANAGED = "phoenix:managed";
+export const TAG_IMAGE_FAMILY = "phoenix:image-family";
+export const TAG_WAVE = "phoenix:wave";
+export const TAG_PROTECTED = "phoenix:protected";
+
+/**
+ * Set on an AMI by Phoenix: `rejected` after a rollout of it failed or rolled back,
+ * `compromised` when a security response traced a compromise to it. Either value blocks the
+ * image at the gate (compared trimmed and case-insensitively, so a hand-typed "Rejected" still
+ * blocks). Any other value is informational and does not block.
+ */
+export const TAG_IMAGE_STATUS = "phoenix:image-status";
+/** Free text explaining the status (the failed group, the finding id); quoted in gate reasons. */
+export const TAG_IMAGE_STATUS_REASON = "phoenix:image-status-reason";
+
+export const IMAGE_STATUS_REJECTED = "rejected";
+export const IMAGE_STATUS_COMPROMISED = "compromised";
+export const BLOCKING_IMAGE_STATUSES: readonly string[] = [IMAGE_STATUS_REJECTED, IMAGE_STATUS_COMPROMISED];
+
+/** Tag values meant as a yes. Lenient on case and spaces: the intent of "True" is unmistakable. */
+export function isTrueTag(value: string | undefined): boolean {
+  return value?.trim().toLowerCase() === "true";
+}
