@@ -1,0 +1,414 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  CopyImageCommand,
+  CreateImageCommand,
+  DeregisterImageCommand,
+  EC2Client,
+  RegisterImageCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+} from "@aws-sdk/client-ec2";
+import {
+  EventBridgeClient,
+  PutEventsCommand,
+  PutRuleCommand,
+  PutTargetsCommand,
+} from "@aws-sdk/client-eventbridge";
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import type { EventBridgeEvent, SQSEvent } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LocalCloud } from "../../local/cloud.js";
+import { eventsPlugin } from "../../local/events/index.js";
+import { WHOLE_EVENT_INPUT } from "../../local/events/topology.js";
+import { awsCli, clientConfig, startTestCloud } from "../support/cloud.js";
+
+type BusEvent = EventBridgeEvent<string, Record<string, unknown>>;
+interface Received<T> {
+  at: number;
+  event: T;
+}
+
+const eventsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../shared/events");
+const sample = (file: string) => JSON.parse(readFileSync(path.join(eventsDir, file), "utf8")) as BusEvent;
+
+const SPEED = 50;
+const AMI_DELAY_SIMULATED_MS = 30_000;
+const findingBatches: Received<SQSEvent>[] = [];
+const imageEvents: Received<BusEvent>[] = [];
+const refreshAttempts: Received<BusEvent>[] = [];
+
+/** Findings the on-finding handler saw, one per SQS record. */
+function receivedFindings(): { at: number; event: BusEvent; record: SQSEvent["Records"][number] }[] {
+  return findingBatches.flatMap(({ at, event }) =>
+    event.Records.map((record) => ({ at, event: JSON.parse(record.body) as BusEvent, record })),
+  );
+}
+
+async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+let cloud: LocalCloud;
+let ec2: EC2Client;
+let eventbridge: EventBridgeClient;
+let sqs: SQSClient;
+beforeAll(async () => {
+  cloud = await startTestCloud({
+    speed: SPEED,
+    plugins: [
+      eventsPlugin({
+        maxAttempts: 2,
+        retryDelayMs: 10_000,
+        amiAvailableAfterMs: AMI_DELAY_SIMULATED_MS,
+        handlers: {
+          "on-finding": async (event) => {
+            findingBatches.push({ at: Date.now(), event });
+          },
+          "on-image": async (event) => {
+            imageEvents.push({ at: Date.now(), event: event as BusEvent });
+          },
+          "on-refresh-event": async (event) => {
+            refreshAttempts.push({ at: Date.now(), event: event as BusEvent });
+            if (
+              event.detail &&
+              (event.detail as { AutoScalingGroupName?: string }).AutoScalingGroupName === "broken"
+            ) {
+              throw new Error("simulated handler failure");
+            }
+          },
+        },
+      }),
+    ],
+  });
+  ec2 = new EC2Client(clientConfig(cloud));
+  eventbridge = new EventBridgeClient(clientConfig(cloud));
+  sqs = new SQSClient(clientConfig(cloud));
+});
+afterAll(async () => {
+  await cloud?.stop();
+});
+
+describe("events in the local cloud", () => {
+  it("delivers a GuardDuty finding put with the AWS CLI to on-finding, as Lambda's SQS batch event", async () => {
+    const finding = sample("guardduty/canary-ec2-stateless-integtest-target.json");
+    const dir = mkdtempSync(path.join(tmpdir(), "phoenix-events-"));
+    const entries = path.join(dir, "entries.json");
+    writeFileSync(
+      entries,
+      JSON.stringify([
+        {
+          Source: finding.source,
+          DetailType: finding["detail-type"],
+          Detail: JSON.stringify(finding.detail),
+        },
+      ]),
+    );
+    const put = (await awsCli(cloud, ["events", "put-events", "--entries", `file://${entries}`]).finally(() =>
+      rmSync(dir, { recursive: true, force: true }),
+    )) as { FailedEntryCount: number; Entries: { EventId: string }[] };
+    expect(put.FailedEntryCount).toBe(0);
+    const eventId = put.Entries[0]?.EventId;
+
+    const got = await waitFor("the finding at on-finding", () =>
+      receivedFindings().find((f) => f.event.id === eventId),
+    );
+    expect(got.event).toMatchObject({
+      version: "0",
+      "detail-type": "GuardDuty Finding",
+      source: "aws.guardduty",
+      account: "123456789012",
+      region: "us-east-1",
+      resources: [],
+    });
+    expect(got.event.detail).toEqual(finding.detail);
+    expect(got.event.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(Object.keys(got.event)).toEqual(Object.keys(finding).filter((key) => key !== "debug"));
+    expect(got.record).toMatchObject({
+      eventSource: "aws:sqs",
+      awsRegion: "us-east-1",
+      attributes: { ApproximateReceiveCount: "1" },
+    });
+    expect(got.record.eventSourceARN).toBe("arn:aws:sqs:us-east-1:123456789012:phoenix-finding-buffer");
+    expect(got.record.messageId).toMatch(/\S/);
+  });
+
+  it("delivers within a fraction of a second of PutEvents", async () => {
+    const finding = sample("guardduty/trojan-ec2-dnsdataexfiltration-actor.json");
+    const latencies: number[] = [];
+    const putDurations: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const started = Date.now();
+      const put = await eventbridge.send(
+        new PutEventsCommand({
+          Entries: [
+            {
+              Source: finding.source,
+              DetailType: finding["detail-type"],
+              Detail: JSON.stringify(finding.detail),
+            },
+          ],
+        }),
+      );
+      putDurations.push(Date.now() - started);
+      const eventId = put.Entries?.[0]?.EventId;
+      const got = await waitFor("the finding", () => receivedFindings().find((f) => f.event.id === eventId));
+      latencies.push(got.at - started);
+    }
+    const health = (await (await fetch(`${cloud.endpoint}/_phoenix/health`)).json()) as {
+      parts: { events: { latencyMs: { p50: number; max: number } } };
+    };
+    console.log(
+      `PutEvents call (real ms): ${putDurations.join(", ")}; PutEvents → handler: ${latencies.join(", ")}; queue → handler p50 ${health.parts.events.latencyMs.p50} max ${health.parts.events.latencyMs.max}`,
+    );
+    // The median, as other processes on a small machine can delay any one call. (moto's default
+    // SQS target input alone would add ~0.5 s to every delivery.)
+    const median = [...latencies].sort((a, b) => a - b)[2] as number;
+    expect(median).toBeLessThan(1_500);
+  });
+
+  it("does not deliver a low-severity finding or a finding on something other than an instance", async () => {
+    const low = sample("guardduty/recon-ec2-portprobeunprotectedport-target.json");
+    const notInstance = sample("guardduty/policy-iamuser-rootcredentialusage.json");
+    const marker = sample("guardduty/unauthorizedaccess-ec2-torrelay-target.json");
+    expect(low.detail.severity).toBeLessThan(4);
+    expect(notInstance.detail.severity).toBeGreaterThanOrEqual(4);
+    // moto matches and enqueues entries in order: once the last one is delivered, the others
+    // would have been too.
+    const put = await eventbridge.send(
+      new PutEventsCommand({
+        Entries: [low, notInstance, marker].map((e) => ({
+          Source: e.source,
+          DetailType: e["detail-type"],
+          Detail: JSON.stringify(e.detail),
+        })),
+      }),
+    );
+    const [lowId, notInstanceId, markerId] = (put.Entries ?? []).map((e) => e.EventId);
+    await waitFor("the marker finding", () => receivedFindings().find((f) => f.event.id === markerId));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const ids = receivedFindings().map((f) => f.event.id);
+    expect(ids).not.toContain(lowId);
+    expect(ids).not.toContain(notInstanceId);
+  });
+
+  it("emits EC2 AMI State Change (available) after CreateImage, with AWS's shape, to on-image", async () => {
+    const run = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: "ami-12c6146b",
+        MinCount: 1,
+        MaxCount: 1,
+        InstanceType: "t3.micro",
+      }),
+    );
+    const instanceId = run.Instances?.[0]?.InstanceId as string;
+    const started = Date.now();
+    const { ImageId } = await ec2.send(
+      new CreateImageCommand({ InstanceId: instanceId, Name: `golden-${Date.now()}` }),
+    );
+    expect(ImageId).toMatch(/^ami-/);
+
+    const got = await waitFor("the AMI event", () =>
+      imageEvents.find((e) => e.event.detail.ImageId === ImageId),
+    );
+    // Not before the simulated creation time has passed.
+    expect(got.at - started).toBeGreaterThanOrEqual(
+      cloud.context.clock.toRealMs(AMI_DELAY_SIMULATED_MS) - 20,
+    );
+
+    const reference = sample("ami/docs-ami-available.json");
+    expect(Object.keys(got.event)).toEqual(Object.keys(reference));
+    expect(Object.keys(got.event.detail)).toEqual(Object.keys(reference.detail));
+    expect(got.event).toMatchObject({
+      version: "0",
+      "detail-type": "EC2 AMI State Change",
+      source: "aws.ec2",
+      account: "123456789012",
+      region: "us-east-1",
+      resources: [`arn:aws:ec2:us-east-1::image/${ImageId}`],
+      detail: { ImageId, State: "available", ErrorMessage: "" },
+    });
+    expect(got.event.detail.RequestId).toMatch(/\S/);
+    expect(got.event.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(imageEvents.filter((e) => e.event.detail.ImageId === ImageId)).toHaveLength(1);
+
+    // Deregistering emits `deregistered`, which on-image's rule does not match.
+    await ec2.send(new DeregisterImageCommand({ ImageId }));
+    await waitFor("the deregistered event in /_phoenix/events", async () => {
+      const listed = (await (await fetch(`${cloud.endpoint}/_phoenix/events`)).json()) as {
+        emitted: { detailType: string; detail: { ImageId?: string; State?: string } }[];
+      };
+      return listed.emitted.find((e) => e.detail.ImageId === ImageId && e.detail.State === "deregistered");
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(imageEvents.filter((e) => e.event.detail.ImageId === ImageId)).toHaveLength(1);
+  });
+
+  it("emits the available event after RegisterImage and CopyImage too", async () => {
+    const registered = await ec2.send(
+      new RegisterImageCommand({
+        Name: `registered-${Date.now()}`,
+        RootDeviceName: "/dev/xvda",
+        Architecture: "x86_64",
+      }),
+    );
+    const copied = await ec2.send(
+      new CopyImageCommand({
+        Name: `copied-${Date.now()}`,
+        SourceImageId: registered.ImageId,
+        SourceRegion: "us-east-1",
+      }),
+    );
+    for (const imageId of [registered.ImageId, copied.ImageId]) {
+      expect(imageId).toMatch(/^ami-/);
+      const got = await waitFor(`the AMI event of ${imageId}`, () =>
+        imageEvents.find((e) => e.event.detail.ImageId === imageId),
+      );
+      expect(got.event.detail.State).toBe("available");
+    }
+  });
+
+  it("emits EC2 Instance State-change Notification through running to terminated", async () => {
+    // Watch as any user would: a rule of our own with an SQS target, created through the gateway
+    // (with the whole-event input: moto's default input takes ~0.5 s per event).
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: "test-instance-states" }));
+    const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] })))
+      .Attributes?.QueueArn;
+    const run = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: "ami-12c6146b",
+        MinCount: 1,
+        MaxCount: 1,
+        InstanceType: "t3.micro",
+      }),
+    );
+    const instanceId = run.Instances?.[0]?.InstanceId as string;
+    await eventbridge.send(
+      new PutRuleCommand({
+        Name: "test-instance-states",
+        EventPattern: JSON.stringify({
+          source: ["aws.ec2"],
+          "detail-type": ["EC2 Instance State-change Notification"],
+          detail: { "instance-id": [instanceId] },
+        }),
+      }),
+    );
+    await eventbridge.send(
+      new PutTargetsCommand({
+        Rule: "test-instance-states",
+        Targets: [{ Id: "q", Arn: arn, InputTransformer: WHOLE_EVENT_INPUT }],
+      }),
+    );
+    // (The watcher may have seen the launch before the rule existed: look only at what follows.)
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+
+    const states: BusEvent[] = [];
+    await waitFor("terminated", async () => {
+      const received = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
+      states.push(...(received.Messages ?? []).map((m) => JSON.parse(m.Body ?? "{}") as BusEvent));
+      return states.some((s) => s.detail.state === "terminated") ? true : undefined;
+    });
+    const reference = sample("ec2-lifecycle/ebdocs-state-change-terminated.json");
+    const terminated = states.find((s) => s.detail.state === "terminated") as BusEvent;
+    expect(states.map((s) => s.detail.state).slice(-2)).toEqual(["shutting-down", "terminated"]);
+    expect(terminated.detail).toEqual({ "instance-id": instanceId, state: "terminated" });
+    expect(Object.keys(terminated.detail)).toEqual(Object.keys(reference.detail));
+    expect(terminated).toMatchObject({
+      source: "aws.ec2",
+      "detail-type": "EC2 Instance State-change Notification",
+      resources: [`arn:aws:ec2:us-east-1:123456789012:instance/${instanceId}`],
+    });
+  });
+
+  it("redelivers to a failing handler, then moves the event to the dead-letter queue", async () => {
+    const refresh = sample("instance-refresh/docs-failed.json");
+    const detail = { ...refresh.detail, AutoScalingGroupName: "broken" };
+    const put = await eventbridge.send(
+      new PutEventsCommand({
+        Entries: [
+          { Source: refresh.source, DetailType: refresh["detail-type"], Detail: JSON.stringify(detail) },
+        ],
+      }),
+    );
+    const eventId = put.Entries?.[0]?.EventId;
+    const attemptsOf = () => refreshAttempts.filter((a) => a.event.id === eventId);
+    await waitFor("two attempts", () => (attemptsOf().length >= 2 ? true : undefined));
+
+    const { QueueUrl } = await sqs.send(
+      new GetQueueUrlCommand({ QueueName: "phoenix-on-refresh-event-events-dlq" }),
+    );
+    const dead = await waitFor("the event in the dead-letter queue", async () => {
+      const received = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
+      return received.Messages?.map((m) => JSON.parse(m.Body ?? "{}") as BusEvent).find(
+        (e) => e.id === eventId,
+      );
+    });
+    expect(dead.detail).toEqual(detail);
+    // Exactly maxAttempts deliveries, the retry after the (simulated) retry delay.
+    expect(attemptsOf()).toHaveLength(2);
+    const [first, second] = attemptsOf();
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(cloud.context.clock.toRealMs(10_000));
+    expect(second!.event).toEqual(first!.event);
+
+    const health = (await (await fetch(`${cloud.endpoint}/_phoenix/health`)).json()) as {
+      parts: { events: { targets: Record<string, { failed: number; deadLettered: number }> } };
+    };
+    expect(health.parts.events.targets["on-refresh-event"]).toMatchObject({ failed: 2, deadLettered: 1 });
+    const listed = (await (await fetch(`${cloud.endpoint}/_phoenix/events`)).json()) as {
+      deliveries: {
+        eventId: string;
+        outcome: string;
+        attempt: number;
+        deadLettered: boolean;
+        error?: string;
+      }[];
+    };
+    expect(listed.deliveries.filter((d) => d.eventId === eventId)).toMatchObject([
+      { outcome: "failed", attempt: 1, deadLettered: false, error: "Error: simulated handler failure" },
+      { outcome: "failed", attempt: 2, deadLettered: true },
+    ]);
+  });
+
+  it("lists recent deliveries at /_phoenix/events, bounded by limit and paged by since", async () => {
+    const all = (await (await fetch(`${cloud.endpoint}/_phoenix/events`)).json()) as {
+      deliveries: { seq: number; target: string; outcome: string; event?: BusEvent }[];
+      emitted: { seq: number }[];
+    };
+    expect(all.deliveries.length).toBeGreaterThan(3);
+    expect(
+      all.deliveries.some(
+        (d) => d.target === "on-finding" && d.outcome === "delivered" && d.event?.source === "aws.guardduty",
+      ),
+    ).toBe(true);
+    const newest = Math.max(...all.deliveries.map((d) => d.seq), ...all.emitted.map((e) => e.seq));
+    const one = (await (await fetch(`${cloud.endpoint}/_phoenix/events?limit=1`)).json()) as typeof all;
+    expect(one.deliveries).toHaveLength(1);
+    const none = (await (
+      await fetch(`${cloud.endpoint}/_phoenix/events?since=${newest}`)
+    ).json()) as typeof all;
+    expect(none.deliveries).toEqual([]);
+    expect(none.emitted).toEqual([]);
+  });
+});
