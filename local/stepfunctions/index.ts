@@ -1,0 +1,77 @@
+import type { LocalCloudPlugin } from "../context.js";
+import { loadDefinition } from "./asl.js";
+import type { LocalLambdaHandler } from "./lambda-tasks.js";
+import { SdkClients } from "./sdk-clients.js";
+import { StepFunctionsService } from "./service.js";
+import { resolveTasks, type TaskResolverDeps } from "./task-resolver.js";
+import { stepFunctionsWire } from "./wire.js";
+
+export { loadDefinition } from "./asl.js";
+export type { LocalLambdaHandler } from "./lambda-tasks.js";
+export { listUnmappedTasks, type UnmappedTask } from "./task-resolver.js";
+
+export interface StateMachineRegistration {
+  name: string;
+  /** The ASL as an object, a JSON string, or a path to a JSON file. */
+  definition: string | object;
+  /** Defaults to a local role ARN: nothing checks IAM locally. */
+  roleArn?: string;
+  type?: "STANDARD" | "EXPRESS";
+}
+
+export interface StepFunctionsPluginOptions {
+  /** Local Lambda handlers by function name, for `lambda:invoke` and plain function ARNs. */
+  functions?: Record<string, LocalLambdaHandler>;
+  /** State machines registered when the local cloud starts. */
+  definitions?: StateMachineRegistration[];
+}
+
+/**
+ * Step Functions for the local cloud: the API served by the gateway, executions run in-process by
+ * aws-local-stepfunctions with every Task mapped to a local handler or an SDK call back through
+ * the gateway (so faults and the call log apply to what workflows do).
+ */
+export function stepFunctionsPlugin(options: StepFunctionsPluginOptions = {}): LocalCloudPlugin {
+  return (context) => {
+    const scope = { region: context.region, accountId: context.accountId };
+    const resolverDeps: TaskResolverDeps = {
+      functions: { ...options.functions },
+      sdk: new SdkClients(() => ({
+        endpoint: context.endpoint,
+        region: context.region,
+        credentials: { accessKeyId: "phoenix-local", secretAccessKey: "phoenix-local" },
+      })),
+      scope,
+      clock: context.clock,
+    };
+    const service = new StepFunctionsService({
+      scope,
+      clock: context.clock,
+      resolveTasks: (definition) => resolveTasks(definition, resolverDeps),
+      log: (message) => context.log(`stepfunctions: ${message}`),
+    });
+    return {
+      name: "stepfunctions",
+      handlers: [stepFunctionsWire(service)],
+      async start() {
+        for (const registration of options.definitions ?? []) {
+          try {
+            await service.createStateMachine({
+              name: registration.name,
+              definition: JSON.stringify(loadDefinition(registration.definition)),
+              roleArn:
+                registration.roleArn ?? `arn:aws:iam::${context.accountId}:role/phoenix-local-stepfunctions`,
+              type: registration.type,
+            });
+          } catch (error) {
+            throw new Error(
+              `cannot register state machine '${registration.name}': ${(error as Error).message}`,
+            );
+          }
+        }
+      },
+      stop: () => service.stopAll(),
+      health: () => service.health(),
+    };
+  };
+}
