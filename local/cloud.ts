@@ -10,7 +10,7 @@ import {
 import { FaultInjector, validateFaultPlan } from "./faults.js";
 import { Gateway } from "./gateway/server.js";
 import { type MotoOptions, type MotoServer, startMoto } from "./moto.js";
-import { builtinPlugins } from "./plugins.js";
+import { type BuiltinOptions, builtinPlugins } from "./plugins.js";
 
 export interface LocalCloudOptions {
   host?: string;
@@ -22,6 +22,8 @@ export interface LocalCloudOptions {
   moto?: MotoOptions;
   /** Parts of the runtime to load; all built-in ones by default. */
   plugins?: LocalCloudPlugin[];
+  /** Options of the built-in parts (policy, boot time), when `plugins` is not given. */
+  builtin?: BuiltinOptions;
   log?: (message: string) => void;
 }
 
@@ -65,7 +67,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   };
   const publish = busPublisher(context);
 
-  const parts = (options.plugins ?? builtinPlugins()).map((plugin) => plugin(context));
+  const parts = (options.plugins ?? builtinPlugins(options.builtin)).map((plugin) => plugin(context));
   let ready = false;
   const gateway = new Gateway({
     host,

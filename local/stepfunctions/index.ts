@@ -20,7 +20,7 @@ export interface StateMachineRegistration {
 }
 
 export interface StepFunctionsPluginOptions {
-  /** Local Lambda handlers by function name, for `lambda:invoke` and plain function ARNs. */
+  /** Local Lambda handlers by function name, for `lambda:invoke` and plain function ARNs (read live). */
   functions?: Record<string, LocalLambdaHandler>;
   /** State machines registered when the local cloud starts. */
   definitions?: StateMachineRegistration[];
@@ -35,7 +35,9 @@ export function stepFunctionsPlugin(options: StepFunctionsPluginOptions = {}): L
   return (context) => {
     const scope = { region: context.region, accountId: context.accountId };
     const resolverDeps: TaskResolverDeps = {
-      functions: { ...options.functions },
+      // Not copied: the local Phoenix stack registers its handlers into this object at start,
+      // before it creates the state machines that name them.
+      functions: options.functions ?? {},
       sdk: new SdkClients(() => ({
         endpoint: context.endpoint,
         region: context.region,

@@ -1,0 +1,56 @@
+import { randomBytes } from "node:crypto";
+
+/**
+ * A GuardDuty finding as GuardDuty puts it on the bus (detail shape as in AWS's documented
+ * findings), for an instance of the local cloud. Not a sample finding: Phoenix acts on it.
+ */
+export function guardDutyFinding(options: {
+  instanceId: string;
+  accountId: string;
+  region: string;
+  type?: string;
+  severity?: number;
+  role?: "ACTOR" | "TARGET";
+  now?: Date;
+}): { source: string; detailType: string; detail: Record<string, unknown>; resources: string[] } {
+  const now = (options.now ?? new Date()).toISOString();
+  const id = randomBytes(16).toString("hex");
+  const type = options.type ?? "Backdoor:EC2/C&CActivity.B!DNS";
+  return {
+    source: "aws.guardduty",
+    detailType: "GuardDuty Finding",
+    resources: [],
+    detail: {
+      schemaVersion: "2.0",
+      accountId: options.accountId,
+      region: options.region,
+      partition: "aws",
+      id,
+      arn: `arn:aws:guardduty:${options.region}:${options.accountId}:detector/phoenixdemo/finding/${id}`,
+      type,
+      resource: {
+        resourceType: "Instance",
+        instanceDetails: { instanceId: options.instanceId },
+      },
+      service: {
+        serviceName: "guardduty",
+        detectorId: "phoenixdemo",
+        action: {
+          actionType: "DNS_REQUEST",
+          dnsRequestAction: { domain: "c2.example.com", protocol: "UDP", blocked: false },
+        },
+        resourceRole: options.role ?? "ACTOR",
+        additionalInfo: {},
+        eventFirstSeen: now,
+        eventLastSeen: now,
+        archived: false,
+        count: 1,
+      },
+      severity: options.severity ?? 8,
+      createdAt: now,
+      updatedAt: now,
+      title: `Command and Control server domain name queried by EC2 instance ${options.instanceId}.`,
+      description: `EC2 instance ${options.instanceId} is querying a domain name associated with a known Command & Control server.`,
+    },
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * Phoenix's deployable pieces, named once: the Lambda functions (one entry point each under
+ * functions/) and the state machines (ASL under workflows/). The deployed stack, the local
+ * cloud, the bundler and the least-privilege test all read this list.
+ *
+ * Conventions: functions/<name>.ts exports `handler` (for Lambda) and
+ * `create<PascalName>Handler(deps)` (for the local cloud and tests); an ASL file names a
+ * function by the placeholder `${Fn<PascalName>}`, substituted with the function's ARN.
+ */
+export const PHOENIX_FUNCTIONS = [
+  "on-finding",
+  "on-image",
+  "on-refresh-event",
+  "contain-isolate",
+  "contain-harden",
+  "contain-revoke",
+  "contain-evidence",
+  "contain-evidence-status",
+  "contain-replace",
+  "contain-replacement-status",
+  "contain-dispose",
+  "contain-report",
+  "contain-report-failure",
+  "rollout-plan",
+  "rollout-wave",
+  "rollout-group",
+  "rollout-finish",
+] as const;
+
+export type PhoenixFunction = (typeof PHOENIX_FUNCTIONS)[number];
+
+export const PHOENIX_STATE_MACHINES = {
+  contain: "workflows/contain.asl.json",
+  rollout: "workflows/rollout.asl.json",
+} as const;
+
+export type PhoenixStateMachine = keyof typeof PHOENIX_STATE_MACHINES;
+
+export function pascalName(name: string): string {
+  return name
+    .split("-")
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join("");
+}
+
+export const placeholderOf = (name: PhoenixFunction): string => `Fn${pascalName(name)}`;
+export const factoryExportOf = (name: PhoenixFunction): string => `create${pascalName(name)}Handler`;
+
+/**
+ * Replaces every `${Key}` in an ASL text. An unknown placeholder is an error, not a silent
+ * leftover that would fail only when the workflow reaches that state.
+ */
+export function substitutePlaceholders(text: string, values: Record<string, string>): string {
+  const unknown = new Set<string>();
+  const result = text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (whole, key: string) => {
+    const value = values[key];
+    if (value === undefined) {
+      unknown.add(key);
+      return whole;
+    }
+    return value;
+  });
+  if (unknown.size > 0)
+    throw new Error(`no value for placeholder(s) ${[...unknown].map((k) => `\${${k}}`).join(", ")}`);
+  return result;
+}
+
+export function functionPlaceholders(arnOf: (name: PhoenixFunction) => string): Record<string, string> {
+  return Object.fromEntries(PHOENIX_FUNCTIONS.map((name) => [placeholderOf(name), arnOf(name)]));
+}
