@@ -2,6 +2,8 @@ import { defaultPolicy, type Policy } from "../src/policy/index.js";
 import { autoScalingPlugin } from "./autoscaling/index.js";
 import type { LocalCloudPlugin } from "./context.js";
 import { eventsPlugin } from "./events/index.js";
+import { primaryInterfaceGroups } from "./moto-fixes/primary-eni-groups.js";
+import { serialDynamoDb } from "./moto-fixes/serial-dynamodb.js";
 import {
   eventHandlersFrom,
   type FunctionRegistry,
@@ -26,6 +28,8 @@ export function builtinPlugins(options: BuiltinOptions = {}): LocalCloudPlugin[]
   const stage = options.stage ?? "local";
   const registry: FunctionRegistry = {};
   const plugins: LocalCloudPlugin[] = [
+    serialDynamoDb(),
+    primaryInterfaceGroups(),
     autoScalingPlugin({ bootSeconds: options.bootSeconds }),
     stepFunctionsPlugin({ functions: registry }),
     eventsPlugin({ handlers: eventHandlersFrom(registry, stage), policy }),

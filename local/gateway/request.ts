@@ -11,6 +11,8 @@ export interface AwsRequest {
   protocol: Protocol;
   method: string;
   path: string;
+  /** Path and query string exactly as the client sent them. */
+  url: string;
   headers: IncomingHttpHeaders;
   body: Buffer;
   /** Query protocol: the form parameters. REST: the URL query string. */
@@ -54,6 +56,7 @@ export function decodeRequest(
       protocol: "json",
       method,
       path: url.pathname,
+      url: rawUrl,
       headers,
       body,
       params: url.searchParams,
@@ -72,6 +75,7 @@ export function decodeRequest(
       protocol: "query",
       method,
       path: url.pathname,
+      url: rawUrl,
       headers,
       body,
       params,
@@ -87,6 +91,7 @@ export function decodeRequest(
       protocol: "query",
       method,
       path: url.pathname,
+      url: rawUrl,
       headers,
       body,
       params: url.searchParams,
@@ -104,6 +109,7 @@ export function decodeRequest(
     protocol: "rest",
     method,
     path: url.pathname,
+    url: rawUrl,
     headers,
     body,
     params: url.searchParams,

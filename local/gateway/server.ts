@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { CallLog } from "../calllog.js";
 import type { FaultInjector } from "../faults.js";
+import { forwardToMoto } from "./forward.js";
 import { type AwsRequest, decodeRequest } from "./request.js";
 import { type AwsResponse, awsError } from "./response.js";
 
@@ -45,16 +46,6 @@ export class PortInUseError extends Error {
     this.name = "PortInUseError";
   }
 }
-
-// Hop-by-hop headers and ones fetch() computes itself must not be forwarded.
-const UNFORWARDED = new Set([
-  "host",
-  "connection",
-  "content-length",
-  "transfer-encoding",
-  "keep-alive",
-  "expect",
-]);
 
 export class Gateway {
   private server?: Server;
@@ -110,7 +101,7 @@ export class Gateway {
     const handler = this.options.handlers.find((h) => h.handles(request));
     let response: AwsResponse;
     try {
-      response = handler ? await handler.handle(request) : await this.forwardToMoto(req, url, body);
+      response = handler ? await handler.handle(request) : await forwardToMoto(this.options.motoUrl, request);
     } catch (error) {
       response = awsError(
         request.protocol,
@@ -137,29 +128,6 @@ export class Gateway {
         }
       }
     }
-  }
-
-  private async forwardToMoto(req: IncomingMessage, url: string, body: Buffer): Promise<AwsResponse> {
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value === undefined || UNFORWARDED.has(name)) continue;
-      headers[name] = Array.isArray(value) ? value.join(", ") : value;
-    }
-    const method = req.method ?? "GET";
-    const upstream = await fetch(`${this.options.motoUrl}${url}`, {
-      method,
-      headers,
-      body: method === "GET" || method === "HEAD" ? undefined : body,
-    });
-    const responseHeaders: Record<string, string> = {};
-    upstream.headers.forEach((value, name) => {
-      if (!UNFORWARDED.has(name) && name !== "content-encoding") responseHeaders[name] = value;
-    });
-    return {
-      status: upstream.status,
-      headers: responseHeaders,
-      body: Buffer.from(await upstream.arrayBuffer()),
-    };
   }
 
   private async serveControl(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {

@@ -6,8 +6,10 @@ export interface ContainmentIdentity {
   /** The id of the finding that opened the containment record. */
   epoch: string;
   /**
-   * Bumped only when the same finding id opens a second record after a release (GuardDuty keeps
-   * the id when a finding recurs), so the new containment gets a new name. Defaults to 1.
+   * The instance's containment count: 1 for its first record, one more for each record opened
+   * after a release. Bumping it only when the same finding id reopens would not do: after
+   * A, release, B, release, A again, the third record would get the first one's name, and Step
+   * Functions would answer ExecutionAlreadyExists instead of starting it. Defaults to 1.
    */
   generation?: number;
 }

@@ -103,7 +103,14 @@ describe("local cloud startup errors", () => {
         .catch(() => ({}));
     }
     expect(health.status).toBe("ok");
-    expect(Object.keys(health.parts ?? {})).toEqual(["autoscaling", "stepfunctions", "events", "phoenix"]);
+    expect(Object.keys(health.parts ?? {})).toEqual([
+      "serial-dynamodb",
+      "primary-eni-groups",
+      "autoscaling",
+      "stepfunctions",
+      "events",
+      "phoenix",
+    ]);
     expect(run.output().stdout).toContain(`AWS_ENDPOINT_URL=http://127.0.0.1:${port}`);
     run.child.kill("SIGINT");
     expect(await run.exit).toBe(0);

@@ -1,0 +1,9 @@
+import { dispose } from "../src/containment/steps/dispose.js";
+import { containStepHandler } from "../src/containment/steps/lambda.js";
+import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+
+/** Step 7: terminate or stop per policy, once the evidence is complete. */
+export const createContainDisposeHandler = (deps: PhoenixDeps) =>
+  containStepHandler("dispose", dispose, deps);
+
+export const handler = containStepHandler("dispose", dispose, () => depsFromEnv());

@@ -1,0 +1,205 @@
+import type { LocalCloudContext, LocalCloudPart } from "../context.js";
+import type { AwsRequest } from "../gateway/request.js";
+import type { ControlRoute, ResponseObserver } from "../gateway/server.js";
+import { SimulatedHealth } from "./health.js";
+import { MotoFleet } from "./moto-fleet.js";
+import { EventOutbox } from "./outbox.js";
+import { healthOverlayHandler } from "./overlay.js";
+import { InstanceRefreshApi } from "./refresh-api.js";
+import { RefreshEngine } from "./refresh-engine.js";
+import { RefreshBook } from "./refresh-model.js";
+import { InstanceTracker } from "./tracker.js";
+import { instanceRefreshHandler } from "./wire.js";
+
+export { UNHEALTHY_IMAGE_TAG } from "./health.js";
+
+/**
+ * Auto Scaling in the local cloud beyond moto: instance refresh (StartInstanceRefresh,
+ * DescribeInstanceRefreshes, CancelInstanceRefresh, RollbackInstanceRefresh) and simulated
+ * instance boot and health, shown in DescribeAutoScalingGroups/DescribeAutoScalingInstances.
+ */
+
+export interface AutoScalingPluginOptions {
+  /** Simulated seconds from the first sight of an instance until it is booted (default 30). */
+  bootSeconds?: number;
+  /**
+   * Simulated seconds a replacement has to become InService and Healthy before the refresh fails;
+   * by default max(HealthCheckGracePeriod, 2 × bootSeconds).
+   */
+  healthTimeoutSeconds?: number;
+}
+
+export interface BootedSelector {
+  instanceIds?: string[];
+  autoScalingGroupNames?: string[];
+}
+
+export interface AutoScalingPart extends LocalCloudPart {
+  /** Marks instances as booted already (seeds); all Auto Scaling instances when none are selected. */
+  markBooted(selector?: BootedSelector): Promise<string[]>;
+}
+
+export const DEFAULT_BOOT_SECONDS = 30;
+export const BOOTED_ROUTE = "/_phoenix/instances/booted";
+export const HEALTH_ROUTE = "/_phoenix/instances/health";
+
+// Auto Scaling calls after which moto may have launched instances: their boot starts now.
+const LAUNCHING_ACTIONS = new Set([
+  "CreateAutoScalingGroup",
+  "UpdateAutoScalingGroup",
+  "SetDesiredCapacity",
+  "ExecutePolicy",
+  "AttachInstances",
+  "DetachInstances",
+  "TerminateInstanceInAutoScalingGroup",
+  "ExitStandby",
+  "EnterStandby",
+]);
+
+export function autoScalingPlugin(
+  options: AutoScalingPluginOptions = {},
+): (context: LocalCloudContext) => AutoScalingPart {
+  const bootSeconds = options.bootSeconds ?? DEFAULT_BOOT_SECONDS;
+  if (!Number.isFinite(bootSeconds) || bootSeconds < 0)
+    throw new Error(`bootSeconds must be ≥ 0, got ${bootSeconds}`);
+  const healthTimeout = options.healthTimeoutSeconds;
+  if (healthTimeout !== undefined && !(healthTimeout > 0)) {
+    throw new Error(`healthTimeoutSeconds must be > 0, got ${healthTimeout}`);
+  }
+
+  return (context) => {
+    const health = new SimulatedHealth(context.clock, bootSeconds * 1000);
+    const fleet = new MotoFleet(context);
+    const tracker = new InstanceTracker(fleet, health, context.clock);
+    const book = new RefreshBook(() => context.clock.now());
+    const outbox = new EventOutbox(
+      (events) => context.putEvents(events),
+      () => context.clock.now(),
+      (message) => context.log(message),
+    );
+    const engine = new RefreshEngine({
+      context,
+      events: outbox,
+      book,
+      fleet,
+      tracker,
+      health,
+      timing: {
+        bootSeconds,
+        ...(healthTimeout !== undefined ? { healthTimeoutSeconds: healthTimeout } : {}),
+      },
+    });
+    const api = new InstanceRefreshApi(book, engine, fleet);
+
+    const markBooted = async (selector: BootedSelector = {}): Promise<string[]> => {
+      const groups = await tracker.sync(selector.autoScalingGroupNames ?? []);
+      const ids = selector.instanceIds ?? groups.flatMap((g) => g.instances.map((i) => i.instanceId));
+      return health.markBooted(ids);
+    };
+
+    const noticeLaunches: ResponseObserver = (request) => {
+      if (request.service === "ec2" && (request.action === "CreateTags" || request.action === "DeleteTags")) {
+        tracker.forgetImageTags();
+        return;
+      }
+      const groups = launchedGroups(request, health);
+      if (!groups) return;
+      tracker
+        .sync(groups)
+        .catch((error: Error) => context.log(`autoscaling: could not track new instances: ${error.message}`));
+    };
+
+    const bootedRoute: ControlRoute = async (req, body) => {
+      if (req.method !== "POST" && req.method !== "PUT") {
+        return {
+          status: 405,
+          body: { error: `use POST ${BOOTED_ROUTE} with {"instanceIds"?, "autoScalingGroupNames"?}` },
+        };
+      }
+      const selector = parseSelector(body);
+      return { status: 200, body: { booted: await markBooted(selector) } };
+    };
+
+    const healthRoute: ControlRoute = async () => ({
+      status: 200,
+      body: {
+        bootSeconds,
+        instances: health.all().map((i) => ({
+          ...i,
+          firstSeenAt: new Date(i.firstSeenAt).toISOString(),
+          bootedAt: new Date(i.bootedAt).toISOString(),
+          booted: context.clock.now() >= i.bootedAt,
+        })),
+      },
+    });
+
+    return {
+      name: "autoscaling",
+      handlers: [
+        instanceRefreshHandler(api),
+        healthOverlayHandler(context.motoUrl, {
+          health,
+          tracker,
+          presentGroup: (name) => engine.presentGroup(name),
+        }),
+      ],
+      observers: [noticeLaunches],
+      control: { [BOOTED_ROUTE]: bootedRoute, [HEALTH_ROUTE]: healthRoute },
+      stop: async () => {
+        await engine.stop();
+        // Deliver what the refreshes emitted before moto goes away, but never hang a shutdown on it.
+        await Promise.race([outbox.flush(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+      },
+      health: () => ({
+        bootSeconds,
+        trackedInstances: health.all().length,
+        activeRefreshes: engine.activeCount(),
+        refreshes: book.all().length,
+      }),
+      markBooted,
+    };
+  };
+}
+
+/** Asks a running local cloud (e.g. another process) to treat instances as booted. */
+export async function markInstancesBooted(
+  endpoint: string,
+  selector: BootedSelector = {},
+): Promise<string[]> {
+  const response = await fetch(`${endpoint}${BOOTED_ROUTE}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(selector),
+  });
+  if (!response.ok) throw new Error(`${BOOTED_ROUTE} answered ${response.status}: ${await response.text()}`);
+  return ((await response.json()) as { booted: string[] }).booted;
+}
+
+/** The groups whose instances a served call may have changed, [] for all, undefined for none. */
+function launchedGroups(request: AwsRequest, health: SimulatedHealth): string[] | undefined {
+  if (request.service === "ec2" && request.action === "TerminateInstances") return [];
+  if (request.service !== "autoscaling" || !LAUNCHING_ACTIONS.has(request.action)) return undefined;
+  const group = request.params.get("AutoScalingGroupName");
+  if (group) return [group];
+  const instanceId = request.params.get("InstanceId");
+  const known = instanceId ? health.get(instanceId)?.groupName : undefined;
+  return known ? [known] : [];
+}
+
+function parseSelector(body: Buffer): BootedSelector {
+  const text = body.toString("utf8").trim();
+  const input: unknown = text ? JSON.parse(text) : {};
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    throw new Error('expected {"instanceIds"?: string[], "autoScalingGroupNames"?: string[]}');
+  }
+  const { instanceIds, autoScalingGroupNames } = input as Record<string, unknown>;
+  const strings = (value: unknown, name: string): string[] | undefined => {
+    if (value === undefined) return undefined;
+    if (!Array.isArray(value) || value.some((v) => typeof v !== "string"))
+      throw new Error(`${name} must be an array of strings`);
+    return value as string[];
+  };
+  const ids = strings(instanceIds, "instanceIds");
+  const groups = strings(autoScalingGroupNames, "autoScalingGroupNames");
+  return { ...(ids ? { instanceIds: ids } : {}), ...(groups ? { autoScalingGroupNames: groups } : {}) };
+}

@@ -1,0 +1,219 @@
+import {
+  AutoScalingClient,
+  DescribeAutoScalingGroupsCommand,
+  SetDesiredCapacityCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
+  UpdateAutoScalingGroupCommand,
+} from "@aws-sdk/client-auto-scaling";
+import {
+  DescribeInstancesCommand,
+  DescribeLaunchTemplatesCommand,
+  DescribeTagsCommand,
+  EC2Client,
+} from "@aws-sdk/client-ec2";
+import type { LocalCloudContext } from "../context.js";
+import { UNHEALTHY_IMAGE_TAG } from "./health.js";
+import type { LaunchTemplateSpec } from "./refresh-model.js";
+
+/**
+ * The Auto Scaling and EC2 calls the refresh engine makes, straight to moto (no faults, not in
+ * the call log), returning plain data. What moto does that the engine relies on:
+ * - TerminateInstanceInAutoScalingGroup without decrement detaches the instance, launches its
+ *   replacement at once from the group's current launch template version, then terminates it;
+ *   with decrement it lowers desired capacity instead of replacing.
+ * - SetDesiredCapacity above the current count launches the difference from the current version
+ *   (moto does not check MaxSize, which lets a refresh exceed desired capacity as AWS does).
+ * - UpdateAutoScalingGroup with LaunchTemplate switches the version new instances launch from.
+ */
+
+export interface GroupInstance {
+  instanceId: string;
+  lifecycleState: string;
+  healthStatus: string;
+  availabilityZone?: string;
+  protectedFromScaleIn: boolean;
+}
+
+export interface GroupSnapshot {
+  name: string;
+  arn: string;
+  desiredCapacity: number;
+  healthCheckGracePeriod?: number;
+  launchTemplate?: LaunchTemplateSpec;
+  launchConfigurationName?: string;
+  usesMixedInstancesPolicy: boolean;
+  instances: GroupInstance[];
+}
+
+export interface InstanceFacts {
+  instanceId: string;
+  imageId?: string;
+  availabilityZone?: string;
+  subnetId?: string;
+}
+
+export interface LaunchTemplateFacts {
+  id: string;
+  name: string;
+  defaultVersion: number;
+  latestVersion: number;
+}
+
+export class MotoFleet {
+  private readonly autoscaling: AutoScalingClient;
+  private readonly ec2: EC2Client;
+
+  constructor(context: Pick<LocalCloudContext, "internalClientConfig">) {
+    this.autoscaling = new AutoScalingClient(context.internalClientConfig);
+    this.ec2 = new EC2Client(context.internalClientConfig);
+  }
+
+  /** The named groups (all groups when no names are given) as moto has them. */
+  async describeGroups(names: string[] = []): Promise<GroupSnapshot[]> {
+    const groups: GroupSnapshot[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.autoscaling.send(
+        new DescribeAutoScalingGroupsCommand({
+          ...(names.length ? { AutoScalingGroupNames: names } : {}),
+          NextToken: token,
+          MaxRecords: 100,
+        }),
+      );
+      for (const group of page.AutoScalingGroups ?? []) {
+        const lt = group.LaunchTemplate;
+        groups.push({
+          name: group.AutoScalingGroupName ?? "",
+          arn: group.AutoScalingGroupARN ?? "",
+          desiredCapacity: group.DesiredCapacity ?? 0,
+          ...(group.HealthCheckGracePeriod !== undefined
+            ? { healthCheckGracePeriod: group.HealthCheckGracePeriod }
+            : {}),
+          ...(lt
+            ? {
+                launchTemplate: {
+                  ...(lt.LaunchTemplateId ? { LaunchTemplateId: lt.LaunchTemplateId } : {}),
+                  ...(lt.LaunchTemplateName ? { LaunchTemplateName: lt.LaunchTemplateName } : {}),
+                  ...(lt.Version ? { Version: lt.Version } : {}),
+                },
+              }
+            : {}),
+          ...(group.LaunchConfigurationName
+            ? { launchConfigurationName: group.LaunchConfigurationName }
+            : {}),
+          usesMixedInstancesPolicy: group.MixedInstancesPolicy !== undefined,
+          instances: (group.Instances ?? []).map((i) => ({
+            instanceId: i.InstanceId ?? "",
+            lifecycleState: i.LifecycleState ?? "InService",
+            healthStatus: i.HealthStatus ?? "Healthy",
+            ...(i.AvailabilityZone ? { availabilityZone: i.AvailabilityZone } : {}),
+            protectedFromScaleIn: i.ProtectedFromScaleIn ?? false,
+          })),
+        });
+      }
+      token = page.NextToken;
+    } while (token);
+    return groups;
+  }
+
+  async describeGroup(name: string): Promise<GroupSnapshot | undefined> {
+    return (await this.describeGroups([name])).find((g) => g.name === name);
+  }
+
+  async describeInstances(instanceIds: string[]): Promise<InstanceFacts[]> {
+    const facts: InstanceFacts[] = [];
+    for (let i = 0; i < instanceIds.length; i += 100) {
+      const result = await this.ec2.send(
+        new DescribeInstancesCommand({ InstanceIds: instanceIds.slice(i, i + 100) }),
+      );
+      for (const reservation of result.Reservations ?? []) {
+        for (const instance of reservation.Instances ?? []) {
+          facts.push({
+            instanceId: instance.InstanceId ?? "",
+            ...(instance.ImageId ? { imageId: instance.ImageId } : {}),
+            ...(instance.Placement?.AvailabilityZone
+              ? { availabilityZone: instance.Placement.AvailabilityZone }
+              : {}),
+            ...(instance.SubnetId ? { subnetId: instance.SubnetId } : {}),
+          });
+        }
+      }
+    }
+    return facts;
+  }
+
+  /**
+   * Images tagged to fail health checks. DescribeTags, because moto answers it from its tag index
+   * at once, while a tag filter on DescribeImages walks every public AMI it knows (~0.3 s).
+   */
+  async unhealthyImageIds(): Promise<Set<string>> {
+    const ids = new Set<string>();
+    let token: string | undefined;
+    do {
+      const page = await this.ec2.send(
+        new DescribeTagsCommand({
+          Filters: [
+            { Name: "resource-type", Values: ["image"] },
+            { Name: "key", Values: [UNHEALTHY_IMAGE_TAG.key] },
+            { Name: "value", Values: [UNHEALTHY_IMAGE_TAG.value] },
+          ],
+          NextToken: token,
+        }),
+      );
+      for (const tag of page.Tags ?? []) if (tag.ResourceId) ids.add(tag.ResourceId);
+      token = page.NextToken;
+    } while (token);
+    return ids;
+  }
+
+  async describeLaunchTemplate(spec: LaunchTemplateSpec): Promise<LaunchTemplateFacts | undefined> {
+    try {
+      const result = await this.ec2.send(
+        new DescribeLaunchTemplatesCommand(
+          spec.LaunchTemplateId
+            ? { LaunchTemplateIds: [spec.LaunchTemplateId] }
+            : { LaunchTemplateNames: [spec.LaunchTemplateName ?? ""] },
+        ),
+      );
+      const template = result.LaunchTemplates?.[0];
+      if (!template?.LaunchTemplateId) return undefined;
+      return {
+        id: template.LaunchTemplateId,
+        name: template.LaunchTemplateName ?? "",
+        defaultVersion: template.DefaultVersionNumber ?? 1,
+        latestVersion: template.LatestVersionNumber ?? 1,
+      };
+    } catch (error) {
+      if (/NotFound|Malformed/i.test((error as Error).name)) return undefined;
+      throw error;
+    }
+  }
+
+  async setLaunchTemplate(groupName: string, spec: LaunchTemplateSpec): Promise<void> {
+    // Auto Scaling takes the template by id or by name, never both (Describe answers show both).
+    const template = spec.LaunchTemplateId
+      ? { LaunchTemplateId: spec.LaunchTemplateId }
+      : { LaunchTemplateName: spec.LaunchTemplateName };
+    await this.autoscaling.send(
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: groupName,
+        LaunchTemplate: { ...template, ...(spec.Version ? { Version: spec.Version } : {}) },
+      }),
+    );
+  }
+
+  async setDesiredCapacity(groupName: string, capacity: number): Promise<void> {
+    await this.autoscaling.send(
+      new SetDesiredCapacityCommand({ AutoScalingGroupName: groupName, DesiredCapacity: capacity }),
+    );
+  }
+
+  async terminateInGroup(instanceId: string, decrementDesiredCapacity: boolean): Promise<void> {
+    await this.autoscaling.send(
+      new TerminateInstanceInAutoScalingGroupCommand({
+        InstanceId: instanceId,
+        ShouldDecrementDesiredCapacity: decrementDesiredCapacity,
+      }),
+    );
+  }
+}

@@ -1,0 +1,266 @@
+import { randomUUID } from "node:crypto";
+
+/**
+ * The instance refreshes of every Auto Scaling group, as plain data and a state machine: no HTTP,
+ * no moto. The engine moves refreshes through their statuses; the wire renders them.
+ */
+
+export type RefreshStatus =
+  | "Pending"
+  | "InProgress"
+  | "Baking"
+  | "Successful"
+  | "Failed"
+  | "Cancelling"
+  | "Cancelled"
+  | "RollbackInProgress"
+  | "RollbackSuccessful"
+  | "RollbackFailed";
+
+/** Statuses in which a refresh still holds its group: a second StartInstanceRefresh is refused. */
+const ACTIVE: ReadonlySet<RefreshStatus> = new Set([
+  "Pending",
+  "InProgress",
+  "Baking",
+  "Cancelling",
+  "RollbackInProgress",
+]);
+
+/** Which status may follow which; anything else is a bug in the engine, not a user error. */
+const NEXT: Record<RefreshStatus, readonly RefreshStatus[]> = {
+  Pending: ["InProgress", "Failed", "Cancelling", "RollbackInProgress"],
+  InProgress: ["Baking", "Successful", "Failed", "Cancelling", "RollbackInProgress"],
+  Baking: ["Successful", "Failed", "Cancelling", "RollbackInProgress"],
+  Cancelling: ["Cancelled"],
+  RollbackInProgress: ["RollbackSuccessful", "RollbackFailed", "Cancelling"],
+  Successful: [],
+  Failed: [],
+  Cancelled: [],
+  RollbackSuccessful: [],
+  RollbackFailed: [],
+};
+
+export function isActive(status: RefreshStatus): boolean {
+  return ACTIVE.has(status);
+}
+
+export interface LaunchTemplateSpec {
+  LaunchTemplateId?: string;
+  LaunchTemplateName?: string;
+  /** A version number, `$Latest` or `$Default`; absent means `$Default`. */
+  Version?: string;
+}
+
+/** True for a version AWS accepts for rollback: a number, not `$Latest`/`$Default`/absent. */
+export function isNumberedVersion(version: string | undefined): boolean {
+  return version !== undefined && /^[1-9][0-9]*$/.test(version);
+}
+
+export interface RefreshPreferences {
+  MinHealthyPercentage?: number;
+  MaxHealthyPercentage?: number;
+  InstanceWarmup?: number;
+  CheckpointPercentages?: number[];
+  CheckpointDelay?: number;
+  SkipMatching?: boolean;
+  AutoRollback?: boolean;
+  ScaleInProtectedInstances?: "Refresh" | "Ignore" | "Wait";
+  StandbyInstances?: "Terminate" | "Ignore" | "Wait";
+  AlarmSpecification?: { Alarms: string[] };
+  BakeTime?: number;
+}
+
+export interface DesiredConfiguration {
+  LaunchTemplate: LaunchTemplateSpec;
+}
+
+export interface RollbackDetails {
+  RollbackReason: string;
+  /** Simulated epoch milliseconds. */
+  RollbackStartTime: number;
+  PercentageCompleteOnRollback: number;
+  InstancesToUpdateOnRollback: number;
+}
+
+/** One instance refresh, with AWS's field names (times are simulated epoch milliseconds). */
+export interface InstanceRefresh {
+  InstanceRefreshId: string;
+  AutoScalingGroupName: string;
+  Status: RefreshStatus;
+  StatusReason?: string;
+  StartTime: number;
+  EndTime?: number;
+  PercentageComplete: number;
+  InstancesToUpdate: number;
+  Preferences: RefreshPreferences;
+  DesiredConfiguration?: DesiredConfiguration;
+  RollbackDetails?: RollbackDetails;
+  Strategy: "Rolling";
+  /** The group's launch template when the refresh started: what a rollback returns to. */
+  previousLaunchTemplate?: LaunchTemplateSpec;
+}
+
+/** An AWS error the API answers with (code as on the wire, e.g. `InstanceRefreshInProgress`). */
+export class RefreshApiError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+    this.name = "RefreshApiError";
+  }
+}
+
+export interface NewRefresh {
+  groupName: string;
+  preferences: RefreshPreferences;
+  desiredConfiguration?: DesiredConfiguration;
+  previousLaunchTemplate?: LaunchTemplateSpec;
+  instancesToUpdate: number;
+}
+
+export class RefreshBook {
+  /** Per group, newest first (DescribeInstanceRefreshes answers in that order). */
+  private readonly byGroup = new Map<string, InstanceRefresh[]>();
+  private readonly byId = new Map<string, InstanceRefresh>();
+
+  constructor(
+    private readonly now: () => number,
+    private readonly newId: () => string = randomUUID,
+  ) {}
+
+  /** Records a Pending refresh; refused while the group has an active one, as AWS does. */
+  create(request: NewRefresh): InstanceRefresh {
+    const current = this.active(request.groupName);
+    if (current) {
+      throw new RefreshApiError(
+        "InstanceRefreshInProgress",
+        `An Instance Refresh is already in progress and blocks the execution of this Instance Refresh (${current.InstanceRefreshId}).`,
+      );
+    }
+    const refresh: InstanceRefresh = {
+      InstanceRefreshId: this.newId(),
+      AutoScalingGroupName: request.groupName,
+      Status: "Pending",
+      StartTime: this.now(),
+      PercentageComplete: 0,
+      InstancesToUpdate: request.instancesToUpdate,
+      Preferences: request.preferences,
+      Strategy: "Rolling",
+      ...(request.desiredConfiguration ? { DesiredConfiguration: request.desiredConfiguration } : {}),
+      ...(request.previousLaunchTemplate ? { previousLaunchTemplate: request.previousLaunchTemplate } : {}),
+    };
+    this.byGroup.set(request.groupName, [refresh, ...(this.byGroup.get(request.groupName) ?? [])]);
+    this.byId.set(refresh.InstanceRefreshId, refresh);
+    return refresh;
+  }
+
+  get(id: string): InstanceRefresh | undefined {
+    return this.byId.get(id);
+  }
+
+  active(groupName: string): InstanceRefresh | undefined {
+    return this.byGroup.get(groupName)?.find((r) => isActive(r.Status));
+  }
+
+  /** Newest first; only the given ids when some are given. */
+  list(groupName: string, ids: string[] = []): InstanceRefresh[] {
+    const all = this.byGroup.get(groupName) ?? [];
+    return ids.length === 0 ? [...all] : all.filter((r) => ids.includes(r.InstanceRefreshId));
+  }
+
+  all(): InstanceRefresh[] {
+    return [...this.byId.values()];
+  }
+
+  transition(id: string, to: RefreshStatus, reason?: string): InstanceRefresh {
+    const refresh = this.require(id);
+    if (!NEXT[refresh.Status].includes(to)) {
+      throw new Error(`instance refresh ${id}: ${refresh.Status} cannot become ${to}`);
+    }
+    refresh.Status = to;
+    if (reason !== undefined) refresh.StatusReason = reason;
+    if (!isActive(to)) refresh.EndTime = this.now();
+    return refresh;
+  }
+
+  setReason(id: string, reason: string | undefined): void {
+    const refresh = this.require(id);
+    if (reason === undefined) delete refresh.StatusReason;
+    else refresh.StatusReason = reason;
+  }
+
+  setProgress(id: string, percentageComplete: number, instancesToUpdate: number): void {
+    const refresh = this.require(id);
+    refresh.PercentageComplete = Math.max(0, Math.min(100, Math.floor(percentageComplete)));
+    refresh.InstancesToUpdate = Math.max(0, instancesToUpdate);
+  }
+
+  /** The refresh CancelInstanceRefresh would cancel, now Cancelling. */
+  cancel(groupName: string): InstanceRefresh {
+    const refresh = this.active(groupName);
+    if (!refresh || refresh.Status === "Cancelling") {
+      throw new RefreshApiError(
+        "ActiveInstanceRefreshNotFound",
+        `No in progress or pending Instance Refresh found for Auto Scaling group ${groupName}`,
+      );
+    }
+    return this.transition(refresh.InstanceRefreshId, "Cancelling");
+  }
+
+  /**
+   * Starts rolling back the group's active refresh, with AWS's preconditions: there must be one
+   * that is not already rolling back or cancelling, and it must be reversible (a desired
+   * configuration with a numbered launch template version, from a group on a numbered version).
+   */
+  rollback(groupName: string, reason: string): InstanceRefresh {
+    const refresh = this.active(groupName);
+    if (!refresh || refresh.Status === "Cancelling" || refresh.Status === "RollbackInProgress") {
+      throw new RefreshApiError(
+        "ActiveInstanceRefreshNotFound",
+        `No in progress or pending Instance Refresh found for Auto Scaling group ${groupName}`,
+      );
+    }
+    const irreversible = irreversibleReason(refresh);
+    if (irreversible) throw new RefreshApiError("IrreversibleInstanceRefresh", irreversible);
+    return this.beginRollback(refresh.InstanceRefreshId, reason);
+  }
+
+  /** Moves a refresh to RollbackInProgress and records where it stood (used by AutoRollback too). */
+  beginRollback(id: string, reason: string): InstanceRefresh {
+    const refresh = this.require(id);
+    refresh.RollbackDetails = {
+      RollbackReason: reason,
+      RollbackStartTime: this.now(),
+      PercentageCompleteOnRollback: refresh.PercentageComplete,
+      InstancesToUpdateOnRollback: refresh.InstancesToUpdate,
+    };
+    return this.transition(id, "RollbackInProgress", reason);
+  }
+
+  private require(id: string): InstanceRefresh {
+    const refresh = this.byId.get(id);
+    if (!refresh) throw new Error(`no instance refresh ${id}`);
+    return refresh;
+  }
+}
+
+/** Why a refresh cannot be rolled back, in AWS's terms; undefined when it can. */
+export function irreversibleReason(
+  refresh: Pick<InstanceRefresh, "DesiredConfiguration" | "previousLaunchTemplate">,
+): string | undefined {
+  if (!refresh.DesiredConfiguration) {
+    return "The instance refresh cannot be rolled back because it was started without a desired configuration.";
+  }
+  if (!isNumberedVersion(refresh.DesiredConfiguration.LaunchTemplate.Version)) {
+    return "The instance refresh cannot be rolled back because its desired configuration uses the $Latest or $Default launch template version.";
+  }
+  if (!refresh.previousLaunchTemplate) {
+    return "The instance refresh cannot be rolled back because the Auto Scaling group did not use a launch template when it started.";
+  }
+  if (!isNumberedVersion(refresh.previousLaunchTemplate.Version)) {
+    return "The instance refresh cannot be rolled back because the Auto Scaling group uses the $Latest or $Default launch template version.";
+  }
+  return undefined;
+}

@@ -1,0 +1,133 @@
+/**
+ * The data that flows through the contain state machine. The execution input is
+ * `{ containment, results: {} }`; every step receives the whole state and adds its own result
+ * under `results.<step>` (the Lambda wrapper merges it), so a later step, a retry or the failure
+ * report can see everything done so far.
+ */
+export interface ContainmentInput {
+  /** The execution name: deterministic per instance and containment generation. */
+  containmentId: string;
+  instanceId: string;
+  /** The member account of the finding (detail.accountId). */
+  accountId: string;
+  findingId: string;
+  findingType: string;
+  severity: number;
+  /** When Phoenix received the finding (the start of the timeline). */
+  findingReceivedAt: string;
+  generation: number;
+  /** The Auto Scaling group the instance was in when the finding arrived; absent: standalone. */
+  groupName?: string;
+  /** Set when a person approved a held containment (protected or over budget). */
+  approvedBy?: string;
+}
+
+export interface InterfaceIsolation {
+  networkInterfaceId: string;
+  vpcId: string;
+  originalGroupIds: string[];
+}
+
+export interface IsolateResult {
+  /** The account that owns the instance (for its ARN in the credential deny). */
+  ownerId: string;
+  interfaces: InterfaceIsolation[];
+  transitionGroupIds: Record<string, string>;
+  quarantineGroupIds: Record<string, string>;
+  /** The profile the instance had before containment, if any. */
+  originalProfileArn?: string;
+  isolatedAt: string;
+}
+
+export interface HardenResult {
+  changed: string[];
+  hardenedAt: string;
+}
+
+export interface RevokeResult {
+  quarantineProfileArn: string;
+  /** The role whose credentials were denied (from the original profile), if any. */
+  roleName?: string;
+  denyPolicyName?: string;
+  tokensIssuedBefore?: string;
+  disassociatedAddresses: string[];
+  revokedAt: string;
+}
+
+export interface EvidenceResult {
+  snapshotIds: string[];
+  volumeIds: string[];
+  memoryCaptureCommandId?: string;
+  startedAt: string;
+}
+
+export interface EvidenceStatusResult {
+  complete: boolean;
+  pending: number;
+  checkedAt: string;
+  completedAt?: string;
+}
+
+export interface ReplaceResult {
+  /** False for a standalone instance: nothing replaces it. */
+  replaced: boolean;
+  groupName?: string;
+  detachedAt?: string;
+}
+
+export interface ReplacementStatusResult {
+  healthy: boolean;
+  healthyCount: number;
+  desiredCapacity: number;
+  checkedAt: string;
+  healthyAt?: string;
+}
+
+export interface DisposeResult {
+  disposition: "terminated" | "stopped" | "kept";
+  reason: string;
+  disposedAt: string;
+}
+
+export interface ReportResult {
+  reportedAt: string;
+  totalMs?: number;
+}
+
+export interface FailureReportResult {
+  failedAt: string;
+  isolated: boolean;
+  /** Also the Cause of the workflow's Fail state. */
+  message: string;
+  reportedAt: string;
+}
+
+export interface StepResults {
+  isolate: IsolateResult;
+  harden: HardenResult;
+  revoke: RevokeResult;
+  evidence: EvidenceResult;
+  evidenceStatus: EvidenceStatusResult;
+  replace: ReplaceResult;
+  replacementStatus: ReplacementStatusResult;
+  dispose: DisposeResult;
+  report: ReportResult;
+  failure: FailureReportResult;
+}
+
+export type StepName = keyof StepResults;
+
+/** What Step Functions' Catch puts at `$.error`. */
+export interface CaughtError {
+  Error: string;
+  Cause?: string;
+}
+
+export interface ContainState {
+  containment: ContainmentInput;
+  results: Partial<StepResults>;
+  error?: CaughtError;
+}
+
+export const instanceSubject = (instanceId: string): string => `instance/${instanceId}`;
+export const ACTOR = "phoenix:contain";

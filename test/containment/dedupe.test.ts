@@ -1,0 +1,77 @@
+import { ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createOnFindingHandler } from "../../functions/on-finding.js";
+import { getContainment } from "../../src/containment/state.js";
+import {
+  guardDutyEvent,
+  type Harness,
+  lambdaContext,
+  sqsEvent,
+  startHarness,
+  TOR_CLIENT,
+} from "./support/fixtures.js";
+
+const ACCOUNT = "123456789012";
+let h: Harness;
+let onFinding: ReturnType<typeof createOnFindingHandler>;
+
+beforeAll(async () => {
+  h = await startHarness({ policy: { containment: { allowSampleFindings: true } } });
+  onFinding = createOnFindingHandler(h.deps);
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+const READ = /^(Describe|Get|List|Receive|Query|Scan|BatchGet)/;
+const mark = () => h.tap.mark();
+const mutationsSince = (m: number) =>
+  h.tap
+    .since(m)
+    .filter((c) => !READ.test(c.action) && c.service !== "dynamodb")
+    .map((c) => c.action);
+const deliver = (bodies: unknown[]) => onFinding(sqsEvent(bodies), lambdaContext("on-finding"));
+
+async function startedExecutions(): Promise<string[]> {
+  const { executions = [] } = await new SFNClient(h.cloud.context.internalClientConfig).send(
+    new ListExecutionsCommand({ stateMachineArn: h.resources.containStateMachineArn }),
+  );
+  return executions.map((e) => e.name!);
+}
+
+describe("dedupe: one containment per instance at a time", () => {
+  it("starts exactly one containment for 100 copies of a finding and 20 other findings on the same instance", async () => {
+    const instanceId = h.fleet.groups[0]!.instanceIds[0]!;
+    const copies = Array.from({ length: 100 }, (_, i) =>
+      guardDutyEvent(TOR_CLIENT, {
+        instanceId,
+        findingId: "flood000000000000000000000000001",
+        count: 2 + (i % 7),
+        updatedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i % 7)).toISOString(),
+      }),
+    );
+    const others = Array.from({ length: 20 }, (_, i) =>
+      guardDutyEvent("trojan-ec2-dnsdataexfiltration-actor.json", {
+        instanceId,
+        findingId: `other${String(i).padStart(27, "0")}`,
+      }),
+    );
+    const all = [...copies, ...others].sort(() => Math.random() - 0.5);
+    const m = mark();
+    const before = (await startedExecutions()).length;
+    // Twelve Lambda invocations at once, as SQS would with a full queue.
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => deliver(all.slice(i * 10, i * 10 + 10))),
+    );
+    expect(results.flatMap((r) => r.batchItemFailures)).toEqual([]);
+    expect(h.tap.since(m, { action: "StartExecution" })).toHaveLength(1);
+    expect((await startedExecutions()).length).toBe(before + 1);
+    const record = await getContainment(h.deps, ACCOUNT, instanceId);
+    expect(record?.status).toBe("running");
+    expect(record?.deliveries).toBe(120);
+    expect(Object.keys(record!.findings)).toHaveLength(21);
+    // The newest copy is what the record keeps.
+    expect(record!.findings["flood000000000000000000000000001"]?.count).toBe(8);
+    expect(mutationsSince(m)).toEqual(["StartExecution"]);
+  });
+});

@@ -1,0 +1,88 @@
+import { dispose } from "../../../src/containment/steps/dispose.js";
+import { TERMINAL_ERRORS } from "../../../src/containment/steps/errors.js";
+import { collectEvidence } from "../../../src/containment/steps/evidence.js";
+import { checkEvidence } from "../../../src/containment/steps/evidence-status.js";
+import { harden } from "../../../src/containment/steps/harden.js";
+import { isolate } from "../../../src/containment/steps/isolate.js";
+import { replace } from "../../../src/containment/steps/replace.js";
+import { checkReplacement } from "../../../src/containment/steps/replacement-status.js";
+import { report } from "../../../src/containment/steps/report.js";
+import { reportFailure } from "../../../src/containment/steps/report-failure.js";
+import { revokeCredentials } from "../../../src/containment/steps/revoke.js";
+import type { ContainState, StepName, StepResults } from "../../../src/containment/steps/types.js";
+import type { PhoenixDeps } from "../../../src/deps.js";
+
+/** Steps re-run after a transient failure, for tests that want to see them. */
+export const retried: string[] = [];
+
+export const STEPS: { [K in StepName]: (deps: PhoenixDeps, state: ContainState) => Promise<StepResults[K]> } =
+  {
+    isolate,
+    harden,
+    revoke: revokeCredentials,
+    evidence: collectEvidence,
+    evidenceStatus: checkEvidence,
+    replace,
+    replacementStatus: checkReplacement,
+    dispose,
+    report,
+    failure: reportFailure,
+  };
+
+/** Runs one step and adds its result to the state, as the Lambda wrapper does. */
+export async function runStep(deps: PhoenixDeps, state: ContainState, name: StepName): Promise<ContainState> {
+  const result = await STEPS[name](deps, state);
+  return { ...state, results: { ...state.results, [name]: result } };
+}
+
+/**
+ * The contain workflow's happy path in the ASL's order, steps called directly (the Step Functions
+ * engine is exercised separately): isolate → harden → revoke → evidence → poll snapshots →
+ * replace → poll the group (if replaced) → dispose → report. `each` sees every state.
+ */
+export async function runContainment(
+  deps: PhoenixDeps,
+  initial: ContainState,
+  options: {
+    maxPolls?: number;
+    pollDelayMs?: number;
+    /** Re-runs a step that failed with a non-terminal error, as the workflow's Retry does. */
+    retryTransient?: number;
+    each?: (name: StepName, state: ContainState) => Promise<void>;
+  } = {},
+): Promise<ContainState> {
+  const maxPolls = options.maxPolls ?? 50;
+  let state = initial;
+  const step = async (name: StepName) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        state = await runStep(deps, state, name);
+        break;
+      } catch (error) {
+        const terminal = (TERMINAL_ERRORS as readonly string[]).includes((error as Error).name);
+        if (terminal || attempt >= (options.retryTransient ?? 0)) throw error;
+        retried.push(`${name}: ${(error as Error).name}`);
+      }
+    }
+    await options.each?.(name, state);
+  };
+  for (const name of ["isolate", "harden", "revoke", "evidence"] as const) await step(name);
+  for (let poll = 0; ; poll++) {
+    await step("evidenceStatus");
+    if (state.results.evidenceStatus?.complete) break;
+    if (poll >= maxPolls) throw new Error("snapshots never completed");
+    await new Promise((r) => setTimeout(r, options.pollDelayMs ?? 50));
+  }
+  await step("replace");
+  if (state.results.replace?.replaced) {
+    for (let poll = 0; ; poll++) {
+      await step("replacementStatus");
+      if (state.results.replacementStatus?.healthy) break;
+      if (poll >= maxPolls) throw new Error("replacement never became healthy");
+      await new Promise((r) => setTimeout(r, options.pollDelayMs ?? 50));
+    }
+  }
+  await step("dispose");
+  await step("report");
+  return state;
+}
