@@ -30,7 +30,8 @@ export const defaultPolicy = (): Policy => parsePolicy({}, "defaults");
  * defaults when neither is set. Lambda handlers call this once per cold start.
  */
 export function loadPolicy(env: NodeJS.ProcessEnv = process.env): Policy {
-  if (env.PHOENIX_POLICY) return parsePolicy(parseJson(env.PHOENIX_POLICY, "PHOENIX_POLICY"), "PHOENIX_POLICY");
+  if (env.PHOENIX_POLICY)
+    return parsePolicy(parseJson(env.PHOENIX_POLICY, "PHOENIX_POLICY"), "PHOENIX_POLICY");
   if (env.PHOENIX_POLICY_FILE) return loadPolicyFile(env.PHOENIX_POLICY_FILE);
   return defaultPolicy();
 }

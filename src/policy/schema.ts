@@ -25,16 +25,14 @@ const containmentSchema = z
     /** Severity at or above which a finding is notified (Medium is 4). Below it: logged. */
     notifyAtSeverity: z.number().min(0).max(10).default(4),
     /** Checked in order; the first whose prefix (and role, if given) matches wins over severity. */
-    typeOverrides: z
-      .array(typeOverride)
-      .default([
-        { typePrefix: "CryptoCurrency:", action: "contain" },
-        { typePrefix: "Backdoor:", action: "contain" },
-        { typePrefix: "UnauthorizedAccess:EC2/SSHBruteForce", role: "TARGET", action: "notify" },
-        { typePrefix: "UnauthorizedAccess:EC2/RDPBruteForce", role: "TARGET", action: "notify" },
-        { typePrefix: "UnauthorizedAccess:EC2/SSHBruteForce", role: "ACTOR", action: "contain" },
-        { typePrefix: "UnauthorizedAccess:EC2/RDPBruteForce", role: "ACTOR", action: "contain" },
-      ]),
+    typeOverrides: z.array(typeOverride).default([
+      { typePrefix: "CryptoCurrency:", action: "contain" },
+      { typePrefix: "Backdoor:", action: "contain" },
+      { typePrefix: "UnauthorizedAccess:EC2/SSHBruteForce", role: "TARGET", action: "notify" },
+      { typePrefix: "UnauthorizedAccess:EC2/RDPBruteForce", role: "TARGET", action: "notify" },
+      { typePrefix: "UnauthorizedAccess:EC2/SSHBruteForce", role: "ACTOR", action: "contain" },
+      { typePrefix: "UnauthorizedAccess:EC2/RDPBruteForce", role: "ACTOR", action: "contain" },
+    ]),
     allowSampleFindings: z.boolean().default(false),
     allowArchivedFindings: z.boolean().default(false),
     budgets: z
@@ -83,7 +81,10 @@ const refreshSchema = z
 const imageGateSchema = z
   .object({
     /** Account ids allowed to own a rolled-out image; "self" is the account Phoenix runs in. */
-    allowedOwners: z.array(z.string().regex(/^(self|\d{12})$/, "an account id or 'self'")).min(1).default(["self"]),
+    allowedOwners: z
+      .array(z.string().regex(/^(self|\d{12})$/, "an account id or 'self'"))
+      .min(1)
+      .default(["self"]),
     /** Tags an image must carry, with these exact values. */
     requiredTags: z.record(z.string(), z.string()).default({ "phoenix:scan-status": "passed" }),
     requireSignature: z.boolean().default(false),
