@@ -44,75 +44,45 @@ export function decodeRequest(
   const url = new URL(rawUrl, "http://gateway");
   const scope = CREDENTIAL_SCOPE.exec(String(headers.authorization ?? ""));
   const target = headers["x-amz-target"];
-  let service = scope?.[2] ?? "";
-  const region = scope?.[1] ?? defaultRegion;
-
-  if (typeof target === "string" && target.includes(".")) {
-    const [prefix = "", action = ""] = target.split(".");
-    return {
-      service: service || TARGET_PREFIX_SERVICE[prefix] || prefix.toLowerCase(),
-      action,
-      region,
-      protocol: "json",
-      method,
-      path: url.pathname,
-      url: rawUrl,
-      headers,
-      body,
-      params: url.searchParams,
-      json: parseJsonObject(body),
-    };
-  }
-
-  const contentType = String(headers["content-type"] ?? "");
-  if (method === "POST" && contentType.startsWith("application/x-www-form-urlencoded")) {
-    const params = new URLSearchParams(body.toString("utf8"));
-    const action = params.get("Action") ?? "";
-    return {
-      service,
-      action,
-      region,
-      protocol: "query",
-      method,
-      path: url.pathname,
-      url: rawUrl,
-      headers,
-      body,
-      params,
-      json: {},
-    };
-  }
-  const queryAction = url.searchParams.get("Action");
-  if (queryAction) {
-    return {
-      service,
-      action: queryAction,
-      region,
-      protocol: "query",
-      method,
-      path: url.pathname,
-      url: rawUrl,
-      headers,
-      body,
-      params: url.searchParams,
-      json: {},
-    };
-  }
-
-  // REST services (e.g. Image Builder): the action is the last path segment.
-  if (!service) service = "unknown";
-  const action = url.pathname.split("/").filter(Boolean).pop() ?? "";
-  return {
-    service,
-    action,
-    region,
-    protocol: "rest",
+  const signedService = scope?.[2] ?? "";
+  const common = {
+    region: scope?.[1] ?? defaultRegion,
     method,
     path: url.pathname,
     url: rawUrl,
     headers,
     body,
     params: url.searchParams,
+    json: {},
+  };
+
+  if (typeof target === "string" && target.includes(".")) {
+    const [prefix = "", action = ""] = target.split(".");
+    const service = signedService || TARGET_PREFIX_SERVICE[prefix] || prefix.toLowerCase();
+    return { ...common, service, action, protocol: "json", json: parseJsonObject(body) };
+  }
+
+  const contentType = String(headers["content-type"] ?? "");
+  if (method === "POST" && contentType.startsWith("application/x-www-form-urlencoded")) {
+    const params = new URLSearchParams(body.toString("utf8"));
+    return {
+      ...common,
+      service: signedService,
+      action: params.get("Action") ?? "",
+      protocol: "query",
+      params,
+    };
+  }
+  const queryAction = url.searchParams.get("Action");
+  if (queryAction) return { ...common, service: signedService, action: queryAction, protocol: "query" };
+
+  // REST services (e.g. Image Builder): the action is the last path segment.
+  const action = url.pathname.split("/").filter(Boolean).pop() ?? "";
+  return {
+    ...common,
+    service: signedService || "unknown",
+    action,
+    protocol: "rest",
     json: parseJsonObject(body),
   };
 }

@@ -1,0 +1,75 @@
+import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+import { InvalidStepInputError } from "../src/rollout/aws/errors.js";
+import type { GroupResult, GroupTask } from "../src/rollout/workflow/contract.js";
+import {
+  abandonStep,
+  type GroupStep,
+  lockStep,
+  parseGroupTask,
+  pollStep,
+  prepareStep,
+  releaseStep,
+  startStep,
+  versionStep,
+} from "../src/rollout/workflow/group-steps.js";
+import {
+  functionLogger,
+  type HandlerOptions,
+  type LambdaHandler,
+  lambdaHandler,
+  lazyHandler,
+} from "../src/rollout/workflow/lambda.js";
+
+export type RolloutGroupEvent = { step: GroupStep; task: unknown };
+
+/**
+ * Rollout workflow, one group's branch (every Task inside the RefreshGroups Map). Each step
+ * returns the task with its own result added; release and abandon return the group's result.
+ */
+export function createRolloutGroupHandler(
+  deps: PhoenixDeps,
+  options: HandlerOptions = {},
+): LambdaHandler<RolloutGroupEvent, GroupTask | GroupResult> {
+  const logger = options.logger ?? functionLogger("rollout-group");
+  return lambdaHandler(logger, async (event: RolloutGroupEvent) => {
+    const task = parseGroupTask(event?.task);
+    const context = {
+      execution: task.execution,
+      group: task.group.name,
+      imageId: task.imageId,
+      step: event.step,
+    };
+    switch (event.step) {
+      case "lock":
+        return { ...task, lock: await lockStep(deps, task) };
+      case "prepare": {
+        const prep = await prepareStep(deps, task);
+        logger.info("prepared", { ...context, action: prep.action, reason: prep.reason });
+        return { ...task, prep };
+      }
+      case "version":
+        return { ...task, version: await versionStep(deps, task) };
+      case "start": {
+        const refresh = await startStep(deps, task);
+        logger.info("refresh started", { ...context, ...refresh });
+        return { ...task, refresh };
+      }
+      case "poll":
+        return { ...task, status: await pollStep(deps, task) };
+      case "release": {
+        const result = await releaseStep(deps, task);
+        logger.info("group done", { ...context, outcome: result.outcome, reason: result.reason });
+        return result;
+      }
+      case "abandon": {
+        const result = await abandonStep(deps, task);
+        logger.warn("group abandoned", { ...context, outcome: result.outcome, reason: result.reason });
+        return result;
+      }
+      default:
+        throw new InvalidStepInputError(`rollout-group: unknown step ${JSON.stringify(event.step)}`);
+    }
+  });
+}
+
+export const handler = lazyHandler(() => createRolloutGroupHandler(depsFromEnv()));

@@ -1,0 +1,155 @@
+import {
+  type AutoScalingGroup,
+  DescribeAutoScalingGroupsCommand,
+  type Filter,
+} from "@aws-sdk/client-auto-scaling";
+import { DescribeInstancesCommand, type EC2Client } from "@aws-sdk/client-ec2";
+import type { PhoenixDeps } from "../../deps.js";
+import type { GroupDescription, GroupInstance, LaunchTemplateInUse } from "../group.js";
+import { TAG_IMAGE_FAMILY } from "../tags.js";
+import { describeVersion } from "./launch-template.js";
+import { activeRefresh, findPhoenixRefresh } from "./refresh.js";
+
+export type GroupSelector = { family: string } | { names: readonly string[] };
+
+type GroupDeps = Pick<PhoenixDeps, "clients" | "resources" | "now">;
+
+/**
+ * The groups a rollout considers, as the pure planner wants them: tags, the launch template in
+ * use and its image, the instances and their images and tags, and any refresh still running
+ * (with whether Phoenix started it). By family: every group tagged with the family, managed or
+ * not (the planner decides, and says why it leaves one out). By names: those groups.
+ */
+export async function describeGroups(deps: GroupDeps, selector: GroupSelector): Promise<GroupDescription[]> {
+  const groups = await listGroups(deps, selector);
+  const images = new Map<string, Promise<string | undefined>>();
+  return Promise.all(groups.map((group) => describeOne(deps, group, images)));
+}
+
+/** One group by name, or undefined when it no longer exists. */
+export async function describeGroup(deps: GroupDeps, name: string): Promise<GroupDescription | undefined> {
+  return (await describeGroups(deps, { names: [name] }))[0];
+}
+
+async function listGroups(deps: GroupDeps, selector: GroupSelector): Promise<AutoScalingGroup[]> {
+  const groups: AutoScalingGroup[] = [];
+  if ("names" in selector) {
+    // DescribeAutoScalingGroups takes at most 100 names per call.
+    for (let i = 0; i < selector.names.length; i += 100) {
+      groups.push(...(await pages(deps, { AutoScalingGroupNames: selector.names.slice(i, i + 100) })));
+    }
+    return groups;
+  }
+  const filters: Filter[] = [{ Name: `tag:${TAG_IMAGE_FAMILY}`, Values: [selector.family] }];
+  return pages(deps, { Filters: filters });
+}
+
+async function pages(
+  deps: GroupDeps,
+  request: { AutoScalingGroupNames?: string[]; Filters?: Filter[] },
+): Promise<AutoScalingGroup[]> {
+  const groups: AutoScalingGroup[] = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await deps.clients.autoScaling.send(
+      new DescribeAutoScalingGroupsCommand({ ...request, MaxRecords: 100, NextToken }),
+    );
+    groups.push(...(page.AutoScalingGroups ?? []));
+    NextToken = page.NextToken;
+  } while (NextToken);
+  return groups;
+}
+
+async function describeOne(
+  deps: GroupDeps,
+  group: AutoScalingGroup,
+  images: Map<string, Promise<string | undefined>>,
+): Promise<GroupDescription> {
+  const name = group.AutoScalingGroupName ?? "";
+  const [launchTemplate, instances, refresh] = await Promise.all([
+    templateInUse(deps.clients.ec2, group, images),
+    describeInstances(deps.clients.ec2, group),
+    activeRefresh(deps.clients.autoScaling, name),
+  ]);
+  const description: GroupDescription = {
+    name,
+    tags: Object.fromEntries(
+      (group.Tags ?? []).flatMap((tag) => (tag.Key !== undefined ? [[tag.Key, tag.Value ?? ""]] : [])),
+    ),
+    desiredCapacity: group.DesiredCapacity ?? 0,
+    instances,
+  };
+  if (launchTemplate !== undefined) description.launchTemplate = launchTemplate;
+  if (group.HealthCheckGracePeriod !== undefined)
+    description.healthCheckGracePeriod = group.HealthCheckGracePeriod;
+  if (group.DefaultInstanceWarmup !== undefined)
+    description.defaultInstanceWarmup = group.DefaultInstanceWarmup;
+  if (refresh !== undefined) {
+    const ours = refresh.InstanceRefreshId
+      ? await findPhoenixRefresh(deps, name, refresh.InstanceRefreshId)
+      : undefined;
+    description.activeRefresh = {
+      ...(refresh.InstanceRefreshId !== undefined ? { refreshId: refresh.InstanceRefreshId } : {}),
+      ...(refresh.Status !== undefined ? { status: refresh.Status } : {}),
+      startedByPhoenix: ours !== undefined,
+    };
+  }
+  return description;
+}
+
+/**
+ * The group's launch template and the image of the version it names. A group with a mixed
+ * instances policy is left without one: a refresh's DesiredConfiguration with a bare launch
+ * template would drop its instance mix, so Phoenix does not roll such groups.
+ */
+async function templateInUse(
+  ec2: EC2Client,
+  group: AutoScalingGroup,
+  images: Map<string, Promise<string | undefined>>,
+): Promise<LaunchTemplateInUse | undefined> {
+  const spec = group.LaunchTemplate;
+  if (spec === undefined || group.MixedInstancesPolicy !== undefined) return undefined;
+  const template: LaunchTemplateInUse = {
+    ...(spec.LaunchTemplateId !== undefined ? { id: spec.LaunchTemplateId } : {}),
+    ...(spec.LaunchTemplateName !== undefined ? { name: spec.LaunchTemplateName } : {}),
+    version: spec.Version ?? "$Default",
+  };
+  const cacheKey = `${template.id ?? template.name}@${template.version}`;
+  let image = images.get(cacheKey);
+  if (image === undefined) {
+    image = describeVersion(ec2, template, template.version).then((version) => {
+      const imageId = version.LaunchTemplateData?.ImageId;
+      // `resolve:ssm:` names a parameter, not an image: the planner treats it as unknown.
+      return imageId?.startsWith("ami-") ? imageId : undefined;
+    });
+    images.set(cacheKey, image);
+  }
+  const imageId = await image;
+  if (imageId !== undefined) template.imageId = imageId;
+  return template;
+}
+
+async function describeInstances(ec2: EC2Client, group: AutoScalingGroup): Promise<GroupInstance[]> {
+  const ids = (group.Instances ?? []).flatMap((instance) =>
+    instance.InstanceId ? [instance.InstanceId] : [],
+  );
+  if (ids.length === 0) return [];
+  const described = new Map<string, GroupInstance>();
+  let NextToken: string | undefined;
+  do {
+    const page = await ec2.send(new DescribeInstancesCommand({ InstanceIds: ids, NextToken }));
+    for (const instance of (page.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? [])) {
+      if (instance.InstanceId === undefined) continue;
+      described.set(instance.InstanceId, {
+        instanceId: instance.InstanceId,
+        ...(instance.ImageId !== undefined ? { imageId: instance.ImageId } : {}),
+        tags: Object.fromEntries(
+          (instance.Tags ?? []).flatMap((tag) => (tag.Key !== undefined ? [[tag.Key, tag.Value ?? ""]] : [])),
+        ),
+      });
+    }
+    NextToken = page.NextToken;
+  } while (NextToken);
+  // An instance the group lists but EC2 no longer shows (terminating) is kept, image unknown.
+  return ids.map((instanceId) => described.get(instanceId) ?? { instanceId });
+}

@@ -1,0 +1,61 @@
+import { CreateTagsCommand } from "@aws-sdk/client-ec2";
+import type { PhoenixDeps } from "../../deps.js";
+import type { ImageMark } from "../gate.js";
+import { IMAGE_STATUS_REJECTED, TAG_IMAGE_STATUS, TAG_IMAGE_STATUS_REASON } from "../tags.js";
+
+export const ROLLOUT_ACTOR = "phoenix:rollout";
+export const MARK_IMAGE_ACTION = "mark-image";
+
+export const imageSubject = (imageId: string) => `image/${imageId}`;
+export const groupSubject = (group: string) => `group/${group}`;
+
+/** EC2 tag values are at most 256 characters. */
+const TAG_VALUE_LIMIT = 256;
+
+/**
+ * Marks an image rejected so no rollout picks it again. The audit record is written first: it is
+ * also a mark the gate reads (see imageMarks), so the image stays blocked even if tagging fails
+ * or someone removes the tag. Idempotent per execution: a retried step leaves one record.
+ */
+export async function markImageRejected(
+  deps: Pick<PhoenixDeps, "audit" | "clients">,
+  mark: { imageId: string; family: string; reason: string; execution: string },
+): Promise<void> {
+  await deps.audit.write(
+    {
+      subject: imageSubject(mark.imageId),
+      action: MARK_IMAGE_ACTION,
+      outcome: "ok",
+      actor: ROLLOUT_ACTOR,
+      reason: mark.reason,
+      execution: mark.execution,
+      imageId: mark.imageId,
+      details: { status: IMAGE_STATUS_REJECTED, family: mark.family },
+    },
+    `${MARK_IMAGE_ACTION}#${IMAGE_STATUS_REJECTED}#${mark.execution}`,
+  );
+  await deps.clients.ec2.send(
+    new CreateTagsCommand({
+      Resources: [mark.imageId],
+      Tags: [
+        { Key: TAG_IMAGE_STATUS, Value: IMAGE_STATUS_REJECTED },
+        { Key: TAG_IMAGE_STATUS_REASON, Value: mark.reason.slice(0, TAG_VALUE_LIMIT) },
+      ],
+    }),
+  );
+}
+
+/** The rejections and compromises Phoenix recorded for an image in the audit trail. */
+export async function imageMarks(deps: Pick<PhoenixDeps, "audit">, imageId: string): Promise<ImageMark[]> {
+  const history = await deps.audit.history(imageSubject(imageId));
+  return history.flatMap((record): ImageMark[] => {
+    if (record.action !== MARK_IMAGE_ACTION || record.outcome !== "ok") return [];
+    const status = record.details?.status;
+    if (status !== "rejected" && status !== "compromised") return [];
+    const family = record.details?.family;
+    const mark: ImageMark = { imageId, status };
+    if (typeof family === "string") mark.family = family;
+    if (record.reason !== undefined) mark.reason = record.reason;
+    return [mark];
+  });
+}

@@ -1,0 +1,269 @@
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { PhoenixDeps } from "../../deps.js";
+import type { ImageVersion, InFlightRollout } from "../supersede.js";
+import { COMPLETED_SK, CURRENT_SK, epochSeconds, familyPartition, ROLLOUT_SK_PREFIX } from "./state-keys.js";
+
+/**
+ * The state behind supersede: per family, the newest image it is rolling to ("current"), one
+ * record per rollout, and the image it last finished rolling out ("completed"). A rollout checks
+ * "current" before each wave: once a newer image has claimed it, the older rollout starts no
+ * further wave (see the rollout workflow's BeginWave step).
+ */
+export type RolloutStatus = "running" | "succeeded" | "failed" | "superseded";
+
+export interface RolloutRecord extends ImageVersion {
+  family: string;
+  execution: string;
+  status: RolloutStatus;
+  waves: number[];
+  wavesStarted: number[];
+  reason?: string;
+}
+
+type RecordDeps = Pick<PhoenixDeps, "clients" | "resources" | "now">;
+
+/** Rollout records are history for supersede decisions; a year is more than enough. */
+const RECORD_DAYS = 365;
+
+const rolloutKey = (family: string, imageId: string) => ({
+  pk: familyPartition(family),
+  sk: `${ROLLOUT_SK_PREFIX}${imageId}`,
+});
+
+export async function getRollout(
+  deps: RecordDeps,
+  family: string,
+  imageId: string,
+): Promise<RolloutRecord | undefined> {
+  const { Item } = await deps.clients.dynamo.send(
+    new GetCommand({
+      TableName: deps.resources.stateTable,
+      Key: rolloutKey(family, imageId),
+      ConsistentRead: true,
+    }),
+  );
+  return Item === undefined ? undefined : toRollout(Item);
+}
+
+/** Rollouts of the family still running, as decideSupersede wants them. */
+export async function inFlightRollouts(deps: RecordDeps, family: string): Promise<InFlightRollout[]> {
+  const items: Record<string, unknown>[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.clients.dynamo.send(
+      new QueryCommand({
+        TableName: deps.resources.stateTable,
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues: { ":pk": familyPartition(family), ":prefix": ROLLOUT_SK_PREFIX },
+        ConsistentRead: true,
+        ExclusiveStartKey,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return items
+    .map(toRollout)
+    .filter((record) => record.status === "running")
+    .map((record) => ({
+      imageId: record.imageId,
+      creationDate: record.creationDate,
+      executionId: record.execution,
+      waves: record.waves,
+      wavesStarted: record.wavesStarted,
+    }));
+}
+
+/**
+ * Records a rollout as running. Refused (false) when another execution's rollout of the same
+ * image is still running; a retry by the same execution, or a new attempt after an earlier one
+ * ended, writes over it.
+ */
+export async function putRunningRollout(
+  deps: RecordDeps,
+  record: Omit<RolloutRecord, "status" | "wavesStarted">,
+): Promise<boolean> {
+  try {
+    await deps.clients.dynamo.send(
+      new PutCommand({
+        TableName: deps.resources.stateTable,
+        Item: {
+          ...rolloutKey(record.family, record.imageId),
+          kind: "rollout",
+          ...record,
+          status: "running",
+          wavesStarted: [],
+          startedAt: deps.now().toISOString(),
+          expiresAt: epochSeconds(deps.now()) + RECORD_DAYS * 86_400,
+        },
+        ConditionExpression: "attribute_not_exists(pk) OR #status <> :running OR execution = :execution",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: { ":running": "running", ":execution": record.execution },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+/** Records that a wave started (idempotent). False when the rollout is no longer running. */
+export async function markWaveStarted(
+  deps: RecordDeps,
+  family: string,
+  imageId: string,
+  execution: string,
+  wave: number,
+): Promise<boolean> {
+  const record = await getRollout(deps, family, imageId);
+  if (record === undefined || record.execution !== execution || record.status !== "running") return false;
+  if (record.wavesStarted.includes(wave)) return true;
+  try {
+    await deps.clients.dynamo.send(
+      new UpdateCommand({
+        TableName: deps.resources.stateTable,
+        Key: rolloutKey(family, imageId),
+        UpdateExpression: "SET wavesStarted = list_append(wavesStarted, :wave)",
+        ConditionExpression: "execution = :execution AND #status = :running",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: { ":wave": [wave], ":execution": execution, ":running": "running" },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+/**
+ * Ends a running rollout with a status. Only the execution that owns the record can end it as
+ * succeeded or failed; anyone may mark it superseded. Returns false when it was not running.
+ */
+export async function endRollout(
+  deps: RecordDeps,
+  family: string,
+  imageId: string,
+  end: { status: Exclude<RolloutStatus, "running">; reason: string; execution?: string },
+): Promise<boolean> {
+  const ownerOnly = end.execution !== undefined ? " AND execution = :execution" : "";
+  try {
+    await deps.clients.dynamo.send(
+      new UpdateCommand({
+        TableName: deps.resources.stateTable,
+        Key: rolloutKey(family, imageId),
+        UpdateExpression: "SET #status = :status, reason = :reason, endedAt = :at",
+        ConditionExpression: `attribute_exists(pk) AND #status = :running${ownerOnly}`,
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: {
+          ":status": end.status,
+          ":reason": end.reason,
+          ":at": deps.now().toISOString(),
+          ":running": "running",
+          ...(end.execution !== undefined ? { ":execution": end.execution } : {}),
+        },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+export interface FamilyPointer extends ImageVersion {
+  execution: string;
+}
+
+export async function familyCurrent(deps: RecordDeps, family: string): Promise<FamilyPointer | undefined> {
+  return getPointer(deps, family, CURRENT_SK);
+}
+
+export async function familyCompleted(deps: RecordDeps, family: string): Promise<FamilyPointer | undefined> {
+  return getPointer(deps, family, COMPLETED_SK);
+}
+
+/**
+ * Claims "current" for an image unless a newer one (by CreationDate, ties by image id, as
+ * decideSupersede orders them) holds it. The condition makes the claim race-free: of two
+ * rollouts planning at once, the newer image wins whatever the order of the writes.
+ */
+export async function claimFamilyCurrent(
+  deps: RecordDeps,
+  family: string,
+  pointer: FamilyPointer,
+): Promise<boolean> {
+  return putPointerIfNewer(deps, family, CURRENT_SK, pointer);
+}
+
+/** Records the image the family finished rolling out, unless a newer one already finished. */
+export async function recordFamilyCompleted(
+  deps: RecordDeps,
+  family: string,
+  pointer: FamilyPointer,
+): Promise<boolean> {
+  return putPointerIfNewer(deps, family, COMPLETED_SK, pointer);
+}
+
+async function putPointerIfNewer(
+  deps: RecordDeps,
+  family: string,
+  sk: string,
+  pointer: FamilyPointer,
+): Promise<boolean> {
+  try {
+    await deps.clients.dynamo.send(
+      new PutCommand({
+        TableName: deps.resources.stateTable,
+        Item: {
+          pk: familyPartition(family),
+          sk,
+          kind: `family-${sk}`,
+          ...pointer,
+          at: deps.now().toISOString(),
+        },
+        // ISO 8601 UTC strings of one format order as text the way they order in time.
+        ConditionExpression:
+          "attribute_not_exists(pk) OR imageId = :imageId OR creationDate < :created OR (creationDate = :created AND imageId < :imageId)",
+        ExpressionAttributeValues: { ":imageId": pointer.imageId, ":created": pointer.creationDate },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
+async function getPointer(deps: RecordDeps, family: string, sk: string): Promise<FamilyPointer | undefined> {
+  const { Item } = await deps.clients.dynamo.send(
+    new GetCommand({
+      TableName: deps.resources.stateTable,
+      Key: { pk: familyPartition(family), sk },
+      ConsistentRead: true,
+    }),
+  );
+  if (Item === undefined) return undefined;
+  return {
+    imageId: String(Item.imageId),
+    creationDate: String(Item.creationDate),
+    execution: String(Item.execution),
+  };
+}
+
+function toRollout(item: Record<string, unknown>): RolloutRecord {
+  const numbers = (value: unknown) => (Array.isArray(value) ? value.map(Number) : []);
+  const record: RolloutRecord = {
+    family: String(item.family),
+    imageId: String(item.imageId),
+    creationDate: String(item.creationDate),
+    execution: String(item.execution),
+    status: String(item.status) as RolloutStatus,
+    waves: numbers(item.waves),
+    wavesStarted: numbers(item.wavesStarted),
+  };
+  if (typeof item.reason === "string") record.reason = item.reason;
+  return record;
+}

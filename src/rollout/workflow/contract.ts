@@ -1,0 +1,143 @@
+import { z } from "zod";
+import type { LaunchTemplateInUse } from "../group.js";
+import type { RefreshPreferences } from "../preferences.js";
+import type { RefreshOutcome } from "./refresh-outcome.js";
+
+/**
+ * The data that flows through workflows/rollout.asl.json, state by state. The Lambda steps
+ * produce and read these shapes; the ASL only moves them around (ResultPath, ItemsPath).
+ */
+
+/** Execution input: `{family, imageId}` (what on-image starts) or `{groups, imageId}` (by hand). */
+export const rolloutRequestSchema = z
+  .object({
+    imageId: z.string().regex(/^ami-[0-9a-z]+$/, "not an AMI id"),
+    family: z.string().min(1).optional(),
+    groups: z.array(z.string().min(1)).min(1).optional(),
+    /** Who asked, for the audit trail ("user:<name>"); events leave it out. */
+    requestedBy: z.string().min(1).optional(),
+  })
+  .refine((request) => request.family !== undefined || request.groups !== undefined, {
+    message: "give a family or a list of groups",
+    path: ["family"],
+  });
+export type RolloutRequest = z.infer<typeof rolloutRequestSchema>;
+
+/** What each group's branch needs to know of its group, from the plan. */
+export interface GroupOrder {
+  name: string;
+  wave: number;
+  launchTemplate: LaunchTemplateInUse;
+  currentImageId?: string;
+  preferences: RefreshPreferences;
+}
+
+export type PlanOutcome = "proceed" | "refused" | "superseded" | "nothing-to-do";
+
+/** `$.rollout`: the plan's result, carried through every wave. */
+export interface RolloutContext {
+  outcome: PlanOutcome;
+  reason: string;
+  execution: string;
+  family: string;
+  imageId: string;
+  /** Named groups (a manual start): not part of the family's supersede ordering. */
+  explicit: boolean;
+  requestedBy: string;
+  waves: { wave: number; groups: GroupOrder[] }[];
+  waveCount: number;
+  /** Map MaxConcurrencyPath: groups refreshed at once within a wave. */
+  maxConcurrentGroups: number;
+  /** Wait SecondsPath after each wave but the last (the local clock shortens it). */
+  bakeSeconds: number;
+  /** Wait SecondsPath between two looks at a refresh. */
+  pollSeconds: number;
+  foreignRefresh: "wait" | "skip";
+  foreignWaitSeconds: number;
+  lockTtlSeconds: number;
+}
+
+/** The plan step's output: the whole state from there on. */
+export interface PlanStepOutput {
+  rollout: RolloutContext;
+  cursor: number;
+}
+
+export type PrepareAction = "refresh" | "adopt" | "wait" | "skip" | "give-up";
+
+/** `$` inside a group's branch: the order, then what each step added. */
+export interface GroupTask {
+  execution: string;
+  family: string;
+  imageId: string;
+  wave: number;
+  group: GroupOrder;
+  pollSeconds: number;
+  foreignRefresh: "wait" | "skip";
+  foreignWaitSeconds: number;
+  lockTtlSeconds: number;
+  lock?: { owner: string; expiresAt: number };
+  prep?: { action: PrepareAction; reason: string; waitedSeconds: number; refresh?: { refreshId: string } };
+  version?: { launchTemplateId: string; version: string; sourceVersion: string; created: boolean };
+  refresh?: { refreshId: string; adopted?: boolean };
+  status?: RefreshPoll;
+  /** Set by a Catch: the error of the step that failed. */
+  error?: { Error?: string; Cause?: string };
+}
+
+export const groupTaskSchema = z
+  .object({
+    execution: z.string().min(1),
+    family: z.string().min(1),
+    imageId: z.string().min(1),
+    wave: z.number().int(),
+    group: z
+      .object({
+        name: z.string().min(1),
+        launchTemplate: z.object({ version: z.string().min(1) }).passthrough(),
+        preferences: z.object({}).passthrough(),
+      })
+      .passthrough(),
+    pollSeconds: z.number().positive(),
+    foreignRefresh: z.enum(["wait", "skip"]),
+    foreignWaitSeconds: z.number().min(0),
+    lockTtlSeconds: z.number().positive(),
+  })
+  .passthrough();
+
+export interface RefreshPoll {
+  refreshId: string;
+  status: string;
+  terminal: boolean;
+  outcome?: RefreshOutcome;
+  reason: string;
+  percentageComplete?: number;
+}
+
+export type GroupOutcome = "succeeded" | "skipped" | RefreshOutcome | "blocked" | "error";
+
+/** What each group's branch returns: the Map collects these for the wave verdict. */
+export interface GroupResult {
+  group: string;
+  wave: number;
+  outcome: GroupOutcome;
+  reason: string;
+  refreshId?: string;
+}
+
+/** BeginWave's result, at `$.wave`. */
+export type WaveStart =
+  | { go: true; wave: number; reason: string; tasks: GroupTask[] }
+  | { go: false; wave: number; reason: string; tasks: [] };
+
+/** EndWave's result, at `$.verdict`. */
+export interface WaveVerdict {
+  wave: number;
+  ok: boolean;
+  /** The wave failed because a refresh of the image failed or rolled back. */
+  rejectImage: boolean;
+  /** This was the last wave. */
+  last: boolean;
+  failures: GroupResult[];
+  summary: string;
+}

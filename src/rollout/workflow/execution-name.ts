@@ -1,0 +1,19 @@
+import { createHash } from "node:crypto";
+
+/**
+ * The rollout execution's name for an image of a family. Deterministic, so a second trigger for
+ * the same image (the AMI event and the parameter update, a redelivered event) is the same
+ * StartExecution, which Step Functions refuses to run twice. Names allow 1–80 characters of
+ * letters, digits, "-" and "_" (the safe subset of what Step Functions accepts); anything else in
+ * a family becomes "-", and a long or rewritten family keeps a short hash so two families never
+ * share a name.
+ */
+export function rolloutExecutionName(family: string, imageId: string): string {
+  const safeFamily = family.replace(/[^A-Za-z0-9_-]/g, "-");
+  const rewritten = safeFamily !== family;
+  const base = `rollout-${safeFamily}-${imageId}`;
+  if (!rewritten && base.length <= 80) return base;
+  const hash = createHash("sha256").update(family).digest("hex").slice(0, 8);
+  const room = 80 - `rollout--${hash}-${imageId}`.length;
+  return `rollout-${safeFamily.slice(0, Math.max(0, room))}-${hash}-${imageId}`;
+}

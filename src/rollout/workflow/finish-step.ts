@@ -1,0 +1,187 @@
+import type { PhoenixDeps } from "../../deps.js";
+import { imageSubject, markImageRejected, ROLLOUT_ACTOR } from "../aws/image-marks.js";
+import { endRollout, getRollout, recordFamilyCompleted } from "../aws/rollout-records.js";
+import type { RolloutContext, WaveStart, WaveVerdict } from "./contract.js";
+import { errorMessage } from "./group-steps.js";
+import { notifyRollout } from "./notifications.js";
+
+/**
+ * How a rollout ends: succeeded, failed (a wave failed), superseded (a newer image took over),
+ * or errored (a step failed for good). Each ends the rollout's record, audits, and notifies.
+ * The returned `cause` is what the workflow's Fail state reports.
+ */
+
+type Deps = Pick<PhoenixDeps, "clients" | "resources" | "audit" | "notifier" | "now">;
+
+export interface FinishResult {
+  status: "succeeded" | "failed" | "superseded" | "errored";
+  cause: string;
+}
+
+export async function rolloutSucceeded(
+  deps: Deps,
+  input: { rollout: RolloutContext },
+): Promise<FinishResult> {
+  const { rollout } = input;
+  const groups = rollout.waves.flatMap((wave) => wave.groups.map((group) => group.name));
+  const cause = `${rollout.imageId} rolled out to ${groups.length} group(s) of ${rollout.family} in ${rollout.waveCount} wave(s)`;
+  if (!rollout.explicit) {
+    await endRollout(deps, rollout.family, rollout.imageId, {
+      status: "succeeded",
+      reason: cause,
+      execution: rollout.execution,
+    });
+    const record = await getRollout(deps, rollout.family, rollout.imageId);
+    if (record !== undefined) {
+      await recordFamilyCompleted(deps, rollout.family, {
+        imageId: rollout.imageId,
+        creationDate: record.creationDate,
+        execution: rollout.execution,
+      });
+    }
+  }
+  await writeAudit(deps, rollout, "ok", cause);
+  await notifyRollout(deps, {
+    subject: `Rollout succeeded: ${rollout.imageId} to ${rollout.family}`,
+    message: `${cause}: ${groups.join(", ")}.`,
+    kind: "rollout",
+    severity: "info",
+    data: { execution: rollout.execution, family: rollout.family, imageId: rollout.imageId, groups },
+  });
+  return { status: "succeeded", cause };
+}
+
+/**
+ * A wave failed: later waves never start. When a refresh of the image failed or rolled back,
+ * the image is marked rejected (audit record first, then the tag) so no rollout picks it again.
+ */
+export async function rolloutFailed(
+  deps: Deps,
+  input: { rollout: RolloutContext; verdict: WaveVerdict },
+): Promise<FinishResult> {
+  const { rollout, verdict } = input;
+  const first = verdict.failures[0];
+  const blame = first ? `${first.group} ${first.outcome}: ${first.reason}` : verdict.summary;
+  if (verdict.rejectImage) {
+    await markImageRejected(deps, {
+      imageId: rollout.imageId,
+      family: rollout.family,
+      reason: `rollout to ${rollout.family} failed: ${blame}`,
+      execution: rollout.execution,
+    });
+  }
+  const later = rollout.waves.filter((wave) => wave.wave > verdict.wave).map((wave) => wave.wave);
+  const cause =
+    `${rollout.imageId} failed in wave ${verdict.wave} of ${rollout.family}: ${verdict.summary}.` +
+    (later.length > 0 ? ` Waves ${later.join(", ")} not started.` : "") +
+    (verdict.rejectImage ? ` ${rollout.imageId} is marked rejected.` : "");
+  if (!rollout.explicit) {
+    await endRollout(deps, rollout.family, rollout.imageId, {
+      status: "failed",
+      reason: cause,
+      execution: rollout.execution,
+    });
+  }
+  await writeAudit(deps, rollout, "failed", cause);
+  await notifyRollout(deps, {
+    subject:
+      `Rollout FAILED: ${rollout.imageId} to ${rollout.family}, ${first?.group ?? `wave ${verdict.wave}`} ${first?.outcome ?? ""}`.trim(),
+    message: cause,
+    kind: "rollout",
+    severity: "critical",
+    data: {
+      execution: rollout.execution,
+      family: rollout.family,
+      imageId: rollout.imageId,
+      wave: verdict.wave,
+      failures: verdict.failures,
+      wavesNotStarted: later,
+      imageRejected: verdict.rejectImage,
+    },
+  });
+  return { status: "failed", cause };
+}
+
+export async function rolloutSuperseded(
+  deps: Deps,
+  input: { rollout: RolloutContext; wave: WaveStart },
+): Promise<FinishResult> {
+  const { rollout, wave } = input;
+  const cause = `${rollout.imageId} rollout to ${rollout.family} stopped before wave ${wave.wave}: ${wave.reason}`;
+  await writeAudit(deps, rollout, "skipped", cause);
+  await notifyRollout(deps, {
+    subject: `Rollout superseded: ${rollout.imageId} to ${rollout.family}`,
+    message: cause,
+    kind: "rollout",
+    severity: "info",
+    data: { execution: rollout.execution, family: rollout.family, imageId: rollout.imageId, wave: wave.wave },
+  });
+  return { status: "superseded", cause };
+}
+
+/**
+ * A step failed beyond its retries. The state may hold the rollout (after the plan) or only the
+ * request (the plan step itself failed). The image is not blamed: the failure is Phoenix's or AWS's.
+ */
+export async function rolloutErrored(
+  deps: Deps,
+  input: {
+    state: {
+      rollout?: RolloutContext;
+      imageId?: string;
+      family?: string;
+      error?: { Error?: string; Cause?: string };
+    };
+    execution: string;
+  },
+): Promise<FinishResult> {
+  const { state } = input;
+  const error = state.error ?? {};
+  const imageId = state.rollout?.imageId ?? state.imageId ?? "unknown image";
+  const family = state.rollout?.family || state.family || "unknown family";
+  const cause = `rollout of ${imageId} to ${family} stopped by an error: ${error.Error ?? "error"}: ${errorMessage(error)}`;
+  if (state.rollout !== undefined && !state.rollout.explicit && state.rollout.outcome === "proceed") {
+    await endRollout(deps, family, imageId, { status: "failed", reason: cause, execution: input.execution });
+  }
+  await deps.audit.write(
+    {
+      subject: imageSubject(imageId),
+      action: "end-rollout",
+      outcome: "failed",
+      actor: ROLLOUT_ACTOR,
+      execution: input.execution,
+      imageId,
+      reason: cause,
+    },
+    `end-rollout#${input.execution}`,
+  );
+  await notifyRollout(deps, {
+    subject: `Rollout ERROR: ${imageId} to ${family}`,
+    message: cause,
+    kind: "error",
+    severity: "critical",
+    data: { execution: input.execution, family, imageId, error: error.Error },
+  });
+  return { status: "errored", cause };
+}
+
+async function writeAudit(
+  deps: Deps,
+  rollout: RolloutContext,
+  outcome: "ok" | "failed" | "skipped",
+  reason: string,
+): Promise<void> {
+  await deps.audit.write(
+    {
+      subject: imageSubject(rollout.imageId),
+      action: "end-rollout",
+      outcome,
+      actor: rollout.requestedBy,
+      execution: rollout.execution,
+      imageId: rollout.imageId,
+      reason,
+      details: { family: rollout.family },
+    },
+    `end-rollout#${rollout.execution}`,
+  );
+}

@@ -1,0 +1,297 @@
+import type { PhoenixDeps } from "../../deps.js";
+import { InvalidStepInputError, LockHeldError } from "../aws/errors.js";
+import { describeGroup } from "../aws/groups.js";
+import { groupSubject, ROLLOUT_ACTOR } from "../aws/image-marks.js";
+import { ensureTemplateVersion } from "../aws/launch-template.js";
+import { acquireGroupLock, describeHolder, releaseGroupLock, renewGroupLock } from "../aws/lock.js";
+import {
+  describeRefresh,
+  findPhoenixRefresh,
+  recordPhoenixRefresh,
+  refreshReason,
+  startOrAdoptRefresh,
+} from "../aws/refresh.js";
+import { isOnImage } from "../group.js";
+import {
+  type GroupOutcome,
+  type GroupResult,
+  type GroupTask,
+  groupTaskSchema,
+  type PrepareAction,
+  type RefreshPoll,
+} from "./contract.js";
+import { refreshOutcome } from "./refresh-outcome.js";
+
+/**
+ * The steps of one group's branch, in order: lock → prepare (someone else's refresh?) →
+ * version → start → poll… → release; abandon when any of them failed for good. Each step is
+ * idempotent, so the state machine may retry any of them.
+ */
+
+type Deps = Pick<PhoenixDeps, "clients" | "resources" | "audit" | "now">;
+
+export type GroupStep = "lock" | "prepare" | "version" | "start" | "poll" | "release" | "abandon";
+
+export function parseGroupTask(input: unknown): GroupTask {
+  const parsed = groupTaskSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new InvalidStepInputError(
+      `invalid group task: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
+  }
+  return parsed.data as unknown as GroupTask;
+}
+
+const audit = (
+  deps: Deps,
+  task: GroupTask,
+  entry: {
+    action: string;
+    outcome: "ok" | "failed" | "skipped" | "held";
+    reason?: string;
+    details?: Record<string, unknown>;
+  },
+  key: string,
+) =>
+  deps.audit.write(
+    {
+      subject: groupSubject(task.group.name),
+      actor: ROLLOUT_ACTOR,
+      execution: task.execution,
+      imageId: task.imageId,
+      ...entry,
+    },
+    key,
+  );
+
+/** Takes the group's lock or throws LockHeldError (the state machine retries with backoff). */
+export async function lockStep(deps: Deps, task: GroupTask): Promise<{ owner: string; expiresAt: number }> {
+  const attempt = await acquireGroupLock(deps, {
+    group: task.group.name,
+    owner: task.execution,
+    purpose: `rollout of ${task.imageId}`,
+    ttlSeconds: task.lockTtlSeconds,
+  });
+  if (!attempt.acquired) {
+    throw new LockHeldError(`group ${task.group.name} is locked: ${describeHolder(attempt.holder)}`);
+  }
+  await audit(
+    deps,
+    task,
+    { action: "lock", outcome: "ok", reason: `rollout of ${task.imageId}` },
+    `lock#${task.execution}`,
+  );
+  return { owner: attempt.lock.owner, expiresAt: attempt.lock.expiresAt };
+}
+
+/**
+ * Looks at the group as it is now, under the lock. A refresh already running is adopted when it
+ * is Phoenix's own for this image (an earlier attempt), waited for when it is anyone else's
+ * (bounded by foreignWaitSeconds), or, for a refresh not started by Phoenix with
+ * foreignRefresh "skip", the group is skipped. A group already on the image is skipped.
+ */
+export async function prepareStep(deps: Deps, task: GroupTask): Promise<NonNullable<GroupTask["prep"]>> {
+  const waitedBefore = task.prep?.waitedSeconds ?? 0;
+  // We get here again after a Wait: count it.
+  const waited = task.prep?.action === "wait" ? waitedBefore + task.pollSeconds : waitedBefore;
+  const result = (action: PrepareAction, reason: string, refreshId?: string) => ({
+    action,
+    reason,
+    waitedSeconds: waited,
+    ...(refreshId !== undefined ? { refresh: { refreshId } } : {}),
+  });
+
+  const group = await describeGroup(deps, task.group.name);
+  if (group === undefined) return result("skip", "the group no longer exists");
+  const active = group.activeRefresh;
+  if (active?.refreshId !== undefined) {
+    const record = await findPhoenixRefresh(deps, task.group.name, active.refreshId);
+    const label = `instance refresh ${active.refreshId} (${active.status})`;
+    if (record?.imageId === task.imageId) {
+      return result("adopt", `${label} already rolls to ${task.imageId}`, active.refreshId);
+    }
+    const whose =
+      record !== undefined ? `started by Phoenix for ${record.imageId}` : "not started by Phoenix";
+    if (record === undefined && task.foreignRefresh === "skip") {
+      return result("skip", `${label} ${whose} is running (foreignRefresh: skip)`);
+    }
+    if (waited >= task.foreignWaitSeconds) {
+      return result(
+        "give-up",
+        `${label} ${whose} still running after ${Math.round(waited / 60)} min of waiting`,
+      );
+    }
+    return result("wait", `waiting for ${label} ${whose}`);
+  }
+  if (isOnImage(group, task.imageId)) return result("skip", `already on ${task.imageId}`);
+  return result("refresh", `refresh to ${task.imageId}`);
+}
+
+/** The numbered template version with the new image (reused when it exists). */
+export async function versionStep(deps: Deps, task: GroupTask): Promise<NonNullable<GroupTask["version"]>> {
+  // The template in use now, not at plan time: someone may have changed the group since.
+  const group = await describeGroup(deps, task.group.name);
+  const template = group?.launchTemplate ?? task.group.launchTemplate;
+  const version = await ensureTemplateVersion(deps.clients.ec2, template, task.imageId);
+  await audit(
+    deps,
+    task,
+    {
+      action: "create-template-version",
+      outcome: version.created ? "ok" : "skipped",
+      reason: version.created
+        ? `created ${version.launchTemplateId} version ${version.version} from ${version.sourceVersion}`
+        : `reused ${version.launchTemplateId} version ${version.version}`,
+      details: { ...version },
+    },
+    `template-version#${task.execution}`,
+  );
+  return {
+    launchTemplateId: version.launchTemplateId,
+    version: version.version,
+    sourceVersion: version.sourceVersion,
+    created: version.created,
+  };
+}
+
+/** StartInstanceRefresh to the numbered version; throws RefreshInProgressError when someone else's runs. */
+export async function startStep(
+  deps: Deps,
+  task: GroupTask,
+): Promise<{ refreshId: string; adopted: boolean }> {
+  if (task.version === undefined) throw new InvalidStepInputError("start needs the version step's result");
+  const started = await startOrAdoptRefresh(deps.clients.autoScaling, {
+    group: task.group.name,
+    launchTemplateId: task.version.launchTemplateId,
+    version: task.version.version,
+    preferences: task.group.preferences,
+  });
+  await recordPhoenixRefresh(deps, {
+    group: task.group.name,
+    refreshId: started.refreshId,
+    imageId: task.imageId,
+    execution: task.execution,
+    launchTemplateId: task.version.launchTemplateId,
+    version: task.version.version,
+    startedAt: deps.now().toISOString(),
+  });
+  await audit(
+    deps,
+    task,
+    {
+      action: "start-refresh",
+      outcome: "ok",
+      reason: `${started.adopted ? "adopted" : "started"} instance refresh ${started.refreshId} to ${task.version.launchTemplateId} version ${task.version.version}`,
+      details: {
+        refreshId: started.refreshId,
+        preferences: task.group.preferences,
+        adopted: started.adopted,
+      },
+    },
+    `start-refresh#${started.refreshId}`,
+  );
+  return started;
+}
+
+/** One look at the refresh; renews the lock so a long refresh does not outlive it. */
+export async function pollStep(deps: Deps, task: GroupTask): Promise<RefreshPoll> {
+  const refreshId = task.refresh?.refreshId;
+  if (refreshId === undefined) throw new InvalidStepInputError("poll needs a refresh id");
+  const refresh = await describeRefresh(deps.clients.autoScaling, task.group.name, refreshId);
+  const outcome = refreshOutcome(refresh.Status);
+  const poll: RefreshPoll = {
+    refreshId,
+    status: refresh.Status ?? "unknown",
+    terminal: outcome !== undefined,
+    reason: refreshReason(refresh),
+    ...(outcome !== undefined ? { outcome } : {}),
+    ...(refresh.PercentageComplete !== undefined ? { percentageComplete: refresh.PercentageComplete } : {}),
+  };
+  if (outcome === undefined) {
+    await renewGroupLock(deps, task.group.name, task.execution, task.lockTtlSeconds);
+  } else {
+    await audit(
+      deps,
+      task,
+      {
+        action: "refresh-ended",
+        outcome: outcome === "succeeded" ? "ok" : "failed",
+        reason: `instance refresh ${refreshId} ended ${refresh.Status}${poll.reason ? `: ${poll.reason}` : ""}`,
+        details: { refreshId, status: refresh.Status },
+      },
+      `refresh-ended#${refreshId}`,
+    );
+  }
+  return poll;
+}
+
+/** Releases the lock (only ours) and states the group's result for the wave verdict. */
+export async function releaseStep(deps: Deps, task: GroupTask): Promise<GroupResult> {
+  const result = groupResult(task);
+  await releaseAndAudit(deps, task, result);
+  return result;
+}
+
+/**
+ * After a step failed for good (its Catch): release the lock if we hold it and report the group
+ * as blocked (the lock never came free) or errored. Nothing here blames the image.
+ */
+export async function abandonStep(deps: Deps, task: GroupTask): Promise<GroupResult> {
+  const error = task.error ?? {};
+  const message = errorMessage(error);
+  const outcome: GroupOutcome = error.Error === "Phoenix.LockHeld" ? "blocked" : "error";
+  const result: GroupResult = {
+    group: task.group.name,
+    wave: task.wave,
+    outcome,
+    reason: `${error.Error ?? "error"}: ${message}`,
+    ...(task.refresh?.refreshId !== undefined ? { refreshId: task.refresh.refreshId } : {}),
+  };
+  await releaseAndAudit(deps, task, result);
+  return result;
+}
+
+async function releaseAndAudit(deps: Deps, task: GroupTask, result: GroupResult): Promise<void> {
+  const released = await releaseGroupLock(deps, task.group.name, task.execution);
+  await audit(
+    deps,
+    task,
+    {
+      action: "unlock",
+      outcome: released ? "ok" : "skipped",
+      reason: `${result.outcome}: ${result.reason}${released ? "" : " (the lock was not ours)"}`,
+      details: { result },
+    },
+    `unlock#${task.execution}`,
+  );
+}
+
+function groupResult(task: GroupTask): GroupResult {
+  const base = { group: task.group.name, wave: task.wave };
+  const refreshId = task.status?.refreshId ?? task.refresh?.refreshId;
+  const withRefresh = refreshId !== undefined ? { refreshId } : {};
+  if (task.status?.outcome !== undefined) {
+    const reason = task.status.reason || `instance refresh ${task.status.status}`;
+    return { ...base, ...withRefresh, outcome: task.status.outcome, reason };
+  }
+  if (task.prep?.action === "skip") return { ...base, outcome: "skipped", reason: task.prep.reason };
+  if (task.prep?.action === "give-up") return { ...base, outcome: "blocked", reason: task.prep.reason };
+  return {
+    ...base,
+    ...withRefresh,
+    outcome: "error",
+    reason: "the group's branch ended without a refresh result",
+  };
+}
+
+/** Lambda puts `{errorType, errorMessage}` as JSON in the Cause; anything else is shown as is. */
+export function errorMessage(error: { Error?: string; Cause?: string }): string {
+  if (error.Cause === undefined) return "no cause given";
+  try {
+    const cause = JSON.parse(error.Cause) as { errorMessage?: unknown };
+    if (typeof cause.errorMessage === "string") return cause.errorMessage;
+  } catch {
+    // Not JSON: a States.* error's cause is plain text.
+  }
+  return error.Cause;
+}
