@@ -2,6 +2,7 @@ import { defaultPolicy, type Policy } from "../src/policy/index.js";
 import { autoScalingPlugin } from "./autoscaling/index.js";
 import type { LocalCloudPlugin } from "./context.js";
 import { eventsPlugin } from "./events/index.js";
+import { launchTemplateSourceVersion } from "./moto-fixes/launch-template-source.js";
 import { primaryInterfaceGroups } from "./moto-fixes/primary-eni-groups.js";
 import { serialDynamoDb } from "./moto-fixes/serial-dynamodb.js";
 import {
@@ -30,6 +31,7 @@ export function builtinPlugins(options: BuiltinOptions = {}): LocalCloudPlugin[]
   const plugins: LocalCloudPlugin[] = [
     serialDynamoDb(),
     primaryInterfaceGroups(),
+    launchTemplateSourceVersion(),
     autoScalingPlugin({ bootSeconds: options.bootSeconds }),
     stepFunctionsPlugin({ functions: registry }),
     eventsPlugin({ handlers: eventHandlersFrom(registry, stage), policy }),

@@ -106,6 +106,7 @@ describe("local cloud startup errors", () => {
     expect(Object.keys(health.parts ?? {})).toEqual([
       "serial-dynamodb",
       "primary-eni-groups",
+      "launch-template-source-version",
       "autoscaling",
       "stepfunctions",
       "events",
