@@ -1,6 +1,6 @@
 import type { Tags } from "../findings/guardduty.js";
 
-export const PROTECTED_TAG = "phoenix:protected";
+import { TAG_PROTECTED as PROTECTED_TAG } from "../tags.js";
 
 /**
  * Why a containment must be held for a person instead of acting automatically, or undefined.

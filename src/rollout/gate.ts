@@ -1,12 +1,12 @@
 import type { ImageGatePolicy } from "../policy/index.js";
-import { type ImageFacts, imageTag } from "./image.js";
-import { signingPayload } from "./signing.js";
 import {
   BLOCKING_IMAGE_STATUSES,
   TAG_IMAGE_FAMILY,
   TAG_IMAGE_STATUS,
   TAG_IMAGE_STATUS_REASON,
-} from "./tags.js";
+} from "../tags.js";
+import { type ImageFacts, imageTag } from "./image.js";
+import { signingPayload } from "./signing.js";
 
 export { SIGNING_FORMAT, signingPayload, signingPayloadText } from "./signing.js";
 

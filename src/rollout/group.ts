@@ -1,4 +1,4 @@
-import { isTrueTag, TAG_IMAGE_FAMILY, TAG_MANAGED, TAG_PROTECTED, TAG_WAVE } from "./tags.js";
+import { isTrueTag, TAG_IMAGE_FAMILY, TAG_MANAGED, TAG_PROTECTED, TAG_WAVE } from "../tags.js";
 
 /**
  * An Auto Scaling group as the planner sees it: plain data the shell assembles from

@@ -1,4 +1,5 @@
 import type { Policy } from "../policy/index.js";
+import { TAG_IMAGE_FAMILY, TAG_MANAGED } from "../tags.js";
 import {
   type GroupDescription,
   groupFamily,
@@ -10,7 +11,6 @@ import {
 } from "./group.js";
 import type { ImageFacts } from "./image.js";
 import { buildRefreshPreferences, type RefreshPreferences } from "./preferences.js";
-import { TAG_IMAGE_FAMILY, TAG_MANAGED } from "./tags.js";
 
 export { formatPlan } from "./format-plan.js";
 

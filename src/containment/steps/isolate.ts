@@ -1,5 +1,6 @@
 import { CreateTagsCommand, ModifyNetworkInterfaceAttributeCommand } from "@aws-sdk/client-ec2";
 import type { PhoenixDeps } from "../../deps.js";
+import { TAG_QUARANTINE as QUARANTINE_TAG } from "../../tags.js";
 import { protectionHold } from "../protection.js";
 import { ContainmentStepError } from "./errors.js";
 import { attachedInterfaces, describeLiveInstance, type OwnedInstance, plain, tagsOf } from "./instance.js";
@@ -11,8 +12,6 @@ import {
   type IsolateResult,
   instanceSubject,
 } from "./types.js";
-
-export const QUARANTINE_TAG = "phoenix:quarantine";
 
 /** The audit key of the record that release restores from. */
 export const originalRecordKey = (containmentId: string): string => `${containmentId}#original`;

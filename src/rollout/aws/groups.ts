@@ -5,8 +5,8 @@ import {
 } from "@aws-sdk/client-auto-scaling";
 import { DescribeInstancesCommand, type EC2Client } from "@aws-sdk/client-ec2";
 import type { PhoenixDeps } from "../../deps.js";
+import { TAG_IMAGE_FAMILY } from "../../tags.js";
 import type { GroupDescription, GroupInstance, LaunchTemplateInUse } from "../group.js";
-import { TAG_IMAGE_FAMILY } from "../tags.js";
 import { describeVersion } from "./launch-template.js";
 import { activeRefresh, findPhoenixRefresh } from "./refresh.js";
 

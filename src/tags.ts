@@ -1,11 +1,13 @@
 /**
- * The `phoenix:` tags the rollout reads and writes. The first five are the contract in
- * DESIGN.md; the image-status pair is how Phoenix marks an image it must never roll out again.
+ * The `phoenix:` tags: the contract in DESIGN.md (managed, image-family, wave, protected,
+ * quarantine), plus the image-status pair, how Phoenix marks an image it must never roll out again.
  */
 export const TAG_MANAGED = "phoenix:managed";
 export const TAG_IMAGE_FAMILY = "phoenix:image-family";
 export const TAG_WAVE = "phoenix:wave";
 export const TAG_PROTECTED = "phoenix:protected";
+/** Set on an instance by Phoenix when it isolates it; the value names the finding or reason. */
+export const TAG_QUARANTINE = "phoenix:quarantine";
 
 /**
  * Set on an AMI by Phoenix: `rejected` after a rollout of it failed or rolled back,
