@@ -12,10 +12,16 @@ export default $config({
   async run() {
     // Imported here, not at the top: the SST globals (sst, aws, $app) exist only inside run().
     const { phoenix } = await import("./stacks/phoenix");
-    const { audit, notifications } = phoenix();
+    const stack = phoenix();
     return {
-      auditTable: audit.name,
-      notificationsTopic: notifications.arn,
+      auditTable: stack.audit.name,
+      stateTable: stack.state.name,
+      notificationsTopic: stack.notifications.arn,
+      containStateMachine: stack.containStateMachine.arn,
+      rolloutStateMachine: stack.rolloutStateMachine.arn,
+      findingBuffer: stack.findingBuffer.url,
+      quarantineProfile: stack.quarantineProfile.name,
+      ...(stack.signingKeyArn ? { signingKeyArn: stack.signingKeyArn } : {}),
     };
   },
 });

@@ -8,6 +8,10 @@ export const TAG_WAVE = "phoenix:wave";
 export const TAG_PROTECTED = "phoenix:protected";
 /** Set on an instance by Phoenix when it isolates it; the value names the finding or reason. */
 export const TAG_QUARANTINE = "phoenix:quarantine";
+/** On resources Phoenix creates for containment (isolation groups, the quarantine profile). */
+export const TAG_ROLE = "phoenix:role";
+/** On evidence (snapshots): the containment it belongs to. */
+export const TAG_CONTAINMENT = "phoenix:containment";
 
 /**
  * Set on an AMI by Phoenix: `rejected` after a rollout of it failed or rolled back,

@@ -1,43 +1,47 @@
 /**
  * Phoenix's AWS resources for one stage. `sst.config.ts` imports this inside `run()`, where
- * the SST globals (`sst`, `aws`, `$app`) exist.
- *
- * Skeleton for now: the audit trail and the notification topic. The Lambda handlers,
- * EventBridge rules, state machines and their IAM come later and hang off what this returns.
+ * the SST globals (`sst`, `aws`, `$app`) exist. Each concern is its own module; this one only
+ * wires them in order: configuration first (a bad policy stops the deploy before anything is
+ * created), then storage, functions, workflows, events and alarms.
  */
-import { resourceNames } from "../src/resources";
+import { deployedPolicyContext } from "./account";
+import { alarms } from "./alarms";
+import { deployConfig } from "./config";
+import { quarantineProfile } from "./containment";
+import { events } from "./events";
+import { functions } from "./functions";
+import { signingKeyArn } from "./signing";
+import { readRepositoryFile, repositoryRoot } from "./source";
+import { type Storage, storage } from "./storage";
+import { workflows } from "./workflows";
 
-export interface PhoenixStack {
-  /** Audit trail: one item per mutating action or decision, keyed by subject (pk) and record key (sk). */
-  audit: sst.aws.Dynamo;
-  /** Notifications to people: containments, rollouts, protected instances that need a decision. */
-  notifications: sst.aws.SnsTopic;
+export interface PhoenixStack extends Storage {
+  containStateMachine: aws.sfn.StateMachine;
+  rolloutStateMachine: aws.sfn.StateMachine;
+  findingBuffer: aws.sqs.Queue;
+  quarantineProfile: aws.iam.InstanceProfile;
+  signingKeyArn?: $util.Output<string>;
 }
 
 export function phoenix(): PhoenixStack {
-  // Fixed, stage-aware names (phoenix-<stage>-…), the same ones the local cloud uses.
-  const names = resourceNames($app.stage);
-  const production = $app.stage === "production";
+  const config = deployConfig();
+  const read = readRepositoryFile(repositoryRoot());
+  const context = deployedPolicyContext(config);
 
-  const audit = new sst.aws.Dynamo("Audit", {
-    fields: { pk: "string", sk: "string" },
-    primaryIndex: { hashKey: "pk", rangeKey: "sk" },
-    // Epoch seconds, set by the writer from policy retention.auditDays.
-    ttl: "expiresAt",
-    deletionProtection: production,
-    transform: {
-      table: {
-        name: names.auditTable,
-        pointInTimeRecovery: { enabled: true },
-      },
-    },
-  });
+  const stored = storage(config.policy);
+  const profile = quarantineProfile(config.policy);
+  const signingKey = signingKeyArn(config.policy);
+  const fns = functions({ policy: config.policy, context, read });
+  const machines = workflows({ context, read, dependsOn: Object.values(fns) });
+  const delivery = events({ policy: config.policy, functions: fns });
+  alarms({ topicArn: stored.notifications.arn, functions: fns, stateMachines: machines, delivery });
 
-  const notifications = new sst.aws.SnsTopic("Notifications", {
-    transform: {
-      topic: { name: names.topic },
-    },
-  });
-
-  return { audit, notifications };
+  return {
+    ...stored,
+    containStateMachine: machines.contain,
+    rolloutStateMachine: machines.rollout,
+    findingBuffer: delivery.findingBuffer,
+    quarantineProfile: profile,
+    ...(signingKey ? { signingKeyArn: signingKey } : {}),
+  };
 }

@@ -1,10 +1,11 @@
 import { CreateSnapshotCommand, DescribeSnapshotsCommand } from "@aws-sdk/client-ec2";
 import { ListCommandsCommand, SendCommandCommand } from "@aws-sdk/client-ssm";
 import type { PhoenixDeps } from "../../deps.js";
+import { TAG_CONTAINMENT } from "../../tags.js";
 import { describeLiveInstance, ebsVolumes } from "./instance.js";
 import { ACTOR, type ContainState, type EvidenceResult, instanceSubject } from "./types.js";
 
-export const CONTAINMENT_TAG = "phoenix:containment";
+export const CONTAINMENT_TAG = TAG_CONTAINMENT;
 export const FINDING_TAG = "phoenix:finding";
 
 /**

@@ -24,7 +24,9 @@ import { ACTOR, type ContainmentInput } from "./types.js";
  */
 export type IsolationRole = "isolation-transition" | "quarantine";
 
-export const ROLE_TAG = "phoenix:role";
+import { TAG_ROLE } from "../../tags.js";
+
+export const ROLE_TAG = TAG_ROLE;
 
 const ALL_TRAFFIC: IpPermission = {
   IpProtocol: "-1",

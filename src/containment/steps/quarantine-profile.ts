@@ -1,5 +1,6 @@
 import { CreateInstanceProfileCommand, GetInstanceProfileCommand } from "@aws-sdk/client-iam";
 import type { PhoenixDeps } from "../../deps.js";
+import { TAG_ROLE } from "../../tags.js";
 import { isAwsError } from "./errors.js";
 import { ACTOR, type ContainmentInput } from "./types.js";
 
@@ -23,7 +24,7 @@ export async function ensureQuarantineProfile(deps: PhoenixDeps, input: Containm
     const { InstanceProfile } = await deps.clients.iam.send(
       new CreateInstanceProfileCommand({
         InstanceProfileName: name,
-        Tags: [{ Key: "phoenix:role", Value: "quarantine" }],
+        Tags: [{ Key: TAG_ROLE, Value: "quarantine" }],
       }),
     );
     await deps.audit.write(

@@ -1,0 +1,102 @@
+/**
+ * The ARNs the policies are scoped to, built from fixed, stage-aware names, so that the policy
+ * of every function can be computed before anything exists (at deploy, and offline in tests).
+ */
+import type { PhoenixFunction, PhoenixStateMachine } from "../catalog.js";
+import type { Policy } from "../policy/index.js";
+import { resourceNames } from "../resources.js";
+
+export interface Account {
+  partition: string;
+  region: string;
+  account: string;
+}
+
+/** How a KMS key named in the policy is matched: by key ARN, or by alias (IAM sees key ARNs). */
+export type SigningKeyScope =
+  | { kind: "key"; arn: string }
+  | { kind: "alias"; alias: string }
+  | { kind: "unset" };
+
+export interface PolicyContext extends Account {
+  stage: string;
+  tableArns: { audit: string; state: string };
+  topicArn: string;
+  stateMachineArns: Record<PhoenixStateMachine, string>;
+  functionArn: (name: PhoenixFunction) => string;
+  findingQueueArn: string;
+  /** Where events that a directly invoked handler failed on end up (async invocation failures). */
+  eventDeadLetterQueueArn: string;
+  quarantineInstanceProfile: string;
+  signingKey: SigningKeyScope;
+  memoryCaptureDocumentArn?: string;
+  imageParameterArns: string[];
+  /**
+   * Roles of the fleet's launch-template instance profiles that rollouts may pass (see
+   * DEPENDENT_ACTIONS for StartInstanceRefresh). Empty unless the deployer lists them.
+   */
+  fleetRoleArns: string[];
+}
+
+/** Lambda function names, `phoenix-<stage>-<name>` (the local cloud uses the same). */
+export const deployedFunctionName = (stage: string, name: PhoenixFunction): string =>
+  `phoenix-${stage}-${name}`;
+export const findingQueueName = (stage: string): string => `phoenix-${stage}-finding-buffer`;
+export const findingDeadLetterQueueName = (stage: string): string => `phoenix-${stage}-finding-buffer-dlq`;
+export const eventDeadLetterQueueName = (stage: string): string => `phoenix-${stage}-event-dlq`;
+
+export function signingKeyScope(id: string | undefined, where: Account): SigningKeyScope {
+  if (id === undefined) return { kind: "unset" };
+  if (id.startsWith("arn:") && id.includes(":key/")) return { kind: "key", arn: id };
+  if (id.startsWith("arn:") && id.includes(":alias/"))
+    return { kind: "alias", alias: id.slice(id.indexOf("alias/")) };
+  if (id.startsWith("alias/")) return { kind: "alias", alias: id };
+  return { kind: "key", arn: `arn:${where.partition}:kms:${where.region}:${where.account}:key/${id}` };
+}
+
+function documentArn(name: string, where: Account): string {
+  if (name.startsWith("arn:")) return name;
+  // AWS-owned documents (AWS-RunShellScript…) have no account in their ARN.
+  const account = name.startsWith("AWS-") || name.startsWith("AWSSupport-") ? "" : where.account;
+  return `arn:${where.partition}:ssm:${where.region}:${account}:document/${name}`;
+}
+
+/** Parameter ARNs for the configured image parameters: an entry ending in "/" is a prefix. */
+function parameterArns(entries: string[], where: Account): string[] {
+  const base = `arn:${where.partition}:ssm:${where.region}:${where.account}:parameter`;
+  return entries.map((entry) => (entry.endsWith("/") ? `${base}${entry}*` : `${base}${entry}`));
+}
+
+export function policyContext(
+  where: Account & { stage: string; policy: Policy; fleetRoleArns?: string[] },
+): PolicyContext {
+  const { partition, region, account, stage, policy } = where;
+  const names = resourceNames(stage);
+  const regional = (service: string, resource: string) =>
+    `arn:${partition}:${service}:${region}:${account}:${resource}`;
+  return {
+    partition,
+    region,
+    account,
+    stage,
+    tableArns: {
+      audit: regional("dynamodb", `table/${names.auditTable}`),
+      state: regional("dynamodb", `table/${names.stateTable}`),
+    },
+    topicArn: regional("sns", names.topic),
+    stateMachineArns: {
+      contain: regional("states", `stateMachine:${names.containStateMachine}`),
+      rollout: regional("states", `stateMachine:${names.rolloutStateMachine}`),
+    },
+    functionArn: (name) => regional("lambda", `function:${deployedFunctionName(stage, name)}`),
+    findingQueueArn: regional("sqs", findingQueueName(stage)),
+    eventDeadLetterQueueArn: regional("sqs", eventDeadLetterQueueName(stage)),
+    quarantineInstanceProfile: policy.containment.quarantineInstanceProfile,
+    signingKey: signingKeyScope(policy.rollout.imageGate.signingKeyId, where),
+    ...(policy.containment.memoryCaptureDocument
+      ? { memoryCaptureDocumentArn: documentArn(policy.containment.memoryCaptureDocument, where) }
+      : {}),
+    imageParameterArns: parameterArns(policy.rollout.imageParameters, where),
+    fleetRoleArns: where.fleetRoleArns ?? [],
+  };
+}

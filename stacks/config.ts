@@ -1,0 +1,37 @@
+/**
+ * Deploy-time configuration: the Phoenix policy, validated before any resource is declared, so
+ * a bad field fails `sst deploy` with the field's name instead of a handler failing later.
+ *
+ * Sources (the same variables the handlers read): PHOENIX_POLICY (inline JSON) or
+ * PHOENIX_POLICY_FILE (a JSON file), else the safe defaults. PHOENIX_FLEET_ROLE_ARNS lists the
+ * roles of the fleet's launch-template instance profiles that rollouts may pass (see
+ * docs/DEPLOY.md); it is not part of the policy because it is an IAM grant, not behaviour.
+ */
+import { loadPolicy, type Policy, PolicyError } from "../src/policy/index.js";
+
+export interface DeployConfig {
+  policy: Policy;
+  fleetRoleArns: string[];
+}
+
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\-/*]+$/;
+
+export function deployConfig(env: NodeJS.ProcessEnv = process.env): DeployConfig {
+  let policy: Policy;
+  try {
+    policy = loadPolicy(env);
+  } catch (error) {
+    // Rethrown with a first line that says where it failed; PolicyError already names each field.
+    if (error instanceof PolicyError) throw new Error(`Phoenix deploy refused: ${error.message}`);
+    throw error;
+  }
+  const fleetRoleArns = (env.PHOENIX_FLEET_ROLE_ARNS ?? "")
+    .split(",")
+    .map((arn) => arn.trim())
+    .filter((arn) => arn.length > 0);
+  const bad = fleetRoleArns.filter((arn) => !ROLE_ARN.test(arn));
+  if (bad.length > 0) {
+    throw new Error(`Phoenix deploy refused: PHOENIX_FLEET_ROLE_ARNS: not IAM role ARNs: ${bad.join(", ")}`);
+  }
+  return { policy, fleetRoleArns };
+}

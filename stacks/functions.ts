@@ -1,0 +1,95 @@
+/**
+ * One Lambda function per entry point under functions/ (src/catalog.ts), bundled by SST's
+ * esbuild, each with exactly the IAM statements src/iam derives from its code.
+ */
+import { PHOENIX_FUNCTIONS, type PhoenixFunction } from "../src/catalog";
+import { deployedFunctionName, type PolicyContext } from "../src/iam/context";
+import { functionPolicy, type PolicyStatement } from "../src/iam/policy";
+import type { ReadSource } from "../src/iam/used-actions";
+import type { Policy } from "../src/policy/index";
+import { resourceNames, resourcesToEnv } from "../src/resources";
+
+type Memory = `${number} MB`;
+type Timeout = `${number} seconds`;
+
+interface Sizing {
+  memory: Memory;
+  timeout: Timeout;
+  /** Reserved concurrency: a ceiling that protects the APIs and workflow behind the function. */
+  reserved?: number;
+}
+
+const DEFAULT_SIZING: Sizing = { memory: "512 MB", timeout: "60 seconds" };
+
+/**
+ * Sizes that differ from the default, and why. Step functions are short (a few AWS calls each;
+ * the workflow waits between polls, not the function).
+ */
+const SIZING: Partial<Record<PhoenixFunction, Sizing>> = {
+  // A flood of findings queues up in the buffer instead of starting hundreds of containments
+  // at once (EC2 and Auto Scaling throttle per account); budgets still decide what is contained.
+  "on-finding": { memory: "512 MB", timeout: "60 seconds", reserved: 5 },
+  // One snapshot per volume, plus the optional memory-capture command.
+  "contain-evidence": { memory: "512 MB", timeout: "120 seconds" },
+  // Gate (KMS Verify), supersede check and the description of every group of the family.
+  "rollout-plan": { memory: "512 MB", timeout: "120 seconds" },
+};
+
+export const sizingOf = (name: PhoenixFunction): Sizing => SIZING[name] ?? DEFAULT_SIZING;
+
+/** SST's permission shape (FunctionPermissionArgs) from a derived statement. */
+function toPermission(statement: PolicyStatement) {
+  return {
+    actions: statement.actions,
+    resources: statement.resources,
+    ...(statement.conditions ? { conditions: statement.conditions } : {}),
+  };
+}
+
+export type PhoenixFunctions = Record<PhoenixFunction, sst.aws.Function>;
+
+export function functions(input: {
+  policy: Policy;
+  context: $util.Output<PolicyContext>;
+  read: ReadSource;
+}): PhoenixFunctions {
+  const stage = $app.stage;
+  const names = resourceNames(stage);
+  const environment = input.context.apply((ctx) => ({
+    ...resourcesToEnv({
+      auditTable: names.auditTable,
+      stateTable: names.stateTable,
+      topicArn: ctx.topicArn,
+      containStateMachineArn: ctx.stateMachineArns.contain,
+      rolloutStateMachineArn: ctx.stateMachineArns.rollout,
+    }),
+    // Validated at deploy (stacks/config.ts) and again by each handler at cold start.
+    PHOENIX_POLICY: JSON.stringify(input.policy),
+    PHOENIX_ACCOUNT_ID: ctx.account,
+    POWERTOOLS_SERVICE_NAME: "phoenix",
+    POWERTOOLS_LOG_LEVEL: "INFO",
+  }));
+
+  const created = {} as PhoenixFunctions;
+  for (const name of PHOENIX_FUNCTIONS) {
+    const sizing = sizingOf(name);
+    created[name] = new sst.aws.Function(
+      `Fn${name.replace(/(^|-)(\w)/g, (_, __, c: string) => c.toUpperCase())}`,
+      {
+        name: deployedFunctionName(stage, name),
+        description: `Phoenix ${name} (${stage})`,
+        handler: `functions/${name}.handler`,
+        runtime: "nodejs22.x",
+        architecture: "arm64",
+        memory: sizing.memory,
+        timeout: sizing.timeout,
+        ...(sizing.reserved !== undefined ? { concurrency: { reserved: sizing.reserved } } : {}),
+        nodejs: { format: "esm", sourcemap: true },
+        environment,
+        permissions: input.context.apply((ctx) => functionPolicy(name, ctx, input.read).map(toPermission)),
+        logging: { retention: "3 months", format: "json" },
+      },
+    );
+  }
+  return created;
+}
