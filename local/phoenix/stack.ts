@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { CreateStateMachineCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { createClients } from "../../src/aws/clients.js";
 import {
@@ -101,7 +101,10 @@ async function deployPhoenix(
     region: context.region,
   });
   for (const name of PHOENIX_FUNCTIONS) {
-    const module = (await import(`../../functions/${name}.js`)) as Record<string, unknown>;
+    // The sources themselves (tsx or vitest load TypeScript); a computed URL, so no bundler
+    // tries to resolve it ahead of time.
+    const entry = pathToFileURL(resolve(ROOT, "functions", `${name}.ts`)).href;
+    const module = (await import(/* @vite-ignore */ entry)) as Record<string, unknown>;
     const factory = module[factoryExportOf(name)];
     if (typeof factory !== "function") {
       throw new Error(`functions/${name}.ts does not export ${factoryExportOf(name)}(deps)`);
