@@ -18,8 +18,25 @@ export const processIO = (): CommandIO => ({
     }),
 });
 
-/** Exit codes: 0 done, 1 the work failed, 2 bad usage or input, 3 environment problem. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, environment: 3 } as const;
+/**
+ * Exit codes: 0 done, 1 the work failed or was refused, 2 bad usage or input (a bad flag, an
+ * unknown instance, hold or execution, an invalid policy), 3 environment problem (no
+ * credentials, Phoenix not deployed, local cloud not running), 4 held for a person's approval.
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, environment: 3, held: 4 } as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** An error the user can act on: its message says what is wrong and what to do. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode,
+  ) {
+    super(message);
+    this.name = "CliError";
+  }
+}
 
 export class UsageError extends Error {
   constructor(message: string) {

@@ -7,6 +7,7 @@ import {
   type LocalCloudPart,
   type LocalCloudPlugin,
 } from "./context.js";
+import { DEFAULT_LOCAL_PORT, LOCAL_ACCOUNT_ID } from "./defaults.js";
 import { FaultInjector, validateFaultPlan } from "./faults.js";
 import { Gateway } from "./gateway/server.js";
 import { type MotoOptions, type MotoServer, startMoto } from "./moto.js";
@@ -36,8 +37,7 @@ export interface LocalCloud {
   stop(): Promise<void>;
 }
 
-export const LOCAL_ACCOUNT_ID = "123456789012";
-export const DEFAULT_LOCAL_PORT = 4566;
+export { DEFAULT_LOCAL_PORT, LOCAL_ACCOUNT_ID } from "./defaults.js";
 
 export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
   const host = options.host ?? "127.0.0.1";

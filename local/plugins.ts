@@ -1,6 +1,7 @@
 import { defaultPolicy, type Policy } from "../src/policy/index.js";
 import { autoScalingPlugin } from "./autoscaling/index.js";
 import type { LocalCloudPlugin } from "./context.js";
+import { dashboardPlugin } from "./dashboard/index.js";
 import { eventsPlugin } from "./events/index.js";
 import { launchTemplateSourceVersion } from "./moto-fixes/launch-template-source.js";
 import { primaryInterfaceGroups } from "./moto-fixes/primary-eni-groups.js";
@@ -38,6 +39,7 @@ export function builtinPlugins(options: BuiltinOptions = {}): LocalCloudPlugin[]
   ];
   if (options.deployPhoenix !== false) {
     plugins.push(phoenixStackPlugin({ registry, policy, stage, onDeployed: options.onDeployed }));
+    plugins.push(dashboardPlugin({ stage }));
   }
   return plugins;
 }

@@ -88,6 +88,7 @@ export async function startCloudForCommand(
 export function endpointHelp(endpoint: string): string {
   return [
     `Local cloud: ${endpoint}  (health: ${endpoint}/_phoenix/health)`,
+    `Dashboard:   ${endpoint}/_phoenix/dashboard`,
     "Point any AWS client at it:",
     `  export AWS_ENDPOINT_URL=${endpoint} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test`,
     "  aws ec2 describe-instances",

@@ -111,6 +111,7 @@ describe("local cloud startup errors", () => {
       "stepfunctions",
       "events",
       "phoenix",
+      "dashboard",
     ]);
     expect(run.output().stdout).toContain(`AWS_ENDPOINT_URL=http://127.0.0.1:${port}`);
     run.child.kill("SIGINT");

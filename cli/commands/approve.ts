@@ -1,0 +1,36 @@
+import { approveHold, HoldNotFoundError, HoldNotPendingError } from "../../src/containment/holds.js";
+import { booleanFlag, CONNECTION_FLAGS, CONNECTION_USAGE, JSON_FLAG, parseCommandArgs } from "../args.js";
+import { actorOf, openConnection } from "../aws/session.js";
+import type { Command } from "../command.js";
+import { CliError, EXIT, UsageError } from "../io.js";
+import { printJson } from "../output.js";
+
+export const approveCommand: Command = {
+  name: "approve",
+  summary: "Approve a held containment (protected instance, or over budget): it starts now",
+  usage: `phoenix approve <hold-id> [--json] ${CONNECTION_USAGE}`,
+  example: "phoenix approve hold-0123456789ab --local",
+  async run(args, io) {
+    const parsed = parseCommandArgs(args, { ...CONNECTION_FLAGS, ...JSON_FLAG }, 1);
+    const holdId = parsed.positionals[0];
+    if (!holdId)
+      throw new UsageError("give the hold id (hold-…, from the hold notification or `phoenix audit`)");
+    const connection = await openConnection(parsed, io);
+    let approved: Awaited<ReturnType<typeof approveHold>>;
+    try {
+      approved = await approveHold(connection.deps, holdId, actorOf(io.env));
+    } catch (error) {
+      if (error instanceof HoldNotFoundError) throw new CliError(error.message, EXIT.usage);
+      if (error instanceof HoldNotPendingError) throw new CliError(error.message, EXIT.failed);
+      throw error;
+    }
+    if (booleanFlag(parsed, "json")) printJson(io, { holdId, ...approved });
+    else if (approved.alreadyApproved)
+      io.out(`Hold ${holdId} was already approved: containment ${approved.executionName} is under way.`);
+    else
+      io.out(
+        `Approved ${holdId}: containment started, ${approved.executionName}\n  follow it: phoenix watch ${approved.executionName}`,
+      );
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,77 @@
+import type { AuditRecord } from "../../src/audit/audit.js";
+import { instanceSubject } from "../../src/containment/steps/types.js";
+import { imageSubject } from "../../src/rollout/aws/image-marks.js";
+import {
+  booleanFlag,
+  CONNECTION_FLAGS,
+  CONNECTION_USAGE,
+  JSON_FLAG,
+  parseCommandArgs,
+  parseDuration,
+  requireImageId,
+  requireInstanceId,
+  stringFlag,
+} from "../args.js";
+import { openConnection } from "../aws/session.js";
+import type { Command } from "../command.js";
+import { EXIT } from "../io.js";
+import { printJson } from "../output.js";
+
+export const auditCommand: Command = {
+  name: "audit",
+  summary: "The audit trail: every action and decision, for one instance, one image, or a period",
+  usage: `phoenix audit [--instance i-…] [--image ami-…] [--since 24h] [--json] ${CONNECTION_USAGE}`,
+  example: "phoenix audit --instance i-0123456789abcdef0 --since 7d",
+  async run(args, io) {
+    const parsed = parseCommandArgs(args, {
+      ...CONNECTION_FLAGS,
+      ...JSON_FLAG,
+      instance: { type: "string" },
+      image: { type: "string" },
+      since: { type: "string" },
+    });
+    const instance = stringFlag(parsed, "instance");
+    const image = stringFlag(parsed, "image");
+    if (instance !== undefined) requireInstanceId(instance);
+    if (image !== undefined) requireImageId(image);
+    const sinceText = stringFlag(parsed, "since");
+    // One subject's history is a cheap query, so it is shown whole unless --since narrows it;
+    // the whole trail is a scan, so it defaults to the last day.
+    const sinceMs = sinceText !== undefined ? parseDuration(sinceText, "--since") : undefined;
+    const connection = await openConnection(parsed, io);
+    const { audit } = connection.deps;
+    const since = new Date(Date.now() - (sinceMs ?? 86_400_000)).toISOString();
+    let records: AuditRecord[];
+    if (instance || image) {
+      const subjects = [
+        ...(instance ? [instanceSubject(instance)] : []),
+        ...(image ? [imageSubject(image)] : []),
+      ];
+      records = (await Promise.all(subjects.map((s) => audit.history(s)))).flat();
+      if (sinceMs !== undefined) records = records.filter((r) => r.at >= since);
+    } else {
+      records = await audit.since(since);
+    }
+    records.sort((a, b) => a.at.localeCompare(b.at));
+    if (booleanFlag(parsed, "json")) {
+      printJson(io, { records });
+      return EXIT.ok;
+    }
+    const scope = [instance, image].filter(Boolean).join(" and ") || "everything";
+    io.out(
+      `Audit trail of ${scope}${sinceMs !== undefined || !(instance || image) ? ` since ${since}` : ""}: ${records.length} record(s)`,
+    );
+    for (const record of records) io.out(formatRecord(record));
+    return EXIT.ok;
+  },
+};
+
+export function formatRecord(record: AuditRecord): string {
+  const mark = record.outcome === "ok" ? "✔" : record.outcome === "failed" ? "✘" : "·";
+  const parts = [
+    `${record.at}  ${mark} ${record.subject}  ${record.action} ${record.outcome}  by ${record.actor}`,
+  ];
+  if (record.reason) parts.push(`    ${record.reason}`);
+  if (record.execution) parts.push(`    execution ${record.execution}`);
+  return parts.join("\n");
+}

@@ -1,0 +1,51 @@
+import { loadPolicy, loadPolicyFile, type Policy, PolicyError } from "../../src/policy/index.js";
+import { booleanFlag, JSON_FLAG, parseCommandArgs } from "../args.js";
+import type { Command } from "../command.js";
+import { type CommandIO, EXIT, UsageError } from "../io.js";
+import { printJson } from "../output.js";
+
+/** `phoenix config check [file]`: validates a policy the way deploy and start do, offline. */
+export const configCommand: Command = {
+  name: "config",
+  summary: "Validate a Phoenix policy and print its effective values (defaults filled in)",
+  usage: "phoenix config check [policy.json] [--json]",
+  example: "phoenix config check policy.json",
+  async run(args, io) {
+    const parsed = parseCommandArgs(args, { ...JSON_FLAG }, 2);
+    const [sub, file] = parsed.positionals;
+    if (sub !== "check") throw new UsageError(sub ? `unknown subcommand "${sub}"` : "say what to do: check");
+    const json = booleanFlag(parsed, "json");
+    const source =
+      file ?? (io.env.PHOENIX_POLICY ? "PHOENIX_POLICY" : io.env.PHOENIX_POLICY_FILE) ?? "defaults";
+    let policy: Policy;
+    try {
+      policy = file ? loadPolicyFile(file) : loadPolicy(io.env);
+    } catch (error) {
+      if (!(error instanceof PolicyError)) throw error;
+      return reportProblems(io, json, source, error.problems);
+    }
+    if (json) {
+      printJson(io, { valid: true, source, policy });
+      return EXIT.ok;
+    }
+    io.out(`Policy ${source} is valid. Effective values:`);
+    for (const [path, value] of flatten(policy, "policy")) io.out(`  ${path} = ${JSON.stringify(value)}`);
+    return EXIT.ok;
+  },
+};
+
+function reportProblems(io: CommandIO, json: boolean, source: string, problems: string[]): number {
+  if (json) printJson(io, { valid: false, source, problems });
+  else io.err(`Policy ${source} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  return EXIT.usage;
+}
+
+/** Dotted paths to leaves; arrays of objects are leaves (typeOverrides reads best as one line each). */
+export function flatten(value: unknown, path: string): [string, unknown][] {
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 0) return [[path, value]];
+    return entries.flatMap(([key, child]) => flatten(child, `${path}.${key}`));
+  }
+  return [[path, value]];
+}

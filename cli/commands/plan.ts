@@ -1,0 +1,81 @@
+import {
+  booleanFlag,
+  CONNECTION_FLAGS,
+  CONNECTION_USAGE,
+  JSON_FLAG,
+  listFlag,
+  parseCommandArgs,
+  requireImageId,
+  requireInstanceId,
+  stringFlag,
+} from "../args.js";
+import { openConnection } from "../aws/session.js";
+import type { Command } from "../command.js";
+import { EXIT, UsageError } from "../io.js";
+import { printJson } from "../output.js";
+import { planEvent, readEventFile } from "../plan/event-plan.js";
+import { formatImagePlan, type ImagePlan, planImage } from "../plan/image-plan.js";
+import { formatInstancePlan, planInstance } from "../plan/instance-plan.js";
+
+/**
+ * Dry run. Every call it makes is a read (Describe*, Get*, Query, KMS Verify); the decisions are
+ * the same pure functions the workflows use. The exit code is 0 whatever the verdict: the plan
+ * was computed. A refused image or a held containment is in the output, not a failure.
+ */
+export const planCommand: Command = {
+  name: "plan",
+  summary:
+    "Dry run: what a rollout, a containment or an event would do (groups, waves, steps, budgets); changes nothing",
+  usage: `phoenix plan (--image ami-… [--family f | --group name …] | --instance i-… | --event event.json) [--json] ${CONNECTION_USAGE}`,
+  example: "phoenix plan --image ami-0123456789abcdef0 --local",
+  async run(args, io) {
+    const parsed = parseCommandArgs(args, {
+      ...CONNECTION_FLAGS,
+      ...JSON_FLAG,
+      image: { type: "string" },
+      family: { type: "string" },
+      group: { type: "string", multiple: true },
+      instance: { type: "string" },
+      event: { type: "string" },
+    });
+    const image = stringFlag(parsed, "image");
+    const instance = stringFlag(parsed, "instance");
+    const eventFile = stringFlag(parsed, "event");
+    const chosen = [image, instance, eventFile].filter((v) => v !== undefined).length;
+    if (chosen !== 1) throw new UsageError("give exactly one of --image, --instance or --event");
+    const family = stringFlag(parsed, "family");
+    const groups = listFlag(parsed, "group");
+    if (family !== undefined && groups.length > 0) throw new UsageError("give --family or --group, not both");
+    if ((family !== undefined || groups.length > 0) && image === undefined)
+      throw new UsageError("--family and --group go with --image");
+    const imageId = image !== undefined ? requireImageId(image) : undefined;
+    const instanceId = instance !== undefined ? requireInstanceId(instance) : undefined;
+    const event = eventFile !== undefined ? readEventFile(eventFile) : undefined;
+    const json = booleanFlag(parsed, "json");
+    const connection = await openConnection(parsed, io);
+    const bake = connection.deps.policy.rollout.waveBakeMinutes;
+
+    if (imageId) {
+      const result = await planImage(connection, imageId, { ...(family ? { family } : {}), groups });
+      if (json) printJson(io, result);
+      else io.out(formatImagePlan(result, bake).join("\n"));
+    } else if (instanceId) {
+      const result = await planInstance(connection, instanceId);
+      if (json) printJson(io, result);
+      else io.out(formatInstancePlan(result).join("\n"));
+    } else {
+      const result = await planEvent(connection, event);
+      if (json) printJson(io, result);
+      else if (result.event === "guardduty") {
+        io.out(`GuardDuty finding ${result.findingId}: ${result.findingType}, severity ${result.severity}`);
+        io.out(
+          result.instance ? formatInstancePlan(result.instance).join("\n") : `Verdict: ${result.verdict}`,
+        );
+      } else {
+        if (result.images.length === 0) io.out(`Image event: ${result.verdict}`);
+        for (const plan of result.images as ImagePlan[]) io.out(formatImagePlan(plan, bake).join("\n"));
+      }
+    }
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,44 @@
+import { ReleaseRefusedError, releaseInstance } from "../../src/containment/release.js";
+import {
+  booleanFlag,
+  CONNECTION_FLAGS,
+  CONNECTION_USAGE,
+  JSON_FLAG,
+  parseCommandArgs,
+  requireInstanceId,
+} from "../args.js";
+import { actorOf, openConnection } from "../aws/session.js";
+import type { Command } from "../command.js";
+import { CliError, EXIT } from "../io.js";
+import { printJson } from "../output.js";
+
+export const releaseCommand: Command = {
+  name: "release",
+  summary: "Release an instance Phoenix contained (a false positive): restore what isolation changed",
+  usage: `phoenix release i-… [--json] ${CONNECTION_USAGE}`,
+  example: "phoenix release i-0123456789abcdef0 --local",
+  async run(args, io) {
+    const parsed = parseCommandArgs(args, { ...CONNECTION_FLAGS, ...JSON_FLAG }, 1);
+    const instanceId = requireInstanceId(parsed.positionals[0]);
+    const connection = await openConnection(parsed, io);
+    let result: Awaited<ReturnType<typeof releaseInstance>>;
+    try {
+      result = await releaseInstance(connection.deps, instanceId, actorOf(io.env));
+    } catch (error) {
+      if (error instanceof ReleaseRefusedError)
+        throw new CliError(`Not released: ${error.message}`, EXIT.failed);
+      throw error;
+    }
+    if (booleanFlag(parsed, "json")) printJson(io, result);
+    else {
+      io.out(`Released ${instanceId} (containment ${result.containmentId}).`);
+      io.out(
+        result.restored.length > 0
+          ? `  restored: ${result.restored.join(", ")}`
+          : `  nothing to restore${result.instanceExists ? "" : " (the instance no longer exists)"}`,
+      );
+      io.out("  New findings on it will open a new containment.");
+    }
+    return EXIT.ok;
+  },
+};

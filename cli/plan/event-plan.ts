@@ -1,0 +1,97 @@
+import { readFileSync } from "node:fs";
+import { routeFinding } from "../../src/containment/route.js";
+import { parseGuardDutyEvent } from "../../src/findings/guardduty.js";
+import { familyFromParameterName } from "../../src/images/parameters.js";
+import { parseImageTrigger } from "../../src/images/triggers.js";
+import { amiOfParameter, amisOfImageBuild } from "../../src/rollout/aws/image-sources.js";
+import type { Connection } from "../aws/connect.js";
+import { CliError, EXIT } from "../io.js";
+import { type ImagePlan, planImage } from "./image-plan.js";
+import { type InstancePlan, planInstance } from "./instance-plan.js";
+
+export type EventPlan =
+  | {
+      kind: "event";
+      event: "guardduty";
+      findingId: string;
+      findingType: string;
+      severity: number;
+      instance?: InstancePlan;
+      verdict: string;
+    }
+  | { kind: "event"; event: "image"; images: ImagePlan[]; verdict: string };
+
+/** Reads an EventBridge event from a file (as `aws events put-events` would carry it). */
+export function readEventFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new CliError(`cannot read ${path}: ${(error as Error).message}`, EXIT.usage);
+  }
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    // `aws events put-events --entries file://…` shape: the first entry, with Detail as text.
+    if (Array.isArray(parsed) && parsed[0] && typeof parsed[0] === "object" && "Detail" in parsed[0]) {
+      const entry = parsed[0] as { Source?: string; DetailType?: string; Detail?: string };
+      return {
+        source: entry.Source,
+        "detail-type": entry.DetailType,
+        detail: JSON.parse(entry.Detail ?? "{}"),
+      };
+    }
+    return parsed;
+  } catch (error) {
+    throw new CliError(`${path} is not valid JSON: ${(error as Error).message}`, EXIT.usage);
+  }
+}
+
+/** What Phoenix's handlers would do with the event: on-finding's routing, or on-image's gate and plan. */
+export async function planEvent(connection: Connection, event: unknown): Promise<EventPlan> {
+  const source = (event as { source?: unknown } | null)?.source;
+  if (source === "aws.guardduty") {
+    const parsed = parseGuardDutyEvent(event);
+    if (!parsed.ok)
+      throw new CliError(
+        `the finding is malformed (on-finding would reject it): ${parsed.error}`,
+        EXIT.usage,
+      );
+    const finding = parsed.finding;
+    const route = routeFinding(finding, connection.deps.policy.containment);
+    const base = {
+      kind: "event" as const,
+      event: "guardduty" as const,
+      findingId: finding.findingId,
+      findingType: finding.type,
+      severity: finding.severity,
+    };
+    if (!finding.instanceId) return { ...base, verdict: `${route.action}: ${route.reason}` };
+    const instance = await planInstance(connection, finding.instanceId, route);
+    return { ...base, instance, verdict: `${instance.decision}: ${instance.reason}` };
+  }
+  const trigger = parseImageTrigger(event, connection.deps.policy);
+  if (trigger.kind === "invalid") throw new CliError(`the event is malformed: ${trigger.error}`, EXIT.usage);
+  if (trigger.kind === "ignored")
+    return { kind: "event", event: "image", images: [], verdict: `ignored: ${trigger.reason}` };
+  let imageIds: string[];
+  let family: string | undefined;
+  if (trigger.kind === "ami") imageIds = [trigger.imageId];
+  else {
+    const lookup =
+      trigger.kind === "imagebuilder"
+        ? await amisOfImageBuild(connection.deps, trigger.imageBuildVersionArn)
+        : await amiOfParameter(connection.deps, trigger.name);
+    if (!lookup.ok)
+      return { kind: "event", event: "image", images: [], verdict: `ignored: ${lookup.reason}` };
+    imageIds = lookup.imageIds;
+    if (trigger.kind === "parameter") family = familyFromParameterName(trigger.name, connection.deps.policy);
+  }
+  const images: ImagePlan[] = [];
+  for (const imageId of imageIds) images.push(await planImage(connection, imageId, family ? { family } : {}));
+  return {
+    kind: "event",
+    event: "image",
+    images,
+    verdict: images.map((i) => `${i.imageId}: ${i.verdict}`).join("; "),
+  };
+}

@@ -1,0 +1,216 @@
+import {
+  DescribeAutoScalingGroupsCommand,
+  DescribeAutoScalingInstancesCommand,
+} from "@aws-sdk/client-auto-scaling";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { protectionHold } from "../../src/containment/protection.js";
+import type { RouteDecision } from "../../src/containment/route.js";
+import {
+  getContainment,
+  groupLimit,
+  groupMembers,
+  isOpen,
+  windowBuckets,
+} from "../../src/containment/state.js";
+import { findInstance, isGone, tagsOf } from "../../src/containment/steps/instance.js";
+import type { Policy } from "../../src/policy/index.js";
+import type { Connection } from "../aws/connect.js";
+import { CliError, EXIT } from "../io.js";
+
+/** What containing one instance would do now, computed with reads only. */
+export interface InstancePlan {
+  kind: "instance";
+  instanceId: string;
+  route?: RouteDecision;
+  instance?: { state: string; imageId?: string; tags: Record<string, string> };
+  group?: { name: string; desiredCapacity: number; inContainment: string[]; limit: number; limitBy: string };
+  account: { startsInWindow: number; limit: number; windowMinutes: number };
+  /** An open containment the request would join instead of starting another. */
+  joins?: { execution: string; status: string };
+  decision: "start" | "join" | "hold" | "refuse" | "no-action";
+  reason: string;
+  steps: string[];
+}
+
+/**
+ * The containment intake's decision without its writes: the same protection rule, the same
+ * budget counters (the group's members, the account's starts in the current and previous window
+ * buckets), and the open record a new request would join.
+ */
+export async function planInstance(
+  connection: Connection,
+  instanceId: string,
+  route?: RouteDecision,
+): Promise<InstancePlan> {
+  const { deps } = connection;
+  const budgets = deps.policy.containment.budgets;
+  const instance = await findInstance(deps, instanceId);
+  if (!instance)
+    throw new CliError(
+      `Instance ${instanceId} does not exist in ${connection.region}/${connection.accountId}: check the id, --region and --profile.`,
+      EXIT.usage,
+    );
+  const tags = { ...tagsOf(instance.Tags) };
+  const facts = {
+    state: instance.State?.Name ?? "unknown",
+    ...(instance.ImageId ? { imageId: instance.ImageId } : {}),
+    tags,
+  };
+  const account = {
+    startsInWindow: await accountStarts(connection),
+    limit: budgets.perAccountMaxCount,
+    windowMinutes: budgets.windowMinutes,
+  };
+  const base = {
+    kind: "instance" as const,
+    instanceId,
+    ...(route ? { route } : {}),
+    instance: facts,
+    account,
+  };
+  if (route && route.action !== "contain")
+    return { ...base, decision: "no-action", reason: `${route.action}: ${route.reason}`, steps: [] };
+  if (isGone(instance))
+    return {
+      ...base,
+      decision: "refuse",
+      reason: `the instance is ${facts.state}: nothing to contain`,
+      steps: [],
+    };
+
+  const group = await groupOf(connection, instanceId);
+  const current = await getContainment(deps, connection.accountId, instanceId);
+  const steps = containSteps(deps.policy, group !== undefined);
+  if (isOpen(current)) {
+    return {
+      ...base,
+      ...(group ? { group: withoutTags(group) } : {}),
+      joins: { execution: current.executionName, status: current.status },
+      decision: "join",
+      reason: `already in containment (${current.status}): the request joins ${current.executionName}`,
+      steps: [],
+    };
+  }
+  const protectedReason = protectionHold(tags, group?.tags);
+  const withGroup = { ...base, ...(group ? { group: withoutTags(group) } : {}) };
+  if (protectedReason) return { ...withGroup, decision: "hold", reason: protectedReason, steps };
+  if (group && group.inContainment.length >= group.limit) {
+    return {
+      ...withGroup,
+      decision: "hold",
+      reason: `group ${group.name} already has ${group.inContainment.length} instance(s) in containment and allows ${group.limit} at a time (containment.budgets.${group.limitBy === "perGroupCount" ? "perGroupMaxCount" : "perGroupMaxPercent"})`,
+      steps,
+    };
+  }
+  if (account.startsInWindow >= account.limit) {
+    return {
+      ...withGroup,
+      decision: "hold",
+      reason: `account ${connection.accountId} already started ${account.startsInWindow} containment(s) in the window; the limit is ${account.limit} (containment.budgets.perAccountMaxCount)`,
+      steps,
+    };
+  }
+  return { ...withGroup, decision: "start", reason: "within budget and not protected", steps };
+}
+
+/** The contain workflow's steps as they would apply to this instance under this policy. */
+export function containSteps(policy: Policy, inGroup: boolean): string[] {
+  const c = policy.containment;
+  return [
+    `Isolate: every network interface to ${c.isolationSecurityGroupName} (allow-all, untracks flows), then ${c.quarantineSecurityGroupName} (no rules); tag phoenix:quarantine`,
+    "Harden: termination protection on, DeleteOnTermination=false on every volume",
+    `RevokeCredentials: instance profile swapped to ${c.quarantineInstanceProfile}, inline deny on the role for this instance's earlier sessions; Elastic IPs disassociated`,
+    `CollectEvidence: snapshot every EBS volume${c.memoryCaptureDocument ? `, memory capture with ${c.memoryCaptureDocument}` : ""}; wait for snapshots`,
+    inGroup
+      ? `Replace: detach from its group without decrement (a replacement launches from the current launch template), wait up to ${c.replacementTimeoutMinutes} min for full healthy capacity`
+      : "Replace: not in an Auto Scaling group, nothing to replace",
+    `Dispose: ${c.dispose} the instance once evidence is complete`,
+    "Report: audit trail and notification",
+  ];
+}
+
+interface GroupFacts {
+  name: string;
+  desiredCapacity: number;
+  inContainment: string[];
+  limit: number;
+  limitBy: string;
+  tags: Record<string, string>;
+}
+
+async function groupOf(connection: Connection, instanceId: string): Promise<GroupFacts | undefined> {
+  const { deps } = connection;
+  const { AutoScalingInstances = [] } = await deps.clients.autoScaling.send(
+    new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }),
+  );
+  const name = AutoScalingInstances[0]?.AutoScalingGroupName;
+  if (!name) return undefined;
+  const { AutoScalingGroups = [] } = await deps.clients.autoScaling.send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }),
+  );
+  const group = AutoScalingGroups[0];
+  const desiredCapacity = group?.DesiredCapacity ?? Number.NaN;
+  const limit = groupLimit(deps.policy.containment.budgets, desiredCapacity);
+  return {
+    name,
+    desiredCapacity,
+    inContainment: await groupMembers(deps, connection.accountId, name),
+    limit: limit.limit,
+    limitBy: limit.by,
+    tags: { ...tagsOf(group?.Tags?.map((t) => ({ Key: t.Key, Value: t.Value }))) },
+  };
+}
+
+function withoutTags(group: GroupFacts): NonNullable<InstancePlan["group"]> {
+  const { tags: _tags, ...rest } = group;
+  return rest;
+}
+
+/**
+ * Starts counted against the per-account limit: the current and the previous window bucket.
+ * The keys mirror src/containment/state.ts (windowKey), which does not export a reader.
+ */
+async function accountStarts(connection: Connection): Promise<number> {
+  const { deps } = connection;
+  const buckets = windowBuckets(deps.now(), deps.policy.containment.budgets.windowMinutes);
+  let total = 0;
+  for (const bucket of [buckets.previous, buckets.current]) {
+    const { Item } = await deps.clients.dynamo.send(
+      new GetCommand({
+        TableName: deps.resources.stateTable,
+        Key: { pk: `budget#account#${connection.accountId}`, sk: `window#${bucket}` },
+        ConsistentRead: true,
+      }),
+    );
+    total += typeof Item?.["starts"] === "number" ? Item["starts"] : 0;
+  }
+  return total;
+}
+
+export function formatInstancePlan(plan: InstancePlan): string[] {
+  const lines = [`Plan for containing ${plan.instanceId} (dry run: nothing changed)`];
+  if (plan.route) lines.push(`Routing: ${plan.route.action} (${plan.route.reason})`);
+  if (plan.instance)
+    lines.push(`Instance: ${plan.instance.state}, image ${plan.instance.imageId ?? "unknown"}`);
+  if (plan.group)
+    lines.push(
+      `Group: ${plan.group.name} (desired ${plan.group.desiredCapacity}), ${plan.group.inContainment.length} of ${plan.group.limit} containment slot(s) in use (${plan.group.limitBy})`,
+    );
+  else if (plan.instance) lines.push("Group: none (standalone instance: no group budget, no replacement)");
+  lines.push(
+    `Account budget: ${plan.account.startsInWindow} of ${plan.account.limit} start(s) in the ${plan.account.windowMinutes}-min window`,
+  );
+  const verdict = {
+    start: "would START the contain workflow",
+    join: "would JOIN the open containment",
+    hold: "would be HELD for approval (phoenix approve <hold-id>, or contain --force)",
+    refuse: "would be REFUSED",
+    "no-action": "would NOT contain",
+  }[plan.decision];
+  lines.push(`Decision: ${verdict}: ${plan.reason}`);
+  if (plan.steps.length > 0) {
+    lines.push(plan.decision === "hold" ? "Steps once approved:" : "Steps:");
+    for (const [i, step] of plan.steps.entries()) lines.push(`  ${i + 1}. ${step}`);
+  }
+  return lines;
+}

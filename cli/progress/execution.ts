@@ -1,0 +1,159 @@
+import { type AutoScalingClient, DescribeInstanceRefreshesCommand } from "@aws-sdk/client-auto-scaling";
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  type SFNClient,
+} from "@aws-sdk/client-sfn";
+import { progressBar } from "./bar.js";
+
+/**
+ * Follows one execution: each state as it completes, a progress line for each instance refresh
+ * it started, and how it ended. Read-only (GetExecutionHistory, DescribeExecution,
+ * DescribeInstanceRefreshes). The groups come from the execution itself: the plan's waves and
+ * each group branch's input, so nothing needs to be told which groups a rollout touches.
+ */
+export type FollowEvent =
+  | { kind: "step"; state: string; type: string; at?: string; text: string }
+  | {
+      kind: "refresh";
+      group: string;
+      refreshId: string;
+      status: string;
+      percentComplete: number;
+      instancesToUpdate?: number;
+      text: string;
+    }
+  | { kind: "finished"; status: string; error?: string; cause?: string; output?: unknown; text: string };
+
+export interface FollowResult {
+  status: string;
+  error?: string;
+  cause?: string;
+  output?: unknown;
+}
+
+/** The state types whose exit a person cares about (Choice and Pass are plumbing). */
+const SHOWN_EXITS = new Set(["TaskStateExited", "WaitStateExited", "MapStateExited", "ParallelStateExited"]);
+
+export class ExecutionFollower {
+  private seenEvents = 0;
+  private startedAt: Date | undefined;
+  private readonly groups = new Set<string>();
+  private readonly refreshLines = new Map<string, string>();
+
+  constructor(
+    private readonly clients: { sfn: SFNClient; autoScaling: AutoScalingClient },
+    readonly executionArn: string,
+    private readonly emit: (event: FollowEvent) => void,
+  ) {}
+
+  /** One look; returns the result once the execution has ended. */
+  async poll(): Promise<FollowResult | undefined> {
+    const described = await this.clients.sfn.send(
+      new DescribeExecutionCommand({ executionArn: this.executionArn }),
+    );
+    this.startedAt ??= described.startDate ? new Date(described.startDate) : undefined;
+    await this.followHistory();
+    await this.followRefreshes();
+    if (described.status === "RUNNING" || described.status === "PENDING_REDRIVE") return undefined;
+    const result: FollowResult = {
+      status: described.status ?? "UNKNOWN",
+      ...(described.error ? { error: described.error } : {}),
+      ...(described.cause ? { cause: described.cause } : {}),
+      ...(described.output ? { output: parseJson(described.output) } : {}),
+    };
+    this.emit({ kind: "finished", ...result, text: finishedText(result) });
+    return result;
+  }
+
+  private async followHistory(): Promise<void> {
+    const events: HistoryEvent[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.clients.sfn.send(
+        new GetExecutionHistoryCommand({ executionArn: this.executionArn, nextToken, maxResults: 1000 }),
+      );
+      events.push(...(page.events ?? []));
+      nextToken = page.nextToken;
+    } while (nextToken);
+    for (const event of events.slice(this.seenEvents)) {
+      this.learnGroups(event);
+      const exited = event.stateExitedEventDetails;
+      if (!exited?.name || !event.type || !SHOWN_EXITS.has(event.type)) continue;
+      this.emit({
+        kind: "step",
+        state: exited.name,
+        type: event.type.replace(/StateExited$/, ""),
+        ...(event.timestamp ? { at: new Date(event.timestamp).toISOString() } : {}),
+        text: `  · ${exited.name}`,
+      });
+    }
+    this.seenEvents = Math.max(this.seenEvents, events.length);
+  }
+
+  /** Group names from the rollout plan's output and from group branches' input. */
+  private learnGroups(event: HistoryEvent): void {
+    const payload = event.stateExitedEventDetails?.output ?? event.stateEnteredEventDetails?.input;
+    if (!payload) return;
+    const data = parseJson(payload) as {
+      rollout?: { waves?: { groups?: { name?: string }[] }[] };
+      group?: { name?: string };
+    } | null;
+    for (const wave of data?.rollout?.waves ?? [])
+      for (const g of wave.groups ?? []) if (g.name) this.groups.add(g.name);
+    if (typeof data?.group?.name === "string") this.groups.add(data.group.name);
+  }
+
+  private async followRefreshes(): Promise<void> {
+    for (const group of this.groups) {
+      const { InstanceRefreshes = [] } = await this.clients.autoScaling.send(
+        new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: group, MaxRecords: 1 }),
+      );
+      const latest = InstanceRefreshes[0];
+      if (!latest?.InstanceRefreshId) continue;
+      // A refresh from before this execution is someone else's history, not its progress.
+      if (this.startedAt && latest.StartTime && new Date(latest.StartTime) < this.startedAt) continue;
+      const percent = latest.PercentageComplete ?? 0;
+      const left = latest.InstancesToUpdate;
+      const text = `  ⟳ ${group.padEnd(14)} ${progressBar(percent)} ${latest.Status}${left !== undefined ? `, ${left} instance(s) left` : ""}`;
+      const key = `${group}:${latest.InstanceRefreshId}`;
+      if (this.refreshLines.get(key) === text) continue;
+      this.refreshLines.set(key, text);
+      this.emit({
+        kind: "refresh",
+        group,
+        refreshId: latest.InstanceRefreshId,
+        status: latest.Status ?? "Unknown",
+        percentComplete: percent,
+        ...(left !== undefined ? { instancesToUpdate: left } : {}),
+        text,
+      });
+    }
+  }
+}
+
+/** The outcome in words: a rollout that refused its image or found nothing to do still "succeeds". */
+function finishedText(result: FollowResult): string {
+  const mark = result.status === "SUCCEEDED" ? "✔" : "✘";
+  const why = result.error
+    ? ` — ${result.error}${result.cause ? `: ${truncate(result.cause, 300)}` : ""}`
+    : "";
+  const output = result.output as { rollout?: { outcome?: string; reason?: string } } | undefined;
+  const outcome = output?.rollout?.outcome
+    ? ` (${output.rollout.outcome}: ${output.rollout.reason ?? ""})`
+    : "";
+  return `${mark} ${result.status}${outcome}${why}`;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}

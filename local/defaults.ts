@@ -1,0 +1,4 @@
+/** The local cloud's fixed facts, in a module of their own so that anything may import them. */
+export const LOCAL_ACCOUNT_ID = "123456789012";
+/** The port LocalStack made familiar. */
+export const DEFAULT_LOCAL_PORT = 4566;
