@@ -1,6 +1,7 @@
 import {
   AutoScalingClient,
   DescribeAutoScalingGroupsCommand,
+  DescribeAutoScalingInstancesCommand,
   SetDesiredCapacityCommand,
   TerminateInstanceInAutoScalingGroupCommand,
   UpdateAutoScalingGroupCommand,
@@ -208,12 +209,20 @@ export class MotoFleet {
     );
   }
 
-  async terminateInGroup(instanceId: string, decrementDesiredCapacity: boolean): Promise<void> {
+  /** False when the instance already left the group (e.g. a containment detached it): nothing to do. */
+  async terminateInGroup(instanceId: string, decrementDesiredCapacity: boolean): Promise<boolean> {
+    // moto answers TerminateInstanceInAutoScalingGroup on an instance outside any group with an
+    // HTML 500; AWS with a ValidationError. Either way the refresh has nothing left to replace.
+    const { AutoScalingInstances = [] } = await this.autoscaling.send(
+      new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }),
+    );
+    if (AutoScalingInstances.length === 0) return false;
     await this.autoscaling.send(
       new TerminateInstanceInAutoScalingGroupCommand({
         InstanceId: instanceId,
         ShouldDecrementDesiredCapacity: decrementDesiredCapacity,
       }),
     );
+    return true;
   }
 }

@@ -51,13 +51,10 @@ describe("dashboard in a browser", () => {
       navigations++;
     });
     await page.goto(`${world.endpoint}/_phoenix/dashboard`);
-    await page.waitForFunction(
-      () => document.querySelector("#fleet")?.textContent?.includes("web-frontend"),
-      null,
-      {
-        timeout: 30_000,
-      },
-    );
+    // Expressions as text: they run in the page, where `document` exists (not in Node's types).
+    const pageShows = (selector: string, text: string) =>
+      `document.querySelector(${JSON.stringify(selector)})?.textContent?.includes(${JSON.stringify(text)})`;
+    await page.waitForFunction(pageShows("#fleet", "web-frontend"), null, { timeout: 30_000 });
     const fleetText = (await page.textContent("#fleet")) ?? "";
     for (const group of ["web-frontend", "web-backend", "api"]) expect(fleetText).toContain(group);
 
@@ -66,18 +63,8 @@ describe("dashboard in a browser", () => {
       name: "golden-api-v9",
     });
     expect((await phoenix(["rollout", "--image", imageId], world.env)).code).toBe(0);
-    await page.waitForFunction(
-      (name) => document.querySelector("#workflows")?.textContent?.includes(name),
-      `rollout-api-${imageId}`,
-      { timeout: 60_000 },
-    );
-    await page.waitForFunction(
-      () => document.querySelector("#workflows")?.textContent?.includes("SUCCEEDED"),
-      null,
-      {
-        timeout: 90_000,
-      },
-    );
+    await page.waitForFunction(pageShows("#workflows", `rollout-api-${imageId}`), null, { timeout: 60_000 });
+    await page.waitForFunction(pageShows("#workflows", "SUCCEEDED"), null, { timeout: 90_000 });
     expect(navigations).toBe(1);
 
     const target =

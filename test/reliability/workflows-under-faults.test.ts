@@ -1,0 +1,75 @@
+import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { repeatedActions } from "./support/recorder.js";
+import { startWorkflowEnv, type WorkflowEnv } from "./support/workflows.js";
+
+/**
+ * Both workflows, end to end on the local cloud (real handlers, real state machines), with 30%
+ * of calls throttled, 5% answered with a 5xx and up to 30 ms of jitter on every service Phoenix
+ * calls. Short form: one seed; PHOENIX_LONG=1: five.
+ */
+const SEEDS = process.env.PHOENIX_LONG === "1" ? [11, 23, 37, 41, 59] : [11];
+
+let env: WorkflowEnv;
+beforeAll(async () => {
+  // Task timeouts shrink with the clock (300 s / speed) but the SDK's backoff is real time: at
+  // ×200 a step slowed by injected faults times out and is retried while still running, which
+  // would show as a duplicate action that AWS (300 real seconds) would never cause. ×30 keeps
+  // 10 real seconds per step.
+  env = await startWorkflowEnv({ speed: 30 });
+}, 60_000);
+afterAll(async () => {
+  await env?.stop();
+});
+
+describe.each(SEEDS)("seed %i: throttling 30%, 5xx 5%, jitter", (seed) => {
+  it("a containment and a rollout both end correct, no action done twice", async () => {
+    const mark = env.recorder.mark();
+    const round = SEEDS.indexOf(seed);
+    // Different instances and a new image each round; the rollout's family (web) is not the victim's.
+    const victim = env.fleet.groups.find((g) => g.name === "api")!.instanceIds[round % 2]!;
+    env.cloud.context.faults.configure({
+      seed,
+      rules: [{ service: "*", throttleRate: 0.3, errorRate: 0.05, jitterMs: 30 }],
+    });
+    let contained: { status: string };
+    let rolled: { status: string; imageId: string };
+    try {
+      [contained, rolled] = await Promise.all([
+        env.contain(victim),
+        env.rollout("web", `web-faults-${seed}`),
+      ]);
+    } finally {
+      env.cloud.context.faults.configure({ seed: 1, rules: [] });
+    }
+    expect(env.cloud.context.faults.injected.throttle).toBeGreaterThan(20);
+    expect(contained.status).toBe("SUCCEEDED");
+    expect(rolled.status).toBe("SUCCEEDED");
+    const ec2 = new EC2Client(env.cloud.context.internalClientConfig);
+    const { Reservations = [] } = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [victim] }));
+    expect(Reservations[0]?.Instances?.[0]?.State?.Name).toBe("terminated");
+    for (const group of ["web-frontend", "web-backend"]) {
+      const ids = await groupInstances(env, group);
+      const { Reservations: rs = [] } = await ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
+      expect(
+        rs.flatMap((r) => r.Instances ?? []).map((i) => i.ImageId),
+        group,
+      ).toEqual(ids.map(() => rolled.imageId));
+    }
+    // Phoenix's own bookkeeping (DynamoDB conditional writes) may be re-sent by design; every
+    // change to the fleet, every notification and every start is made exactly once.
+    const changes = env.recorder.phoenixMutations(mark).filter((c) => c.service !== "dynamodb");
+    expect(changes.length).toBeGreaterThan(10);
+    expect(repeatedActions(changes)).toEqual([]);
+  }, 85_000);
+});
+
+async function groupInstances(env: WorkflowEnv, group: string): Promise<string[]> {
+  const { AutoScalingClient, DescribeAutoScalingGroupsCommand } = await import(
+    "@aws-sdk/client-auto-scaling"
+  );
+  const { AutoScalingGroups = [] } = await new AutoScalingClient(env.cloud.context.internalClientConfig).send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [group] }),
+  );
+  return (AutoScalingGroups[0]?.Instances ?? []).map((i) => i.InstanceId!);
+}
