@@ -52,7 +52,7 @@ const SERVER_ERROR: Record<string, { status: number; code: string; message: stri
 const DEFAULT_SERVER_ERROR = { status: 500, code: "InternalFailure", message: "An internal error occurred." };
 
 /** mulberry32: tiny, fast and good enough to make fault sequences reproducible. */
-function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

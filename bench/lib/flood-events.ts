@@ -1,16 +1,5 @@
+import { seededRandom } from "../../local/faults.js";
 import { findingEnvelope } from "./events.js";
-
-/** Deterministic pseudo-random numbers (mulberry32): the same flood on every run. */
-export function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Severities GuardDuty uses: low, medium, high, critical. Only ≥ 7 is contained by default. */
 const SEVERITIES = [2, 5, 8, 9.5];
@@ -28,7 +17,8 @@ export interface Flood {
  * newer updatedAt, as GuardDuty re-publishes them. Shuffled, as a backlog arrives.
  */
 export function generateFlood(instanceIds: readonly string[], total: number, seed = 7): Flood {
-  const random = seeded(seed);
+  // Deterministic: the same flood on every run.
+  const random = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const distinct = Math.max(1, Math.round(total / 10));
   const findings = Array.from({ length: distinct }, (_, i) => ({

@@ -1,8 +1,5 @@
-import {
-  DescribeAutoScalingGroupsCommand,
-  DescribeAutoScalingInstancesCommand,
-} from "@aws-sdk/client-auto-scaling";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { groupOf as describeInstanceGroup } from "../../src/containment/intake.js";
 import { protectionHold } from "../../src/containment/protection.js";
 import type { RouteDecision } from "../../src/containment/route.js";
 import {
@@ -140,24 +137,16 @@ interface GroupFacts {
 
 async function groupOf(connection: Connection, instanceId: string): Promise<GroupFacts | undefined> {
   const { deps } = connection;
-  const { AutoScalingInstances = [] } = await deps.clients.autoScaling.send(
-    new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }),
-  );
-  const name = AutoScalingInstances[0]?.AutoScalingGroupName;
-  if (!name) return undefined;
-  const { AutoScalingGroups = [] } = await deps.clients.autoScaling.send(
-    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }),
-  );
-  const group = AutoScalingGroups[0];
-  const desiredCapacity = group?.DesiredCapacity ?? Number.NaN;
-  const limit = groupLimit(deps.policy.containment.budgets, desiredCapacity);
+  const group = await describeInstanceGroup(deps, instanceId);
+  if (!group) return undefined;
+  const limit = groupLimit(deps.policy.containment.budgets, group.desiredCapacity);
   return {
-    name,
-    desiredCapacity,
-    inContainment: await groupMembers(deps, connection.accountId, name),
+    name: group.name,
+    desiredCapacity: group.desiredCapacity,
+    inContainment: await groupMembers(deps, connection.accountId, group.name),
     limit: limit.limit,
     limitBy: limit.by,
-    tags: { ...tagsOf(group?.Tags?.map((t) => ({ Key: t.Key, Value: t.Value }))) },
+    tags: { ...group.tags },
   };
 }
 

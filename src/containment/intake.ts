@@ -256,13 +256,14 @@ async function join(
   return { kind: "joined", executionName: item.executionName, status: item.status };
 }
 
-interface GroupFacts {
+export interface GroupFacts {
   name: string;
   desiredCapacity: number;
   tags: Tags;
 }
 
-async function groupOf(deps: PhoenixDeps, instanceId: string): Promise<GroupFacts | undefined> {
+/** The Auto Scaling group an instance is in, with its capacity and tags; undefined when standalone. */
+export async function groupOf(deps: PhoenixDeps, instanceId: string): Promise<GroupFacts | undefined> {
   const { AutoScalingInstances = [] } = await deps.clients.autoScaling.send(
     new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }),
   );
