@@ -4,7 +4,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CreateStateMachineCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import type { Context, SQSEvent } from "aws-lambda";
+import type { Context } from "aws-lambda";
+import { sqsBatch } from "../../../bench/lib/events.js";
 import type { LocalCloud } from "../../../local/cloud.js";
 import { primaryInterfaceGroups } from "../../../local/moto-fixes/primary-eni-groups.js";
 import { serialDynamoDb } from "../../../local/moto-fixes/serial-dynamodb.js";
@@ -107,26 +108,7 @@ export function guardDutyEvent(file: string, patch: FindingPatch): Record<string
 export const TOR_CLIENT = "unauthorizedaccess-ec2-torclient-target.json";
 
 /** A Lambda SQS batch whose records carry the given bodies (objects become JSON). */
-export function sqsEvent(bodies: readonly unknown[]): SQSEvent {
-  return {
-    Records: bodies.map((body) => ({
-      messageId: randomUUID(),
-      receiptHandle: randomUUID(),
-      body: typeof body === "string" ? body : JSON.stringify(body),
-      attributes: {
-        ApproximateReceiveCount: "1",
-        SentTimestamp: String(Date.now()),
-        SenderId: "AIDAEVENTBRIDGE",
-        ApproximateFirstReceiveTimestamp: String(Date.now()),
-      },
-      messageAttributes: {},
-      md5OfBody: "",
-      eventSource: "aws:sqs",
-      eventSourceARN: "arn:aws:sqs:us-east-1:123456789012:phoenix-test-finding-buffer",
-      awsRegion: "us-east-1",
-    })),
-  };
-}
+export const sqsEvent = sqsBatch;
 
 export function lambdaContext(functionName = "test"): Context {
   const fail = () => {
