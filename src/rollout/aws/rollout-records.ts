@@ -1,5 +1,5 @@
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { writeIfCondition } from "../../aws/dynamo.js";
 import type { PhoenixDeps } from "../../deps.js";
 import type { ImageVersion, InFlightRollout } from "../supersede.js";
 import { COMPLETED_SK, CURRENT_SK, epochSeconds, familyPartition, ROLLOUT_SK_PREFIX } from "./state-keys.js";
@@ -84,29 +84,24 @@ export async function putRunningRollout(
   deps: RecordDeps,
   record: Omit<RolloutRecord, "status" | "wavesStarted">,
 ): Promise<boolean> {
-  try {
-    await deps.clients.dynamo.send(
-      new PutCommand({
-        TableName: deps.resources.stateTable,
-        Item: {
-          ...rolloutKey(record.family, record.imageId),
-          kind: "rollout",
-          ...record,
-          status: "running",
-          wavesStarted: [],
-          startedAt: deps.now().toISOString(),
-          expiresAt: epochSeconds(deps.now()) + RECORD_DAYS * 86_400,
-        },
-        ConditionExpression: "attribute_not_exists(pk) OR #status <> :running OR execution = :execution",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: { ":running": "running", ":execution": record.execution },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
+  return writeIfCondition(
+    deps.clients.dynamo,
+    new PutCommand({
+      TableName: deps.resources.stateTable,
+      Item: {
+        ...rolloutKey(record.family, record.imageId),
+        kind: "rollout",
+        ...record,
+        status: "running",
+        wavesStarted: [],
+        startedAt: deps.now().toISOString(),
+        expiresAt: epochSeconds(deps.now()) + RECORD_DAYS * 86_400,
+      },
+      ConditionExpression: "attribute_not_exists(pk) OR #status <> :running OR execution = :execution",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: { ":running": "running", ":execution": record.execution },
+    }),
+  );
 }
 
 /** Records that a wave started (idempotent). False when the rollout is no longer running. */
@@ -120,22 +115,17 @@ export async function markWaveStarted(
   const record = await getRollout(deps, family, imageId);
   if (record === undefined || record.execution !== execution || record.status !== "running") return false;
   if (record.wavesStarted.includes(wave)) return true;
-  try {
-    await deps.clients.dynamo.send(
-      new UpdateCommand({
-        TableName: deps.resources.stateTable,
-        Key: rolloutKey(family, imageId),
-        UpdateExpression: "SET wavesStarted = list_append(wavesStarted, :wave)",
-        ConditionExpression: "execution = :execution AND #status = :running",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: { ":wave": [wave], ":execution": execution, ":running": "running" },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
+  return writeIfCondition(
+    deps.clients.dynamo,
+    new UpdateCommand({
+      TableName: deps.resources.stateTable,
+      Key: rolloutKey(family, imageId),
+      UpdateExpression: "SET wavesStarted = list_append(wavesStarted, :wave)",
+      ConditionExpression: "execution = :execution AND #status = :running",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: { ":wave": [wave], ":execution": execution, ":running": "running" },
+    }),
+  );
 }
 
 /**
@@ -149,28 +139,23 @@ export async function endRollout(
   end: { status: Exclude<RolloutStatus, "running">; reason: string; execution?: string },
 ): Promise<boolean> {
   const ownerOnly = end.execution !== undefined ? " AND execution = :execution" : "";
-  try {
-    await deps.clients.dynamo.send(
-      new UpdateCommand({
-        TableName: deps.resources.stateTable,
-        Key: rolloutKey(family, imageId),
-        UpdateExpression: "SET #status = :status, reason = :reason, endedAt = :at",
-        ConditionExpression: `attribute_exists(pk) AND #status = :running${ownerOnly}`,
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: {
-          ":status": end.status,
-          ":reason": end.reason,
-          ":at": deps.now().toISOString(),
-          ":running": "running",
-          ...(end.execution !== undefined ? { ":execution": end.execution } : {}),
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
+  return writeIfCondition(
+    deps.clients.dynamo,
+    new UpdateCommand({
+      TableName: deps.resources.stateTable,
+      Key: rolloutKey(family, imageId),
+      UpdateExpression: "SET #status = :status, reason = :reason, endedAt = :at",
+      ConditionExpression: `attribute_exists(pk) AND #status = :running${ownerOnly}`,
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: {
+        ":status": end.status,
+        ":reason": end.reason,
+        ":at": deps.now().toISOString(),
+        ":running": "running",
+        ...(end.execution !== undefined ? { ":execution": end.execution } : {}),
+      },
+    }),
+  );
 }
 
 export interface FamilyPointer extends ImageVersion {
@@ -213,28 +198,23 @@ async function putPointerIfNewer(
   sk: string,
   pointer: FamilyPointer,
 ): Promise<boolean> {
-  try {
-    await deps.clients.dynamo.send(
-      new PutCommand({
-        TableName: deps.resources.stateTable,
-        Item: {
-          pk: familyPartition(family),
-          sk,
-          kind: `family-${sk}`,
-          ...pointer,
-          at: deps.now().toISOString(),
-        },
-        // ISO 8601 UTC strings of one format order as text the way they order in time.
-        ConditionExpression:
-          "attribute_not_exists(pk) OR imageId = :imageId OR creationDate < :created OR (creationDate = :created AND imageId < :imageId)",
-        ExpressionAttributeValues: { ":imageId": pointer.imageId, ":created": pointer.creationDate },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
+  return writeIfCondition(
+    deps.clients.dynamo,
+    new PutCommand({
+      TableName: deps.resources.stateTable,
+      Item: {
+        pk: familyPartition(family),
+        sk,
+        kind: `family-${sk}`,
+        ...pointer,
+        at: deps.now().toISOString(),
+      },
+      // ISO 8601 UTC strings of one format order as text the way they order in time.
+      ConditionExpression:
+        "attribute_not_exists(pk) OR imageId = :imageId OR creationDate < :created OR (creationDate = :created AND imageId < :imageId)",
+      ExpressionAttributeValues: { ":imageId": pointer.imageId, ":created": pointer.creationDate },
+    }),
+  );
 }
 
 async function getPointer(deps: RecordDeps, family: string, sk: string): Promise<FamilyPointer | undefined> {
