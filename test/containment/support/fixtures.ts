@@ -1,11 +1,10 @@
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CreateStateMachineCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
-import { sqsBatch } from "../../../bench/lib/events.js";
+import { lambdaContext as benchLambdaContext, sqsBatch } from "../../../bench/lib/events.js";
 import type { LocalCloud } from "../../../local/cloud.js";
 import { primaryInterfaceGroups } from "../../../local/moto-fixes/primary-eni-groups.js";
 import { serialDynamoDb } from "../../../local/moto-fixes/serial-dynamodb.js";
@@ -110,25 +109,7 @@ export const TOR_CLIENT = "unauthorizedaccess-ec2-torclient-target.json";
 /** A Lambda SQS batch whose records carry the given bodies (objects become JSON). */
 export const sqsEvent = sqsBatch;
 
-export function lambdaContext(functionName = "test"): Context {
-  const fail = () => {
-    throw new Error("not supported in tests");
-  };
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: "$LATEST",
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
-    memoryLimitInMB: "512",
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: "test",
-    getRemainingTimeInMillis: () => 60_000,
-    done: fail,
-    fail,
-    succeed: fail,
-  };
-}
+export const lambdaContext = (functionName = "test"): Context => benchLambdaContext(functionName);
 
 let counter = 0;
 
