@@ -18,8 +18,11 @@ import {
  *   sleeps on the simulated clock and passes its input through. History still calls it a Wait.
  * - Retry `IntervalSeconds` / `MaxDelaySeconds`: divided by speed (BackoffRate and jitter keep
  *   working, since the engine computes them from these fields).
- * - Task `TimeoutSeconds` and the machine's `TimeoutSeconds`: divided by speed. A Task without a
- *   timeout gets a very long one: the engine's default (60 real seconds) is not AWS's.
+ * - The machine's `TimeoutSeconds`: divided by speed (it bounds waits, which are simulated).
+ * - Task `TimeoutSeconds`: kept in real seconds. A task's work (a handler, its AWS calls and their
+ *   SDK backoff) runs on the real clock; dividing its timeout by the speed made a slow but healthy
+ *   step time out at high speeds and run again while the first attempt was still working. A Task
+ *   without a timeout gets a very long one: the engine's default (60 real seconds) is not AWS's.
  *
  * State names are unique across a definition (AWS and asl-validator enforce it), which is what
  * makes overrides keyed by state name safe.
@@ -67,7 +70,7 @@ function rewriteMachine(machine: AslDefinition, speed: number, plan: EnginePlan)
       continue;
     }
     if (Array.isArray(state.Retry)) state.Retry = state.Retry.map((retrier) => scaleRetrier(retrier, speed));
-    if (state.Type === "Task") scaleTaskTimeout(state, speed);
+    if (state.Type === "Task") defaultTaskTimeout(state);
     for (const child of childMachines(state)) rewriteMachine(child.machine, speed, plan);
   }
 }
@@ -82,10 +85,8 @@ function scaleRetrier(retrier: unknown, speed: number): JsonObject {
   return scaled;
 }
 
-function scaleTaskTimeout(state: AslState, speed: number): void {
-  if (typeof state.TimeoutSeconds === "number") {
-    state.TimeoutSeconds = state.TimeoutSeconds / speed;
-  } else if (state.TimeoutSecondsPath === undefined) {
+function defaultTaskTimeout(state: AslState): void {
+  if (state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
     state.TimeoutSeconds = NO_TASK_TIMEOUT_SECONDS;
   }
 }

@@ -109,7 +109,7 @@ describe("definitions prepared for the simulated clock", () => {
     },
   };
 
-  it("scales waits, retries and timeouts by the clock speed, nested states included", () => {
+  it("scales waits, retries and the machine's timeout by the clock speed, nested states included", () => {
     const plan = prepareForEngine(definition, 100);
     expect(plan.waitTimeOverrides).toEqual({ Pause: 600 });
     expect(plan.definition.TimeoutSeconds).toBe(6);
@@ -117,7 +117,8 @@ describe("definitions prepared for the simulated clock", () => {
     expect(states.get("Refresh")?.Retry).toEqual([
       { ErrorEquals: ["States.ALL"], IntervalSeconds: 0.1, MaxDelaySeconds: 0.6, BackoffRate: 2 },
     ]);
-    expect(states.get("Refresh")?.TimeoutSeconds).toBe(3);
+    // A task's work runs on the real clock: its timeout is not shortened.
+    expect(states.get("Refresh")?.TimeoutSeconds).toBe(300);
     // The engine's implicit 1 s interval is scaled too.
     expect(states.get("Fleet")?.Retry).toEqual([{ ErrorEquals: ["States.ALL"], IntervalSeconds: 0.01 }]);
   });
