@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { build, type Metafile } from "esbuild";
+import { literalSchemaKeys } from "../build/esbuild-plugins.mjs";
 import { PHOENIX_FUNCTIONS } from "../src/catalog.js";
 import { BENCH_DIR, type Figures, median, round } from "./lib/results.js";
 
@@ -12,7 +13,8 @@ const RUNS = 10;
 const GOAL_MS = 100;
 
 /**
- * Each function bundled as Lambda would get it (esbuild: node22, ESM, bundled, minified), then
+ * Each function bundled as Lambda would get it (esbuild: node22, ESM, bundled, minified, the
+ * stack's plugins from build/esbuild-plugins.mjs), then
  * imported in a fresh Node process RUNS times: the median time of `await import(bundle)`, which
  * is the part of a cold start the code controls (Node's own boot is measured beside it).
  */
@@ -33,6 +35,8 @@ export async function runColdStart(): Promise<Figures> {
         minify: true,
         logLevel: "silent",
         metafile: true,
+        mainFields: ["module", "main"],
+        plugins: [literalSchemaKeys],
         // Bundled CommonJS dependencies still call require(): give the ESM bundle one.
         banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
       });

@@ -1,9 +1,13 @@
+import { dynamo, ec2, sns } from "../src/aws/client-factories.js";
 import { dispose } from "../src/containment/steps/dispose.js";
 import { containStepHandler } from "../src/containment/steps/lambda.js";
 import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+
+/** The AWS clients this function's code uses: only these are bundled into it. */
+export const CLIENTS = { dynamo, ec2, sns };
 
 /** Step 7: terminate or stop per policy, once the evidence is complete. */
 export const createContainDisposeHandler = (deps: PhoenixDeps) =>
   containStepHandler("dispose", dispose, deps);
 
-export const handler = containStepHandler("dispose", dispose, () => depsFromEnv());
+export const handler = containStepHandler("dispose", dispose, () => depsFromEnv(CLIENTS));

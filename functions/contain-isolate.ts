@@ -1,9 +1,13 @@
+import { dynamo, ec2, sns } from "../src/aws/client-factories.js";
 import { isolate } from "../src/containment/steps/isolate.js";
 import { containStepHandler } from "../src/containment/steps/lambda.js";
 import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+
+/** The AWS clients this function's code uses: only these are bundled into it. */
+export const CLIENTS = { dynamo, ec2, sns };
 
 /** Steps 1–2: look up the instance and isolate every network interface. */
 export const createContainIsolateHandler = (deps: PhoenixDeps) =>
   containStepHandler("isolate", isolate, deps);
 
-export const handler = containStepHandler("isolate", isolate, () => depsFromEnv());
+export const handler = containStepHandler("isolate", isolate, () => depsFromEnv(CLIENTS));

@@ -1,9 +1,13 @@
+import { autoScaling, dynamo, sns } from "../src/aws/client-factories.js";
 import { containStepHandler } from "../src/containment/steps/lambda.js";
 import { replace } from "../src/containment/steps/replace.js";
 import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+
+/** The AWS clients this function's code uses: only these are bundled into it. */
+export const CLIENTS = { autoScaling, dynamo, sns };
 
 /** Step 6: detach from the group so it launches a replacement. */
 export const createContainReplaceHandler = (deps: PhoenixDeps) =>
   containStepHandler("replace", replace, deps);
 
-export const handler = containStepHandler("replace", replace, () => depsFromEnv());
+export const handler = containStepHandler("replace", replace, () => depsFromEnv(CLIENTS));

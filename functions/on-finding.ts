@@ -2,10 +2,14 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { autoScaling, dynamo, ec2, sfn, sns } from "../src/aws/client-factories.js";
 import { type IntakeOutcome, takeFinding } from "../src/containment/intake.js";
 import { type DepsSource, resolveDeps } from "../src/containment/steps/lambda.js";
 import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
 import { type Finding, parseGuardDutyEvent } from "../src/findings/guardduty.js";
+
+/** The AWS clients this function's code uses: only these are bundled into it. */
+export const CLIENTS = { autoScaling, dynamo, ec2, sfn, sns };
 
 /** Instances handled at once: a full SQS batch, without opening more connections than that. */
 const CONCURRENCY = 10;
@@ -60,7 +64,7 @@ export function createOnFindingHandler(source: DepsSource) {
   }).use(injectLambdaContext(logger, { resetKeys: true }));
 }
 
-export const handler = createOnFindingHandler(() => depsFromEnv());
+export const handler = createOnFindingHandler(() => depsFromEnv(CLIENTS));
 
 function parse(deps: PhoenixDeps, record: SQSRecord): Parsed {
   const receivedAt = deps.now().toISOString();

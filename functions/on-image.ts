@@ -1,5 +1,6 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { ExecutionAlreadyExists, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { dynamo, ec2, imageBuilder, kms, sfn, sns, ssm } from "../src/aws/client-factories.js";
 import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
 import { familyFromParameterName } from "../src/images/parameters.js";
 import { parseImageTrigger } from "../src/images/triggers.js";
@@ -16,6 +17,9 @@ import {
   lazyHandler,
 } from "../src/rollout/workflow/lambda.js";
 import { notifyRollout } from "../src/rollout/workflow/notifications.js";
+
+/** The AWS clients this function's code uses: only these are bundled into it. */
+export const CLIENTS = { dynamo, ec2, imageBuilder, kms, sfn, sns, ssm };
 
 /**
  * EventBridge → rollout. Takes an AMI State Change, an Image Builder Image State Change or a
@@ -200,4 +204,4 @@ async function refuse(
   return { imageId, action: "refused", reason };
 }
 
-export const handler = lazyHandler(() => createOnImageHandler(depsFromEnv()));
+export const handler = lazyHandler(() => createOnImageHandler(depsFromEnv(CLIENTS)));

@@ -1,5 +1,5 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { z } from "zod";
+import { dynamo, sns } from "../src/aws/client-factories.js";
 import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
 import { groupSubject, ROLLOUT_ACTOR } from "../src/rollout/aws/image-marks.js";
 import { findPhoenixRefresh } from "../src/rollout/aws/refresh.js";
@@ -9,6 +9,10 @@ import {
   lambdaHandler,
   lazyHandler,
 } from "../src/rollout/workflow/lambda.js";
+import * as z from "../src/validation/zod.js";
+
+/** The AWS clients this function's code uses: only these are bundled into it. */
+export const CLIENTS = { dynamo, sns };
 
 /**
  * Instance refresh lifecycle events (Started, Succeeded, Failed, Cancelled, Checkpoint Reached,
@@ -21,15 +25,13 @@ const DETAIL_TYPE_PREFIX = "EC2 Auto Scaling Instance Refresh ";
 
 const refreshEventSchema = z.object({
   source: z.literal("aws.autoscaling"),
-  "detail-type": z.string().startsWith(DETAIL_TYPE_PREFIX),
-  id: z.string().optional(),
-  time: z.string().optional(),
-  detail: z
-    .object({
-      AutoScalingGroupName: z.string().min(1),
-      InstanceRefreshId: z.string().min(1),
-    })
-    .passthrough(),
+  "detail-type": z.string().check(z.startsWith(DETAIL_TYPE_PREFIX)),
+  id: z.optional(z.string()),
+  time: z.optional(z.string()),
+  detail: z.looseObject({
+    AutoScalingGroupName: z.string().check(z.minLength(1)),
+    InstanceRefreshId: z.string().check(z.minLength(1)),
+  }),
 });
 
 export type OnRefreshEventResult =
@@ -84,4 +86,4 @@ export function createOnRefreshEventHandler(
   });
 }
 
-export const handler = lazyHandler(() => createOnRefreshEventHandler(depsFromEnv()));
+export const handler = lazyHandler(() => createOnRefreshEventHandler(depsFromEnv(CLIENTS)));

@@ -1,3 +1,4 @@
+import { dynamo, ec2, sns } from "../src/aws/client-factories.js";
 import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
 import { InvalidStepInputError } from "../src/rollout/aws/errors.js";
 import type { PlanStepOutput, WaveStart, WaveVerdict } from "../src/rollout/workflow/contract.js";
@@ -15,6 +16,9 @@ import {
   lambdaHandler,
   lazyHandler,
 } from "../src/rollout/workflow/lambda.js";
+
+/** The AWS clients this function's code uses: only these are bundled into it. */
+export const CLIENTS = { dynamo, ec2, sns };
 
 type FinishState = Partial<PlanStepOutput> & {
   wave?: WaveStart;
@@ -73,4 +77,4 @@ async function finish(
   throw new InvalidStepInputError(`rollout-finish: unknown step ${JSON.stringify(step)}`);
 }
 
-export const handler = lazyHandler(() => createRolloutFinishHandler(depsFromEnv()));
+export const handler = lazyHandler(() => createRolloutFinishHandler(depsFromEnv(CLIENTS)));

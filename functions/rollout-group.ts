@@ -1,3 +1,4 @@
+import { autoScaling, dynamo, ec2, sns } from "../src/aws/client-factories.js";
 import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
 import { InvalidStepInputError } from "../src/rollout/aws/errors.js";
 import type { GroupResult, GroupTask } from "../src/rollout/workflow/contract.js";
@@ -19,6 +20,9 @@ import {
   lambdaHandler,
   lazyHandler,
 } from "../src/rollout/workflow/lambda.js";
+
+/** The AWS clients this function's code uses: only these are bundled into it. */
+export const CLIENTS = { autoScaling, dynamo, ec2, sns };
 
 export type RolloutGroupEvent = { step: GroupStep; task: unknown };
 
@@ -72,4 +76,4 @@ export function createRolloutGroupHandler(
   });
 }
 
-export const handler = lazyHandler(() => createRolloutGroupHandler(depsFromEnv()));
+export const handler = lazyHandler(() => createRolloutGroupHandler(depsFromEnv(CLIENTS)));

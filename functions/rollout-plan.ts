@@ -1,3 +1,4 @@
+import { autoScaling, dynamo, ec2, kms, sfn, sns } from "../src/aws/client-factories.js";
 import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
 import type { PlanStepOutput } from "../src/rollout/workflow/contract.js";
 import {
@@ -8,6 +9,9 @@ import {
   lazyHandler,
 } from "../src/rollout/workflow/lambda.js";
 import { type PlanStepInput, planStep } from "../src/rollout/workflow/plan-step.js";
+
+/** The AWS clients this function's code uses: only these are bundled into it. */
+export const CLIENTS = { autoScaling, dynamo, ec2, kms, sfn, sns };
 
 /** Rollout workflow, first state (Plan): gate, supersede, plan, announce. See workflows/ROLLOUT.md. */
 export function createRolloutPlanHandler(
@@ -28,4 +32,4 @@ export function createRolloutPlanHandler(
   });
 }
 
-export const handler = lazyHandler(() => createRolloutPlanHandler(depsFromEnv()));
+export const handler = lazyHandler(() => createRolloutPlanHandler(depsFromEnv(CLIENTS)));

@@ -1,3 +1,4 @@
+import { dynamo, sns } from "../src/aws/client-factories.js";
 import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
 import { InvalidStepInputError } from "../src/rollout/aws/errors.js";
 import type {
@@ -14,6 +15,9 @@ import {
   lazyHandler,
 } from "../src/rollout/workflow/lambda.js";
 import { beginWave, endWave } from "../src/rollout/workflow/wave-step.js";
+
+/** The AWS clients this function's code uses: only these are bundled into it. */
+export const CLIENTS = { dynamo, sns };
 
 /** The workflow's state around a wave: the plan's output plus what the wave states added. */
 type WaveState = PlanStepOutput & { wave?: WaveStart; results?: GroupResult[]; verdict?: WaveVerdict };
@@ -61,4 +65,4 @@ export function createRolloutWaveHandler(
   });
 }
 
-export const handler = lazyHandler(() => createRolloutWaveHandler(depsFromEnv()));
+export const handler = lazyHandler(() => createRolloutWaveHandler(depsFromEnv(CLIENTS)));

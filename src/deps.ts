@@ -1,5 +1,5 @@
 import { type AuditStore, dynamoAuditStore } from "./audit/audit.js";
-import { type AwsClients, createClients } from "./aws/clients.js";
+import { type AwsClients, type ClientFactories, lazyClients } from "./aws/clients.js";
 import { type Notifier, snsNotifier } from "./notify.js";
 import { loadPolicy, type Policy } from "./policy/index.js";
 import { type PhoenixResources, resourcesFromEnv } from "./resources.js";
@@ -33,16 +33,22 @@ export function buildDeps(
       retentionDays: parts.policy.retention.auditDays,
       now,
     }),
-    notifier: snsNotifier(parts.clients.sns, parts.resources.topicArn),
+    notifier: snsNotifier(() => parts.clients.sns, parts.resources.topicArn),
   };
 }
 
 let cached: PhoenixDeps | undefined;
 
-/** The dependencies of a deployed (or locally invoked) handler, from its environment. */
-export function depsFromEnv(env: NodeJS.ProcessEnv = process.env): PhoenixDeps {
+/**
+ * The dependencies of a deployed (or locally invoked) handler, from its environment, with the
+ * AWS clients its entry point names (only those are bundled into it).
+ */
+export function depsFromEnv(
+  clients: Partial<ClientFactories>,
+  env: NodeJS.ProcessEnv = process.env,
+): PhoenixDeps {
   cached ??= buildDeps({
-    clients: createClients({ endpoint: env.AWS_ENDPOINT_URL, region: env.AWS_REGION }),
+    clients: lazyClients({ endpoint: env.AWS_ENDPOINT_URL, region: env.AWS_REGION }, clients),
     resources: resourcesFromEnv(env),
     policy: loadPolicy(env),
     accountId: env.PHOENIX_ACCOUNT_ID ?? "",

@@ -15,10 +15,11 @@ export interface Notifier {
   notify(notification: Notification): Promise<void>;
 }
 
-export function snsNotifier(client: SNSClient, topicArn: string): Notifier {
+/** `client` is asked for at the first notification: most invocations notify nobody. */
+export function snsNotifier(client: () => SNSClient, topicArn: string): Notifier {
   return {
     async notify(n) {
-      await client.send(
+      await client().send(
         new PublishCommand({
           TopicArn: topicArn,
           Subject: n.subject.slice(0, 100),

@@ -11,6 +11,8 @@ export function findingEnvelope(options: {
   type?: string;
   count?: number;
   updatedAt?: string;
+  /** The instance's tags, which GuardDuty copies into the finding. */
+  tags?: Record<string, string>;
 }): Record<string, unknown> {
   const accountId = options.accountId ?? "123456789012";
   const finding = guardDutyFinding({
@@ -19,6 +21,7 @@ export function findingEnvelope(options: {
     region: "us-east-1",
     ...(options.type ? { type: options.type } : {}),
     ...(options.severity !== undefined ? { severity: options.severity } : {}),
+    ...(options.tags ? { tags: options.tags } : {}),
   });
   const detail = finding.detail as Record<string, unknown> & { service: Record<string, unknown> };
   if (options.findingId) detail["id"] = options.findingId;

@@ -11,6 +11,8 @@ export function guardDutyFinding(options: {
   type?: string;
   severity?: number;
   role?: "ACTOR" | "TARGET";
+  /** The instance's tags, which GuardDuty copies into the finding. */
+  tags?: Record<string, string>;
   now?: Date;
 }): { source: string; detailType: string; detail: Record<string, unknown>; resources: string[] } {
   const now = (options.now ?? new Date()).toISOString();
@@ -30,7 +32,12 @@ export function guardDutyFinding(options: {
       type,
       resource: {
         resourceType: "Instance",
-        instanceDetails: { instanceId: options.instanceId },
+        instanceDetails: {
+          instanceId: options.instanceId,
+          ...(options.tags
+            ? { tags: Object.entries(options.tags).map(([key, value]) => ({ key, value })) }
+            : {}),
+        },
       },
       service: {
         serviceName: "guardduty",

@@ -100,10 +100,17 @@ export async function runStory(options: StoryOptions): Promise<ActResult[]> {
   );
   const victim = AutoScalingGroups[0]?.Instances?.find((i) => i.LifecycleState === "InService")?.InstanceId;
   if (!victim) throw new Error("web-frontend has no instance in service to play the compromised one");
+  const described = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [victim] }));
   const finding = guardDutyFinding({
     instanceId: victim,
     accountId: cloud.context.accountId,
     region: cloud.context.region,
+    tags: Object.fromEntries(
+      (described.Reservations?.[0]?.Instances?.[0]?.Tags ?? []).map((tag) => [
+        tag.Key ?? "",
+        tag.Value ?? "",
+      ]),
+    ),
   });
   await events.send(
     new PutEventsCommand({

@@ -30,8 +30,20 @@ export interface AuditRecord extends AuditEntry {
   expiresAt: number;
 }
 
+/** A first-write-wins Put of a record, for a DynamoDB transaction that must include it. */
+export interface AuditPut {
+  TableName: string;
+  Item: Record<string, unknown>;
+  ConditionExpression: string;
+}
+
 export interface AuditStore {
   write(entry: AuditEntry, key?: string): Promise<AuditRecord>;
+  /**
+   * The record as an item of a transaction, written only if the transaction commits (the
+   * caller decides what a failed condition on it means).
+   */
+  transactPut(entry: AuditEntry, key: string): AuditPut;
   history(subject: string): Promise<AuditRecord[]>;
   since(isoTime: string): Promise<AuditRecord[]>;
 }
@@ -42,23 +54,26 @@ export function dynamoAuditStore(
   options: { retentionDays: number; now?: () => Date },
 ): AuditStore {
   const now = options.now ?? (() => new Date());
+  const recordOf = (entry: AuditEntry, key: string | undefined): AuditRecord => {
+    const at = now().toISOString();
+    return {
+      ...entry,
+      at,
+      key: key ?? `${at}#${entry.action}#${Math.random().toString(36).slice(2, 10)}`,
+      expiresAt: Math.floor(now().getTime() / 1000) + options.retentionDays * 86_400,
+    };
+  };
+  const put = (record: AuditRecord): AuditPut => ({
+    TableName: table,
+    Item: { pk: record.subject, sk: record.key, ...record },
+    ConditionExpression: "attribute_not_exists(pk)",
+  });
   return {
+    transactPut: (entry, key) => put(recordOf(entry, key)),
     async write(entry, key) {
-      const at = now().toISOString();
-      const record: AuditRecord = {
-        ...entry,
-        at,
-        key: key ?? `${at}#${entry.action}#${Math.random().toString(36).slice(2, 10)}`,
-        expiresAt: Math.floor(now().getTime() / 1000) + options.retentionDays * 86_400,
-      };
+      const record = recordOf(entry, key);
       try {
-        await client.send(
-          new PutCommand({
-            TableName: table,
-            Item: { pk: entry.subject, sk: record.key, ...record },
-            ConditionExpression: "attribute_not_exists(pk)",
-          }),
-        );
+        await client.send(new PutCommand(put(record)));
       } catch (error) {
         // Already written by an earlier attempt of the same step: the trail keeps one record.
         if (!(error instanceof ConditionalCheckFailedException)) throw error;

@@ -1,14 +1,14 @@
-import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { EC2Client } from "@aws-sdk/client-ec2";
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { IAMClient } from "@aws-sdk/client-iam";
-import { ImagebuilderClient } from "@aws-sdk/client-imagebuilder";
-import { KMSClient } from "@aws-sdk/client-kms";
-import { SFNClient } from "@aws-sdk/client-sfn";
-import { SNSClient } from "@aws-sdk/client-sns";
-import { SSMClient } from "@aws-sdk/client-ssm";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
+import type { EC2Client } from "@aws-sdk/client-ec2";
+import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import type { IAMClient } from "@aws-sdk/client-iam";
+import type { ImagebuilderClient } from "@aws-sdk/client-imagebuilder";
+import type { KMSClient } from "@aws-sdk/client-kms";
+import type { SFNClient } from "@aws-sdk/client-sfn";
+import type { SNSClient } from "@aws-sdk/client-sns";
+import type { SSMClient } from "@aws-sdk/client-ssm";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { ALL_CLIENT_FACTORIES } from "./client-factories.js";
 import { type BackoffOptions, DEFAULT_BACKOFF, JitteredRetryStrategy } from "./retry.js";
 
 /**
@@ -21,6 +21,8 @@ export interface AwsTarget {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   backoff?: BackoffOptions;
 }
+
+export type ClientConfig = ReturnType<typeof clientConfig>;
 
 export function clientConfig(target: AwsTarget = {}) {
   return {
@@ -45,20 +47,53 @@ export interface AwsClients {
   dynamo: DynamoDBDocumentClient;
 }
 
-export function createClients(target: AwsTarget = {}): AwsClients {
+export type ClientName = keyof AwsClients;
+
+export type ClientFactories = { [K in ClientName]: (config: ClientConfig) => AwsClients[K] };
+
+export const CLIENT_NAMES: readonly ClientName[] = [
+  "ec2",
+  "autoScaling",
+  "sfn",
+  "sns",
+  "ssm",
+  "iam",
+  "kms",
+  "events",
+  "imageBuilder",
+  "dynamo",
+];
+
+/**
+ * Clients made on first use, from the factories given. A Lambda gives only the factories of the
+ * clients its code uses (functions/*.ts, checked by test/infra/function-clients.test.ts); one
+ * without a factory fails with an error that names it rather than an undefined client.
+ */
+export function lazyClients(target: AwsTarget, factories: Partial<ClientFactories>): AwsClients {
   const config = clientConfig(target);
-  return {
-    ec2: new EC2Client(config),
-    autoScaling: new AutoScalingClient(config),
-    sfn: new SFNClient(config),
-    sns: new SNSClient(config),
-    ssm: new SSMClient(config),
-    iam: new IAMClient(config),
-    kms: new KMSClient(config),
-    events: new EventBridgeClient(config),
-    imageBuilder: new ImagebuilderClient(config),
-    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient(config), {
-      marshallOptions: { removeUndefinedValues: true },
-    }),
-  };
+  const made: Partial<AwsClients> = {};
+  const clients = {} as AwsClients;
+  for (const name of CLIENT_NAMES) {
+    Object.defineProperty(clients, name, {
+      enumerable: true,
+      get() {
+        if (made[name]) return made[name];
+        const factory = factories[name] as ((config: ClientConfig) => AwsClients[typeof name]) | undefined;
+        if (!factory) {
+          throw new Error(
+            `This function was built without the ${name} AWS client: add it to the clients its entry point in functions/ passes to depsFromEnv.`,
+          );
+        }
+        const client = factory(config);
+        (made as Record<ClientName, unknown>)[name] = client;
+        return client;
+      },
+    });
+  }
+  return clients;
+}
+
+/** Every client (the local cloud, the CLI, tests). */
+export function createClients(target: AwsTarget = {}): AwsClients {
+  return lazyClients(target, ALL_CLIENT_FACTORIES);
 }

@@ -1,10 +1,21 @@
 import {
+  type AutoScalingGroup,
   DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
 } from "@aws-sdk/client-auto-scaling";
 import type { PhoenixDeps } from "../deps.js";
 import type { Finding, Tags } from "../findings/guardduty.js";
+import { TAG_QUARANTINE } from "../tags.js";
 import { startContainment } from "./execution.js";
+import {
+  cutNetwork,
+  isolateRecordKey,
+  isolationPlan,
+  type OriginalState,
+  observedState,
+  tagQuarantined,
+  touchedByIsolation,
+} from "./isolation.js";
 import { protectionHold } from "./protection.js";
 import { routeFinding } from "./route.js";
 import {
@@ -16,8 +27,11 @@ import {
   joinContainment,
   once,
   openContainment,
+  readPreviousStarts,
 } from "./state.js";
-import { findInstance, isGone, tagsOf } from "./steps/instance.js";
+import { awsErrorName } from "./steps/errors.js";
+import { attachedInterfaces, findInstance, isGone, type OwnedInstance, tagsOf } from "./steps/instance.js";
+import { existingIsolationGroups, type IsolationGroups } from "./steps/isolation-groups.js";
 import { instanceSubject } from "./steps/types.js";
 
 /** What Phoenix did with one finding. Each kind is audited. */
@@ -104,6 +118,25 @@ export async function takeFinding(
   }
 }
 
+/**
+ * The group an Auto Scaling instance carries in this AWS-managed tag; GuardDuty copies the
+ * instance's tags into the finding, so the intake can ask for the group before EC2 answers.
+ */
+export const ASG_NAME_TAG = "aws:autoscaling:groupName";
+
+/**
+ * Contains the instance of a finding as fast as the checks allow. With the isolation groups in
+ * place that is four sequential AWS calls from the finding to the no-rule group:
+ *
+ * 1. at once: the containment record (dedupe), the instance, its Auto Scaling group (asked by
+ *    the name the finding carries, confirmed by DescribeAutoScalingInstances), the budget window;
+ * 2. the transaction that opens the containment within the budget (and records the original
+ *    state), beside the lookup of the instance's isolation groups;
+ * 3. every interface to the allow-all group; 4. every interface to the no-rule group.
+ *
+ * Then the workflow starts and goes on (harden, revoke, evidence, replace, dispose); its isolate
+ * step finds the work done. A held containment (protected, over budget) cuts nothing.
+ */
 async function containFinding(
   deps: PhoenixDeps,
   finding: Finding,
@@ -118,11 +151,22 @@ async function containFinding(
     count: finding.count,
     updatedAt: finding.updatedAt,
   };
-  // The cheap check first: a flood of repeats joins without touching EC2.
-  const current = await getContainment(deps, finding.accountId, instanceId);
+  // A finding seen before (count > 1) most likely joins an open containment: in a flood of
+  // repeats, one read decides, without touching EC2 or Auto Scaling. A first sighting reads all
+  // at once, because then the instance is most likely not yet contained.
+  let known: { current: ContainmentItem | undefined } | undefined;
+  if (finding.count > 1) {
+    known = { current: await getContainment(deps, finding.accountId, instanceId) };
+    if (isOpen(known.current)) return join(deps, known.current, sighting, delivery);
+  }
+  const [current, instance, group, previousStarts] = await Promise.all([
+    known ? known.current : getContainment(deps, finding.accountId, instanceId),
+    findInstance(deps, instanceId),
+    groupOf(deps, instanceId, finding.instanceTags?.[ASG_NAME_TAG]),
+    readPreviousStarts(deps, finding.accountId),
+  ]);
   if (isOpen(current)) return join(deps, current, sighting, delivery);
 
-  const instance = await findInstance(deps, instanceId);
   if (!instance || isGone(instance)) {
     const reason = !instance
       ? `Instance ${instanceId} does not exist in account ${finding.accountId} (EC2 does not know it): nothing to contain.`
@@ -142,18 +186,25 @@ async function containFinding(
     return { kind: "refused", reason };
   }
 
-  const group = await groupOf(deps, instanceId);
   const protectedReason = protectionHold(tagsOf(instance.Tags), group?.tags);
-  const opened = await openContainment(deps, {
-    accountId: finding.accountId,
-    instanceId,
-    ...(group ? { group: { name: group.name, desiredCapacity: group.desiredCapacity } } : {}),
-    sighting,
-    openedBy: delivery.id,
-    findingReceivedAt: delivery.receivedAt,
-    ...(protectedReason ? { protectedReason } : {}),
-    current,
-  });
+  const original = observedState(instance);
+  const vpcIds = [...new Set(attachedInterfaces(instance).map((eni) => eni.VpcId!))];
+  const [opened, groups] = await Promise.all([
+    openContainment(deps, {
+      accountId: finding.accountId,
+      instanceId,
+      ...(group ? { group: { name: group.name, desiredCapacity: group.desiredCapacity } } : {}),
+      sighting,
+      openedBy: delivery.id,
+      findingReceivedAt: delivery.receivedAt,
+      ...(protectedReason ? { protectedReason } : {}),
+      current,
+      previousStarts,
+      original: { state: original, actor: ACTOR },
+    }),
+    // Read-only, and only useful if the containment opens; a failure leaves the cut to the step.
+    protectedReason ? undefined : existingIsolationGroups(deps, vpcIds).catch(() => undefined),
+  ]);
 
   switch (opened.kind) {
     case "exists":
@@ -162,7 +213,66 @@ async function containFinding(
       await reportHold(deps, opened.item, why);
       return { kind: "held", holdId: opened.hold.holdId, reason: opened.hold.reason };
     case "opened":
+      await isolateAtIntake(deps, opened.item, instance, original, groups);
       return start(deps, opened.item, why);
+  }
+}
+
+/**
+ * Cuts the network of a just-opened containment without waiting for the workflow. Isolation is
+ * reversible and protective, so it is not worth a delay; if it cannot happen here (no isolation
+ * groups yet in a VPC, the instance already half-moved, an AWS error), the isolate step does it
+ * moments later with its own retries, and the failure is in the trail.
+ */
+async function isolateAtIntake(
+  deps: PhoenixDeps,
+  item: ContainmentItem,
+  instance: OwnedInstance,
+  original: OriginalState,
+  groups: IsolationGroups | undefined,
+): Promise<void> {
+  if (!groups || touchedByIsolation(original, groups)) return;
+  const plan = isolationPlan(instance, original);
+  try {
+    await cutNetwork(deps, instance, plan, groups);
+    const isolatedAt = deps.now().toISOString();
+    await Promise.all([
+      tagQuarantined(deps, instance, item.epoch),
+      deps.audit.write(
+        {
+          subject: instanceSubject(item.instanceId),
+          action: "isolate",
+          outcome: "ok",
+          actor: ACTOR,
+          execution: item.executionName,
+          findingId: item.epoch,
+          details: {
+            interfaces: plan.map((eni) => ({ ...eni, isolatedIn: groups.quarantine[eni.vpcId] })),
+            alreadyIsolated: 0,
+            transitionGroupIds: groups.transition,
+            quarantineGroupIds: groups.quarantine,
+            tag: `${TAG_QUARANTINE}=${item.epoch}`,
+            isolatedAt,
+            by: "intake",
+          },
+        },
+        isolateRecordKey(item.executionName),
+      ),
+    ]);
+  } catch (error) {
+    await deps.audit.write(
+      {
+        subject: instanceSubject(item.instanceId),
+        action: "isolate",
+        outcome: "failed",
+        actor: ACTOR,
+        execution: item.executionName,
+        findingId: item.epoch,
+        reason: `The intake could not cut the network (${awsErrorName(error)}: ${(error as Error).message}); the workflow's isolate step will.`,
+        details: { by: "intake" },
+      },
+      `${item.executionName}#isolate-at-intake-failed`,
+    );
   }
 }
 
@@ -262,21 +372,34 @@ export interface GroupFacts {
   tags: Tags;
 }
 
-/** The Auto Scaling group an instance is in, with its capacity and tags; undefined when standalone. */
-export async function groupOf(deps: PhoenixDeps, instanceId: string): Promise<GroupFacts | undefined> {
-  const { AutoScalingInstances = [] } = await deps.clients.autoScaling.send(
-    new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }),
-  );
+/**
+ * The Auto Scaling group an instance is in, with its capacity and tags; undefined when standalone.
+ * Given the name the instance's tags suggest, both questions go out at once; the membership
+ * answer decides (the tag stays on an instance that left its group).
+ */
+export async function groupOf(
+  deps: PhoenixDeps,
+  instanceId: string,
+  suggestedName?: string,
+): Promise<GroupFacts | undefined> {
+  const [{ AutoScalingInstances = [] }, suggested] = await Promise.all([
+    deps.clients.autoScaling.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] })),
+    suggestedName ? describeGroup(deps, suggestedName) : undefined,
+  ]);
   const name = AutoScalingInstances[0]?.AutoScalingGroupName;
   if (!name) return undefined;
-  const { AutoScalingGroups = [] } = await deps.clients.autoScaling.send(
-    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }),
-  );
-  const group = AutoScalingGroups[0];
+  const group = name === suggestedName ? suggested : await describeGroup(deps, name);
   return {
     name,
     // Unknown capacity counts as 0 against the percent limit: the budget then holds, the safe side.
     desiredCapacity: group?.DesiredCapacity ?? Number.NaN,
     tags: tagsOf(group?.Tags?.map((tag) => ({ Key: tag.Key, Value: tag.Value }))),
   };
+}
+
+async function describeGroup(deps: PhoenixDeps, name: string): Promise<AutoScalingGroup | undefined> {
+  const { AutoScalingGroups = [] } = await deps.clients.autoScaling.send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }),
+  );
+  return AutoScalingGroups[0];
 }

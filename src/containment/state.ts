@@ -10,8 +10,9 @@ import {
 import { withBackoff } from "../aws/retry.js";
 import type { PhoenixDeps } from "../deps.js";
 import { type BudgetLimit, groupPercentAllowance } from "./budget.js";
+import { type OriginalState, originalRecordKey } from "./isolation.js";
 import { containmentExecutionName, instanceDedupeKey } from "./naming.js";
-import type { ContainmentInput } from "./steps/types.js";
+import { type ContainmentInput, instanceSubject } from "./steps/types.js";
 
 /**
  * The state table: one containment record per instance, holds waiting for a person, and the
@@ -101,6 +102,19 @@ export interface OpenRequest {
    * attempt. The transaction's condition still checks it did not change.
    */
   current?: ContainmentItem | undefined;
+  /** The previous window bucket's starts as the caller read them beside its other reads. */
+  previousStarts?: PreviousStarts;
+  /**
+   * The instance as the caller found it, before anything moved: recorded in the audit trail
+   * (the record release restores from) by the same transaction that opens the containment, so
+   * it exists exactly when the containment was started and before anyone can isolate.
+   */
+  original?: { state: OriginalState; actor: string };
+}
+
+export interface PreviousStarts {
+  bucket: string;
+  starts: number;
 }
 
 export type OpenOutcome =
@@ -157,6 +171,8 @@ export const isOpen = (item: ContainmentItem | undefined): item is ContainmentIt
  */
 export async function openContainment(deps: PhoenixDeps, request: OpenRequest): Promise<OpenOutcome> {
   let known = "current" in request;
+  let prefetched = request.previousStarts;
+  let original = request.original;
   return withBackoff(
     async () => {
       const previous = known
@@ -168,7 +184,15 @@ export async function openContainment(deps: PhoenixDeps, request: OpenRequest): 
       if (request.protectedReason) {
         return hold(deps, item, previous, { kind: "protected", reason: request.protectedReason });
       }
-      return startWithinBudget(deps, item, previous, request.group);
+      const attempt = { previousStarts: prefetched, original };
+      // Later attempts read afresh; the original goes only while it may still be written.
+      prefetched = undefined;
+      try {
+        return await startWithinBudget(deps, item, previous, request.group, attempt);
+      } catch (error) {
+        if (error instanceof OriginalExists) original = undefined;
+        throw error;
+      }
     },
     (error) => error instanceof RetryTransaction,
     { maxAttempts: 8, baseDelayMs: 20, maxDelayMs: 500 },
@@ -177,6 +201,9 @@ export async function openContainment(deps: PhoenixDeps, request: OpenRequest): 
 
 /** A transaction lost a race that re-reading resolves (a window bucket moved, a conflict). */
 class RetryTransaction extends Error {}
+
+/** The original-state record already exists (an earlier attempt wrote it): retry without it. */
+class OriginalExists extends RetryTransaction {}
 
 function newItem(deps: PhoenixDeps, request: OpenRequest, previous?: ContainmentItem): ContainmentItem {
   const generation = (previous?.generation ?? 0) + 1;
@@ -334,11 +361,15 @@ async function startWithinBudget(
   item: ContainmentItem,
   previous: ContainmentItem | undefined,
   group: OpenRequest["group"],
+  attempt: Pick<OpenRequest, "previousStarts" | "original">,
 ): Promise<OpenOutcome> {
   const budgets = deps.policy.containment.budgets;
   const table = deps.resources.stateTable;
   const buckets = windowBuckets(deps.now(), budgets.windowMinutes);
-  const previousStarts = await readStarts(deps, item.accountId, buckets.previous);
+  const previousStarts =
+    attempt.previousStarts?.bucket === buckets.previous
+      ? attempt.previousStarts.starts
+      : await readStarts(deps, item.accountId, buckets.previous);
   const room = budgets.perAccountMaxCount - previousStarts;
   const perGroup = group ? groupLimit(budgets, group.desiredCapacity) : undefined;
 
@@ -395,6 +426,24 @@ async function startWithinBudget(
       ExpressionAttributeValues: { ":one": 1, ":room": room, ":expiresAt": buckets.expiresAt },
     },
   });
+  let originalIndex = -1;
+  if (attempt.original) {
+    originalIndex = transactItems.length;
+    transactItems.push({
+      Put: deps.audit.transactPut(
+        {
+          subject: instanceSubject(item.instanceId),
+          action: "record-original",
+          outcome: "ok",
+          actor: attempt.original.actor,
+          execution: item.executionName,
+          findingId: item.epoch,
+          details: attempt.original.state as unknown as Record<string, unknown>,
+        },
+        originalRecordKey(item.executionName),
+      ),
+    });
+  }
 
   try {
     await deps.clients.dynamo.send(new TransactWriteCommand({ TransactItems: transactItems }));
@@ -403,6 +452,7 @@ async function startWithinBudget(
     const codes = cancellationCodes(error);
     if (!codes) throw error;
     if (codes[recordIndex] === "ConditionalCheckFailed") return existing(deps, item);
+    if (originalIndex >= 0 && codes[originalIndex] === "ConditionalCheckFailed") throw new OriginalExists();
     if (codes.includes("TransactionConflict")) throw new RetryTransaction();
     if (groupIndex >= 0 && codes[groupIndex] === "ConditionalCheckFailed" && group && perGroup) {
       return hold(deps, item, previous, groupHoldInfo(budgets, group, perGroup, perGroup.limit));
@@ -438,6 +488,12 @@ function accountHoldInfo(
     limit: "perAccountWindow",
     reason: `Account ${accountId} already had ${started} containment(s) started within the last ${budgets.windowMinutes} to ${2 * budgets.windowMinutes} minutes, and the per-account limit is ${budgets.perAccountMaxCount} (containment.budgets.perAccountMaxCount).`,
   };
+}
+
+/** The previous window bucket's starts, for a caller that reads them beside its other reads. */
+export async function readPreviousStarts(deps: PhoenixDeps, accountId: string): Promise<PreviousStarts> {
+  const bucket = windowBuckets(deps.now(), deps.policy.containment.budgets.windowMinutes).previous;
+  return { bucket, starts: await readStarts(deps, accountId, bucket) };
 }
 
 async function readStarts(deps: PhoenixDeps, accountId: string, bucketStart: string): Promise<number> {

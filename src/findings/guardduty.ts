@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "../validation/zod.js";
 
 /** EC2 tags as a plain map; EC2 tag keys are unique per resource, so nothing is lost. */
 export type Tags = Readonly<Record<string, string>>;
@@ -40,59 +40,62 @@ const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 const NETWORK_INTERFACE_ID = /^eni-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
 
-const nonEmpty = z.string().trim().min(1, "must not be empty");
+const nonEmpty = z.string().check(z.trim(), z.minLength(1, "must not be empty"));
 const isoTime = z.iso.datetime({ offset: true, message: "must be an ISO-8601 timestamp" });
 
 const detailSchema = z.object({
   id: nonEmpty,
   type: nonEmpty,
-  severity: z.number().min(0).max(10),
+  severity: z.number().check(z.minimum(0), z.maximum(10)),
   title: z.string(),
   // Digits only; real accounts have 12, but some published samples carry 13.
-  accountId: z.string().regex(/^\d+$/, "must be an account id (digits)"),
-  region: z.string().regex(REGION, "must be an AWS region name").optional(),
-  createdAt: isoTime.optional(),
+  accountId: z.string().check(z.regex(/^\d+$/, "must be an account id (digits)")),
+  region: z.optional(z.string().check(z.regex(REGION, "must be an AWS region name"))),
+  createdAt: z.optional(isoTime),
   updatedAt: isoTime,
   resource: z.object({
     resourceType: nonEmpty,
-    instanceDetails: z.unknown().optional(),
+    instanceDetails: z.optional(z.unknown()),
   }),
-  service: z
-    .object({
-      resourceRole: z.enum(["ACTOR", "TARGET"]).optional(),
-      count: z.number().int().min(1).optional(),
-      archived: z.boolean().optional(),
-      additionalInfo: z.unknown().optional(),
-    })
-    .optional(),
+  service: z.optional(
+    z.object({
+      resourceRole: z.optional(z.enum(["ACTOR", "TARGET"])),
+      count: z.optional(z.int().check(z.minimum(1))),
+      archived: z.optional(z.boolean()),
+      additionalInfo: z.optional(z.unknown()),
+    }),
+  ),
 });
 
 const envelopeSchema = z.object({
   id: nonEmpty,
-  region: z.string().regex(REGION, "must be an AWS region name").optional(),
+  region: z.optional(z.string().check(z.regex(REGION, "must be an AWS region name"))),
   detail: detailSchema,
 });
 
 const instanceDetailsSchema = z.object({
   instanceId: z
     .string()
-    .trim()
-    .regex(INSTANCE_ID, "must be an EC2 instance id (i- followed by 8 or 17 hex digits)"),
+    .check(z.trim(), z.regex(INSTANCE_ID, "must be an EC2 instance id (i- followed by 8 or 17 hex digits)")),
   tags: z
-    .array(z.object({ key: z.string().min(1), value: z.string() }))
-    .nullish()
-    .refine((tags) => !tags || new Set(tags.map((t) => t.key)).size === tags.length, "duplicate tag keys"),
-  networkInterfaces: z
-    .array(
+    .nullish(z.array(z.object({ key: z.string().check(z.minLength(1)), value: z.string() })))
+    .check(
+      z.refine((tags) => !tags || new Set(tags.map((t) => t.key)).size === tags.length, "duplicate tag keys"),
+    ),
+  networkInterfaces: z.nullish(
+    z.array(
       z.object({
-        networkInterfaceId: z
-          .string()
-          .trim()
-          .regex(NETWORK_INTERFACE_ID, "must be a network interface id (eni- followed by hex digits)")
-          .optional(),
+        networkInterfaceId: z.optional(
+          z
+            .string()
+            .check(
+              z.trim(),
+              z.regex(NETWORK_INTERFACE_ID, "must be a network interface id (eni- followed by hex digits)"),
+            ),
+        ),
       }),
-    )
-    .nullish(),
+    ),
+  ),
 });
 
 /**
@@ -198,7 +201,7 @@ function describe(value: unknown): string {
   return Array.isArray(value) ? "an array" : `a ${typeof value}`;
 }
 
-function formatIssues(error: z.ZodError, prefix: readonly string[]): string {
+function formatIssues(error: z.core.$ZodError, prefix: readonly string[]): string {
   return error.issues
     .map((issue) => {
       const field = [...prefix, ...issue.path.map(String)].join(".") || "event";

@@ -1,5 +1,5 @@
-import { type ZodError, z } from "zod";
 import type { Policy } from "../policy/index.js";
+import * as z from "../validation/zod.js";
 import { familyFromParameterName } from "./parameters.js";
 
 /**
@@ -27,24 +27,25 @@ const EXPECTED_SOURCE: Record<string, string> = {
   [PARAMETER_STORE_CHANGE]: "aws.ssm",
 };
 
-const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, "not an AWS region");
+const region = z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, "not an AWS region"));
+const nonEmpty = () => z.string().check(z.minLength(1));
 
 const envelopeSchema = z.object({
-  "detail-type": z.string().min(1),
-  source: z.string().min(1),
+  "detail-type": nonEmpty(),
+  source: nonEmpty(),
 });
 
-const amiStateSchema = z.object({ detail: z.object({ State: z.string().min(1) }) });
+const amiStateSchema = z.object({ detail: z.object({ State: nonEmpty() }) });
 const amiActionSchema = z.object({
   region,
-  account: z.string().min(1),
+  account: nonEmpty(),
   // AWS ids are hex, but the documentation's own sample is "ami-0123456789example"; DescribeImages
   // refuses a wrong id anyway, so the shape check here stays loose on purpose.
-  detail: z.object({ ImageId: z.string().regex(/^ami-[0-9a-z]+$/, "not an AMI id") }),
+  detail: z.object({ ImageId: z.string().check(z.regex(/^ami-[0-9a-z]+$/, "not an AMI id")) }),
 });
 
 const imageBuilderStateSchema = z.object({
-  detail: z.object({ state: z.object({ status: z.string().min(1) }) }),
+  detail: z.object({ state: z.object({ status: nonEmpty() }) }),
 });
 /** An Image Builder image *build version* ARN: .../image/<name>/<x.y.z>/<build>. */
 const IMAGE_BUILD_VERSION_ARN =
@@ -54,9 +55,9 @@ const imageBuilderActionSchema = z.object({ region, resources: z.array(z.unknown
 const parameterSchema = z.object({
   region,
   detail: z.object({
-    name: z.string().min(1),
-    operation: z.string().min(1),
-    exception: z.string().optional(),
+    name: nonEmpty(),
+    operation: nonEmpty(),
+    exception: z.optional(z.string()),
   }),
 });
 
@@ -156,7 +157,7 @@ function classifyParameter(event: object, policy: Pick<Policy, "rollout">): Imag
   return { kind: "parameter", name, operation, region: parsed.data.region };
 }
 
-function invalid(error: ZodError): ImageTrigger {
+function invalid(error: z.core.$ZodError): ImageTrigger {
   const problems = error.issues.map((issue) => {
     const field = issue.path.length > 0 ? issue.path.map(String).join(".") : "event";
     return `${field}: ${issue.message}`;

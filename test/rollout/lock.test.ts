@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalCloud } from "../../local/cloud.js";
+import { serialDynamoDb } from "../../local/moto-fixes/serial-dynamodb.js";
 import type { PhoenixDeps } from "../../src/deps.js";
 import {
   acquireGroupLock,
@@ -13,7 +14,9 @@ import { phoenixOn } from "../support/phoenix.js";
 let cloud: LocalCloud;
 let deps: PhoenixDeps;
 beforeAll(async () => {
-  cloud = await startTestCloud({ plugins: [] });
+  // moto does not apply concurrent conditional writes atomically (AWS does): the local cloud's
+  // fix serves DynamoDB calls one at a time, which the race below depends on.
+  cloud = await startTestCloud({ plugins: [serialDynamoDb()] });
   ({ deps } = await phoenixOn(cloud));
 });
 afterAll(async () => {

@@ -69,6 +69,48 @@ export async function isolationGroupsFor(
   return result;
 }
 
+/**
+ * The isolation groups of these VPCs if they all exist with exactly the rules their roles need,
+ * found with one DescribeSecurityGroups and changing nothing; undefined otherwise (the isolate
+ * step then creates or repairs them). The intake uses this to cut the network without waiting
+ * for the workflow.
+ */
+export async function existingIsolationGroups(
+  deps: PhoenixDeps,
+  vpcIds: readonly string[],
+): Promise<IsolationGroups | undefined> {
+  if (vpcIds.length === 0) return undefined;
+  const { SecurityGroups = [] } = await deps.clients.ec2.send(
+    new DescribeSecurityGroupsCommand({
+      Filters: [
+        { Name: "vpc-id", Values: [...vpcIds] },
+        { Name: `tag:${ROLE_TAG}`, Values: ["isolation-transition", "quarantine"] },
+      ],
+    }),
+  );
+  const result: IsolationGroups = { transition: {}, quarantine: {} };
+  for (const vpcId of vpcIds) {
+    for (const role of ["isolation-transition", "quarantine"] as const) {
+      const group = SecurityGroups.filter((g) => g.VpcId === vpcId && roleOf(g) === role).sort((a, b) =>
+        (a.GroupId ?? "").localeCompare(b.GroupId ?? ""),
+      )[0];
+      if (!group?.GroupId || !hasExactRules(group, role)) return undefined;
+      (role === "quarantine" ? result.quarantine : result.transition)[vpcId] = group.GroupId;
+    }
+  }
+  return result;
+}
+
+function hasExactRules(group: SecurityGroup, role: IsolationRole): boolean {
+  if (role === "quarantine") {
+    return (group.IpPermissions ?? []).length === 0 && (group.IpPermissionsEgress ?? []).length === 0;
+  }
+  return (
+    missingAllTraffic(group.IpPermissions ?? []) === undefined &&
+    missingAllTraffic(group.IpPermissionsEgress ?? []) === undefined
+  );
+}
+
 function roleOf(group: SecurityGroup): string | undefined {
   return group.Tags?.find((tag) => tag.Key === ROLE_TAG)?.Value;
 }

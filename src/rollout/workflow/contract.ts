@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "../../validation/zod.js";
 import type { LaunchTemplateInUse } from "../group.js";
 import type { RefreshPreferences } from "../preferences.js";
 import type { RefreshOutcome } from "./refresh-outcome.js";
@@ -11,16 +11,18 @@ import type { RefreshOutcome } from "./refresh-outcome.js";
 /** Execution input: `{family, imageId}` (what on-image starts) or `{groups, imageId}` (by hand). */
 export const rolloutRequestSchema = z
   .object({
-    imageId: z.string().regex(/^ami-[0-9a-z]+$/, "not an AMI id"),
-    family: z.string().min(1).optional(),
-    groups: z.array(z.string().min(1)).min(1).optional(),
+    imageId: z.string().check(z.regex(/^ami-[0-9a-z]+$/, "not an AMI id")),
+    family: z.optional(z.string().check(z.minLength(1))),
+    groups: z.optional(z.array(z.string().check(z.minLength(1))).check(z.minLength(1))),
     /** Who asked, for the audit trail ("user:<name>"); events leave it out. */
-    requestedBy: z.string().min(1).optional(),
+    requestedBy: z.optional(z.string().check(z.minLength(1))),
   })
-  .refine((request) => request.family !== undefined || request.groups !== undefined, {
-    message: "give a family or a list of groups",
-    path: ["family"],
-  });
+  .check(
+    z.refine((request) => request.family !== undefined || request.groups !== undefined, {
+      message: "give a family or a list of groups",
+      path: ["family"],
+    }),
+  );
 export type RolloutRequest = z.infer<typeof rolloutRequestSchema>;
 
 /** What each group's branch needs to know of its group, from the plan. */
@@ -85,25 +87,21 @@ export interface GroupTask {
   error?: { Error?: string; Cause?: string };
 }
 
-export const groupTaskSchema = z
-  .object({
-    execution: z.string().min(1),
-    family: z.string().min(1),
-    imageId: z.string().min(1),
-    wave: z.number().int(),
-    group: z
-      .object({
-        name: z.string().min(1),
-        launchTemplate: z.object({ version: z.string().min(1) }).passthrough(),
-        preferences: z.object({}).passthrough(),
-      })
-      .passthrough(),
-    pollSeconds: z.number().positive(),
-    foreignRefresh: z.enum(["wait", "skip"]),
-    foreignWaitSeconds: z.number().min(0),
-    lockTtlSeconds: z.number().positive(),
-  })
-  .passthrough();
+export const groupTaskSchema = z.looseObject({
+  execution: z.string().check(z.minLength(1)),
+  family: z.string().check(z.minLength(1)),
+  imageId: z.string().check(z.minLength(1)),
+  wave: z.int(),
+  group: z.looseObject({
+    name: z.string().check(z.minLength(1)),
+    launchTemplate: z.looseObject({ version: z.string().check(z.minLength(1)) }),
+    preferences: z.looseObject({}),
+  }),
+  pollSeconds: z.number().check(z.positive()),
+  foreignRefresh: z.enum(["wait", "skip"]),
+  foreignWaitSeconds: z.number().check(z.minimum(0)),
+  lockTtlSeconds: z.number().check(z.positive()),
+});
 
 export interface RefreshPoll {
   refreshId: string;
