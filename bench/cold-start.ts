@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { build, type Metafile } from "esbuild";
-import { literalSchemaKeys } from "../build/esbuild-plugins.mjs";
+import { lambdaPlugins } from "../build/esbuild-plugins.mjs";
 import { PHOENIX_FUNCTIONS } from "../src/catalog.js";
 import { BENCH_DIR, type Figures, median, round } from "./lib/results.js";
 
@@ -36,7 +36,7 @@ export async function runColdStart(): Promise<Figures> {
         logLevel: "silent",
         metafile: true,
         mainFields: ["module", "main"],
-        plugins: [literalSchemaKeys],
+        plugins: lambdaPlugins,
         // Bundled CommonJS dependencies still call require(): give the ESM bundle one.
         banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
       });

@@ -1,6 +1,8 @@
 import type { Plugin } from "esbuild";
 
 export declare const literalSchemaKeys: Plugin;
+export declare const builtinsViaRequire: Plugin;
+export declare const lambdaCredentials: Plugin;
+export declare const lambdaPlugins: Plugin[];
 export declare function withLiteralKeys(source: string): string;
-declare const plugins: Plugin[];
-export default plugins;
+export default lambdaPlugins;
