@@ -5,7 +5,7 @@ import { startWorkflowEnv, type WorkflowEnv } from "./support/workflows.js";
 /** Definitions: test/reliability/support/audit-coverage.ts. */
 let env: WorkflowEnv;
 beforeAll(async () => {
-  env = await startWorkflowEnv({ speed: 30 });
+  env = await startWorkflowEnv();
 }, 60_000);
 afterAll(async () => {
   await env?.stop();

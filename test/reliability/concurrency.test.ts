@@ -16,7 +16,7 @@ import { startWorkflowEnv, type WorkflowEnv } from "./support/workflows.js";
  */
 let env: WorkflowEnv;
 beforeAll(async () => {
-  env = await startWorkflowEnv({ speed: 30 });
+  env = await startWorkflowEnv();
 }, 60_000);
 afterAll(async () => {
   await env?.stop();

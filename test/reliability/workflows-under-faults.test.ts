@@ -12,11 +12,9 @@ const SEEDS = process.env.PHOENIX_LONG === "1" ? [11, 23, 37, 41, 59] : [11];
 
 let env: WorkflowEnv;
 beforeAll(async () => {
-  // Task timeouts shrink with the clock (300 s / speed) but the SDK's backoff is real time: at
-  // ×200 a step slowed by injected faults times out and is retried while still running, which
-  // would show as a duplicate action that AWS (300 real seconds) would never cause. ×30 keeps
-  // 10 real seconds per step.
-  env = await startWorkflowEnv({ speed: 30 });
+  // At the default clock (×200): task timeouts stay in real seconds (local/stepfunctions), so a
+  // step slowed by injected faults is not timed out and run twice while it still works.
+  env = await startWorkflowEnv();
 }, 60_000);
 afterAll(async () => {
   await env?.stop();
