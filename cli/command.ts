@@ -2,14 +2,20 @@ import type { CommandIO } from "./io.js";
 
 export interface Command {
   name: string;
-  summary: string;
   usage: string;
   example: string;
   run(args: string[], io: CommandIO): Promise<number>;
 }
 
-export function helpText(command: Command): string {
-  return `${command.summary}\n\nUsage: ${command.usage}\n\nExample:\n  ${command.example}\n`;
+/** What the overview shows of a command, and how to load the rest when it runs. */
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load(): Promise<Command>;
+}
+
+export function helpText(entry: CommandEntry, command: Command): string {
+  return `${entry.summary}\n\nUsage: ${command.usage}\n\nExample:\n  ${command.example}\n`;
 }
 
 export function parsePositiveNumber(value: string | undefined, flag: string, fallback: number): number {

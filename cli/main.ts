@@ -1,29 +1,68 @@
-import { type Command, helpText } from "./command.js";
-import { approveCommand } from "./commands/approve.js";
-import { auditCommand } from "./commands/audit.js";
-import { configCommand } from "./commands/config.js";
-import { containCommand } from "./commands/contain.js";
-import { demoCommand } from "./commands/demo.js";
-import { localCommand } from "./commands/local.js";
-import { planCommand } from "./commands/plan.js";
-import { releaseCommand } from "./commands/release.js";
-import { rolloutCommand } from "./commands/rollout.js";
-import { statusCommand } from "./commands/status.js";
-import { watchCommand } from "./commands/watch.js";
+import { type CommandEntry, helpText } from "./command.js";
 import { CliError, type CommandIO, EXIT, processIO, UsageError } from "./io.js";
 
-export const COMMANDS: Command[] = [
-  planCommand,
-  rolloutCommand,
-  containCommand,
-  releaseCommand,
-  approveCommand,
-  statusCommand,
-  watchCommand,
-  auditCommand,
-  configCommand,
-  localCommand,
-  demoCommand,
+/**
+ * Every command, loaded only when it runs: a command pulls in the SDK clients, the local cloud
+ * or the dashboard it needs, and loading them all made every call wait for all of them.
+ */
+export const COMMANDS: CommandEntry[] = [
+  {
+    name: "plan",
+    summary:
+      "Dry run: what a rollout, a containment or an event would do (groups, waves, steps, budgets); changes nothing",
+    load: async () => (await import("./commands/plan.js")).planCommand,
+  },
+  {
+    name: "rollout",
+    summary: "Start the rollout workflow of an image: its family's groups, or the groups named",
+    load: async () => (await import("./commands/rollout.js")).rolloutCommand,
+  },
+  {
+    name: "contain",
+    summary:
+      "Contain an instance now (isolate, revoke, keep evidence, replace, dispose) through the same routing and budgets as findings",
+    load: async () => (await import("./commands/contain.js")).containCommand,
+  },
+  {
+    name: "release",
+    summary: "Release an instance Phoenix contained (a false positive): restore what isolation changed",
+    load: async () => (await import("./commands/release.js")).releaseCommand,
+  },
+  {
+    name: "approve",
+    summary: "Approve a held containment (protected instance, or over budget): it starts now",
+    load: async () => (await import("./commands/approve.js")).approveCommand,
+  },
+  {
+    name: "status",
+    summary: "Running and recent workflows, and each managed group's instance refresh progress",
+    load: async () => (await import("./commands/status.js")).statusCommand,
+  },
+  {
+    name: "watch",
+    summary: "Follow one workflow live: its steps, each instance refresh's progress, the outcome",
+    load: async () => (await import("./commands/watch.js")).watchCommand,
+  },
+  {
+    name: "audit",
+    summary: "The audit trail: every action and decision, for one instance, one image, or a period",
+    load: async () => (await import("./commands/audit.js")).auditCommand,
+  },
+  {
+    name: "config",
+    summary: "Validate a Phoenix policy and print its effective values (defaults filled in)",
+    load: async () => (await import("./commands/config.js")).configCommand,
+  },
+  {
+    name: "local",
+    summary: "Run the local cloud (moto + Phoenix's runtime) until Ctrl-C",
+    load: async () => (await import("./commands/local.js")).localCommand,
+  },
+  {
+    name: "demo",
+    summary: "Start the local cloud, seed a demo fleet and run Phoenix's story on it (what `npm start` runs)",
+    load: async () => (await import("./commands/demo.js")).demoCommand,
+  },
 ];
 
 function overview(): string {
@@ -55,19 +94,20 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
     io.err(`phoenix: unknown command "${name}".\n\n${overview()}`);
     return EXIT.usage;
   }
+  const loaded = await command.load();
   if (rest.includes("--help") || rest.includes("-h")) {
-    io.out(helpText(command));
+    io.out(helpText(command, loaded));
     return EXIT.ok;
   }
   try {
-    return await command.run(rest, io);
+    return await loaded.run(rest, io);
   } catch (error) {
     if (error instanceof CliError) {
       io.err(`phoenix ${command.name}: ${error.message}`);
       return error.exitCode;
     }
     if (error instanceof UsageError || (error instanceof TypeError && "code" in error)) {
-      io.err(`phoenix ${command.name}: ${error.message}\n\nUsage: ${command.usage}`);
+      io.err(`phoenix ${command.name}: ${error.message}\n\nUsage: ${loaded.usage}`);
       return EXIT.usage;
     }
     io.err(`phoenix ${command.name}: ${(error as Error).message}`);

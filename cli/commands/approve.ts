@@ -7,7 +7,6 @@ import { printJson } from "../output.js";
 
 export const approveCommand: Command = {
   name: "approve",
-  summary: "Approve a held containment (protected instance, or over budget): it starts now",
   usage: `phoenix approve <hold-id> [--json] ${CONNECTION_USAGE}`,
   example: "phoenix approve hold-0123456789ab --local",
   async run(args, io) {

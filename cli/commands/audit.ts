@@ -19,7 +19,6 @@ import { printJson } from "../output.js";
 
 export const auditCommand: Command = {
   name: "audit",
-  summary: "The audit trail: every action and decision, for one instance, one image, or a period",
   usage: `phoenix audit [--instance i-…] [--image ami-…] [--since 24h] [--json] ${CONNECTION_USAGE}`,
   example: "phoenix audit --instance i-0123456789abcdef0 --since 7d",
   async run(args, io) {

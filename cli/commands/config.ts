@@ -7,7 +7,6 @@ import { printJson } from "../output.js";
 /** `phoenix config check [file]`: validates a policy the way deploy and start do, offline. */
 export const configCommand: Command = {
   name: "config",
-  summary: "Validate a Phoenix policy and print its effective values (defaults filled in)",
   usage: "phoenix config check [policy.json] [--json]",
   example: "phoenix config check policy.json",
   async run(args, io) {

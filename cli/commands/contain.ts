@@ -54,8 +54,6 @@ export function manualFinding(
 
 export const containCommand: Command = {
   name: "contain",
-  summary:
-    "Contain an instance now (isolate, revoke, keep evidence, replace, dispose) through the same routing and budgets as findings",
   usage: `phoenix contain i-… --reason "…" [--force] [--watch] [--json] ${CONNECTION_USAGE}`,
   example: 'phoenix contain i-0123456789abcdef0 --reason "crypto miner seen by on-call" --local',
   async run(args, io) {

@@ -10,7 +10,6 @@ export const DEMO_SPEED = 20;
 
 export const demoCommand: Command = {
   name: "demo",
-  summary: "Start the local cloud, seed a demo fleet and run Phoenix's story on it (what `npm start` runs)",
   usage: `phoenix demo [--port 4566] [--speed ${DEMO_SPEED}] [--no-story] [--exit] [--verbose]`,
   example: "phoenix demo --speed 40 --exit",
   async run(args, io) {

@@ -99,7 +99,6 @@ export function endpointHelp(endpoint: string): string {
 
 export const localCommand: Command = {
   name: "local",
-  summary: "Run the local cloud (moto + Phoenix's runtime) until Ctrl-C",
   usage: "phoenix local [--port 4566] [--speed 1] [--policy policy.json]",
   example: "phoenix local --port 4566 --speed 10",
   async run(args, io) {

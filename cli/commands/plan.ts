@@ -24,8 +24,6 @@ import { formatInstancePlan, planInstance } from "../plan/instance-plan.js";
  */
 export const planCommand: Command = {
   name: "plan",
-  summary:
-    "Dry run: what a rollout, a containment or an event would do (groups, waves, steps, budgets); changes nothing",
   usage: `phoenix plan (--image ami-… [--family f | --group name …] | --instance i-… | --event event.json) [--json] ${CONNECTION_USAGE}`,
   example: "phoenix plan --image ami-0123456789abcdef0 --local",
   async run(args, io) {

@@ -14,7 +14,6 @@ import { printJson } from "../output.js";
 
 export const releaseCommand: Command = {
   name: "release",
-  summary: "Release an instance Phoenix contained (a false positive): restore what isolation changed",
   usage: `phoenix release i-… [--json] ${CONNECTION_USAGE}`,
   example: "phoenix release i-0123456789abcdef0 --local",
   async run(args, io) {

@@ -42,7 +42,6 @@ export function manualRolloutName(
 
 export const rolloutCommand: Command = {
   name: "rollout",
-  summary: "Start the rollout workflow of an image: its family's groups, or the groups named",
   usage: `phoenix rollout --image ami-… [--family f | --group name …] [--watch] [--json] ${CONNECTION_USAGE}`,
   example: "phoenix rollout --image ami-0123456789abcdef0 --family web --watch --local",
   async run(args, io) {

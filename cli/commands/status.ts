@@ -16,7 +16,6 @@ import { progressBar } from "../progress/bar.js";
 
 export const statusCommand: Command = {
   name: "status",
-  summary: "Running and recent workflows, and each managed group's instance refresh progress",
   usage: `phoenix status [--recent 10] [--json] ${CONNECTION_USAGE}`,
   example: "phoenix status --local",
   async run(args, io) {

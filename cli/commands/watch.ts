@@ -27,7 +27,6 @@ export function watchTimings(parsed: Parameters<typeof stringFlag>[0]): {
 
 export const watchCommand: Command = {
   name: "watch",
-  summary: "Follow one workflow live: its steps, each instance refresh's progress, the outcome",
   usage: `phoenix watch <execution name or ARN> [--interval 2s] [--timeout 30m] [--json] ${CONNECTION_USAGE}`,
   example: "phoenix watch rollout-web-ami-0123456789abcdef0 --local",
   async run(args, io) {
