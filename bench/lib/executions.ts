@@ -13,15 +13,33 @@ export async function waitForExecution(
   timeoutMs: number,
 ): Promise<{ executionArn: string; status: string }> {
   const deadline = Date.now() + timeoutMs;
+  let running: string | undefined;
   while (Date.now() < deadline) {
     const { executions = [] } = await sfn.send(
       new ListExecutionsCommand({ stateMachineArn, maxResults: 1000 }),
     );
     const hit = executions.find((e) => e.name?.includes(needle));
     if (hit && hit.status !== "RUNNING") return { executionArn: hit.executionArn!, status: hit.status! };
+    running = hit?.executionArn;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`no execution of ${stateMachineArn} matching ${needle} ended within ${timeoutMs} ms`);
+  // Where a stuck execution is, so a timeout says more than "it did not end".
+  const where = running ? `; it is still running, last events: ${await lastEvents(sfn, running, 8)}` : "";
+  throw new Error(
+    `no execution of ${stateMachineArn} matching ${needle} ended within ${timeoutMs} ms${where}`,
+  );
+}
+
+async function lastEvents(sfn: SFNClient, executionArn: string, count: number): Promise<string> {
+  const events = await executionHistory(sfn, executionArn).catch(() => []);
+  return events
+    .slice(-count)
+    .map((e) => {
+      const state = e.stateEnteredEventDetails?.name ?? e.stateExitedEventDetails?.name;
+      const error = e.taskFailedEventDetails?.error ?? e.executionFailedEventDetails?.error;
+      return [e.type, state, error].filter(Boolean).join(" ");
+    })
+    .join(" → ");
 }
 
 export async function executionHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {

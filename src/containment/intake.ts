@@ -384,7 +384,8 @@ export async function groupOf(
 ): Promise<GroupFacts | undefined> {
   const [{ AutoScalingInstances = [] }, suggested] = await Promise.all([
     deps.clients.autoScaling.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] })),
-    suggestedName ? describeGroup(deps, suggestedName) : undefined,
+    // Only a suggestion, from the event: a name Auto Scaling refuses (or any error) costs nothing.
+    suggestedName ? describeGroup(deps, suggestedName).catch(() => undefined) : undefined,
   ]);
   const name = AutoScalingInstances[0]?.AutoScalingGroupName;
   if (!name) return undefined;

@@ -41,10 +41,19 @@ const NETWORK_INTERFACE_ID = /^eni-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
 
 const nonEmpty = z.string().check(z.trim(), z.minLength(1, "must not be empty"));
+// GuardDuty's API takes finding ids of 1 to 300 characters. The id goes into audit keys and
+// DynamoDB limits a sort key to 1,024 bytes: a longer one would fail every write, for ever.
+const findingId = z
+  .string()
+  .check(
+    z.trim(),
+    z.minLength(1, "must not be empty"),
+    z.maxLength(300, "must be at most 300 characters (a GuardDuty finding id)"),
+  );
 const isoTime = z.iso.datetime({ offset: true, message: "must be an ISO-8601 timestamp" });
 
 const detailSchema = z.object({
-  id: nonEmpty,
+  id: findingId,
   type: nonEmpty,
   severity: z.number().check(z.minimum(0), z.maximum(10)),
   title: z.string(),

@@ -247,3 +247,21 @@ describe("routeFinding properties", () => {
     );
   });
 });
+
+describe("finding ids", () => {
+  const withId = (id: string) => {
+    const event = structuredClone(loadGuardDutyEvent("unauthorizedaccess-ec2-torclient-target.json")) as {
+      detail: { id: string };
+    };
+    event.detail.id = id;
+    return parseGuardDutyEvent(event);
+  };
+
+  it("accepts ids up to GuardDuty's 300 characters and refuses longer ones, naming the field", () => {
+    expect(withId("a".repeat(300)).ok).toBe(true);
+    // A longer id would overflow DynamoDB's key limit in the audit trail on every retry.
+    const refused = withId(`${" ".repeat(1500)}!${" ".repeat(1500)}!`);
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) expect(refused.error).toMatch(/^detail\.id: must be at most 300 characters/);
+  });
+});
