@@ -1,7 +1,7 @@
 import type { Plugin } from "esbuild";
 
 export declare const literalSchemaKeys: Plugin;
-export declare const builtinsViaRequire: Plugin;
+export declare const builtinsAsCommonJs: Plugin;
 export declare const lambdaCredentials: Plugin;
 export declare const lambdaPlugins: Plugin[];
 export declare function withLiteralKeys(source: string): string;

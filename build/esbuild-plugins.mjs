@@ -44,10 +44,10 @@ const BUILTINS = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]
  * Node builtins that ES modules import (`import { Agent } from "node:http"`) are loaded through
  * Node's ESM facade, which reads every export of the builtin: for `node:http` on Node 22 that
  * touches its lazy WebSocket exports and loads undici (~20 ms of a cold start) for nothing.
- * Bundled as `require()` (the banner gives ESM bundles a `require`), they load as plain CommonJS.
+ * Bundled as CommonJS modules that take the builtin from `process.getBuiltinModule`, they skip it.
  */
-export const builtinsViaRequire = {
-  name: "phoenix-builtins-via-require",
+export const builtinsAsCommonJs = {
+  name: "phoenix-builtins-as-commonjs",
   setup(build) {
     build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) =>
       args.kind === "import-statement" && BUILTINS.has(args.path)
@@ -55,7 +55,9 @@ export const builtinsViaRequire = {
         : undefined,
     );
     build.onLoad({ filter: /.*/, namespace: "phoenix-builtin" }, (args) => ({
-      contents: `module.exports = require("node:${args.path}");`,
+      // process.getBuiltinModule (Node ≥ 22.3) needs no `require` in scope, whatever banner the
+      // bundler adds.
+      contents: `module.exports = process.getBuiltinModule("node:${args.path}");`,
       loader: "js",
     }));
   },
@@ -77,6 +79,6 @@ export const lambdaCredentials = {
 };
 
 /** What every Lambda bundle is built with (the stack's `nodejs.plugins`, and the benchmark). */
-export const lambdaPlugins = [literalSchemaKeys, builtinsViaRequire, lambdaCredentials];
+export const lambdaPlugins = [literalSchemaKeys, builtinsAsCommonJs, lambdaCredentials];
 
 export default lambdaPlugins;

@@ -1,4 +1,4 @@
-import { type CommandEntry, helpText } from "./command.js";
+import { type Command, type CommandEntry, helpText } from "./command.js";
 import { CliError, type CommandIO, EXIT, processIO, UsageError } from "./io.js";
 
 /**
@@ -94,12 +94,13 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
     io.err(`phoenix: unknown command "${name}".\n\n${overview()}`);
     return EXIT.usage;
   }
-  const loaded = await command.load();
-  if (rest.includes("--help") || rest.includes("-h")) {
-    io.out(helpText(command, loaded));
-    return EXIT.ok;
-  }
+  let loaded: Command | undefined;
   try {
+    loaded = await command.load();
+    if (rest.includes("--help") || rest.includes("-h")) {
+      io.out(helpText(command, loaded));
+      return EXIT.ok;
+    }
     return await loaded.run(rest, io);
   } catch (error) {
     if (error instanceof CliError) {
@@ -107,7 +108,7 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
       return error.exitCode;
     }
     if (error instanceof UsageError || (error instanceof TypeError && "code" in error)) {
-      io.err(`phoenix ${command.name}: ${error.message}\n\nUsage: ${loaded.usage}`);
+      io.err(`phoenix ${command.name}: ${error.message}\n\nUsage: ${loaded?.usage ?? ""}`);
       return EXIT.usage;
     }
     io.err(`phoenix ${command.name}: ${(error as Error).message}`);

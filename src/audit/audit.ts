@@ -88,6 +88,8 @@ export function dynamoAuditStore(
           new QueryCommand({
             TableName: table,
             KeyConditionExpression: "pk = :subject",
+            // A step reads what the intake wrote a moment before (the original state, its cut).
+            ConsistentRead: true,
             ExpressionAttributeValues: { ":subject": subject },
             ExclusiveStartKey,
           }),

@@ -235,30 +235,6 @@ async function isolateAtIntake(
   const plan = isolationPlan(instance, original);
   try {
     await cutNetwork(deps, instance, plan, groups);
-    const isolatedAt = deps.now().toISOString();
-    await Promise.all([
-      tagQuarantined(deps, instance, item.epoch),
-      deps.audit.write(
-        {
-          subject: instanceSubject(item.instanceId),
-          action: "isolate",
-          outcome: "ok",
-          actor: ACTOR,
-          execution: item.executionName,
-          findingId: item.epoch,
-          details: {
-            interfaces: plan.map((eni) => ({ ...eni, isolatedIn: groups.quarantine[eni.vpcId] })),
-            alreadyIsolated: 0,
-            transitionGroupIds: groups.transition,
-            quarantineGroupIds: groups.quarantine,
-            tag: `${TAG_QUARANTINE}=${item.epoch}`,
-            isolatedAt,
-            by: "intake",
-          },
-        },
-        isolateRecordKey(item.executionName),
-      ),
-    ]);
   } catch (error) {
     await deps.audit.write(
       {
@@ -269,11 +245,39 @@ async function isolateAtIntake(
         execution: item.executionName,
         findingId: item.epoch,
         reason: `The intake could not cut the network (${awsErrorName(error)}: ${(error as Error).message}); the workflow's isolate step will.`,
-        details: { by: "intake" },
+        // The step reads the interfaces as they are and finishes what was begun.
+        details: { by: "intake", interfaces: plan.map((eni) => eni.networkInterfaceId) },
       },
       `${item.executionName}#isolate-at-intake-failed`,
     );
+    return;
   }
+  const isolatedAt = deps.now().toISOString();
+  // The mark is not part of the cut: if it fails, the isolate step writes it (and audits it).
+  const tagged = await tagQuarantined(deps, instance, item.epoch).then(
+    () => true,
+    () => false,
+  );
+  await deps.audit.write(
+    {
+      subject: instanceSubject(item.instanceId),
+      action: "isolate",
+      outcome: "ok",
+      actor: ACTOR,
+      execution: item.executionName,
+      findingId: item.epoch,
+      details: {
+        interfaces: plan.map((eni) => ({ ...eni, isolatedIn: groups.quarantine[eni.vpcId] })),
+        alreadyIsolated: 0,
+        transitionGroupIds: groups.transition,
+        quarantineGroupIds: groups.quarantine,
+        tag: tagged ? `${TAG_QUARANTINE}=${item.epoch}` : null,
+        isolatedAt,
+        by: "intake",
+      },
+    },
+    isolateRecordKey(item.executionName),
+  );
 }
 
 /** Starts the workflow of a record and audits it; safe to repeat (one execution per record). */
@@ -389,7 +393,9 @@ export async function groupOf(
   ]);
   const name = AutoScalingInstances[0]?.AutoScalingGroupName;
   if (!name) return undefined;
-  const group = name === suggestedName ? suggested : await describeGroup(deps, name);
+  // The suggestion is used only if it was the right group and its answer came; otherwise ask now
+  // (and let an error through: a group whose capacity and tags are unknown must not be guessed).
+  const group = name === suggestedName && suggested ? suggested : await describeGroup(deps, name);
   return {
     name,
     // Unknown capacity counts as 0 against the percent limit: the budget then holds, the safe side.

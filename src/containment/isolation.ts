@@ -86,19 +86,23 @@ export async function cutNetwork(
   return { alreadyIsolated: plan.length - pending.length };
 }
 
-/** Marks the instance with the finding it was isolated for, unless it already carries that mark. */
+/**
+ * Marks the instance with the finding it was isolated for, unless it already carries that mark.
+ * Returns whether it wrote the mark.
+ */
 export async function tagQuarantined(
   deps: PhoenixDeps,
   instance: OwnedInstance,
   findingId: string,
-): Promise<void> {
-  if (tagsOf(instance.Tags)[TAG_QUARANTINE] === findingId) return;
+): Promise<boolean> {
+  if (tagsOf(instance.Tags)[TAG_QUARANTINE] === findingId) return false;
   await deps.clients.ec2.send(
     new CreateTagsCommand({
       Resources: [instance.InstanceId!],
       Tags: [{ Key: TAG_QUARANTINE, Value: findingId }],
     }),
   );
+  return true;
 }
 
 async function moveInterface(deps: PhoenixDeps, networkInterfaceId: string, groupId: string): Promise<void> {

@@ -1,4 +1,9 @@
-import { CreateTagsCommand, DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import {
+  CreateTagsCommand,
+  DeleteTagsCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+} from "@aws-sdk/client-ec2";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createOnFindingHandler } from "../../functions/on-finding.js";
 import { ASG_NAME_TAG } from "../../src/containment/intake.js";
@@ -177,5 +182,43 @@ describe("isolation at intake", () => {
     const step = (await runStep(h.deps, state, "isolate")).results.isolate as IsolateResult;
     expect(await interfaceGroups(instanceId)).toEqual(before.map(() => [quarantine()]));
     expect(step.interfaces.map((eni) => eni.originalGroupIds)).toEqual(before);
+  });
+
+  it("never guesses a group it could not describe: the finding is redelivered, nothing is held", async () => {
+    const group = h.fleet.groups[0]!;
+    const instanceId = group.instanceIds[1]!;
+    h.cloud.context.faults.configure({
+      seed: 5,
+      rules: [{ service: "autoscaling", action: "DescribeAutoScalingGroups", errorRate: 1 }],
+    });
+    const result = await onFinding(
+      sqsEvent([findingFor(instanceId, "intake0005", { [ASG_NAME_TAG]: group.name })]),
+      lambdaContext("on-finding"),
+    );
+    h.cloud.context.faults.configure({ seed: 1, rules: [] });
+    expect(result.batchItemFailures).toHaveLength(1);
+    expect(await getContainment(h.deps, ACCOUNT, instanceId)).toBeUndefined();
+  });
+
+  it("records what the step changes after the intake's cut under a key of its own", async () => {
+    const instanceId = h.fleet.groups[1]!.instanceIds[1]!;
+    // Its group already has one containment: a budget that allows a second.
+    const roomy = h.withPolicy({
+      containment: { allowSampleFindings: true, budgets: { perGroupMaxCount: 5, perGroupMaxPercent: 100 } },
+    });
+    await createOnFindingHandler(roomy)(
+      sqsEvent([findingFor(instanceId, "intake0006")]),
+      lambdaContext("on-finding"),
+    );
+    const record = await getContainment(h.deps, ACCOUNT, instanceId);
+    expect(record?.status).toBe("running");
+    // Someone removes the mark between the intake and the step: the step writes it again.
+    await ec2.send(new DeleteTagsCommand({ Resources: [instanceId], Tags: [{ Key: "phoenix:quarantine" }] }));
+    const m = h.tap.mark();
+    await runStep(h.deps, { containment: record!.executionInput, results: {} }, "isolate");
+    expect(h.tap.since(m, { action: "CreateTags" })).toHaveLength(1);
+    const keys = (await h.deps.audit.history(`instance/${instanceId}`)).map((r) => r.key);
+    expect(keys).toContain(isolateRecordKey(record!.executionName));
+    expect(keys).toContain(`${isolateRecordKey(record!.executionName)}#step`);
   });
 });

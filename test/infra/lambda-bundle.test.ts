@@ -83,6 +83,7 @@ console.log(JSON.stringify({ vpcs: vpcs.Vpcs?.length ?? -1, tables: Array.isArra
     expect(text).not.toContain("WithdrawByoipCidr");
     expect(text).not.toMatch(/credential-provider-sso|SSOOIDC|getSSOTokenFromFile/);
     expect(text).not.toMatch(/from\s*"node:http"/);
+    expect(text).toContain("getBuiltinModule");
 
     const env = {
       PATH: process.env.PATH ?? "",

@@ -55,7 +55,10 @@ export async function isolate(deps: PhoenixDeps, state: ContainState): Promise<I
   const { alreadyIsolated } = await cutNetwork(deps, instance, plan, groups);
   const isolatedAt =
     alreadyIsolated === plan.length && earlier.isolatedAt ? earlier.isolatedAt : deps.now().toISOString();
-  await tagQuarantined(deps, instance, input.findingId);
+  const tagged = await tagQuarantined(deps, instance, input.findingId);
+  // The intake's record keeps its key (first write wins): what this step changed after it needs
+  // a record of its own.
+  const changedAfterIntake = earlier.isolatedAt !== undefined && (alreadyIsolated < plan.length || tagged);
 
   const result: IsolateResult = {
     ownerId: instance.ownerId ?? input.accountId,
@@ -82,7 +85,9 @@ export async function isolate(deps: PhoenixDeps, state: ContainState): Promise<I
         isolatedAt,
       },
     },
-    isolateRecordKey(input.containmentId),
+    changedAfterIntake
+      ? `${isolateRecordKey(input.containmentId)}#step`
+      : isolateRecordKey(input.containmentId),
   );
   return result;
 }
