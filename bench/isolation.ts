@@ -1,6 +1,7 @@
 import { DescribeInstancesCommand, DescribeSecurityGroupsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { ListExecutionsCommand } from "@aws-sdk/client-sfn";
 import { createOnFindingHandler } from "../functions/on-finding.js";
+import { tagsOf } from "../src/containment/steps/instance.js";
 import { ROLE_TAG } from "../src/containment/steps/isolation-groups.js";
 import { CallTimer, sequentialDepth, type TimedCall } from "./lib/call-timer.js";
 import { findingEnvelope, lambdaContext, sqsBatch } from "./lib/events.js";
@@ -108,9 +109,7 @@ async function timeContainment(
   const { Reservations = [] } = await new EC2Client(pc.cloud.context.internalClientConfig).send(
     new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
   );
-  const tags = Object.fromEntries(
-    (Reservations[0]?.Instances?.[0]?.Tags ?? []).map((tag) => [tag.Key ?? "", tag.Value ?? ""]),
-  );
+  const tags = tagsOf(Reservations[0]?.Instances?.[0]?.Tags);
   const t0 = performance.now();
   const result = await onFinding(
     sqsBatch([findingEnvelope({ instanceId, tags })]),

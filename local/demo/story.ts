@@ -3,6 +3,7 @@ import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { type WatchedExecution, type WatchLine, WorkflowWatcher } from "../../cli/progress/watcher.js";
+import { tagsOf } from "../../src/containment/steps/instance.js";
 import type { LocalCloud } from "../cloud.js";
 import type { LocalPhoenix } from "../phoenix/stack.js";
 import { registerImage, type SeededFleet } from "../seed.js";
@@ -105,12 +106,7 @@ export async function runStory(options: StoryOptions): Promise<ActResult[]> {
     instanceId: victim,
     accountId: cloud.context.accountId,
     region: cloud.context.region,
-    tags: Object.fromEntries(
-      (described.Reservations?.[0]?.Instances?.[0]?.Tags ?? []).map((tag) => [
-        tag.Key ?? "",
-        tag.Value ?? "",
-      ]),
-    ),
+    tags: tagsOf(described.Reservations?.[0]?.Instances?.[0]?.Tags),
   });
   await events.send(
     new PutEventsCommand({

@@ -9,6 +9,7 @@ import { TAG_QUARANTINE } from "../tags.js";
 import { startContainment } from "./execution.js";
 import {
   cutNetwork,
+  isolateRecordDetails,
   isolateRecordKey,
   isolationPlan,
   type OriginalState,
@@ -266,15 +267,12 @@ async function isolateAtIntake(
       actor: ACTOR,
       execution: item.executionName,
       findingId: item.epoch,
-      details: {
-        interfaces: plan.map((eni) => ({ ...eni, isolatedIn: groups.quarantine[eni.vpcId] })),
+      details: isolateRecordDetails(plan, groups, {
         alreadyIsolated: 0,
-        transitionGroupIds: groups.transition,
-        quarantineGroupIds: groups.quarantine,
         tag: tagged ? `${TAG_QUARANTINE}=${item.epoch}` : null,
         isolatedAt,
         by: "intake",
-      },
+      }),
     },
     isolateRecordKey(item.executionName),
   );

@@ -38,6 +38,23 @@ export function observedState(instance: OwnedInstance): OriginalState {
   };
 }
 
+/** The details of an isolate audit record, the same whether the intake or the step cut. */
+export function isolateRecordDetails(
+  plan: readonly InterfaceIsolation[],
+  groups: IsolationGroups,
+  facts: { alreadyIsolated: number; tag: string | null; isolatedAt: string; by?: "intake" },
+): Record<string, unknown> {
+  return {
+    interfaces: plan.map((eni) => ({ ...eni, isolatedIn: groups.quarantine[eni.vpcId] })),
+    alreadyIsolated: facts.alreadyIsolated,
+    transitionGroupIds: groups.transition,
+    quarantineGroupIds: groups.quarantine,
+    tag: facts.tag,
+    isolatedAt: facts.isolatedAt,
+    ...(facts.by ? { by: facts.by } : {}),
+  };
+}
+
 /** Whether any interface already sits in an isolation group (a retry, or the intake got there first). */
 export function touchedByIsolation(observed: OriginalState, groups: IsolationGroups): boolean {
   return observed.interfaces.some((eni) => eni.groupIds.some((id) => isIsolationGroup(groups, id)));

@@ -2,6 +2,7 @@ import type { PhoenixDeps } from "../../deps.js";
 import { TAG_QUARANTINE as QUARANTINE_TAG } from "../../tags.js";
 import {
   cutNetwork,
+  isolateRecordDetails,
   isolateRecordKey,
   isolationPlan,
   type OriginalState,
@@ -76,14 +77,11 @@ export async function isolate(deps: PhoenixDeps, state: ContainState): Promise<I
       actor: ACTOR,
       execution: input.containmentId,
       findingId: input.findingId,
-      details: {
-        interfaces: plan.map((eni) => ({ ...eni, isolatedIn: groups.quarantine[eni.vpcId] })),
+      details: isolateRecordDetails(plan, groups, {
         alreadyIsolated,
-        transitionGroupIds: groups.transition,
-        quarantineGroupIds: groups.quarantine,
         tag: `${QUARANTINE_TAG}=${input.findingId}`,
         isolatedAt,
-      },
+      }),
     },
     changedAfterIntake
       ? `${isolateRecordKey(input.containmentId)}#step`

@@ -45,22 +45,12 @@ export async function isolationGroupsFor(
   vpcIds: readonly string[],
   input: ContainmentInput,
 ): Promise<IsolationGroups> {
-  const { SecurityGroups = [] } = await deps.clients.ec2.send(
-    new DescribeSecurityGroupsCommand({
-      Filters: [
-        { Name: "vpc-id", Values: [...vpcIds] },
-        { Name: `tag:${ROLE_TAG}`, Values: ["isolation-transition", "quarantine"] },
-      ],
-    }),
-  );
+  const found = await describeIsolationGroups(deps, vpcIds);
   const result: IsolationGroups = { transition: {}, quarantine: {} };
   await Promise.all(
     vpcIds.flatMap((vpcId) =>
       (["isolation-transition", "quarantine"] as const).map(async (role) => {
-        const found = SecurityGroups.filter((group) => group.VpcId === vpcId && roleOf(group) === role).sort(
-          (a, b) => (a.GroupId ?? "").localeCompare(b.GroupId ?? ""),
-        )[0];
-        const group = found ?? (await createGroup(deps, vpcId, role, input));
+        const group = found(vpcId, role) ?? (await createGroup(deps, vpcId, role, input));
         await repairRules(deps, group, role);
         (role === "quarantine" ? result.quarantine : result.transition)[vpcId] = group.GroupId!;
       }),
@@ -80,20 +70,11 @@ export async function existingIsolationGroups(
   vpcIds: readonly string[],
 ): Promise<IsolationGroups | undefined> {
   if (vpcIds.length === 0) return undefined;
-  const { SecurityGroups = [] } = await deps.clients.ec2.send(
-    new DescribeSecurityGroupsCommand({
-      Filters: [
-        { Name: "vpc-id", Values: [...vpcIds] },
-        { Name: `tag:${ROLE_TAG}`, Values: ["isolation-transition", "quarantine"] },
-      ],
-    }),
-  );
+  const found = await describeIsolationGroups(deps, vpcIds);
   const result: IsolationGroups = { transition: {}, quarantine: {} };
   for (const vpcId of vpcIds) {
     for (const role of ["isolation-transition", "quarantine"] as const) {
-      const group = SecurityGroups.filter((g) => g.VpcId === vpcId && roleOf(g) === role).sort((a, b) =>
-        (a.GroupId ?? "").localeCompare(b.GroupId ?? ""),
-      )[0];
+      const group = found(vpcId, role);
       if (!group?.GroupId || !hasExactRules(group, role)) return undefined;
       (role === "quarantine" ? result.quarantine : result.transition)[vpcId] = group.GroupId;
     }
@@ -109,6 +90,28 @@ function hasExactRules(group: SecurityGroup, role: IsolationRole): boolean {
     missingAllTraffic(group.IpPermissions ?? []) === undefined &&
     missingAllTraffic(group.IpPermissionsEgress ?? []) === undefined
   );
+}
+
+/**
+ * One DescribeSecurityGroups for the isolation groups of these VPCs; then, per VPC and role, the
+ * group to use (the lowest id, should two carry the same role).
+ */
+async function describeIsolationGroups(
+  deps: PhoenixDeps,
+  vpcIds: readonly string[],
+): Promise<(vpcId: string, role: IsolationRole) => SecurityGroup | undefined> {
+  const { SecurityGroups = [] } = await deps.clients.ec2.send(
+    new DescribeSecurityGroupsCommand({
+      Filters: [
+        { Name: "vpc-id", Values: [...vpcIds] },
+        { Name: `tag:${ROLE_TAG}`, Values: ["isolation-transition", "quarantine"] },
+      ],
+    }),
+  );
+  return (vpcId, role) =>
+    SecurityGroups.filter((group) => group.VpcId === vpcId && roleOf(group) === role).sort((a, b) =>
+      (a.GroupId ?? "").localeCompare(b.GroupId ?? ""),
+    )[0];
 }
 
 function roleOf(group: SecurityGroup): string | undefined {
