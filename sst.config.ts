@@ -20,6 +20,7 @@ export default $config({
       containStateMachine: stack.containStateMachine.arn,
       rolloutStateMachine: stack.rolloutStateMachine.arn,
       findingBuffer: stack.findingBuffer.url,
+      imageBuffer: stack.imageBuffer.url,
       quarantineProfile: stack.quarantineProfile.name,
       ...(stack.signingKeyArn ? { signingKeyArn: stack.signingKeyArn } : {}),
     };

@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -7,5 +9,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Suites that start a local cloud each bind their own ports; two workers suit a 2-core machine.
     maxWorkers: 2,
+    // Local clouds the tests start record their endpoint here, never beside the developer's own
+    // (`phoenix … --local` in the checkout must not find a test's cloud, nor a test the developer's).
+    env: { PHOENIX_RUN_DIR: join(tmpdir(), `phoenix-test-run-${process.pid}`) },
   },
 });

@@ -3,7 +3,7 @@ import { createOnFindingHandler } from "../functions/on-finding.js";
 import { registerImage } from "../local/seed.js";
 import { findingEnvelope, lambdaContext, sqsBatch } from "./lib/events.js";
 import { billedActivity, executionHistory, waitForExecution } from "./lib/executions.js";
-import { attachProfiles, type PhoenixCloud, startPhoenixCloud } from "./lib/phoenix-cloud.js";
+import { type PhoenixCloud, startPhoenixCloud } from "./lib/phoenix-cloud.js";
 import { type Figures, round } from "./lib/results.js";
 
 /**
@@ -80,7 +80,6 @@ function price(activity: { stateTransitions: number; lambdaInvocations: number }
 
 async function containmentActivity(pc: PhoenixCloud) {
   const victim = pc.fleet.groups.find((g) => g.name === "victims")!.instanceIds[0]!;
-  await attachProfiles(pc, [victim]);
   const onFinding = createOnFindingHandler(pc.phoenix.deps);
   await onFinding(sqsBatch([findingEnvelope({ instanceId: victim })]), lambdaContext("on-finding"));
   const { executionArn, status } = await waitForExecution(

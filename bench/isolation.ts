@@ -5,7 +5,7 @@ import { tagsOf } from "../src/containment/steps/instance.js";
 import { ROLE_TAG } from "../src/containment/steps/isolation-groups.js";
 import { CallTimer, sequentialDepth, type TimedCall } from "./lib/call-timer.js";
 import { findingEnvelope, lambdaContext, sqsBatch } from "./lib/events.js";
-import { attachProfiles, type PhoenixCloud, startPhoenixCloud } from "./lib/phoenix-cloud.js";
+import { type PhoenixCloud, startPhoenixCloud } from "./lib/phoenix-cloud.js";
 import type { Figures } from "./lib/results.js";
 import { round } from "./lib/results.js";
 import { prepareReplay, REFERENCE_RESPONDERS, type ReplayResult, replay } from "./reference-responders.js";
@@ -31,7 +31,6 @@ export async function runIsolation(): Promise<Figures> {
   const pc = await startPhoenixCloud({ before: [timer.plugin()], speed: 50 });
   try {
     const [cold, warm] = [pc.fleet.groups[0]!.instanceIds[0]!, pc.fleet.groups[2]!.instanceIds[0]!];
-    await attachProfiles(pc, [cold, warm]);
     await prepareReplay(pc.cloud.context.internalClientConfig);
     pc.cloud.context.faults.configure({ seed: 1, rules: [{ service: "*", latencyMs: LATENCY_MS }] });
     // The first containment in a VPC also creates its two isolation groups; later ones find them.

@@ -1,9 +1,12 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "./io.js";
+import { closest } from "./suggest.js";
 
 /** Flags every command that talks to Phoenix understands: where it runs and how to print. */
 export const CONNECTION_FLAGS = {
   local: { type: "boolean" },
+  endpoint: { type: "string" },
+  port: { type: "string" },
   profile: { type: "string" },
   region: { type: "string" },
   stage: { type: "string" },
@@ -12,7 +15,8 @@ export const CONNECTION_FLAGS = {
 
 export const JSON_FLAG = { json: { type: "boolean" } } as const;
 
-export const CONNECTION_USAGE = "[--local] [--profile p] [--region r] [--stage s] [--policy file]";
+export const CONNECTION_USAGE =
+  "[--local | --port N | --endpoint URL] [--profile p] [--region r] [--stage s] [--policy file]";
 
 type OptionSpec = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
 
@@ -27,12 +31,42 @@ export function parseCommandArgs(args: string[], options: OptionSpec, maxPositio
   try {
     parsed = parseArgs({ args, options, strict: true, allowPositionals: maxPositionals > 0 }) as ParsedArgs;
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(parseErrorMessage(error, options));
   }
   if (parsed.positionals.length > maxPositionals) {
     throw new UsageError(`unexpected argument "${parsed.positionals[maxPositionals]}"`);
   }
   return parsed;
+}
+
+/**
+ * parseArgs' own words, made shorter and helpful: an unknown option says which one was probably
+ * meant ("unknown option --reson: did you mean --reason?") instead of explaining `--`.
+ */
+export function parseErrorMessage(error: unknown, options: OptionSpec): string {
+  const { code, message } = error as { code?: string; message: string };
+  const names = Object.entries(options).flatMap(([name, spec]) => [
+    `--${name}`,
+    ...(spec.short ? [`-${spec.short}`] : []),
+  ]);
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const typed = /'([^']+)'/.exec(message)?.[1] ?? "";
+    const option = typed.split("=")[0] ?? typed;
+    const suggestion = closest(option, names);
+    return suggestion
+      ? `unknown option ${option}: did you mean ${suggestion}?`
+      : `unknown option ${option} (this command takes ${names.filter((n) => n.startsWith("--")).join(", ") || "no options"})`;
+  }
+  if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") {
+    const typed = /'([^']+)'/.exec(message)?.[1];
+    return typed ? `unexpected argument "${typed}" (this command takes none)` : message;
+  }
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    const option = /'(--?[^' ]+)/.exec(message)?.[1];
+    if (option && /argument missing/.test(message)) return `${option} needs a value`;
+    if (option && /does not take an argument/.test(message)) return `${option} takes no value`;
+  }
+  return message;
 }
 
 export function stringFlag(parsed: ParsedArgs, name: string): string | undefined {

@@ -4,6 +4,8 @@ export interface Command {
   name: string;
   usage: string;
   example: string;
+  /** More than the usage line says: behaviour a person needs before running it. */
+  details?: string;
   run(args: string[], io: CommandIO): Promise<number>;
 }
 
@@ -15,7 +17,8 @@ export interface CommandEntry {
 }
 
 export function helpText(entry: CommandEntry, command: Command): string {
-  return `${entry.summary}\n\nUsage: ${command.usage}\n\nExample:\n  ${command.example}\n`;
+  const details = command.details ? `\n\n${command.details.trim()}` : "";
+  return `${entry.summary}\n\nUsage: ${command.usage}${details}\n\nExample:\n  ${command.example}\n`;
 }
 
 export function parsePositiveNumber(value: string | undefined, flag: string, fallback: number): number {

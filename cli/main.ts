@@ -1,5 +1,6 @@
 import { type Command, type CommandEntry, helpText } from "./command.js";
 import { CliError, type CommandIO, EXIT, processIO, UsageError } from "./io.js";
+import { closest } from "./suggest.js";
 
 /**
  * Every command, loaded only when it runs: a command pulls in the SDK clients, the local cloud
@@ -34,6 +35,12 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./commands/approve.js")).approveCommand,
   },
   {
+    name: "holds",
+    summary:
+      "Containments held for approval (protected instance, or over budget), with the command that approves each",
+    load: async () => (await import("./commands/holds.js")).holdsCommand,
+  },
+  {
     name: "status",
     summary: "Running and recent workflows, and each managed group's instance refresh progress",
     load: async () => (await import("./commands/status.js")).statusCommand,
@@ -55,7 +62,8 @@ export const COMMANDS: CommandEntry[] = [
   },
   {
     name: "local",
-    summary: "Run the local cloud (moto + Phoenix's runtime) until Ctrl-C",
+    summary:
+      "Run the local cloud (moto + Phoenix's runtime) until Ctrl-C; `local finding`, `local notifications`, `local env` use the running one",
     load: async () => (await import("./commands/local.js")).localCommand,
   },
   {
@@ -75,11 +83,12 @@ function overview(): string {
     "",
     "Run `phoenix <command> --help` for a command's options and an example.",
     "",
-    "Where: --local (the local cloud on 127.0.0.1:4566) or AWS_ENDPOINT_URL; otherwise AWS with the",
+    "Where: --local (the local cloud started from this checkout, on whatever port), --port N (the",
+    "local cloud on 127.0.0.1:N), --endpoint URL, or AWS_ENDPOINT_URL; otherwise AWS with the",
     "standard credential chain, --profile and --region. --stage names Phoenix's resources",
     '(default: PHOENIX_STAGE, else "local" against a local endpoint, "production" against AWS).',
     "Exit codes: 0 ok, 1 failed or refused, 2 bad usage or input, 3 environment (credentials,",
-    "not deployed, local cloud not running), 4 held for approval.",
+    "not deployed, local cloud not running), 4 held for approval, 130 interrupted (Ctrl-C).",
   ].join("\n");
 }
 
@@ -91,7 +100,13 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
-    io.err(`phoenix: unknown command "${name}".\n\n${overview()}`);
+    const suggestion = closest(
+      name,
+      COMMANDS.map((c) => c.name),
+    );
+    io.err(
+      `phoenix: unknown command "${name}"${suggestion ? `: did you mean "${suggestion}"?` : "."} \`phoenix --help\` lists the commands: ${COMMANDS.map((c) => c.name).join(", ")}.`,
+    );
     return EXIT.usage;
   }
   let loaded: Command | undefined;

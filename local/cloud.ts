@@ -87,6 +87,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
           region,
           accountId: LOCAL_ACCOUNT_ID,
           speed: clock.speed,
+          /** The simulated time, which the cloud and Phoenix on it keep (ISO). */
+          now: new Date(clock.now()).toISOString(),
           moto: moto.url,
           parts: Object.fromEntries(parts.map((p) => [p.name, p.health?.() ?? {}])),
         },

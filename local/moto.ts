@@ -112,7 +112,8 @@ export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> 
   const [executable, ...args] = command as [string, ...string[]];
   const child = spawn(executable, [...args, "-H", host, "-p", String(port)], {
     stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, MOTO_CALL_RESET_API: "true" },
+    // No CORS: moto would let any web page read its answers (the gateway refuses them too).
+    env: { ...process.env, MOTO_CALL_RESET_API: "true", MOTO_DISABLE_GLOBAL_CORS: "true" },
   });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {

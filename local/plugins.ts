@@ -5,7 +5,9 @@ import { dashboardPlugin } from "./dashboard/index.js";
 import { eventsPlugin } from "./events/index.js";
 import { launchTemplateSourceVersion } from "./moto-fixes/launch-template-source.js";
 import { primaryInterfaceGroups } from "./moto-fixes/primary-eni-groups.js";
+import { registerImageTags } from "./moto-fixes/register-image-tags.js";
 import { serialDynamoDb } from "./moto-fixes/serial-dynamodb.js";
+import { notificationsPlugin } from "./notifications.js";
 import {
   eventHandlersFrom,
   type FunctionRegistry,
@@ -33,9 +35,11 @@ export function builtinPlugins(options: BuiltinOptions = {}): LocalCloudPlugin[]
     serialDynamoDb(),
     primaryInterfaceGroups(),
     launchTemplateSourceVersion(),
+    registerImageTags(),
     autoScalingPlugin({ bootSeconds: options.bootSeconds }),
     stepFunctionsPlugin({ functions: registry }),
     eventsPlugin({ handlers: eventHandlersFrom(registry, stage), policy }),
+    notificationsPlugin(),
   ];
   if (options.deployPhoenix !== false) {
     plugins.push(phoenixStackPlugin({ registry, policy, stage, onDeployed: options.onDeployed }));

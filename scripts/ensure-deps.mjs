@@ -9,4 +9,11 @@ const stale = !existsSync(marker) || statSync(marker).mtimeMs < statSync("packag
 if (stale) {
   process.stderr.write("phoenix: installing dependencies (npm ci)…\n");
   execSync("npm ci --no-audit --no-fund", { stdio: "inherit" });
+  const [major] = process.versions.node.split(".").map(Number);
+  if (major < 22)
+    process.stderr.write(
+      `phoenix: the "npm warn EBADENGINE" lines above are harmless: npm runs on Node ${process.version}, ` +
+        "and the packages that want Node 22 run on the Node 22 just installed into node_modules " +
+        "(every npm script and npx phoenix use it).\n",
+    );
 }

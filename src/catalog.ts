@@ -11,6 +11,7 @@ export const PHOENIX_FUNCTIONS = [
   "on-finding",
   "on-image",
   "on-refresh-event",
+  "contain-admit",
   "contain-isolate",
   "contain-harden",
   "contain-revoke",

@@ -3,6 +3,7 @@
  * not be delivered (DLQ depth), a finding backlog, and handler errors.
  */
 import { PHOENIX_FUNCTIONS, type PhoenixStateMachine } from "../src/catalog";
+import { type BufferedTargetName, EVENT_TARGETS } from "../src/events/targets";
 import type { EventDelivery } from "./events";
 import type { PhoenixFunctions } from "./functions";
 import type { PhoenixStateMachines } from "./workflows";
@@ -57,8 +58,14 @@ export function alarms(input: {
       });
     }
   }
-  const deadLetterQueues = {
-    FindingBufferDlqDepth: input.delivery.findingDeadLetters,
+  // One per buffered target's DLQ (FindingBufferDlqDepth, ImageBufferDlqDepth), and the event DLQ.
+  const deadLetterQueues: Record<string, aws.sqs.Queue> = {
+    ...Object.fromEntries(
+      (Object.keys(input.delivery.buffers) as BufferedTargetName[]).map((target) => [
+        `${pascal(EVENT_TARGETS[target].delivery.queue)}DlqDepth`,
+        input.delivery.buffers[target].deadLetters,
+      ]),
+    ),
     EventDlqDepth: input.delivery.eventDeadLetters,
   };
   for (const [id, queue] of Object.entries(deadLetterQueues)) {
@@ -67,7 +74,8 @@ export function alarms(input: {
       metric: "ApproximateNumberOfMessagesVisible",
       dimensions: { QueueName: queue.name },
       statistic: "Maximum",
-      description: "Events Phoenix could not handle are waiting in a dead-letter queue: inspect and redrive",
+      description:
+        "Events Phoenix could not handle are waiting in a dead-letter queue: inspect, then redrive (aws sqs start-message-move-task --source-arn <dlq arn>)",
     });
   }
   alarm("FindingBacklog", input.topicArn, {

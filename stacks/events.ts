@@ -2,24 +2,37 @@
  * The EventBridge rules of src/events/rules.ts, on the default bus, with the same pattern
  * objects the local cloud uses, delivered as src/events/targets.ts says:
  *
- * - buffered (findings): rule → SQS buffer (redrive to a DLQ after 5 receives) → event source
- *   mapping with ReportBatchItemFailures, so one bad record is retried alone and a flood waits
- *   in the queue instead of invoking the handler hundreds of times at once;
- * - direct (images, refresh events): rule → function (asynchronous invocation), retried by
+ * - buffered (findings, images): rule → the target's SQS buffer (redrive to its DLQ after the
+ *   target's maxReceiveCount receives) → event source mapping with ReportBatchItemFailures, so
+ *   one bad record is retried alone, a flood waits in the queue instead of invoking the handler
+ *   hundreds of times at once, and what never succeeds waits in the DLQ to be replayed
+ *   (`aws sqs start-message-move-task --source-arn <dlq arn>` moves it back to the buffer);
+ * - direct (refresh events): rule → function (asynchronous invocation), retried by
  *   EventBridge, then by Lambda; what still fails lands in the event DLQ.
+ *
+ * Every rule target also names the event DLQ: an event EventBridge itself cannot hand to its
+ * target (queue or function) after its retries lands there instead of being dropped.
  */
 import type { PhoenixFunction } from "../src/catalog";
 import { phoenixEventRules } from "../src/events/rules";
-import { EVENT_TARGETS } from "../src/events/targets";
-import { eventDeadLetterQueueName, findingDeadLetterQueueName, findingQueueName } from "../src/iam/context";
+import { BUFFERED_TARGET_NAMES, type BufferedTargetName, EVENT_TARGETS } from "../src/events/targets";
+import { eventBufferDeadLetterName, eventBufferName, eventDeadLetterQueueName } from "../src/iam/context";
 import type { Policy } from "../src/policy/index";
 import type { PhoenixFunctions } from "./functions";
 import { sizingOf } from "./functions";
 
+export interface EventBuffer {
+  queue: aws.sqs.Queue;
+  deadLetters: aws.sqs.Queue;
+}
+
 export interface EventDelivery {
   rules: aws.cloudwatch.EventRule[];
+  /** One SQS buffer (and its DLQ) per buffered target. */
+  buffers: Record<BufferedTargetName, EventBuffer>;
   findingBuffer: aws.sqs.Queue;
   findingDeadLetters: aws.sqs.Queue;
+  imageBuffer: aws.sqs.Queue;
   eventDeadLetters: aws.sqs.Queue;
 }
 
@@ -46,24 +59,41 @@ function allowRulesToSend(id: string, queue: aws.sqs.Queue, ruleArns: $util.Outp
   });
 }
 
-export function events(input: { policy: Policy; functions: PhoenixFunctions }): EventDelivery {
-  const stage = $app.stage;
-  const onFinding = sizingOf("on-finding");
-  const handlerTimeout = Number.parseInt(onFinding.timeout, 10);
-
-  const findingDeadLetters = new aws.sqs.Queue("FindingBufferDlq", {
-    name: findingDeadLetterQueueName(stage),
+/** A buffered target's queue and DLQ, named as src/iam/context.ts scopes them. */
+function buffer(target: BufferedTargetName, stage: string): EventBuffer {
+  const { delivery } = EVENT_TARGETS[target];
+  const id = pascal(delivery.queue);
+  const handlerTimeout = Number.parseInt(sizingOf(target as PhoenixFunction).timeout, 10);
+  const deadLetters = new aws.sqs.Queue(`${id}Dlq`, {
+    name: eventBufferDeadLetterName(stage, delivery.queue),
     messageRetentionSeconds: 14 * 24 * 3600,
     sqsManagedSseEnabled: true,
   });
-  const findingBuffer = new aws.sqs.Queue("FindingBuffer", {
-    name: findingQueueName(stage),
-    // AWS advice for a Lambda event source: at least six times the function's timeout.
+  const queue = new aws.sqs.Queue(id, {
+    name: eventBufferName(stage, delivery.queue),
+    // AWS advice for a Lambda event source: at least six times the function's timeout. It is
+    // also the delay before a record the handler reported (failed, or deferred) comes back.
     visibilityTimeoutSeconds: 6 * handlerTimeout,
     messageRetentionSeconds: 4 * 24 * 3600,
     sqsManagedSseEnabled: true,
-    redrivePolicy: $jsonStringify({ deadLetterTargetArn: findingDeadLetters.arn, maxReceiveCount: 5 }),
+    redrivePolicy: $jsonStringify({
+      deadLetterTargetArn: deadLetters.arn,
+      maxReceiveCount: delivery.maxReceiveCount,
+    }),
   });
+  // A DLQ may be redriven only to the queues it is the DLQ of (start-message-move-task).
+  new aws.sqs.RedriveAllowPolicy(`${id}DlqRedriveAllow`, {
+    queueUrl: deadLetters.url,
+    redriveAllowPolicy: $jsonStringify({ redrivePermission: "byQueue", sourceQueueArns: [queue.arn] }),
+  });
+  return { queue, deadLetters };
+}
+
+export function events(input: { policy: Policy; functions: PhoenixFunctions }): EventDelivery {
+  const stage = $app.stage;
+  const buffers = Object.fromEntries(
+    BUFFERED_TARGET_NAMES.map((target) => [target, buffer(target, stage)]),
+  ) as Record<BufferedTargetName, EventBuffer>;
   const eventDeadLetters = new aws.sqs.Queue("EventDlq", {
     name: eventDeadLetterQueueName(stage),
     messageRetentionSeconds: 14 * 24 * 3600,
@@ -71,8 +101,10 @@ export function events(input: { policy: Policy; functions: PhoenixFunctions }): 
   });
 
   const rules: aws.cloudwatch.EventRule[] = [];
-  const bufferSources: $util.Output<string>[] = [];
+  const bufferSources = new Map<BufferedTargetName, $util.Output<string>[]>();
   const dlqSources: $util.Output<string>[] = [];
+  // EventBridge's own retries (up to 24 h by default) before it gives an event to the event DLQ.
+  const retryPolicy = { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 8 };
   for (const rule of phoenixEventRules(input.policy)) {
     const id = pascal(rule.name.replace(/^phoenix-/, ""));
     const deployed = new aws.cloudwatch.EventRule(`${id}Rule`, {
@@ -82,13 +114,19 @@ export function events(input: { policy: Policy; functions: PhoenixFunctions }): 
       eventPattern: JSON.stringify(rule.pattern),
     });
     rules.push(deployed);
+    dlqSources.push(deployed.arn);
     const target = EVENT_TARGETS[rule.target];
-    const fn = input.functions[target.function as PhoenixFunction];
     if (target.delivery.kind === "buffered") {
-      bufferSources.push(deployed.arn);
-      new aws.cloudwatch.EventTarget(`${id}Target`, { rule: deployed.name, arn: findingBuffer.arn });
+      const name = rule.target as BufferedTargetName;
+      bufferSources.set(name, [...(bufferSources.get(name) ?? []), deployed.arn]);
+      new aws.cloudwatch.EventTarget(`${id}Target`, {
+        rule: deployed.name,
+        arn: buffers[name].queue.arn,
+        retryPolicy,
+        deadLetterConfig: { arn: eventDeadLetters.arn },
+      });
     } else {
-      dlqSources.push(deployed.arn);
+      const fn = input.functions[target.function as PhoenixFunction];
       new aws.lambda.Permission(`${id}Invoke`, {
         action: "lambda:InvokeFunction",
         function: fn.name,
@@ -98,12 +136,20 @@ export function events(input: { policy: Policy; functions: PhoenixFunctions }): 
       new aws.cloudwatch.EventTarget(`${id}Target`, {
         rule: deployed.name,
         arn: fn.arn,
-        retryPolicy: { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 8 },
+        retryPolicy,
         deadLetterConfig: { arn: eventDeadLetters.arn },
       });
     }
   }
-  allowRulesToSend("FindingBufferPolicy", findingBuffer, bufferSources);
+  for (const target of BUFFERED_TARGET_NAMES) {
+    const sources = bufferSources.get(target);
+    if (sources)
+      allowRulesToSend(
+        `${pascal(EVENT_TARGETS[target].delivery.queue)}Policy`,
+        buffers[target].queue,
+        sources,
+      );
+  }
   allowRulesToSend("EventDlqPolicy", eventDeadLetters, dlqSources);
 
   // Direct targets run asynchronously: after Lambda's own retries, the event goes to the DLQ
@@ -117,12 +163,12 @@ export function events(input: { policy: Policy; functions: PhoenixFunctions }): 
     });
   }
 
-  for (const target of Object.values(EVENT_TARGETS)) {
-    if (target.delivery.kind !== "buffered") continue;
-    const sizing = sizingOf(target.function as PhoenixFunction);
-    new aws.lambda.EventSourceMapping(`${pascal(target.function)}FromBuffer`, {
-      eventSourceArn: findingBuffer.arn,
-      functionName: input.functions[target.function as PhoenixFunction].name,
+  for (const target of BUFFERED_TARGET_NAMES) {
+    const fn = EVENT_TARGETS[target].function as PhoenixFunction;
+    const sizing = sizingOf(fn);
+    new aws.lambda.EventSourceMapping(`${pascal(fn)}FromBuffer`, {
+      eventSourceArn: buffers[target].queue.arn,
+      functionName: input.functions[fn].name,
       batchSize: 10,
       maximumBatchingWindowInSeconds: 5,
       // The handler returns batchItemFailures: only the failed records are retried.
@@ -135,5 +181,12 @@ export function events(input: { policy: Policy; functions: PhoenixFunctions }): 
     });
   }
 
-  return { rules, findingBuffer, findingDeadLetters, eventDeadLetters };
+  return {
+    rules,
+    buffers,
+    findingBuffer: buffers["on-finding"].queue,
+    findingDeadLetters: buffers["on-finding"].deadLetters,
+    imageBuffer: buffers["on-image"].queue,
+    eventDeadLetters,
+  };
 }

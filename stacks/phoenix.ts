@@ -19,6 +19,7 @@ export interface PhoenixStack extends Storage {
   containStateMachine: aws.sfn.StateMachine;
   rolloutStateMachine: aws.sfn.StateMachine;
   findingBuffer: aws.sqs.Queue;
+  imageBuffer: aws.sqs.Queue;
   quarantineProfile: aws.iam.InstanceProfile;
   signingKeyArn?: $util.Output<string>;
 }
@@ -41,6 +42,7 @@ export function phoenix(): PhoenixStack {
     containStateMachine: machines.contain,
     rolloutStateMachine: machines.rollout,
     findingBuffer: delivery.findingBuffer,
+    imageBuffer: delivery.imageBuffer,
     quarantineProfile: profile,
     ...(signingKey ? { signingKeyArn: signingKey } : {}),
   };

@@ -1,4 +1,3 @@
-import { AssociateIamInstanceProfileCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { type LocalCloud, startLocalCloud } from "../../local/cloud.js";
 import type { LocalCloudPlugin } from "../../local/context.js";
 import type { LocalPhoenix } from "../../local/phoenix/stack.js";
@@ -54,18 +53,5 @@ export async function startPhoenixCloud(
   } catch (error) {
     await cloud.stop();
     throw error;
-  }
-}
-
-/** Gives instances the fleet's profile, so revocation has a role to act on (as in production). */
-export async function attachProfiles(pc: PhoenixCloud, instanceIds: readonly string[]): Promise<void> {
-  const ec2 = new EC2Client(pc.cloud.context.internalClientConfig);
-  for (const instanceId of instanceIds) {
-    await ec2.send(
-      new AssociateIamInstanceProfileCommand({
-        InstanceId: instanceId,
-        IamInstanceProfile: { Name: pc.fleet.instanceProfileName },
-      }),
-    );
   }
 }

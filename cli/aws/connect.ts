@@ -1,11 +1,12 @@
 import { ListStateMachinesCommand, SFNClient, type StateMachineListItem } from "@aws-sdk/client-sfn";
+import { DEFAULT_LOCAL_PORT } from "../../local/defaults.js";
 import { type AwsTarget, createClients } from "../../src/aws/clients.js";
 import { buildDeps, type PhoenixDeps } from "../../src/deps.js";
 import type { Policy } from "../../src/policy/index.js";
 import { resourceNames } from "../../src/resources.js";
 import { CliError, EXIT } from "../io.js";
 import { withEnvironmentErrors } from "./failures.js";
-import type { Target } from "./target.js";
+import { portOf, type Target } from "./target.js";
 
 /** Phoenix as deployed in one region and account, found by its stage's resource names. */
 export interface Connection {
@@ -15,6 +16,8 @@ export interface Connection {
   region: string;
   accountId: string;
   stateMachines: { contain: string; rollout: string };
+  /** The credentials the clients sign with, resolved once (profile, SSO, environment). */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
 /**
@@ -48,7 +51,7 @@ export async function connect(target: Target, policy: Policy): Promise<Connectio
         .filter(Boolean)
         .join(", ");
       throw new CliError(
-        `Phoenix is not deployed in ${region}/${accountId ?? "this account"} for stage "${target.stage}" (no state machine ${missing}): run \`npx sst deploy --stage ${target.stage}\`, or start the local cloud with \`npx phoenix local\` (or pass the right --stage / --region).`,
+        `Phoenix is not deployed in ${region}/${accountId ?? "this account"} for stage "${target.stage}" (no state machine ${missing}): run \`npx sst deploy --stage ${target.stage}\`, or start the local cloud with \`npx phoenix local${localPortFlag(target)}\` (or pass the right --stage / --region).`,
         EXIT.environment,
       );
     }
@@ -67,8 +70,16 @@ export async function connect(target: Target, policy: Policy): Promise<Connectio
       region,
       accountId: accountId!,
       stateMachines: { contain, rollout },
+      credentials: credentials ?? { accessKeyId: "", secretAccessKey: "" },
     };
   });
+}
+
+/** " --port N" for a local cloud on a port other than the default, so the advice starts that one. */
+function localPortFlag(target: Target): string {
+  if (!target.local || !target.endpoint) return "";
+  const port = portOf(target.endpoint);
+  return port === DEFAULT_LOCAL_PORT ? "" : ` --port ${port}`;
 }
 
 /** The profile's region and credentials as the SDK resolves them, so every client agrees. */

@@ -1,5 +1,6 @@
+import { DEFAULT_LOCAL_PORT } from "../../local/defaults.js";
 import { CliError, EXIT } from "../io.js";
-import type { Target } from "./target.js";
+import { portOf, type Target } from "./target.js";
 
 const CREDENTIAL_ERRORS = new Set([
   "UnrecognizedClientException",
@@ -22,9 +23,9 @@ export function environmentFailure(error: unknown, target: Target): CliError | u
   const message = e?.message ?? String(error);
   if (code === "ECONNREFUSED" || /ECONNREFUSED/.test(message)) {
     return new CliError(
-      target.local
-        ? `The local cloud is not running on ${target.endpoint} (connection refused): start it with \`npx phoenix local\` (or \`npm start\` for the demo), or point AWS_ENDPOINT_URL at the one you run.`
-        : `Cannot reach ${target.endpoint ?? "AWS"} (connection refused): check AWS_ENDPOINT_URL, or drop it to use AWS.`,
+      target.local && target.endpoint
+        ? notRunning(target.endpoint, target.via)
+        : `Cannot reach ${target.endpoint ?? "AWS"} (connection refused): check ${target.via ?? "AWS_ENDPOINT_URL"}, or drop it to use AWS.`,
       EXIT.environment,
     );
   }
@@ -61,6 +62,20 @@ export function environmentFailure(error: unknown, target: Target): CliError | u
     );
   }
   return undefined;
+}
+
+/** "Not running", with the commands that start a local cloud on that very port. */
+export function notRunning(endpoint: string, via?: Target["via"]): string {
+  const port = portOf(endpoint);
+  const flag = port === DEFAULT_LOCAL_PORT ? "" : ` --port ${port}`;
+  const how =
+    via === "AWS_ENDPOINT_URL"
+      ? " (from AWS_ENDPOINT_URL)"
+      : via === "--local"
+        ? " (recorded by the local cloud started from this checkout)"
+        : "";
+  const demo = flag ? `npm start --${flag}` : "npm start";
+  return `The local cloud is not running on ${endpoint}${how} (connection refused): start it with \`npx phoenix local${flag}\` (or \`${demo}\` for the demo)${via === "AWS_ENDPOINT_URL" ? ", or point AWS_ENDPOINT_URL at the one you run" : ""}.`;
 }
 
 /** Runs an AWS call sequence, translating environment problems; other errors pass through. */

@@ -13,13 +13,14 @@ export const approveCommand: Command = {
     const parsed = parseCommandArgs(args, { ...CONNECTION_FLAGS, ...JSON_FLAG }, 1);
     const holdId = parsed.positionals[0];
     if (!holdId)
-      throw new UsageError("give the hold id (hold-…, from the hold notification or `phoenix audit`)");
+      throw new UsageError("give the hold id (hold-…): `phoenix holds` lists the held containments");
     const connection = await openConnection(parsed, io);
     let approved: Awaited<ReturnType<typeof approveHold>>;
     try {
-      approved = await approveHold(connection.deps, holdId, actorOf(io.env));
+      approved = await approveHold(connection.deps, holdId, await actorOf(io.env, connection));
     } catch (error) {
-      if (error instanceof HoldNotFoundError) throw new CliError(error.message, EXIT.usage);
+      if (error instanceof HoldNotFoundError)
+        throw new CliError(`${error.message} \`phoenix holds\` lists the pending ones.`, EXIT.usage);
       if (error instanceof HoldNotPendingError) throw new CliError(error.message, EXIT.failed);
       throw error;
     }

@@ -12,10 +12,11 @@ import {
   requireInstanceId,
   stringFlag,
 } from "../args.js";
+import { isIgnoredEvent } from "../aws/ignored.js";
 import { openConnection } from "../aws/session.js";
 import type { Command } from "../command.js";
 import { EXIT } from "../io.js";
-import { printJson } from "../output.js";
+import { plural, printJson } from "../output.js";
 
 export const auditCommand: Command = {
   name: "audit",
@@ -41,6 +42,7 @@ export const auditCommand: Command = {
     const { audit } = connection.deps;
     const since = new Date(Date.now() - (sinceMs ?? 86_400_000)).toISOString();
     let records: AuditRecord[];
+    let aboutInstance = 0;
     if (instance || image) {
       const subjects = [
         ...(instance ? [instanceSubject(instance)] : []),
@@ -48,6 +50,15 @@ export const auditCommand: Command = {
       ];
       records = (await Promise.all(subjects.map((s) => audit.history(s)))).flat();
       if (sinceMs !== undefined) records = records.filter((r) => r.at >= since);
+      if (instance) {
+        // Findings about the instance that Phoenix did not act on are recorded under the finding
+        // (finding/<id>), not the instance: found by a scan of the period.
+        const findings = (await audit.since(since)).filter(
+          (r) => isIgnoredEvent(r) && r.details?.["instanceId"] === instance,
+        );
+        aboutInstance = findings.length;
+        records.push(...findings);
+      }
     } else {
       records = await audit.since(since);
     }
@@ -58,7 +69,7 @@ export const auditCommand: Command = {
     }
     const scope = [instance, image].filter(Boolean).join(" and ") || "everything";
     io.out(
-      `Audit trail of ${scope}${sinceMs !== undefined || !(instance || image) ? ` since ${since}` : ""}: ${records.length} record(s)`,
+      `Audit trail of ${scope}${sinceMs !== undefined || !(instance || image) ? ` since ${since}` : ""}: ${plural(records.length, "record")}${aboutInstance > 0 ? ` (${aboutInstance} of them about findings on ${instance} that Phoenix did not act on${sinceMs === undefined ? ", last 24 h" : ""})` : ""}`,
     );
     for (const record of records) io.out(formatRecord(record));
     return EXIT.ok;
@@ -66,10 +77,20 @@ export const auditCommand: Command = {
 };
 
 export function formatRecord(record: AuditRecord): string {
-  const mark = record.outcome === "ok" ? "✔" : record.outcome === "failed" ? "✘" : "·";
+  const ignored = isIgnoredEvent(record);
+  const mark = record.outcome === "ok" ? "✔" : record.outcome === "failed" ? "✘" : ignored ? "⊘" : "·";
   const parts = [
-    `${record.at}  ${mark} ${record.subject}  ${record.action} ${record.outcome}  by ${record.actor}`,
+    `${record.at}  ${mark} ${record.subject}  ${record.action} ${record.outcome}  by ${record.actor}${ignored ? "  (not acted on)" : ""}`,
   ];
+  if (ignored && record.action === "route") {
+    const d = record.details ?? {};
+    const about = [
+      typeof d["type"] === "string" ? d["type"] : undefined,
+      typeof d["severity"] === "number" ? `severity ${d["severity"]}` : undefined,
+      typeof d["instanceId"] === "string" ? `on ${d["instanceId"]}` : undefined,
+    ].filter(Boolean);
+    if (about.length > 0) parts.push(`    ${about.join(", ")}`);
+  }
   if (record.reason) parts.push(`    ${record.reason}`);
   if (record.execution) parts.push(`    execution ${record.execution}`);
   return parts.join("\n");

@@ -1,8 +1,11 @@
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { loadPolicy, loadPolicyFile, type Policy, PolicyError } from "../../src/policy/index.js";
 import { booleanFlag, JSON_FLAG, parseCommandArgs } from "../args.js";
 import type { Command } from "../command.js";
 import { type CommandIO, EXIT, UsageError } from "../io.js";
 import { printJson } from "../output.js";
+import { closest } from "../suggest.js";
 
 /** `phoenix config check [file]`: validates a policy the way deploy and start do, offline. */
 export const configCommand: Command = {
@@ -12,10 +15,24 @@ export const configCommand: Command = {
   async run(args, io) {
     const parsed = parseCommandArgs(args, { ...JSON_FLAG }, 2);
     const [sub, file] = parsed.positionals;
-    if (sub !== "check") throw new UsageError(sub ? `unknown subcommand "${sub}"` : "say what to do: check");
+    if (sub !== "check")
+      throw new UsageError(
+        sub
+          ? `unknown subcommand "${sub}"${closest(sub, ["check"]) ? ': did you mean "check"?' : ""}`
+          : "say what to do: check",
+      );
     const json = booleanFlag(parsed, "json");
     const source =
       file ?? (io.env.PHOENIX_POLICY ? "PHOENIX_POLICY" : io.env.PHOENIX_POLICY_FILE) ?? "defaults";
+    const fromEnvFile = file === undefined && !io.env.PHOENIX_POLICY ? io.env.PHOENIX_POLICY_FILE : undefined;
+    for (const path of [file, fromEnvFile]) {
+      if (path !== undefined && !existsSync(path)) {
+        const problem = `the policy file ${path} does not exist (${resolve(path)})`;
+        if (json) printJson(io, { valid: false, source, exists: false, problems: [problem] });
+        else io.err(`The policy file ${path} does not exist (looked for ${resolve(path)}).`);
+        return EXIT.usage;
+      }
+    }
     let policy: Policy;
     try {
       policy = file ? loadPolicyFile(file) : loadPolicy(io.env);

@@ -77,7 +77,7 @@ export const containCommand: Command = {
     const timings = watchTimings(parsed);
     const connection = await openConnection(parsed, io);
     const { deps } = connection;
-    const actor = actorOf(io.env);
+    const actor = await actorOf(io.env, connection);
 
     const instance = await findInstance(deps, instanceId);
     if (!instance)

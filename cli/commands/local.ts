@@ -1,12 +1,15 @@
 import { parseArgs } from "node:util";
-import { DEFAULT_LOCAL_PORT, type LocalCloud, startLocalCloud } from "../../local/cloud.js";
-import { PortInUseError } from "../../local/gateway/server.js";
-import { MotoUnavailableError } from "../../local/moto.js";
+import type { LocalCloud } from "../../local/cloud.js";
+import { DEFAULT_LOCAL_PORT } from "../../local/defaults.js";
 import type { LocalPhoenix } from "../../local/phoenix/stack.js";
 import type { BuiltinOptions } from "../../local/plugins.js";
-import { loadPolicy, loadPolicyFile, type Policy } from "../../src/policy/index.js";
+import { recordLocalCloud } from "../../local/registry.js";
+import { loadPolicy, type Policy, PolicyError } from "../../src/policy/index.js";
+import { parseErrorMessage } from "../args.js";
+import { readPolicyFile } from "../aws/session.js";
 import { type Command, parsePort, parsePositiveNumber } from "../command.js";
-import { type CommandIO, EXIT, UsageError } from "../io.js";
+import { CliError, type CommandIO, EXIT, UsageError } from "../io.js";
+import { closest } from "../suggest.js";
 
 export interface LocalFlags {
   port: number;
@@ -21,20 +24,17 @@ export function parseLocalFlags(
   defaults: { speed: number } = { speed: 1 },
   booleans: string[] = [],
 ): LocalFlags {
+  const options = {
+    port: { type: "string" as const },
+    speed: { type: "string" as const },
+    policy: { type: "string" as const },
+    ...Object.fromEntries(booleans.map((name) => [name, { type: "boolean" as const }])),
+  };
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        port: { type: "string" },
-        speed: { type: "string" },
-        policy: { type: "string" },
-        ...Object.fromEntries(booleans.map((name) => [name, { type: "boolean" as const }])),
-      },
-      strict: true,
-    }));
+    ({ values } = parseArgs({ args, options, strict: true }));
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(parseErrorMessage(error, options));
   }
   const text = (name: string) => (typeof values[name] === "string" ? (values[name] as string) : undefined);
   let port: number;
@@ -46,21 +46,35 @@ export function parseLocalFlags(
     throw new UsageError((error as Error).message);
   }
   const policyFile = text("policy");
+  let policy: Policy;
+  try {
+    policy = policyFile ? readPolicyFile(policyFile, "--policy") : loadPolicy();
+  } catch (error) {
+    if (error instanceof PolicyError || error instanceof CliError)
+      throw new UsageError((error as Error).message);
+    throw error;
+  }
   return {
     port,
     speed,
-    policy: policyFile ? loadPolicyFile(policyFile) : loadPolicy(),
+    policy,
     booleans: Object.fromEntries(booleans.map((name) => [name, values[name] === true])),
   };
 }
 
-/** Starts the local cloud with Phoenix deployed on it, or says clearly why it could not. */
+/**
+ * Starts the local cloud with Phoenix deployed on it, or says clearly why it could not. While it
+ * runs it is recorded (local/registry.ts), so that `phoenix … --local` finds it on its port.
+ */
 export async function startCloudForCommand(
   flags: LocalFlags,
   io: CommandIO,
   builtin: Omit<BuiltinOptions, "policy" | "onDeployed"> = {},
   verbose = true,
+  command = "phoenix local",
 ): Promise<{ cloud?: LocalCloud; phoenix?: LocalPhoenix; code: number }> {
+  // Loaded here: `phoenix local finding` and the other subcommands do not need the runtime.
+  const { startLocalCloud } = await import("../../local/cloud.js");
   try {
     let phoenix: LocalPhoenix | undefined;
     const cloud = await startLocalCloud({
@@ -75,10 +89,27 @@ export async function startCloudForCommand(
         },
       },
     });
+    const unrecord = recordLocalCloud(
+      {
+        endpoint: cloud.endpoint,
+        port: cloud.port,
+        command,
+        speed: flags.speed,
+        stage: builtin.stage ?? "local",
+        policy: flags.policy,
+      },
+      io.env,
+    );
+    const stop = cloud.stop;
+    cloud.stop = async () => {
+      unrecord();
+      await stop();
+    };
     return { cloud, phoenix, code: EXIT.ok };
   } catch (error) {
-    if (error instanceof PortInUseError || error instanceof MotoUnavailableError) {
-      io.err(`phoenix: ${error.message}`);
+    const name = (error as Error).name;
+    if (name === "PortInUseError" || name === "MotoUnavailableError") {
+      io.err(`phoenix: ${(error as Error).message}`);
       return { code: EXIT.environment };
     }
     throw error;
@@ -86,29 +117,92 @@ export async function startCloudForCommand(
 }
 
 export function endpointHelp(endpoint: string): string {
+  const port = Number(new URL(endpoint).port);
   return [
     `Local cloud: ${endpoint}  (health: ${endpoint}/_phoenix/health)`,
     `Dashboard:   ${endpoint}/_phoenix/dashboard`,
-    "Point any AWS client at it:",
-    `  export AWS_ENDPOINT_URL=${endpoint} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test`,
+    `The phoenix CLI finds it with --local (it is recorded while it runs), or --port ${port}:`,
+    "  npx phoenix status --local",
+    "  npx phoenix local finding <instance-id> --put   (a GuardDuty finding that Phoenix contains)",
+    'Point any AWS client at it (eval "$(npx phoenix local env)" sets the same):',
+    `  ${envLine(endpoint)}`,
     "  aws ec2 describe-instances",
     "  aws autoscaling describe-auto-scaling-groups",
     "  aws stepfunctions list-state-machines",
   ].join("\n");
 }
 
+/**
+ * The environment both AWS CLIs and the SDKs read: AWS_REGION (CLI v2, SDKs) and
+ * AWS_DEFAULT_REGION (CLI v1, which ignores AWS_REGION), and keys (the local cloud takes any).
+ */
+export function envLine(endpoint: string, region = "us-east-1"): string {
+  return `export AWS_ENDPOINT_URL=${endpoint} AWS_REGION=${region} AWS_DEFAULT_REGION=${region} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test`;
+}
+
+/** What a person is told when the local cloud stops, by Ctrl-C or at the end of the demo. */
+export function stoppingText(endpoint: string, prefix = ""): string {
+  const stopping = `stopping the local cloud on ${endpoint}. Its state (instances, groups, workflows, audit trail) lived in memory and is discarded; the next start begins afresh.`;
+  return prefix ? `${prefix}${stopping}` : `${stopping[0]!.toUpperCase()}${stopping.slice(1)}`;
+}
+
+const SUBCOMMANDS = ["finding", "notifications", "env"] as const;
+
 export const localCommand: Command = {
   name: "local",
-  usage: "phoenix local [--port 4566] [--speed 1] [--policy policy.json]",
-  example: "phoenix local --port 4566 --speed 10",
+  usage: [
+    "phoenix local [--port 4566] [--speed 1] [--policy policy.json]",
+    "       phoenix local finding <instance-id> [--type T] [--severity N] [--role ACTOR|TARGET] [--sample] [--put] [--json] [--port N | --endpoint URL]",
+    "       phoenix local notifications [--since 1h] [--json] [--port N | --endpoint URL]",
+    "       phoenix local env [--port N | --endpoint URL]",
+  ].join("\n"),
+  example: "phoenix local --port 4640 --speed 10",
+  details: `\`phoenix local\` runs the local cloud until Ctrl-C (its state is in memory and discarded then).
+While it runs it records its endpoint in .phoenix/run/ (PHOENIX_RUN_DIR), so that the other
+commands find it with --local, whatever its port.
+
+The subcommands use the running local cloud (found the same way; --port or --endpoint name one):
+- finding <instance-id>: prints an \`aws events put-events --entries\` file holding a GuardDuty
+  finding (real-shaped, not a sample) on that instance: by default ${"Backdoor:EC2/C&CActivity.B!DNS"},
+  severity 8, the instance the ACTOR: one Phoenix contains. It says what Phoenix will do with it
+  (the rule's filter, routing, protection and budgets, as \`plan --event\`). --put puts it on the
+  local bus at once. --sample flags it as GuardDuty's sample findings are (Phoenix ignores those).
+- notifications: the messages Phoenix published to its SNS topic (containments, holds with the
+  hold id to approve, rollouts), what email or chat would receive in AWS.
+- env: the export line that points the AWS CLI (v1 and v2) and the SDKs at the local cloud:
+  eval "$(npx phoenix local env)".`,
   async run(args, io) {
+    const [first] = args;
+    if (first !== undefined && !first.startsWith("-")) {
+      if ((SUBCOMMANDS as readonly string[]).includes(first)) {
+        const tools = await import("./local-tools.js");
+        if (first === "finding") return tools.localFinding(args.slice(1), io);
+        if (first === "notifications") return tools.localNotifications(args.slice(1), io);
+        return tools.localEnv(args.slice(1), io);
+      }
+      const suggestion = closest(first, SUBCOMMANDS);
+      throw new UsageError(
+        `unknown subcommand "${first}"${suggestion ? `: did you mean "${suggestion}"?` : ""} (phoenix local takes ${SUBCOMMANDS.join(", ")}, or flags to start the local cloud)`,
+      );
+    }
     const flags = parseLocalFlags(args);
+    let up = false;
+    let interrupted = false;
+    const interrupt = io.interrupted().then(() => {
+      interrupted = true;
+      if (!up) io.err("\nCtrl-C: stopping the local cloud while it starts (there is no state to keep yet).");
+    });
     const { cloud, code } = await startCloudForCommand(flags, io);
     if (!cloud) return code;
+    up = true;
+    if (interrupted) {
+      await cloud.stop();
+      return EXIT.interrupted;
+    }
     io.out(endpointHelp(cloud.endpoint));
     io.out("Press Ctrl-C to stop.");
-    await io.interrupted();
-    io.err("stopping the local cloud…");
+    await interrupt;
+    io.err(`\n${stoppingText(cloud.endpoint, "Ctrl-C: ")}`);
     await cloud.stop();
     return EXIT.ok;
   },

@@ -66,9 +66,14 @@ export const planCommand: Command = {
       if (json) printJson(io, result);
       else if (result.event === "guardduty") {
         io.out(`GuardDuty finding ${result.findingId}: ${result.findingType}, severity ${result.severity}`);
-        io.out(
-          result.instance ? formatInstancePlan(result.instance).join("\n") : `Verdict: ${result.verdict}`,
-        );
+        if (!result.delivered)
+          io.out(
+            `Verdict: not delivered: Phoenix would NOT contain, notify or record it.\n  ${result.verdict.replace(/^not delivered: /, "")}`,
+          );
+        else
+          io.out(
+            result.instance ? formatInstancePlan(result.instance).join("\n") : `Verdict: ${result.verdict}`,
+          );
       } else {
         if (result.images.length === 0) io.out(`Image event: ${result.verdict}`);
         for (const plan of result.images as ImagePlan[]) io.out(formatImagePlan(plan, bake).join("\n"));

@@ -22,7 +22,7 @@ export const releaseCommand: Command = {
     const connection = await openConnection(parsed, io);
     let result: Awaited<ReturnType<typeof releaseInstance>>;
     try {
-      result = await releaseInstance(connection.deps, instanceId, actorOf(io.env));
+      result = await releaseInstance(connection.deps, instanceId, await actorOf(io.env, connection));
     } catch (error) {
       if (error instanceof ReleaseRefusedError)
         throw new CliError(`Not released: ${error.message}`, EXIT.failed);
@@ -31,13 +31,18 @@ export const releaseCommand: Command = {
     if (booleanFlag(parsed, "json")) printJson(io, result);
     else {
       io.out(`Released ${instanceId} (containment ${result.containmentId}).`);
-      io.out(
-        result.restored.length > 0
-          ? `  restored: ${result.restored.join(", ")}`
-          : `  nothing to restore${result.instanceExists ? "" : " (the instance no longer exists)"}`,
-      );
+      io.out(`  ${restoredLine(result)}`);
       io.out("  New findings on it will open a new containment.");
     }
     return EXIT.ok;
   },
 };
+
+/** What the release put back, or why there was nothing to put back. */
+export function restoredLine(result: Awaited<ReturnType<typeof releaseInstance>>): string {
+  if (result.restored.length > 0) return `restored: ${result.restored.join(", ")}`;
+  if (!result.instanceExists) return "nothing to restore (the instance no longer exists)";
+  if (result.previousStatus === "held")
+    return "nothing to restore (the containment was held: Phoenix had not changed the instance; the hold is dismissed)";
+  return "nothing to restore (the instance is as it was before the containment)";
+}

@@ -5,7 +5,7 @@ import { imageSubject } from "../../src/rollout/aws/image-marks.js";
 import { describeImage } from "../../src/rollout/aws/images.js";
 import { imageFamily } from "../../src/rollout/gate.js";
 import type { RolloutRequest } from "../../src/rollout/workflow/contract.js";
-import { rolloutExecutionName } from "../../src/rollout/workflow/execution-name.js";
+import { retryExecutionName, rolloutExecutionName } from "../../src/rollout/workflow/execution-name.js";
 import {
   booleanFlag,
   CONNECTION_FLAGS,
@@ -42,8 +42,14 @@ export function manualRolloutName(
 
 export const rolloutCommand: Command = {
   name: "rollout",
-  usage: `phoenix rollout --image ami-… [--family f | --group name …] [--watch] [--json] ${CONNECTION_USAGE}`,
+  usage: `phoenix rollout --image ami-… [--family f | --group name …] [--retry] [--watch] [--json] ${CONNECTION_USAGE}`,
   example: "phoenix rollout --image ami-0123456789abcdef0 --family web --watch --local",
+  details: `A rollout has one execution name per image and family (or set of groups), so asking twice
+starts it once. To retry a rollout that ended FAILED, TIMED_OUT or ABORTED (an AWS error, a
+group that was locked, a policy since fixed), add --retry: Phoenix starts a new execution named
+<name>-retry<N> that plans again from the groups as they are now. An image whose refresh failed
+health checks is marked rejected and the gate refuses it on retry too: publish a fixed image.
+A rollout that succeeded, or one still running, is not retried.`,
   async run(args, io) {
     const parsed = parseCommandArgs(args, {
       ...CONNECTION_FLAGS,
@@ -53,6 +59,7 @@ export const rolloutCommand: Command = {
       family: { type: "string" },
       group: { type: "string", multiple: true },
       watch: { type: "boolean" },
+      retry: { type: "boolean" },
     });
     const imageId = requireImageId(stringFlag(parsed, "image"));
     const groups = [...new Set(listFlag(parsed, "group"))];
@@ -65,14 +72,18 @@ export const rolloutCommand: Command = {
     const timings = watchTimings(parsed);
     const connection = await openConnection(parsed, io);
     const family = groups.length > 0 ? undefined : (familyFlag ?? (await familyOfImage(connection, imageId)));
-    const actor = actorOf(io.env);
+    const actor = await actorOf(io.env, connection);
     const request: RolloutRequest = {
       imageId,
       ...(family !== undefined ? { family } : { groups }),
       requestedBy: actor,
     };
-    const name = manualRolloutName(imageId, family !== undefined ? { family } : { groups });
-    const started = await start(connection, name, request);
+    const baseName = manualRolloutName(imageId, family !== undefined ? { family } : { groups });
+    const retry = booleanFlag(parsed, "retry");
+    const started = retry
+      ? await startRetry(connection, baseName, request)
+      : await start(connection, baseName, request);
+    const name = started.name;
     await connection.deps.audit.write(
       {
         subject: imageSubject(imageId),
@@ -96,11 +107,11 @@ export const rolloutCommand: Command = {
         status: started.status,
         request,
       });
-    else if (started.created) io.out(`Started rollout ${name}\n  follow it: phoenix watch ${name}`);
-    else
+    else if (started.created)
       io.out(
-        `Rollout ${name} already exists (${started.status}): Step Functions runs one execution per name, so this image was already rolled out${family !== undefined ? ` to ${family}` : " to these groups"}.\n  see it: phoenix watch ${name}`,
+        `Started rollout ${name}${retry ? ` (retry of ${baseName})` : ""}\n  follow it: phoenix watch ${name}`,
       );
+    else io.out(alreadyExists(name, started, { imageId, family, groups, retry }));
     if (booleanFlag(parsed, "watch"))
       return followExecution(connection, started.arn, io, { ...timings, json });
     return started.created || started.status === "RUNNING" || started.status === "SUCCEEDED"
@@ -125,23 +136,95 @@ async function familyOfImage(connection: Connection, imageId: string): Promise<s
   return family;
 }
 
-async function start(
-  connection: Connection,
+interface Started {
+  name: string;
+  arn: string;
+  created: boolean;
+  status: string;
+  /** Why an existing execution ended, when it did not succeed. */
+  cause?: string;
+}
+
+const ENDED_BADLY = new Set(["FAILED", "TIMED_OUT", "ABORTED"]);
+
+/** What to tell a person whose rollout was not started, true to what that execution did. */
+function alreadyExists(
   name: string,
+  started: Started,
+  asked: { imageId: string; family: string | undefined; groups: string[]; retry: boolean },
+): string {
+  const target = asked.family !== undefined ? ` to ${asked.family}` : " to these groups";
+  const again = `phoenix rollout --image ${asked.imageId} ${asked.family !== undefined ? `--family ${asked.family}` : asked.groups.map((g) => `--group ${g}`).join(" ")} --retry`;
+  if (started.status === "RUNNING")
+    return `Rollout ${name} is already running${target}: Step Functions runs one execution per name.\n  follow it: phoenix watch ${name}`;
+  if (started.status === "SUCCEEDED")
+    return `Rollout ${name} already succeeded: ${asked.imageId} was rolled out${target}${asked.retry ? "; there is nothing to retry" : ""}.\n  see it: phoenix watch ${name}`;
+  if (ENDED_BADLY.has(started.status))
+    return `Rollout ${name} already ran and ended ${started.status}${started.cause ? `: ${started.cause}` : ""}.\nStep Functions runs one execution per name; to try again: ${again}\n  see it: phoenix watch ${name}`;
+  return `Rollout ${name} already exists (${started.status}).\n  see it: phoenix watch ${name}`;
+}
+
+/**
+ * A retry: the first of <name>, <name>-retry1, <name>-retry2, … that has not ended badly. One that
+ * is running or succeeded is reported as it is; the next free name is started.
+ */
+async function startRetry(
+  connection: Connection,
+  baseName: string,
   request: RolloutRequest,
-): Promise<{ arn: string; created: boolean; status: string }> {
+): Promise<Started> {
+  const original = await describe(connection, baseName);
+  if (original === undefined) return start(connection, baseName, request);
+  if (!ENDED_BADLY.has(original.status)) return original;
+  for (let attempt = 1; attempt <= 100; attempt++) {
+    const name = retryExecutionName(baseName, attempt);
+    const existing = await describe(connection, name);
+    if (existing === undefined) return start(connection, name, request);
+    if (!ENDED_BADLY.has(existing.status)) return existing;
+  }
+  throw new CliError(
+    `Rollout ${baseName} was retried 100 times already: look at why (phoenix watch ${baseName}).`,
+    EXIT.failed,
+  );
+}
+
+async function describe(connection: Connection, name: string): Promise<Started | undefined> {
+  const arn = executionArnOf(connection.stateMachines.rollout, name);
+  try {
+    const described = await connection.deps.clients.sfn.send(
+      new DescribeExecutionCommand({ executionArn: arn }),
+    );
+    return {
+      name,
+      arn,
+      created: false,
+      status: described.status ?? "UNKNOWN",
+      ...(described.cause ? { cause: described.cause } : {}),
+    };
+  } catch (error) {
+    if ((error as Error).name === "ExecutionDoesNotExist") return undefined;
+    throw error;
+  }
+}
+
+async function start(connection: Connection, name: string, request: RolloutRequest): Promise<Started> {
   const { sfn } = connection.deps.clients;
   const stateMachineArn = connection.stateMachines.rollout;
   try {
     const { executionArn } = await sfn.send(
       new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(request) }),
     );
-    return { arn: executionArn ?? executionArnOf(stateMachineArn, name), created: true, status: "RUNNING" };
+    return {
+      name,
+      arn: executionArn ?? executionArnOf(stateMachineArn, name),
+      created: true,
+      status: "RUNNING",
+    };
   } catch (error) {
     if (!(error instanceof ExecutionAlreadyExists) && (error as Error).name !== "ExecutionAlreadyExists")
       throw error;
-    const arn = executionArnOf(stateMachineArn, name);
-    const described = await sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
-    return { arn, created: false, status: described.status ?? "UNKNOWN" };
+    const existing = await describe(connection, name);
+    if (existing === undefined) throw error;
+    return existing;
   }
 }

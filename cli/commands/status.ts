@@ -4,44 +4,69 @@ import {
   CONNECTION_USAGE,
   JSON_FLAG,
   parseCommandArgs,
+  parseDuration,
   stringFlag,
 } from "../args.js";
 import { listWorkflows, managedGroupRefreshes } from "../aws/fleet.js";
-import { openConnection } from "../aws/session.js";
+import { listHolds } from "../aws/holds.js";
+import { formatIgnored, ignoredEvents } from "../aws/ignored.js";
+import { openConnection, whereFlags } from "../aws/session.js";
 import type { Command } from "../command.js";
 import { parsePositiveNumber } from "../command.js";
 import { EXIT, UsageError } from "../io.js";
-import { printJson, table } from "../output.js";
+import { plural, printJson, table } from "../output.js";
 import { progressBar } from "../progress/bar.js";
 
 export const statusCommand: Command = {
   name: "status",
-  usage: `phoenix status [--recent 10] [--json] ${CONNECTION_USAGE}`,
+  usage: `phoenix status [--recent 10] [--since 24h] [--json] ${CONNECTION_USAGE}`,
   example: "phoenix status --local",
+  details: `Shows the running and recent workflows of both state machines, each managed group's latest
+instance refresh, the containments held for approval (with the command that approves each), and
+the events Phoenix received but did not act on since --since (default 24h): findings it ignored
+or refused (a sample, a low severity, another account) and image events that do not apply.`,
   async run(args, io) {
-    const parsed = parseCommandArgs(args, { ...CONNECTION_FLAGS, ...JSON_FLAG, recent: { type: "string" } });
+    const parsed = parseCommandArgs(args, {
+      ...CONNECTION_FLAGS,
+      ...JSON_FLAG,
+      recent: { type: "string" },
+      since: { type: "string" },
+    });
     let recent: number;
     try {
       recent = Math.round(parsePositiveNumber(stringFlag(parsed, "recent"), "--recent", 10));
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
+    const sinceText = stringFlag(parsed, "since");
+    const sinceMs = sinceText !== undefined ? parseDuration(sinceText, "--since") : 86_400_000;
     const connection = await openConnection(parsed, io);
-    const [workflows, groups] = await Promise.all([
+    const since = new Date(connection.deps.now().getTime() - sinceMs).toISOString();
+    const [workflows, groups, holds, records] = await Promise.all([
       listWorkflows(connection, recent),
       managedGroupRefreshes(connection),
+      listHolds(connection),
+      connection.deps.audit.since(since),
     ]);
+    const ignored = ignoredEvents(records).reverse();
+    const where = whereFlags(parsed);
+    const approve = (holdId: string) => `phoenix approve ${holdId}${where ? ` ${where}` : ""}`;
     if (booleanFlag(parsed, "json")) {
       printJson(io, {
         region: connection.region,
         accountId: connection.accountId,
         stage: connection.stage,
+        ...(connection.target.endpoint ? { endpoint: connection.target.endpoint } : {}),
         workflows,
         groups,
+        holds: holds.map((hold) => ({ ...hold, approveCommand: approve(hold.holdId) })),
+        ignored: { since, events: ignored },
       });
       return EXIT.ok;
     }
-    io.out(`Phoenix ${connection.stage} in ${connection.region}/${connection.accountId}`);
+    io.out(
+      `Phoenix ${connection.stage} in ${connection.region}/${connection.accountId}${connection.target.endpoint ? ` (${connection.target.endpoint})` : ""}`,
+    );
     io.out("");
     const running = workflows.filter((w) => w.status === "RUNNING");
     io.out(`Workflows: ${running.length} running, ${workflows.length - running.length} recent`);
@@ -70,6 +95,21 @@ export const statusCommand: Command = {
       ]),
     ))
       io.out(line);
+    io.out("");
+    io.out(`Held for approval: ${holds.length === 0 ? "none" : plural(holds.length, "containment")}`);
+    for (const hold of holds) {
+      io.out(
+        `  ${hold.holdId}  ${hold.instanceId}  ${hold.kind}, since ${hold.createdAt.slice(0, 19).replace("T", " ")}`,
+      );
+      io.out(`    ${hold.reason}`);
+      io.out(`    approve: ${approve(hold.holdId)}`);
+    }
+    io.out("");
+    const shown = ignored.slice(0, recent);
+    io.out(
+      `Not acted on since ${since.slice(0, 19).replace("T", " ")}: ${ignored.length === 0 ? "nothing" : plural(ignored.length, "event")}${shown.length < ignored.length ? ` (latest ${shown.length}; phoenix audit --since … has all)` : ""}`,
+    );
+    for (const event of shown) io.out(`  ${formatIgnored(event)}`);
     return EXIT.ok;
   },
 };

@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
-import { routeFinding } from "../../src/containment/route.js";
-import { parseGuardDutyEvent } from "../../src/findings/guardduty.js";
+import { managedScope, routeFinding } from "../../src/containment/route.js";
+import { findingOverridePrefixes, findingSeverityThreshold } from "../../src/events/rules.js";
+import { type Finding, parseGuardDutyEvent } from "../../src/findings/guardduty.js";
 import { familyFromParameterName } from "../../src/images/parameters.js";
 import { parseImageTrigger } from "../../src/images/triggers.js";
+import type { Policy } from "../../src/policy/index.js";
 import { amiOfParameter, amisOfImageBuild } from "../../src/rollout/aws/image-sources.js";
 import type { Connection } from "../aws/connect.js";
 import { CliError, EXIT } from "../io.js";
@@ -16,6 +18,8 @@ export type EventPlan =
       findingId: string;
       findingType: string;
       severity: number;
+      /** False when Phoenix's EventBridge rule does not deliver it: on-finding never sees it. */
+      delivered: boolean;
       instance?: InstancePlan;
       verdict: string;
     }
@@ -46,6 +50,24 @@ export function readEventFile(path: string): unknown {
   }
 }
 
+/**
+ * Why Phoenix's finding rule (src/events/rules.ts) does not deliver this finding to on-finding,
+ * or undefined when it does. PutEvents accepts such a finding, and nothing records it: the rule
+ * only delivers what the handler would do more than log.
+ */
+export function notDelivered(
+  finding: Pick<Finding, "type" | "severity" | "resourceType">,
+  containment: Policy["containment"],
+): string | undefined {
+  if (finding.resourceType !== "Instance")
+    return `Phoenix's EventBridge rule delivers only findings on EC2 instances (resourceType Instance, not ${finding.resourceType}); nothing records this one.`;
+  const threshold = findingSeverityThreshold(containment);
+  const prefixes = findingOverridePrefixes(containment);
+  if (finding.severity >= threshold || prefixes.some((prefix) => finding.type.startsWith(prefix)))
+    return undefined;
+  return `Phoenix's EventBridge rule delivers GuardDuty findings of severity ${threshold} or more, or of the types the policy names (${prefixes.join(", ") || "none"}); ${finding.type} at severity ${finding.severity} is neither, so on-finding never sees it and nothing records it.`;
+}
+
 /** What Phoenix's handlers would do with the event: on-finding's routing, or on-image's gate and plan. */
 export async function planEvent(connection: Connection, event: unknown): Promise<EventPlan> {
   const source = (event as { source?: unknown } | null)?.source;
@@ -57,15 +79,20 @@ export async function planEvent(connection: Connection, event: unknown): Promise
         EXIT.usage,
       );
     const finding = parsed.finding;
-    const route = routeFinding(finding, connection.deps.policy.containment);
+    const route = routeFinding(finding, connection.deps.policy.containment, managedScope(connection.deps));
     const base = {
       kind: "event" as const,
       event: "guardduty" as const,
       findingId: finding.findingId,
       findingType: finding.type,
       severity: finding.severity,
+      delivered: true,
     };
-    if (!finding.instanceId) return { ...base, verdict: `${route.action}: ${route.reason}` };
+    const undelivered = notDelivered(finding, connection.deps.policy.containment);
+    if (undelivered) return { ...base, delivered: false, verdict: `not delivered: ${undelivered}` };
+    // A finding for another account or region names an instance Phoenix must not even look up.
+    if (!finding.instanceId || route.action === "refuse")
+      return { ...base, verdict: `${route.action}: ${route.reason}` };
     const instance = await planInstance(connection, finding.instanceId, route);
     return { ...base, instance, verdict: `${instance.decision}: ${instance.reason}` };
   }

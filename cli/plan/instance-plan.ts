@@ -1,4 +1,5 @@
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { containCourse, type PlannedStep } from "../../src/containment/course.js";
 import { groupOf as describeInstanceGroup } from "../../src/containment/intake.js";
 import { protectionHold } from "../../src/containment/protection.js";
 import type { RouteDecision } from "../../src/containment/route.js";
@@ -26,7 +27,10 @@ export interface InstancePlan {
   joins?: { execution: string; status: string };
   decision: "start" | "join" | "hold" | "refuse" | "no-action";
   reason: string;
+  /** "State: what it does", as formatted from `course`. */
   steps: string[];
+  /** The workflow's states and what each does for this instance (src/containment/course.ts). */
+  course: PlannedStep[];
 }
 
 /**
@@ -66,18 +70,25 @@ export async function planInstance(
     account,
   };
   if (route && route.action !== "contain")
-    return { ...base, decision: "no-action", reason: `${route.action}: ${route.reason}`, steps: [] };
+    return {
+      ...base,
+      decision: "no-action",
+      reason: `${route.action}: ${route.reason}`,
+      steps: [],
+      course: [],
+    };
   if (isGone(instance))
     return {
       ...base,
       decision: "refuse",
       reason: `the instance is ${facts.state}: nothing to contain`,
       steps: [],
+      course: [],
     };
 
   const group = await groupOf(connection, instanceId);
   const current = await getContainment(deps, connection.accountId, instanceId);
-  const steps = containSteps(deps.policy, group !== undefined);
+  const { steps, course } = containSteps(deps.policy, group?.name);
   if (isOpen(current)) {
     return {
       ...base,
@@ -86,17 +97,19 @@ export async function planInstance(
       decision: "join",
       reason: `already in containment (${current.status}): the request joins ${current.executionName}`,
       steps: [],
+      course: [],
     };
   }
   const protectedReason = protectionHold(tags, group?.tags);
   const withGroup = { ...base, ...(group ? { group: withoutTags(group) } : {}) };
-  if (protectedReason) return { ...withGroup, decision: "hold", reason: protectedReason, steps };
+  if (protectedReason) return { ...withGroup, decision: "hold", reason: protectedReason, steps, course };
   if (group && group.inContainment.length >= group.limit) {
     return {
       ...withGroup,
       decision: "hold",
       reason: `group ${group.name} already has ${group.inContainment.length} instance(s) in containment and allows ${group.limit} at a time (containment.budgets.${group.limitBy === "perGroupCount" ? "perGroupMaxCount" : "perGroupMaxPercent"})`,
       steps,
+      course,
     };
   }
   if (account.startsInWindow >= account.limit) {
@@ -105,25 +118,19 @@ export async function planInstance(
       decision: "hold",
       reason: `account ${connection.accountId} already started ${account.startsInWindow} containment(s) in the window; the limit is ${account.limit} (containment.budgets.perAccountMaxCount)`,
       steps,
+      course,
     };
   }
-  return { ...withGroup, decision: "start", reason: "within budget and not protected", steps };
+  return { ...withGroup, decision: "start", reason: "within budget and not protected", steps, course };
 }
 
 /** The contain workflow's steps as they would apply to this instance under this policy. */
-export function containSteps(policy: Policy, inGroup: boolean): string[] {
-  const c = policy.containment;
-  return [
-    `Isolate: every network interface to ${c.isolationSecurityGroupName} (allow-all, untracks flows), then ${c.quarantineSecurityGroupName} (no rules); tag phoenix:quarantine`,
-    "Harden: termination protection on, DeleteOnTermination=false on every volume",
-    `RevokeCredentials: instance profile swapped to ${c.quarantineInstanceProfile}, inline deny on the role for this instance's earlier sessions; Elastic IPs disassociated`,
-    `CollectEvidence: snapshot every EBS volume${c.memoryCaptureDocument ? `, memory capture with ${c.memoryCaptureDocument}` : ""}; wait for snapshots`,
-    inGroup
-      ? `Replace: detach from its group without decrement (a replacement launches from the current launch template), wait up to ${c.replacementTimeoutMinutes} min for full healthy capacity`
-      : "Replace: not in an Auto Scaling group, nothing to replace",
-    `Dispose: ${c.dispose} the instance once evidence is complete`,
-    "Report: audit trail and notification",
-  ];
+export function containSteps(
+  policy: Policy,
+  group: string | undefined,
+): { steps: string[]; course: PlannedStep[] } {
+  const course = containCourse(policy.containment, group);
+  return { steps: course.map((step) => `${step.state}: ${step.text}`), course };
 }
 
 interface GroupFacts {

@@ -5,7 +5,9 @@ import {
   type HistoryEvent,
   type SFNClient,
 } from "@aws-sdk/client-sfn";
+import { truncateAtWord } from "../output.js";
 import { progressBar } from "./bar.js";
+import { skippedBecause } from "./skipped.js";
 
 /**
  * Follows one execution: each state as it completes, a progress line for each instance refresh
@@ -14,7 +16,7 @@ import { progressBar } from "./bar.js";
  * each group branch's input, so nothing needs to be told which groups a rollout touches.
  */
 export type FollowEvent =
-  | { kind: "step"; state: string; type: string; at?: string; text: string }
+  | { kind: "step"; state: string; type: string; at?: string; skipped?: string; text: string }
   | {
       kind: "refresh";
       group: string;
@@ -81,12 +83,14 @@ export class ExecutionFollower {
       this.learnGroups(event);
       const exited = event.stateExitedEventDetails;
       if (!exited?.name || !event.type || !SHOWN_EXITS.has(event.type)) continue;
+      const skipped = skippedBecause(exited.name, exited.output);
       this.emit({
         kind: "step",
         state: exited.name,
         type: event.type.replace(/StateExited$/, ""),
         ...(event.timestamp ? { at: new Date(event.timestamp).toISOString() } : {}),
-        text: `  · ${exited.name}`,
+        ...(skipped ? { skipped } : {}),
+        text: `  · ${exited.name}${skipped ? ` (skipped: ${skipped})` : ""}`,
       });
     }
     this.seenEvents = Math.max(this.seenEvents, events.length);
@@ -137,7 +141,7 @@ export class ExecutionFollower {
 function finishedText(result: FollowResult): string {
   const mark = result.status === "SUCCEEDED" ? "✔" : "✘";
   const why = result.error
-    ? ` — ${result.error}${result.cause ? `: ${truncate(result.cause, 300)}` : ""}`
+    ? ` — ${result.error}${result.cause ? `: ${truncateAtWord(result.cause, 300)}` : ""}`
     : "";
   const output = result.output as { rollout?: { outcome?: string; reason?: string } } | undefined;
   const outcome = output?.rollout?.outcome
@@ -152,8 +156,4 @@ function parseJson(text: string): unknown {
   } catch {
     return text;
   }
-}
-
-function truncate(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }

@@ -7,7 +7,9 @@ import {
   ListExecutionsCommand,
   type SFNClient,
 } from "@aws-sdk/client-sfn";
+import { truncateAtWord } from "../output.js";
 import { progressBar } from "./bar.js";
+import { skippedBecause } from "./skipped.js";
 
 /**
  * Follows Phoenix's workflows the way a person would watch them: each execution as it starts,
@@ -76,7 +78,7 @@ export class WorkflowWatcher {
           ended.push(done);
           const mark = done.status === "SUCCEEDED" ? "✔" : "✘";
           const why = done.error
-            ? ` — ${done.error}${done.cause ? `: ${truncate(done.cause, 160)}` : ""}`
+            ? ` — ${done.error}${done.cause ? `: ${truncateAtWord(done.cause, 240)}` : ""}`
             : "";
           this.emit({
             kind: "finished",
@@ -108,7 +110,12 @@ export class WorkflowWatcher {
     for (const event of events.slice(seen)) {
       const exited = event.stateExitedEventDetails;
       if (exited?.name && event.type === "TaskStateExited") {
-        this.emit({ kind: "step", execution: name, text: `  · ${name}: ${exited.name}` });
+        const skipped = skippedBecause(exited.name, exited.output);
+        this.emit({
+          kind: "step",
+          execution: name,
+          text: `  · ${name}: ${exited.name}${skipped ? ` (skipped: ${skipped})` : ""}`,
+        });
       }
     }
     this.seenHistory.set(executionArn, events.length);
@@ -131,8 +138,4 @@ export class WorkflowWatcher {
       }
     }
   }
-}
-
-function truncate(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }

@@ -1,7 +1,9 @@
 import type { LocalCloudContext, LocalCloudPart } from "../context.js";
-import type { AwsRequest } from "../gateway/request.js";
-import type { ControlRoute, ResponseObserver } from "../gateway/server.js";
+import { forwardToMoto } from "../gateway/forward.js";
+import { type AwsRequest, queryList } from "../gateway/request.js";
+import type { ControlRoute, ResponseObserver, ServiceHandler } from "../gateway/server.js";
 import { SimulatedHealth } from "./health.js";
+import { LaunchProfiles } from "./launch-profiles.js";
 import { MotoFleet } from "./moto-fleet.js";
 import { EventOutbox } from "./outbox.js";
 import { healthOverlayHandler } from "./overlay.js";
@@ -15,8 +17,9 @@ export { UNHEALTHY_IMAGE_TAG } from "./health.js";
 
 /**
  * Auto Scaling in the local cloud beyond moto: instance refresh (StartInstanceRefresh,
- * DescribeInstanceRefreshes, CancelInstanceRefresh, RollbackInstanceRefresh) and simulated
- * instance boot and health, shown in DescribeAutoScalingGroups/DescribeAutoScalingInstances.
+ * DescribeInstanceRefreshes, CancelInstanceRefresh, RollbackInstanceRefresh), simulated
+ * instance boot and health, shown in DescribeAutoScalingGroups/DescribeAutoScalingInstances, and
+ * the launch template's instance profile on the instances a group launches.
  */
 
 export interface AutoScalingPluginOptions {
@@ -56,6 +59,9 @@ const LAUNCHING_ACTIONS = new Set([
   "EnterStandby",
 ]);
 
+// EC2 calls that change image tags (RegisterImage with tag specifications among them).
+const IMAGE_TAGGING_ACTIONS = new Set(["CreateTags", "DeleteTags", "RegisterImage"]);
+
 export function autoScalingPlugin(
   options: AutoScalingPluginOptions = {},
 ): (context: LocalCloudContext) => AutoScalingPart {
@@ -70,7 +76,8 @@ export function autoScalingPlugin(
   return (context) => {
     const health = new SimulatedHealth(context.clock, bootSeconds * 1000);
     const fleet = new MotoFleet(context);
-    const tracker = new InstanceTracker(fleet, health, context.clock);
+    const profiles = new LaunchProfiles(fleet, (message) => context.log(message));
+    const tracker = new InstanceTracker(fleet, health, context.clock, profiles);
     const book = new RefreshBook(() => context.clock.now());
     const outbox = new EventOutbox(
       (events) => context.putEvents(events),
@@ -97,16 +104,32 @@ export function autoScalingPlugin(
       return health.markBooted(ids);
     };
 
-    const noticeLaunches: ResponseObserver = (request) => {
-      if (request.service === "ec2" && (request.action === "CreateTags" || request.action === "DeleteTags")) {
-        tracker.forgetImageTags();
-        return;
-      }
-      const groups = launchedGroups(request, health);
-      if (!groups) return;
-      tracker
-        .sync(groups)
-        .catch((error: Error) => context.log(`autoscaling: could not track new instances: ${error.message}`));
+    // Image tags decide simulated health: look them up again once they change.
+    const noticeImageTags: ResponseObserver = (request) => {
+      if (request.service === "ec2" && IMAGE_TAGGING_ACTIONS.has(request.action)) tracker.forgetImageTags();
+    };
+
+    // After a call that may have launched instances, moto has them already: they are tracked
+    // (boot clock, launch template version, instance profile) before the caller hears back, so
+    // what it describes next is what AWS would show.
+    const trackLaunches: ServiceHandler = {
+      name: "autoscaling-launches",
+      handles: (request) => launchedGroups(request, health) !== undefined,
+      async handle(request) {
+        const groups = launchedGroups(request, health) ?? [];
+        if (request.action === "AttachInstances") {
+          profiles.noteAttached(queryList(request.params, "InstanceIds"));
+        }
+        const response = await forwardToMoto(context.motoUrl, request);
+        if (response.status < 300) {
+          await tracker
+            .sync(groups)
+            .catch((error: Error) =>
+              context.log(`autoscaling: could not track new instances: ${error.message}`),
+            );
+        }
+        return response;
+      },
     };
 
     const bootedRoute: ControlRoute = async (req, body) => {
@@ -137,13 +160,14 @@ export function autoScalingPlugin(
       name: "autoscaling",
       handlers: [
         instanceRefreshHandler(api),
+        trackLaunches,
         healthOverlayHandler(context.motoUrl, {
           health,
           tracker,
           presentGroup: (name) => engine.presentGroup(name),
         }),
       ],
-      observers: [noticeLaunches],
+      observers: [noticeImageTags],
       control: { [BOOTED_ROUTE]: bootedRoute, [HEALTH_ROUTE]: healthRoute },
       stop: async () => {
         await engine.stop();
@@ -178,7 +202,8 @@ export async function markInstancesBooted(
 /** The groups whose instances a served call may have changed, [] for all, undefined for none. */
 function launchedGroups(request: AwsRequest, health: SimulatedHealth): string[] | undefined {
   if (request.service === "ec2" && request.action === "TerminateInstances") return [];
-  if (request.service !== "autoscaling" || !LAUNCHING_ACTIONS.has(request.action)) return undefined;
+  if (request.service !== "autoscaling" || request.protocol !== "query") return undefined;
+  if (!LAUNCHING_ACTIONS.has(request.action)) return undefined;
   const group = request.params.get("AutoScalingGroupName");
   if (group) return [group];
   const instanceId = request.params.get("InstanceId");

@@ -7,13 +7,15 @@ import {
   UpdateAutoScalingGroupCommand,
 } from "@aws-sdk/client-auto-scaling";
 import {
+  AssociateIamInstanceProfileCommand,
   DescribeInstancesCommand,
   DescribeLaunchTemplatesCommand,
+  DescribeLaunchTemplateVersionsCommand,
   DescribeTagsCommand,
   EC2Client,
 } from "@aws-sdk/client-ec2";
 import type { LocalCloudContext } from "../context.js";
-import { UNHEALTHY_IMAGE_TAG } from "./health.js";
+import { type LaunchedFrom, UNHEALTHY_IMAGE_TAG } from "./health.js";
 import type { LaunchTemplateSpec } from "./refresh-model.js";
 
 /**
@@ -25,6 +27,8 @@ import type { LaunchTemplateSpec } from "./refresh-model.js";
  * - SetDesiredCapacity above the current count launches the difference from the current version
  *   (moto does not check MaxSize, which lets a refresh exceed desired capacity as AWS does).
  * - UpdateAutoScalingGroup with LaunchTemplate switches the version new instances launch from.
+ * What moto does not do: give the instances it launches for a group the launch template
+ * version's instance profile (see launch-profiles.ts).
  */
 
 export interface GroupInstance {
@@ -51,6 +55,14 @@ export interface InstanceFacts {
   imageId?: string;
   availabilityZone?: string;
   subnetId?: string;
+  /** The instance profile associated with the instance, if any. */
+  instanceProfileArn?: string;
+}
+
+/** A launch template's IamInstanceProfile: by ARN or by name, as the template has it. */
+export interface InstanceProfileSpec {
+  Arn?: string;
+  Name?: string;
 }
 
 export interface LaunchTemplateFacts {
@@ -136,6 +148,9 @@ export class MotoFleet {
               ? { availabilityZone: instance.Placement.AvailabilityZone }
               : {}),
             ...(instance.SubnetId ? { subnetId: instance.SubnetId } : {}),
+            ...(instance.IamInstanceProfile?.Arn
+              ? { instanceProfileArn: instance.IamInstanceProfile.Arn }
+              : {}),
           });
         }
       }
@@ -188,6 +203,25 @@ export class MotoFleet {
       if (/NotFound|Malformed/i.test((error as Error).name)) return undefined;
       throw error;
     }
+  }
+
+  /** The IamInstanceProfile of one launch template version; undefined when it sets none. */
+  async launchTemplateProfile(from: LaunchedFrom): Promise<InstanceProfileSpec | undefined> {
+    const { LaunchTemplateVersions = [] } = await this.ec2.send(
+      new DescribeLaunchTemplateVersionsCommand({
+        LaunchTemplateId: from.LaunchTemplateId,
+        Versions: [from.Version],
+      }),
+    );
+    const profile = LaunchTemplateVersions[0]?.LaunchTemplateData?.IamInstanceProfile;
+    if (!profile?.Arn && !profile?.Name) return undefined;
+    return { ...(profile.Arn ? { Arn: profile.Arn } : {}), ...(profile.Name ? { Name: profile.Name } : {}) };
+  }
+
+  async associateInstanceProfile(instanceId: string, profile: InstanceProfileSpec): Promise<void> {
+    await this.ec2.send(
+      new AssociateIamInstanceProfileCommand({ InstanceId: instanceId, IamInstanceProfile: profile }),
+    );
   }
 
   async setLaunchTemplate(groupName: string, spec: LaunchTemplateSpec): Promise<void> {

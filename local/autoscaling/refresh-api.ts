@@ -8,7 +8,7 @@ import {
   type RefreshBook,
   type RefreshPreferences,
 } from "./refresh-model.js";
-import { preferencesProblem, withDefaults } from "./refresh-plan.js";
+import { countsForUpdate, dispositionOf, preferencesProblem, withDefaults } from "./refresh-plan.js";
 
 /**
  * The four instance refresh operations with AWS's semantics and error codes, independent of the
@@ -75,12 +75,13 @@ export class InstanceRefreshApi {
         );
       }
     }
+    const preferences = withDefaults(request.preferences);
     const refresh = this.book.create({
       groupName: group.name,
-      preferences: withDefaults(request.preferences),
+      preferences,
       ...(request.desiredConfiguration ? { desiredConfiguration: request.desiredConfiguration } : {}),
       ...(group.launchTemplate ? { previousLaunchTemplate: group.launchTemplate } : {}),
-      instancesToUpdate: group.instances.filter((i) => i.lifecycleState === "InService").length,
+      instancesToUpdate: group.instances.filter((i) => countsForUpdate(dispositionOf(i, preferences))).length,
     });
     this.engine.start(refresh, group);
     return refresh.InstanceRefreshId;

@@ -75,6 +75,19 @@ export class BatchReplacer {
   }
 
   /**
+   * Terminates instances that need no replacement (Standby instances, with StandbyInstances
+   * Terminate: they do not count toward desired capacity, so moto launches nothing for them).
+   */
+  async terminate(run: Run, instanceIds: string[]): Promise<void> {
+    for (const id of instanceIds) {
+      this.throwIfInterrupted(run);
+      const startedAt = this.deps.context.clock.now();
+      if (await this.deps.fleet.terminateInGroup(id, false))
+        this.emitActivity(run, "Terminate", id, startedAt);
+    }
+  }
+
+  /**
    * Replaces one batch and waits for its replacements. Returns the group as it stands after the
    * batch (so the next batch needs no fresh look-up in moto), or why the batch failed.
    */

@@ -5,10 +5,20 @@ import type { GroupSnapshot, MotoFleet } from "./moto-fleet.js";
 import type { GroupPresentation } from "./overlay.js";
 import { BatchReplacer, type BatchTiming } from "./refresh-batches.js";
 import type { InstanceRefresh, RefreshBook } from "./refresh-model.js";
-import { checkpointCount, DEFAULT_CHECKPOINT_DELAY_SECONDS, percentageOf } from "./refresh-plan.js";
+import {
+  checkpointCount,
+  countsForUpdate,
+  DEFAULT_CHECKPOINT_DELAY_SECONDS,
+  dispositionOf,
+  percentageOf,
+  WAIT_FOR_INSTANCES_SECONDS,
+  waitedInVainReason,
+  waitingReason,
+} from "./refresh-plan.js";
 import {
   type Intent,
   Interrupted,
+  type Pass,
   type PassFailure,
   type Run,
   sleepIn,
@@ -18,11 +28,15 @@ import { type InstanceTracker, sameLaunchTemplate } from "./tracker.js";
 
 /**
  * Drives each instance refresh through its statuses: Pending → InProgress (replacing, pausing at
- * checkpoints) → Baking → Successful; on a replacement that fails its health checks, Failed or
- * (with AutoRollback) RollbackInProgress → RollbackSuccessful/RollbackFailed; on request,
- * Cancelling → Cancelled or a rollback. The instance replacement itself is BatchReplacer's. All
- * waits (CheckpointDelay after each checkpoint below the last, BakeTime after the last batch)
- * are on the simulated clock; events go out as each status is reached.
+ * checkpoints, waiting for protected and Standby instances) → Baking → Successful; on a
+ * replacement that fails its health checks, or instances still protected or in Standby after an
+ * hour, Failed or (with AutoRollback) RollbackInProgress → RollbackSuccessful/RollbackFailed; on
+ * request, Cancelling → Cancelled or a rollback. Which instances it replaces, waits for,
+ * terminates or leaves follows ScaleInProtectedInstances and StandbyInstances (dispositionOf);
+ * the instance replacement itself is BatchReplacer's. All waits (CheckpointDelay after each
+ * checkpoint below the last, up to WAIT_FOR_INSTANCES_SECONDS for protected and Standby
+ * instances, BakeTime after the last batch) are on the simulated clock; events go out as each
+ * status is reached.
  */
 
 export interface EngineDeps {
@@ -35,6 +49,10 @@ export interface EngineDeps {
   health: SimulatedHealth;
   timing: BatchTiming;
 }
+
+/** How often a waiting refresh looks again at the instances it waits for: simulated, and at least real. */
+const WAIT_POLL_SIMULATED_MS = 10_000;
+const MIN_WAIT_POLL_REAL_MS = 20;
 
 function checkpointReason(percentage: number, delaySeconds: number): string {
   return `Checkpoint ${percentage}% reached; waiting ${delaySeconds} seconds before continuing.`;
@@ -175,30 +193,44 @@ export class RefreshEngine {
       run.shownLaunchTemplate = group.launchTemplate;
       await this.deps.fleet.setLaunchTemplate(name, desired);
     }
-    const eligible = this.eligibleInstances(run, group);
-    const total = eligible.length;
-    const candidates = eligible.filter(
-      (id) =>
-        !(
-          refresh.Preferences.SkipMatching &&
-          sameLaunchTemplate(this.deps.health.get(id)?.launchTemplate, target)
-        ),
+    const preferences = refresh.Preferences;
+    const matches = (id: string) =>
+      preferences.SkipMatching === true &&
+      sameLaunchTemplate(this.deps.health.get(id)?.launchTemplate, target);
+    const dispositions = group.instances.map((i) => ({
+      id: i.instanceId,
+      is: dispositionOf(i, preferences),
+    }));
+    // What the refresh is to update; those that already match (SkipMatching) count as updated.
+    let total = dispositions.filter((d) => countsForUpdate(d.is)).length;
+    const candidates = dispositions
+      .filter((d) => d.is.action === "replace" && !matches(d.id))
+      .map((d) => d.id);
+    const waiting = new Map<string, "protected" | "standby">();
+    for (const d of dispositions) if (d.is.action === "wait" && !matches(d.id)) waiting.set(d.id, d.is.why);
+    await this.batches.terminate(
+      run,
+      dispositions.filter((d) => d.is.action === "terminate" && !matches(d.id)).map((d) => d.id),
     );
-    const checkpoints = refresh.Preferences.CheckpointPercentages ?? [];
-    const delaySeconds = refresh.Preferences.CheckpointDelay ?? DEFAULT_CHECKPOINT_DELAY_SECONDS;
+
+    const checkpoints = preferences.CheckpointPercentages ?? [];
+    const delaySeconds = preferences.CheckpointDelay ?? DEFAULT_CHECKPOINT_DELAY_SECONDS;
     let reached = 0;
-    return this.batches.replace(run, {
-      group,
-      candidates,
+    let stopped = false;
+    // Updated so far, when `remaining` of the current pass's candidates are still to replace.
+    const updatedWith = (remaining: number) => total - remaining - waiting.size;
+    const pass = (current: GroupSnapshot, ids: string[]): Pass => ({
+      group: current,
+      candidates: ids,
       room: (remaining) => {
         const next = checkpoints[reached];
         return next === undefined
           ? Number.POSITIVE_INFINITY
-          : checkpointCount(total, next) - (total - remaining);
+          : checkpointCount(total, next) - updatedWith(remaining);
       },
       afterBatch: async (remaining) => {
-        const updated = total - remaining;
-        this.deps.book.setProgress(refresh.InstanceRefreshId, percentageOf(updated, total), remaining);
+        const updated = updatedWith(remaining);
+        this.deps.book.setProgress(refresh.InstanceRefreshId, percentageOf(updated, total), total - updated);
         for (let next = checkpoints[reached]; next !== undefined; next = checkpoints[reached]) {
           if (updated < checkpointCount(total, next)) break;
           reached++;
@@ -207,13 +239,66 @@ export class RefreshEngine {
           if (!last)
             this.deps.book.setReason(refresh.InstanceRefreshId, checkpointReason(next, delaySeconds));
           if (next < 100) this.emitCheckpoint(run, next, delaySeconds);
-          if (last) return "stop";
+          if (last) {
+            stopped = true;
+            return "stop";
+          }
           await this.sleep(run, delaySeconds * 1000);
           this.deps.book.setReason(refresh.InstanceRefreshId, undefined);
         }
         return "continue";
       },
     });
+
+    const failure = await this.batches.replace(run, pass(group, candidates));
+    if (failure || stopped || waiting.size === 0) return failure;
+
+    // Wait (the default for both preferences): the instances it may not replace yet are replaced
+    // as they become replaceable; after an hour of simulated time, the refresh fails, naming them.
+    const deadline = this.deps.context.clock.now() + WAIT_FOR_INSTANCES_SECONDS * 1000;
+    for (;;) {
+      this.throwIfInterrupted(run);
+      const [current] = await this.deps.tracker.sync([name]);
+      if (!current) return { instanceId: "", reason: `The Auto Scaling group ${name} no longer exists.` };
+      const present = new Map(current.instances.map((i) => [i.instanceId, i]));
+      const freed: string[] = [];
+      const terminate: string[] = [];
+      for (const [id] of [...waiting]) {
+        const instance = present.get(id);
+        const now = instance ? dispositionOf(instance, preferences) : undefined;
+        if (now?.action === "wait") {
+          waiting.set(id, now.why);
+          continue;
+        }
+        waiting.delete(id);
+        // Gone from the group: nothing left to update. Ignored now: no longer the refresh's to update.
+        if (now?.action === "replace") freed.push(id);
+        else if (now?.action === "terminate") terminate.push(id);
+        else if (now?.action === "leave") total--;
+      }
+      await this.batches.terminate(run, terminate);
+      if (freed.length > 0) {
+        this.deps.book.setReason(refresh.InstanceRefreshId, undefined);
+        const failed = await this.batches.replace(run, pass(current, freed));
+        if (failed || stopped) return failed;
+        continue;
+      }
+      if (waiting.size === 0) {
+        this.deps.book.setReason(refresh.InstanceRefreshId, undefined);
+        this.deps.book.setProgress(refresh.InstanceRefreshId, percentageOf(total, total), 0);
+        return undefined;
+      }
+      const now = this.deps.context.clock.now();
+      if (now >= deadline) {
+        return {
+          instanceId: waiting.keys().next().value ?? "",
+          reason: waitedInVainReason(waiting, WAIT_FOR_INSTANCES_SECONDS),
+        };
+      }
+      this.deps.book.setReason(refresh.InstanceRefreshId, waitingReason(waiting, WAIT_FOR_INSTANCES_SECONDS));
+      const poll = Math.max(WAIT_POLL_SIMULATED_MS, MIN_WAIT_POLL_REAL_MS * this.deps.context.clock.speed);
+      await this.sleep(run, Math.min(deadline - now, poll));
+    }
   }
 
   private async succeed(run: Run): Promise<void> {
@@ -319,11 +404,14 @@ export class RefreshEngine {
     this.emit(run, "Rollback Succeeded");
   }
 
-  /** Instances a refresh replaces: in service (booting counts), not Standby, protected only if asked. */
+  /**
+   * Instances a rollback replaces: those the refresh may replace at once (in service, booting
+   * counts; protected ones only with ScaleInProtectedInstances Refresh). A rollback neither
+   * waits for protected or Standby instances nor terminates Standby ones.
+   */
   private eligibleInstances(run: Run, group: GroupSnapshot): string[] {
-    const replaceProtected = run.refresh.Preferences.ScaleInProtectedInstances !== "Ignore";
     return group.instances
-      .filter((i) => i.lifecycleState === "InService" && (replaceProtected || !i.protectedFromScaleIn))
+      .filter((i) => dispositionOf(i, run.refresh.Preferences).action === "replace")
       .map((i) => i.instanceId);
   }
 

@@ -2,7 +2,7 @@ import type { RefreshPreferences } from "./refresh-model.js";
 
 /**
  * The arithmetic of an instance refresh, as pure functions: preference defaults and validation,
- * how many instances a batch may replace, progress and checkpoints.
+ * which instances it replaces, how many a batch may replace, progress and checkpoints.
  */
 
 /** AWS's default when MinHealthyPercentage is not given. */
@@ -10,6 +10,12 @@ export const DEFAULT_MIN_HEALTHY_PERCENTAGE = 90;
 /** AWS's default when CheckpointPercentages is given without CheckpointDelay (one hour). */
 export const DEFAULT_CHECKPOINT_DELAY_SECONDS = 3600;
 const MAX_DELAY_SECONDS = 172_800;
+/**
+ * ScaleInProtectedInstances/StandbyInstances Wait (AWS's default for both): how long a refresh
+ * waits for protected instances to lose their protection and Standby instances to return to
+ * service before it fails (one hour).
+ */
+export const WAIT_FOR_INSTANCES_SECONDS = 3600;
 
 /** Why the preferences are invalid (a ValidationError message), or undefined. */
 export function preferencesProblem(p: RefreshPreferences): string | undefined {
@@ -59,11 +65,82 @@ export function withDefaults(p: RefreshPreferences): RefreshPreferences {
       : {}),
     SkipMatching: p.SkipMatching ?? false,
     AutoRollback: p.AutoRollback ?? false,
-    ScaleInProtectedInstances: p.ScaleInProtectedInstances ?? "Ignore",
-    StandbyInstances: p.StandbyInstances ?? "Ignore",
+    ScaleInProtectedInstances: p.ScaleInProtectedInstances ?? "Wait",
+    StandbyInstances: p.StandbyInstances ?? "Wait",
     ...(p.AlarmSpecification ? { AlarmSpecification: p.AlarmSpecification } : {}),
     ...(p.BakeTime !== undefined ? { BakeTime: p.BakeTime } : {}),
   };
+}
+
+/**
+ * What a refresh does with one instance of its group: replace it; wait for it (then replace
+ * it, or fail after WAIT_FOR_INSTANCES_SECONDS); terminate it (Standby, with Terminate: not
+ * counted in desired capacity, it is not replaced); or leave it on its configuration (Ignore,
+ * and instances neither InService nor Standby, e.g. Terminating).
+ */
+export type Disposition =
+  | { action: "replace" }
+  | { action: "wait"; why: "protected" | "standby" }
+  | { action: "terminate" }
+  | { action: "leave" };
+
+export function dispositionOf(
+  instance: { lifecycleState: string; protectedFromScaleIn: boolean },
+  preferences: Pick<RefreshPreferences, "ScaleInProtectedInstances" | "StandbyInstances">,
+): Disposition {
+  if (instance.lifecycleState === "Standby") {
+    switch (preferences.StandbyInstances ?? "Wait") {
+      case "Terminate":
+        return { action: "terminate" };
+      case "Ignore":
+        return { action: "leave" };
+      default:
+        return { action: "wait", why: "standby" };
+    }
+  }
+  if (instance.lifecycleState !== "InService") return { action: "leave" };
+  if (!instance.protectedFromScaleIn) return { action: "replace" };
+  switch (preferences.ScaleInProtectedInstances ?? "Wait") {
+    case "Refresh":
+      return { action: "replace" };
+    case "Ignore":
+      return { action: "leave" };
+    default:
+      return { action: "wait", why: "protected" };
+  }
+}
+
+/** The instances a refresh is to update: those it replaces now and those it waits for. */
+export function countsForUpdate(disposition: Disposition): boolean {
+  return disposition.action === "replace" || disposition.action === "wait";
+}
+
+const waitingFor = (why: "protected" | "standby") =>
+  why === "protected" ? "protected from scale in" : "in Standby";
+
+/** StatusReason while a refresh waits for protected or Standby instances. */
+export function waitingReason(waiting: Map<string, "protected" | "standby">, seconds: number): string {
+  const list = [...waiting].map(([id, why]) => `${id} (${waitingFor(why)})`).join(", ");
+  return `Waiting up to ${seconds} seconds for instances to become replaceable: ${list}.`;
+}
+
+/** StatusReason of a refresh that waited WAIT_FOR_INSTANCES_SECONDS in vain, naming the instances. */
+export function waitedInVainReason(waiting: Map<string, "protected" | "standby">, seconds: number): string {
+  const ids = (why: "protected" | "standby") => [...waiting].filter(([, w]) => w === why).map(([id]) => id);
+  const parts: string[] = [];
+  const protectedIds = ids("protected");
+  if (protectedIds.length) {
+    parts.push(
+      `${protectedIds.join(", ")} still protected from scale in (remove the protection, or set ScaleInProtectedInstances to Refresh or Ignore)`,
+    );
+  }
+  const standbyIds = ids("standby");
+  if (standbyIds.length) {
+    parts.push(
+      `${standbyIds.join(", ")} still in Standby (return them to service, or set StandbyInstances to Terminate or Ignore)`,
+    );
+  }
+  return `The instance refresh waited ${seconds} seconds for instances it must replace: ${parts.join("; ")}.`;
 }
 
 /** Instances that must stay healthy: MinHealthyPercentage of desired capacity, rounded up. */

@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.js";
 import type { LaunchedFrom, SimulatedHealth } from "./health.js";
+import type { LaunchProfiles } from "./launch-profiles.js";
 import type { GroupSnapshot, MotoFleet } from "./moto-fleet.js";
 import { isNumberedVersion, type LaunchTemplateSpec } from "./refresh-model.js";
 
@@ -10,7 +11,8 @@ const IMAGE_TAGS_TTL_MS = 2_000;
  * Notices Auto Scaling instances the first time the local cloud sees them (after an Auto Scaling
  * call, in a Describe answer, or when the refresh engine launches them) and starts their
  * simulated boot. It also records what each was launched from: moto only knows the group's
- * current launch template, while SkipMatching and rollbacks need the version of each instance.
+ * current launch template, while SkipMatching and rollbacks need the version of each instance;
+ * and gives it that version's instance profile, which moto does not (launch-profiles.ts).
  */
 export class InstanceTracker {
   private unhealthyImages?: { ids: Promise<Set<string>>; at: number };
@@ -19,6 +21,7 @@ export class InstanceTracker {
     private readonly fleet: MotoFleet,
     private readonly health: SimulatedHealth,
     private readonly clock: Pick<Clock, "now">,
+    private readonly profiles?: Pick<LaunchProfiles, "apply">,
   ) {}
 
   /**
@@ -53,6 +56,20 @@ export class InstanceTracker {
       if (!launchedFrom.has(group.name))
         launchedFrom.set(group.name, await this.resolve(group.launchTemplate));
     }
+    // Before they count as seen: whoever sees them next sees them with their profile.
+    await this.profiles?.apply(
+      unseen
+        .filter(({ instance }) => factsById.has(instance.instanceId))
+        .map(({ group, instance }) => {
+          const from = launchedFrom.get(group.name);
+          const profileArn = factsById.get(instance.instanceId)?.instanceProfileArn;
+          return {
+            instanceId: instance.instanceId,
+            ...(from ? { launchedFrom: from } : {}),
+            ...(profileArn ? { instanceProfileArn: profileArn } : {}),
+          };
+        }),
+    );
     for (const { group, instance } of unseen) {
       const fact = factsById.get(instance.instanceId);
       const from = launchedFrom.get(group.name);

@@ -2,11 +2,14 @@ import { type Connection, connect } from "../../cli/aws/connect.js";
 import { resolveTarget } from "../../cli/aws/target.js";
 import { defaultPolicy } from "../../src/policy/index.js";
 import type { LocalCloudContext, LocalCloudPlugin } from "../context.js";
+import { type LocalNotification, NOTIFICATIONS_PATH } from "../notifications.js";
 import { dashboardPage } from "./page.js";
-import { dashboardState } from "./state.js";
+import { type DashboardState, dashboardState, ImageColours } from "./state.js";
+import { renderSections, waitingSections } from "./view.js";
 
 export const DASHBOARD_PATH = "/_phoenix/dashboard";
 export const DASHBOARD_STATE_PATH = "/_phoenix/dashboard/state";
+export const DASHBOARD_VIEW_PATH = "/_phoenix/dashboard/view";
 
 export interface DashboardOptions {
   stage?: string;
@@ -15,13 +18,15 @@ export interface DashboardOptions {
 }
 
 /**
- * The local dashboard, served by the gateway: a page and the JSON it polls. It reads Phoenix the
- * way the CLI does (the same connection, through the gateway, by the stage's resource names), so
- * what it shows is what `phoenix status` and `phoenix audit` would say.
+ * The local dashboard, served by the gateway: a page drawn with the current state, the sections
+ * it polls (rendered here), and the JSON they are drawn from. It reads Phoenix the way the CLI
+ * does (the same connection, through the gateway, by the stage's resource names), so what it
+ * shows is what `phoenix status`, `phoenix holds` and `phoenix audit` would say.
  */
 export function dashboardPlugin(options: DashboardOptions = {}): LocalCloudPlugin {
   return (context: LocalCloudContext) => {
     let connection: Promise<Connection> | undefined;
+    const colours = new ImageColours();
     // Connected on first use: Phoenix is deployed after the gateway listens.
     const connected = () => {
       connection ??= connect(
@@ -36,20 +41,49 @@ export function dashboardPlugin(options: DashboardOptions = {}): LocalCloudPlugi
       });
       return connection;
     };
+    const read = async (): Promise<DashboardState> =>
+      dashboardState(await connected(), {
+        workflows: 8,
+        audit: 60,
+        colours,
+        now: () => new Date(context.clock.now()),
+        speed: context.clock.speed,
+        endpoint: context.endpoint,
+        notifications: async () => {
+          const response = await fetch(`${context.endpoint}${NOTIFICATIONS_PATH}`);
+          const body = (await response.json()) as { notifications?: LocalNotification[] };
+          return (body.notifications ?? []).filter((n) => /:phoenix-[^:]*notifications$/.test(n.topicArn));
+        },
+      });
+    const sections = async () => {
+      try {
+        return { ok: true, sections: renderSections(await read()) };
+      } catch (error) {
+        return {
+          ok: false,
+          sections: waitingSections(`Phoenix cannot be read yet: ${(error as Error).message}`),
+        };
+      }
+    };
+    const pollMs = options.pollMs ?? 1000;
     return {
       name: "dashboard",
       control: {
         [DASHBOARD_PATH]: async () => ({
           status: 200,
           contentType: "text/html; charset=utf-8",
-          body: dashboardPage(DASHBOARD_STATE_PATH, options.pollMs ?? 1000),
+          body: dashboardPage(DASHBOARD_VIEW_PATH, pollMs, (await sections()).sections),
         }),
+        [DASHBOARD_VIEW_PATH]: async () => {
+          const view = await sections();
+          return {
+            status: view.ok ? 200 : 503,
+            body: { at: new Date(context.clock.now()).toISOString(), ...view },
+          };
+        },
         [DASHBOARD_STATE_PATH]: async () => {
           try {
-            return {
-              status: 200,
-              body: await dashboardState(await connected(), { workflows: 8, audit: 60 }),
-            };
+            return { status: 200, body: await read() };
           } catch (error) {
             return { status: 503, body: { error: (error as Error).message } };
           }

@@ -1,8 +1,10 @@
+import { type DashboardSections, SECTION_IDS } from "./view.js";
+
 /**
- * The dashboard: one static page that polls the state route and redraws. No framework: the
- * whole view is a few template functions over the JSON, and text is escaped before it is shown.
+ * The dashboard: one page, drawn with its first state (no "loading…"), that polls the view
+ * route and swaps in each section's HTML, rendered by the server (view.ts). No framework.
  */
-export function dashboardPage(stateUrl: string, intervalMs: number): string {
+export function dashboardPage(viewUrl: string, intervalMs: number, first: DashboardSections): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -10,93 +12,88 @@ export function dashboardPage(stateUrl: string, intervalMs: number): string {
 <title>Phoenix — local dashboard</title>
 <style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 0; background: #0f1419; color: #e6e6e6; }
-  header { padding: 12px 20px; background: #1b2128; display: flex; gap: 16px; align-items: baseline; }
+  header { padding: 12px 20px; background: #1b2128; display: flex; gap: 16px; align-items: baseline; flex-wrap: wrap; }
   header h1 { font-size: 18px; margin: 0; }
-  #updated { color: #8a949e; font-size: 12px; }
+  #header { display: flex; gap: 16px; flex-wrap: wrap; color: #8a949e; font-size: 12px; }
+  .scope { color: #d3adf7; } .paused { color: #faad14; font-weight: bold; }
   main { display: grid; grid-template-columns: 3fr 2fr; gap: 16px; padding: 16px 20px; }
-  section { background: #1b2128; border-radius: 6px; padding: 12px 14px; }
+  section { background: #1b2128; border-radius: 6px; padding: 12px 14px; margin-bottom: 16px; }
   h2 { font-size: 15px; margin: 0 0 8px; }
+  .muted { color: #8a949e; }
+  .error { color: #ff7875; }
   .family { margin-bottom: 10px; }
   .family h3 { font-size: 13px; margin: 6px 0; color: #9fb3c8; }
-  .group { display: flex; align-items: center; gap: 8px; margin: 4px 0; flex-wrap: wrap; }
-  .group .name { width: 130px; }
-  .group.protected .name::after { content: " 🔒"; }
-  .wave { color: #8a949e; font-size: 12px; width: 52px; }
-  .instance { width: 18px; height: 18px; border-radius: 3px; display: inline-block; border: 2px solid transparent; }
-  .instance.pending { opacity: 0.45; }
-  .instance.stopped, .instance.stopping { opacity: 0.3; }
-  .instance.quarantined { border-color: #ff4d4f; box-shadow: 0 0 0 2px #ff4d4f55; }
-  .bar { width: 120px; height: 8px; background: #2c343c; border-radius: 4px; overflow: hidden; display: inline-block; }
+  .group { display: flex; align-items: center; gap: 8px; margin: 4px 0; }
+  .group .wave { color: #8a949e; font-size: 12px; width: 70px; flex: none; }
+  .group.unmanaged .wave { font-style: italic; }
+  .group .name { width: 120px; flex: none; }
+  .instances { display: flex; gap: 6px; flex-wrap: wrap; }
+  .instance { display: inline-flex; align-items: center; gap: 4px; padding: 1px 6px 1px 3px; border-radius: 4px;
+    background: #242c35; border: 2px solid transparent; font: 12px ui-monospace, monospace; white-space: nowrap; }
+  .instance.pending, .instance.stopped, .instance.stopping { opacity: 0.45; }
+  .instance.quarantined { border-color: #ff4d4f; }
+  .instance.held { border-color: #faad14; }
+  .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 50%; flex: none; }
+  .tag { font: 11px system-ui, sans-serif; color: #ff7875; white-space: nowrap; }
+  .tag.held { color: #faad14; }
+  .refresh { font-size: 12px; color: #b8c2cc; white-space: nowrap; }
+  .bar { width: 100px; height: 8px; background: #2c343c; border-radius: 4px; overflow: hidden; display: inline-block; vertical-align: middle; }
   .bar span { display: block; height: 100%; background: #52c41a; }
-  .refresh { font-size: 12px; color: #b8c2cc; }
-  .legend span { margin-right: 10px; font-size: 12px; }
+  #legend { margin-top: 10px; padding-top: 8px; border-top: 1px dashed #3a444e; font-size: 12px; display: flex; flex-wrap: wrap; gap: 6px 14px; align-items: center; }
+  #legend .label { color: #8a949e; text-transform: uppercase; font-size: 11px; letter-spacing: 0.05em; }
+  #legend .key { white-space: nowrap; display: inline-flex; align-items: center; gap: 4px; }
+  .hold { border-left: 3px solid #faad14; padding: 4px 8px; margin: 6px 0; }
+  .hold .reason { color: #b8c2cc; font-size: 12px; }
+  code { background: #0f1419; padding: 1px 4px; border-radius: 3px; font-size: 12px; }
   .workflow { border-top: 1px solid #2c343c; padding: 6px 0; }
-  .workflow .title { display: flex; gap: 8px; }
+  .workflow .title { display: flex; gap: 8px; align-items: baseline; }
+  .workflow .when, .workflow .exec { color: #8a949e; font-size: 12px; }
+  .workflow .exec { word-break: break-all; }
   .status-RUNNING { color: #40a9ff; } .status-SUCCEEDED { color: #73d13d; }
   .status-FAILED, .status-TIMED_OUT, .status-ABORTED { color: #ff7875; }
-  .steps { font-size: 12px; color: #8a949e; }
+  .steps { font-size: 12px; color: #b8c2cc; }
+  .step.skipped { color: #6b7580; text-decoration: line-through; }
+  .notification { font-size: 12px; border-top: 1px solid #2c343c; padding: 3px 0; }
+  .severity-critical b { color: #ff7875; } .severity-warning b { color: #faad14; }
   .audit { font-size: 12px; max-height: 360px; overflow: auto; }
   .audit div { border-top: 1px solid #2c343c; padding: 3px 0; }
-  .outcome-failed, .outcome-refused { color: #ff7875; } .outcome-held { color: #faad14; }
-  #error { color: #ff7875; }
+  .outcome-failed, .outcome-refused { color: #ff7875; } .outcome-held { color: #faad14; } .outcome-skipped { color: #8a949e; }
+  #problem { color: #ff7875; font-size: 12px; }
 </style>
 </head>
 <body>
-<header><h1>Phoenix</h1><span id="updated">loading…</span><span id="error"></span></header>
+<header><h1>Phoenix</h1><div id="header">${first.header}</div><span id="problem"></span></header>
 <main>
   <div>
-    <section><h2>Fleet</h2><div id="fleet"></div><div class="legend" id="legend"></div></section>
+    <section><h2>Fleet</h2><div id="fleet">${first.fleet}</div><div id="legend">${first.legend}</div></section>
+    <section><h2>Held for approval</h2><div id="holds">${first.holds}</div></section>
   </div>
   <div>
-    <section><h2>Workflows</h2><div id="workflows"></div></section>
-    <section style="margin-top:16px"><h2>Audit trail</h2><div class="audit" id="audit"></div></section>
+    <section><h2>Workflows</h2><div id="workflows">${first.workflows}</div></section>
+    <section><h2>Notifications</h2><div id="notifications">${first.notifications}</div></section>
+    <section><h2>Audit trail</h2><div class="audit" id="audit">${first.audit}</div></section>
   </div>
 </main>
 <script>
-const STATE_URL = ${JSON.stringify(stateUrl)};
-const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-// One colour per image, stable across polls: a hue from the id.
-const hue = (id) => [...String(id)].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 360, 7);
-const colour = (id) => id ? "hsl(" + hue(id) + ", 65%, 55%)" : "#555";
-function instance(i) {
-  const cls = ["instance", i.state, i.quarantined ? "quarantined" : ""].join(" ");
-  const title = i.id + " — " + (i.imageId || "?") + ", " + i.state + (i.quarantined ? ", QUARANTINED (" + i.quarantined + ")" : "");
-  return '<span class="' + esc(cls) + '" data-instance="' + esc(i.id) + '" data-image="' + esc(i.imageId) + '" title="' + esc(title) + '" style="background:' + colour(i.imageId) + '"></span>';
-}
-function group(g) {
-  const r = g.refresh;
-  const refresh = r ? '<span class="bar"><span style="width:' + Number(r.percentComplete) + '%"></span></span> <span class="refresh">' + esc(r.status) + " " + Number(r.percentComplete) + "%" + (r.instancesToUpdate !== undefined ? ", " + Number(r.instancesToUpdate) + " left" : "") + "</span>" : "";
-  return '<div class="group' + (g.protected ? " protected" : "") + '" data-group="' + esc(g.name) + '"><span class="wave">wave ' + Number(g.wave) + '</span><span class="name">' + esc(g.name) + (g.managed ? "" : " (unmanaged)") + "</span>" + g.instances.map(instance).join("") + refresh + "</div>";
-}
-function render(state) {
-  const families = new Map();
-  for (const g of state.groups) { const f = g.family || "no family"; if (!families.has(f)) families.set(f, []); families.get(f).push(g); }
-  let html = "";
-  for (const [family, groups] of families) html += '<div class="family"><h3>family ' + esc(family) + "</h3>" + groups.map(group).join("") + "</div>";
-  if (state.standalone.length) html += '<div class="family"><h3>standalone / detached</h3><div class="group">' + state.standalone.map(instance).join("") + "</div></div>";
-  document.getElementById("fleet").innerHTML = html;
-  const images = [...new Set([...state.groups.flatMap((g) => g.instances), ...state.standalone].map((i) => i.imageId).filter(Boolean))];
-  document.getElementById("legend").innerHTML = images.map((id) => '<span><span class="instance" style="background:' + colour(id) + '"></span> ' + esc(id) + "</span>").join("") + '<span><span class="instance quarantined"></span> quarantined</span>';
-  document.getElementById("workflows").innerHTML = state.workflows.length ? state.workflows.map((w) =>
-    '<div class="workflow" data-execution="' + esc(w.name) + '" data-status="' + esc(w.status) + '"><div class="title"><b class="status-' + esc(w.status) + '">' + esc(w.status) + "</b> " + esc(w.workflow) + " <span>" + esc(w.name) + '</span></div><div class="steps">' + w.steps.map(esc).join(" → ") + "</div></div>").join("") : "none yet";
-  document.getElementById("audit").innerHTML = state.audit.map((a) =>
-    "<div><span>" + esc(a.at.slice(11, 19)) + '</span> <b class="outcome-' + esc(a.outcome) + '">' + esc(a.action) + " " + esc(a.outcome) + "</b> " + esc(a.subject) + " <i>" + esc(a.actor) + "</i>" + (a.reason ? "<br>" + esc(a.reason) : "") + "</div>").join("");
-  document.getElementById("updated").textContent = "updated " + new Date(state.at).toLocaleTimeString();
-}
+const VIEW_URL = ${JSON.stringify(viewUrl)};
+const SECTIONS = ${JSON.stringify(SECTION_IDS)};
 async function poll() {
   try {
-    const response = await fetch(STATE_URL, { cache: "no-store" });
+    const response = await fetch(VIEW_URL, { cache: "no-store" });
     const body = await response.json();
-    if (!response.ok) throw new Error(body.error || response.statusText);
-    render(body);
-    document.getElementById("error").textContent = "";
+    if (!body.sections) throw new Error(body.error || response.statusText);
+    for (const id of SECTIONS) {
+      const element = document.getElementById(id);
+      if (element && element.innerHTML !== body.sections[id]) element.innerHTML = body.sections[id];
+    }
+    document.getElementById("problem").textContent = "";
   } catch (error) {
-    document.getElementById("error").textContent = String(error.message || error);
+    document.getElementById("problem").textContent = "not updating: " + String(error.message || error);
   } finally {
     setTimeout(poll, ${intervalMs});
   }
 }
-poll();
+setTimeout(poll, ${intervalMs});
 </script>
 </body>
 </html>`;

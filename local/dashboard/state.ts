@@ -1,23 +1,44 @@
 import { type AutoScalingGroup, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
-import { DescribeInstancesCommand, type Instance } from "@aws-sdk/client-ec2";
-import { GetExecutionHistoryCommand } from "@aws-sdk/client-sfn";
+import { DescribeImagesCommand, DescribeInstancesCommand, type Instance } from "@aws-sdk/client-ec2";
+import { GetExecutionHistoryCommand, type HistoryEvent } from "@aws-sdk/client-sfn";
 import type { Connection } from "../../cli/aws/connect.js";
 import { type ExecutionSummary, listWorkflows, managedGroupRefreshes } from "../../cli/aws/fleet.js";
+import { listHolds } from "../../cli/aws/holds.js";
+import { skippedBecause } from "../../cli/progress/skipped.js";
 import type { AuditRecord } from "../../src/audit/audit.js";
+import type { LocalNotification } from "../notifications.js";
 
-/** Everything the dashboard shows, in one JSON document the page polls. */
+/** Everything the dashboard shows, in one JSON document (`/_phoenix/dashboard/state`). */
 export interface DashboardState {
+  /** The local cloud's time (its clock may run faster than the wall clock), ISO. */
   at: string;
+  /** The clock multiplier. */
+  speed?: number;
+  endpoint: string;
+  /** The accounts and regions shown; the page names them once there are several. */
+  scope: { accounts: string[]; regions: string[] };
   groups: DashboardGroup[];
   standalone: DashboardInstance[];
-  workflows: (ExecutionSummary & { steps: string[] })[];
+  /** Every image an instance runs, with its colour on the page (stable while the cloud runs). */
+  images: Record<string, DashboardImage>;
+  workflows: DashboardWorkflow[];
+  /** Containments waiting for a person, with the command that approves each. */
+  holds: DashboardHold[];
+  /** The latest messages Phoenix published to its topic, newest first. */
+  notifications: LocalNotification[];
   audit: Pick<AuditRecord, "at" | "subject" | "action" | "outcome" | "actor" | "reason">[];
+  /**
+   * Rollouts paused by a person: not built yet (a later issue). The page shows a banner for
+   * each once the state carries them.
+   */
+  paused?: { subject: string; since: string; by: string; reason?: string }[];
 }
 
 export interface DashboardGroup {
   name: string;
   family?: string;
-  wave: number;
+  /** Absent for an unmanaged group: Phoenix never rolls it, so it has no wave. */
+  wave?: number;
   managed: boolean;
   protected: boolean;
   desired: number;
@@ -31,24 +52,101 @@ export interface DashboardInstance {
   state: string;
   quarantined?: string;
   protected: boolean;
+  /** The pending hold of its containment. */
+  held?: string;
+  name?: string;
+}
+
+export interface DashboardImage {
+  family?: string;
+  name?: string;
+  colour: string;
+}
+
+export interface DashboardStep {
+  name: string;
+  /** "skipped": the step ran and changed nothing for this instance (a standalone one is not replaced). */
+  outcome: "done" | "skipped";
+  at?: string;
+  note?: string;
+}
+
+export type DashboardWorkflow = ExecutionSummary & { steps: DashboardStep[] };
+
+export interface DashboardHold {
+  holdId: string;
+  instanceId: string;
+  accountId: string;
+  kind: string;
+  reason: string;
+  createdAt: string;
+  approveCommand: string;
+}
+
+/**
+ * Colours a person can tell apart on the dark page (Tableau 10 without its red, which marks
+ * quarantine), given to images in the order they are first seen and kept while the cloud runs,
+ * so an instance does not change colour between two looks.
+ */
+const PALETTE = [
+  "#4e79a7",
+  "#f28e2b",
+  "#59a14f",
+  "#edc948",
+  "#76b7b2",
+  "#b07aa1",
+  "#ff9da7",
+  "#9c755f",
+  "#bab0ac",
+];
+
+export class ImageColours {
+  private readonly assigned = new Map<string, string>();
+  colourOf(imageId: string): string {
+    let colour = this.assigned.get(imageId);
+    if (!colour) {
+      const n = this.assigned.size;
+      // Past the palette: the same hues, lighter, then darker.
+      const base = PALETTE[n % PALETTE.length]!;
+      const round = Math.floor(n / PALETTE.length);
+      colour =
+        round === 0
+          ? base
+          : `color-mix(in srgb, ${base} ${round % 2 ? 60 : 70}%, ${round % 2 ? "white" : "black"})`;
+      this.assigned.set(imageId, colour);
+    }
+    return colour;
+  }
 }
 
 const STEP_EXITS = new Set(["TaskStateExited", "WaitStateExited"]);
 
-/** Reads the fleet, the workflows (with the steps each has completed) and the latest audit records. */
+/** Reads the fleet, the workflows (with the steps each has completed), holds, notifications and the latest audit records. */
 export async function dashboardState(
   connection: Connection,
-  options: { workflows: number; audit: number },
+  options: {
+    workflows: number;
+    audit: number;
+    colours: ImageColours;
+    now: () => Date;
+    speed?: number;
+    endpoint: string;
+    notifications?: () => Promise<LocalNotification[]>;
+  },
 ): Promise<DashboardState> {
   const { clients, audit } = connection.deps;
-  const [groups, instances, refreshes, workflows, records] = await Promise.all([
+  const [groups, instances, refreshes, workflows, records, holds, notifications] = await Promise.all([
     allGroups(connection),
     allInstances(connection),
     managedGroupRefreshes(connection),
     listWorkflows(connection, options.workflows),
-    audit.since(new Date(Date.now() - 86_400_000).toISOString()),
+    audit.since(new Date(options.now().getTime() - 86_400_000).toISOString()),
+    listHolds(connection),
+    options.notifications?.().catch(() => []) ?? Promise.resolve([]),
   ]);
+  const heldByInstance = new Map(holds.map((h) => [h.instanceId, h.holdId]));
   const byId = new Map(instances.map((i) => [i.InstanceId ?? "", i]));
+  const view = (instance: Instance): DashboardInstance => instanceView(instance, heldByInstance);
   const inGroups = new Set<string>();
   const dashboardGroups = groups.map((group): DashboardGroup => {
     const tags = tagMap(group.Tags);
@@ -60,11 +158,12 @@ export async function dashboardState(
         : { id: member.InstanceId ?? "", state: member.LifecycleState ?? "unknown", protected: false };
     });
     const refresh = refreshes.find((r) => r.group === group.AutoScalingGroupName)?.refresh;
+    const managed = tags["phoenix:managed"]?.trim().toLowerCase() === "true";
     return {
       name: group.AutoScalingGroupName ?? "",
       ...(tags["phoenix:image-family"] ? { family: tags["phoenix:image-family"] } : {}),
-      wave: Number(tags["phoenix:wave"] ?? 1) || 1,
-      managed: tags["phoenix:managed"]?.trim().toLowerCase() === "true",
+      ...(managed ? { wave: Number(tags["phoenix:wave"] ?? 1) || 1 } : {}),
+      managed,
       protected: tags["phoenix:protected"]?.trim().toLowerCase() === "true",
       desired: group.DesiredCapacity ?? 0,
       instances: members,
@@ -83,26 +182,48 @@ export async function dashboardState(
   });
   // Contained instances leave their group (detached) but stay worth seeing until disposed.
   const standalone = instances.filter((i) => !inGroups.has(i.InstanceId ?? "")).map(view);
-  const shown = workflows.slice(0, options.workflows);
   const withSteps = await Promise.all(
-    shown.map(async (workflow) => {
+    workflows.slice(0, options.workflows).map(async (workflow): Promise<DashboardWorkflow> => {
       const { events = [] } = await clients.sfn.send(
         new GetExecutionHistoryCommand({ executionArn: workflow.arn, maxResults: 1000 }),
       );
-      const steps = events
-        .filter((e) => e.type && STEP_EXITS.has(e.type) && e.stateExitedEventDetails?.name)
-        .map((e) => e.stateExitedEventDetails!.name!);
-      return { ...workflow, steps };
+      return { ...workflow, steps: stepsOf(events) };
     }),
   );
+  const images = await imagesOf(
+    connection,
+    [...dashboardGroups.flatMap((g) => g.instances), ...standalone],
+    options.colours,
+  );
+  const port = new URL(options.endpoint).port;
   return {
-    at: new Date().toISOString(),
+    at: options.now().toISOString(),
+    ...(options.speed !== undefined ? { speed: options.speed } : {}),
+    endpoint: options.endpoint,
+    scope: {
+      accounts: [...new Set([connection.accountId, ...holds.map((h) => h.accountId)])].sort(),
+      regions: [connection.region],
+    },
     groups: dashboardGroups.sort(
       (a, b) =>
-        (a.family ?? "~").localeCompare(b.family ?? "~") || a.wave - b.wave || a.name.localeCompare(b.name),
+        (a.family ?? "~").localeCompare(b.family ?? "~") ||
+        Number(b.managed) - Number(a.managed) ||
+        (a.wave ?? 0) - (b.wave ?? 0) ||
+        a.name.localeCompare(b.name),
     ),
     standalone,
+    images,
     workflows: withSteps,
+    holds: holds.map((hold) => ({
+      holdId: hold.holdId,
+      instanceId: hold.instanceId,
+      accountId: hold.accountId,
+      kind: hold.kind,
+      reason: hold.reason,
+      createdAt: hold.createdAt,
+      approveCommand: `npx phoenix approve ${hold.holdId} --port ${port}`,
+    })),
+    notifications: notifications.slice(-8).reverse(),
     audit: records
       .slice(-options.audit)
       .reverse()
@@ -115,6 +236,57 @@ export async function dashboardState(
         ...(reason ? { reason } : {}),
       })),
   };
+}
+
+/**
+ * The states an execution has completed, in order, each done or skipped: a step is skipped when
+ * its own result says it changed nothing (Replace of a standalone instance: `replaced: false`;
+ * Dispose of one: `disposition: "kept"`; any step's `skipped: true`).
+ */
+export function stepsOf(events: HistoryEvent[]): DashboardStep[] {
+  const steps: DashboardStep[] = [];
+  for (const event of events) {
+    const exited = event.stateExitedEventDetails;
+    if (!event.type || !STEP_EXITS.has(event.type) || !exited?.name) continue;
+    const skip = skippedBecause(exited.name, exited.output);
+    steps.push({
+      name: exited.name,
+      outcome: skip ? "skipped" : "done",
+      ...(event.timestamp ? { at: new Date(event.timestamp).toISOString() } : {}),
+      ...(skip ? { note: skip } : {}),
+    });
+  }
+  return steps;
+}
+
+async function imagesOf(
+  connection: Connection,
+  instances: DashboardInstance[],
+  colours: ImageColours,
+): Promise<Record<string, DashboardImage>> {
+  const ids = [...new Set(instances.map((i) => i.imageId).filter((id): id is string => Boolean(id)))];
+  if (ids.length === 0) return {};
+  const { Images = [] } = await connection.deps.clients.ec2
+    .send(new DescribeImagesCommand({ Filters: [{ Name: "image-id", Values: ids }] }))
+    .catch(() => ({ Images: [] }));
+  const facts = new Map(Images.map((image) => [image.ImageId ?? "", image]));
+  // New images get their colour in the order they were made, so the first look is stable too.
+  const ordered = [...ids].sort(
+    (a, b) =>
+      (facts.get(a)?.CreationDate ?? "").localeCompare(facts.get(b)?.CreationDate ?? "") ||
+      a.localeCompare(b),
+  );
+  const out: Record<string, DashboardImage> = {};
+  for (const id of ordered) {
+    const image = facts.get(id);
+    const family = image?.Tags?.find((t) => t.Key === "phoenix:image-family")?.Value;
+    out[id] = {
+      ...(family ? { family } : {}),
+      ...(image?.Name ? { name: image.Name } : {}),
+      colour: colours.colourOf(id),
+    };
+  }
+  return out;
 }
 
 async function allGroups(connection: Connection): Promise<AutoScalingGroup[]> {
@@ -146,14 +318,18 @@ async function allInstances(connection: Connection): Promise<Instance[]> {
   return instances;
 }
 
-function view(instance: Instance): DashboardInstance {
+function instanceView(instance: Instance, held: Map<string, string>): DashboardInstance {
   const tags = tagMap(instance.Tags);
+  const id = instance.InstanceId ?? "";
+  const hold = held.get(id);
   return {
-    id: instance.InstanceId ?? "",
+    id,
     ...(instance.ImageId ? { imageId: instance.ImageId } : {}),
     state: instance.State?.Name ?? "unknown",
     ...(tags["phoenix:quarantine"] ? { quarantined: tags["phoenix:quarantine"] } : {}),
     protected: tags["phoenix:protected"]?.trim().toLowerCase() === "true",
+    ...(hold ? { held: hold } : {}),
+    ...(tags["Name"] ? { name: tags["Name"] } : {}),
   };
 }
 

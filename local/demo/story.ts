@@ -21,6 +21,15 @@ export interface StoryOptions {
   say: (text: string) => void;
   /** Real milliseconds any one act may take before the story gives up on it. */
   actTimeoutMs?: number;
+  /** Stops the story between its steps (Ctrl-C): it then rejects with StoryAborted. */
+  signal?: AbortSignal;
+}
+
+export class StoryAborted extends Error {
+  constructor() {
+    super("the story was stopped");
+    this.name = "StoryAborted";
+  }
 }
 
 export interface ActResult {
@@ -55,6 +64,7 @@ export async function runStory(options: StoryOptions): Promise<ActResult[]> {
     const deadline = Date.now() + timeout;
     const ended: WatchedExecution[] = [];
     while (Date.now() < deadline) {
+      if (options.signal?.aborted) throw new StoryAborted();
       ended.push(...(await watcher.poll(groups)));
       const hit = ended.filter((e) => e.machine === machine && matches(e));
       if (hit.length > 0) return hit;
@@ -81,6 +91,7 @@ export async function runStory(options: StoryOptions): Promise<ActResult[]> {
 
   const results: ActResult[] = [];
 
+  if (options.signal?.aborted) throw new StoryAborted();
   say("\n━━ Act 1: a new golden image of family 'web' is published ━━");
   const webV2 = await registerImage(ec2, { family: "web", name: "golden-web-v2" });
   say(`  published ${webV2} (tagged phoenix:image-family=web, scan passed); EC2 will announce it on the bus`);
@@ -95,6 +106,7 @@ export async function runStory(options: StoryOptions): Promise<ActResult[]> {
   });
   say(`  ${results.at(-1)!.summary}`);
 
+  if (options.signal?.aborted) throw new StoryAborted();
   say("\n━━ Act 2: GuardDuty reports a compromised instance ━━");
   const { AutoScalingGroups = [] } = await autoScaling.send(
     new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ["web-frontend"] }),
@@ -134,6 +146,7 @@ export async function runStory(options: StoryOptions): Promise<ActResult[]> {
   });
   say(`  ${results.at(-1)!.summary}`);
 
+  if (options.signal?.aborted) throw new StoryAborted();
   say("\n━━ Act 3: a bad image is published (its instances never pass health checks) ━━");
   const webBad = await registerImage(ec2, {
     family: "web",

@@ -1,5 +1,10 @@
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { SQSClient } from "@aws-sdk/client-sqs";
+import {
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
 import type { EventBridgeEvent, SQSEvent } from "aws-lambda";
 import { type EventRule, phoenixEventRules } from "../../src/events/rules.js";
 import { EVENT_TARGET_NAMES, EVENT_TARGETS, type EventTargetName } from "../../src/events/targets.js";
@@ -22,7 +27,11 @@ export interface EventBusOptions {
   handlers?: EventHandlers;
   /** Shapes the rules (severity threshold, image parameters). Defaults to the default policy. */
   policy?: Pick<Policy, "containment" | "rollout">;
-  /** Deliveries before an event goes to the target's DLQ (Lambda's asynchronous default: 3). */
+  /**
+   * Deliveries before an event goes to the target's DLQ, for every target. By default each
+   * target's own: a buffered target's maxReceiveCount (src/events/targets.ts, as deployed), a
+   * direct one Lambda's asynchronous default (3).
+   */
   maxAttempts?: number;
   /** Simulated ms before a failed event is delivered again (Lambda retries after about a minute). */
   retryDelayMs?: number;
@@ -48,7 +57,12 @@ interface TargetStats {
   delivered: number;
   failed: number;
   deadLettered: number;
+  /** Messages moved back from the DLQ to the queue (redrive). */
+  redriven: number;
 }
+
+/** Deliveries before the DLQ when nothing says otherwise: Lambda's asynchronous retries (1 + 2). */
+const DIRECT_MAX_ATTEMPTS = 3;
 
 /**
  * Delivery on the local default bus: Phoenix's rules live in moto (which matches them), each
@@ -64,7 +78,7 @@ export class LocalEventBus {
   private readonly pollers: TargetPoller[] = [];
   private readonly sqs: SQSClient;
   private readonly eventbridge: EventBridgeClient;
-  private readonly maxAttempts: number;
+  private readonly maxAttempts = new Map<EventTargetName, number>();
 
   constructor(
     private readonly context: LocalCloudContext,
@@ -73,25 +87,38 @@ export class LocalEventBus {
   ) {
     this.rules = phoenixEventRules(options.policy ?? defaultPolicy());
     this.deliveries = new Journal(options.journalSize ?? 200, sequence);
-    this.maxAttempts = options.maxAttempts ?? 3;
-    if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1 || this.maxAttempts > 1000) {
-      throw new Error(
-        `events: maxAttempts must be an integer from 1 to 1000 (SQS maxReceiveCount), got ${this.maxAttempts}`,
-      );
+    for (const target of EVENT_TARGET_NAMES) {
+      const { delivery } = EVENT_TARGETS[target];
+      const max =
+        options.maxAttempts ??
+        (delivery.kind === "buffered" ? delivery.maxReceiveCount : DIRECT_MAX_ATTEMPTS);
+      if (!Number.isInteger(max) || max < 1 || max > 1000) {
+        throw new Error(
+          `events: maxAttempts must be an integer from 1 to 1000 (SQS maxReceiveCount), got ${max}`,
+        );
+      }
+      this.maxAttempts.set(target, max);
+      this.stats.set(target, { delivered: 0, failed: 0, deadLettered: 0, redriven: 0 });
     }
     this.sqs = new SQSClient(context.internalClientConfig);
     this.eventbridge = new EventBridgeClient(context.internalClientConfig);
-    for (const target of EVENT_TARGET_NAMES)
-      this.stats.set(target, { delivered: 0, failed: 0, deadLettered: 0 });
+  }
+
+  /** Deliveries of an event to this target before it goes to the target's DLQ. */
+  maxAttemptsOf(target: EventTargetName): number {
+    return this.maxAttempts.get(target) ?? DIRECT_MAX_ATTEMPTS;
   }
 
   async start(): Promise<void> {
-    const settings = {
-      maxAttempts: this.maxAttempts,
-      visibilityTimeoutSeconds: this.options.visibilityTimeoutSeconds ?? 60,
-    };
+    const visibilityTimeoutSeconds = this.options.visibilityTimeoutSeconds ?? 60;
     for (const target of EVENT_TARGET_NAMES) {
-      this.queues.set(target, await createTargetQueue(this.sqs, target, settings));
+      this.queues.set(
+        target,
+        await createTargetQueue(this.sqs, target, {
+          maxAttempts: this.maxAttemptsOf(target),
+          visibilityTimeoutSeconds,
+        }),
+      );
     }
     for (const rule of this.rules) {
       const queue = this.queues.get(rule.target);
@@ -109,7 +136,7 @@ export class LocalEventBus {
         accountId: this.context.accountId,
         batchSize: this.options.batchSize ?? 10,
         waitTimeSeconds: this.options.pollWaitSeconds ?? 5,
-        maxAttempts: this.maxAttempts,
+        maxAttempts: this.maxAttemptsOf(target),
         // SQS hides for whole seconds: round up, so a retry never comes sooner than simulated.
         retryDelaySeconds: () =>
           Math.ceil(this.context.clock.toRealMs(this.options.retryDelayMs ?? 60_000) / 1000),
@@ -138,6 +165,8 @@ export class LocalEventBus {
             queue: this.queues.get(target)?.queueName,
             deadLetterQueue: this.queues.get(target)?.deadLetterQueueName,
             handler: this.options.handlers?.[target] !== undefined,
+            delivery: EVENT_TARGETS[target].delivery.kind,
+            maxAttempts: this.maxAttemptsOf(target),
             ...this.stats.get(target),
           },
         ]),
@@ -160,7 +189,7 @@ export class LocalEventBus {
     }
     if (delivery.outcome === "failed") {
       this.context.log(
-        `events: ${delivery.target} failed on attempt ${delivery.attempt}/${this.maxAttempts}` +
+        `events: ${delivery.target} failed on attempt ${delivery.attempt}/${this.maxAttemptsOf(delivery.target)}` +
           `${delivery.deadLettered ? " (to the dead-letter queue)" : ""}: ${delivery.error}`,
       );
     }
@@ -171,6 +200,55 @@ export class LocalEventBus {
       source: delivery.event?.source,
       detailType: delivery.event?.["detail-type"],
     });
+  }
+
+  /** A target by its queue or dead-letter queue ARN. */
+  targetOfQueueArn(arn: string): { target: EventTargetName; deadLetter: boolean } | undefined {
+    for (const [target, queue] of this.queues) {
+      if (queue.queueArn === arn) return { target, deadLetter: false };
+      if (queue.deadLetterQueueArn === arn) return { target, deadLetter: true };
+    }
+    return undefined;
+  }
+
+  /**
+   * Replays what waits in a target's DLQ: every message goes back to the target's queue (a new
+   * message, received for the first time) and leaves the DLQ, as SQS's message move task does.
+   */
+  async redrive(target: EventTargetName, options: { maxMessages?: number } = {}): Promise<number> {
+    const queue = this.queues.get(target);
+    if (!queue) throw new Error(`events: ${target} has no queue (the bus has not started)`);
+    const limit = options.maxMessages ?? Number.POSITIVE_INFINITY;
+    let moved = 0;
+    while (moved < limit) {
+      const { Messages = [] } = await this.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queue.deadLetterQueueUrl,
+          MaxNumberOfMessages: Math.min(10, limit - moved),
+          WaitTimeSeconds: 0,
+          VisibilityTimeout: 30,
+        }),
+      );
+      if (Messages.length === 0) break;
+      for (const message of Messages) {
+        // Sent before it is deleted: a crash in between leaves a duplicate, never a loss.
+        await this.sqs.send(
+          new SendMessageCommand({ QueueUrl: queue.queueUrl, MessageBody: message.Body ?? "" }),
+        );
+        await this.sqs.send(
+          new DeleteMessageCommand({
+            QueueUrl: queue.deadLetterQueueUrl,
+            ReceiptHandle: message.ReceiptHandle,
+          }),
+        );
+        moved++;
+      }
+    }
+    const stats = this.stats.get(target);
+    if (stats) stats.redriven += moved;
+    if (moved > 0)
+      this.context.log(`events: ${moved} message(s) of ${target} redriven from ${queue.deadLetterQueueName}`);
+    return moved;
   }
 }
 

@@ -1,7 +1,9 @@
+import type { EventTargetName } from "../../src/events/targets.js";
 import type { BusEvent, LocalCloudPlugin } from "../context.js";
 import { type EventBusOptions, LocalEventBus } from "./bus.js";
 import { createEmitters, type EmitterOptions } from "./emitters.js";
 import { Journal, sharedSequence } from "./journal.js";
+import { messageMoveHandler } from "./redrive.js";
 
 export type { EventBusOptions, EventHandlers, InvocationOf } from "./bus.js";
 export type { EmitterOptions } from "./emitters.js";
@@ -19,7 +21,9 @@ export interface EmittedEntry {
 /**
  * Events in the local cloud: Phoenix's rules on moto's default bus delivering to the local
  * handlers, and the EC2 events AWS would emit. Control route `/_phoenix/events` lists recent
- * deliveries and emitted events (`?since=<seq>&limit=<n>`).
+ * deliveries and emitted events (`?since=<seq>&limit=<n>`); `POST /_phoenix/events/redrive`
+ * with `{"target":"on-image"}` replays what waits in a target's dead-letter queue, as SQS's
+ * `start-message-move-task` on the DLQ does (also served: see redrive.ts).
  */
 export function eventsPlugin(options: EventsPluginOptions = {}): LocalCloudPlugin {
   return (context) => {
@@ -44,6 +48,7 @@ export function eventsPlugin(options: EventsPluginOptions = {}): LocalCloudPlugi
     return {
       name: "events",
       observers: emitters.observers,
+      handlers: [messageMoveHandler(bus)],
       control: {
         "/_phoenix/events": async (req) => {
           const query = new URL(req.url ?? "/", "http://local").searchParams;
@@ -53,6 +58,22 @@ export function eventsPlugin(options: EventsPluginOptions = {}): LocalCloudPlugi
             status: 200,
             body: { deliveries: bus.deliveries.since(since, limit), emitted: emitted.since(since, limit) },
           };
+        },
+        "/_phoenix/events/redrive": async (req, body) => {
+          if (req.method !== "POST") return { status: 405, body: { error: 'POST {"target": "<target>"}' } };
+          let target: unknown;
+          try {
+            target = (JSON.parse(body.toString("utf8") || "{}") as { target?: unknown }).target;
+          } catch {
+            return { status: 400, body: { error: "the body is not JSON" } };
+          }
+          if (typeof target !== "string" || !bus.queues.has(target as EventTargetName)) {
+            return {
+              status: 400,
+              body: { error: `target must be one of ${[...bus.queues.keys()].join(", ")}` },
+            };
+          }
+          return { status: 200, body: { target, redriven: await bus.redrive(target as EventTargetName) } };
         },
       },
       start: async () => {

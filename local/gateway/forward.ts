@@ -31,7 +31,8 @@ export async function forwardToMoto(
   });
   const responseHeaders: Record<string, string> = {};
   upstream.headers.forEach((value, name) => {
-    if (!UNFORWARDED_RESPONSE.has(name)) responseHeaders[name] = value;
+    // moto grants every origin cross-origin reads; the gateway grants none (see guard.ts).
+    if (!UNFORWARDED_RESPONSE.has(name) && !name.startsWith("access-control-")) responseHeaders[name] = value;
   });
   return {
     status: upstream.status,

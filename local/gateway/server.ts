@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { CallLog } from "../calllog.js";
 import type { FaultInjector } from "../faults.js";
 import { forwardToMoto } from "./forward.js";
+import { refusal } from "./guard.js";
 import { type AwsRequest, decodeRequest } from "./request.js";
 import { type AwsResponse, awsError } from "./response.js";
 
@@ -82,9 +83,12 @@ export class Gateway {
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
     const url = req.url ?? "/";
+    const method = req.method ?? "GET";
+    const refused = refusal(method, url, req.headers);
+    if (refused) return this.refuse(method, url, req.headers, body, res, refused);
     if (url.startsWith("/_phoenix/")) return this.serveControl(req, res, body);
 
-    const request = decodeRequest(req.method ?? "GET", url, req.headers, body, this.options.region);
+    const request = decodeRequest(method, url, req.headers, body, this.options.region);
     const decision = this.options.faults.decide(request);
     if (decision.delayMs > 0) await new Promise((r) => setTimeout(r, decision.delayMs));
     if (decision.error) {
@@ -128,6 +132,33 @@ export class Gateway {
         }
       }
     }
+  }
+
+  /** 403 in the caller's protocol (JSON for the control routes), recorded in the call log. */
+  private refuse(
+    method: string,
+    url: string,
+    headers: IncomingMessage["headers"],
+    body: Buffer,
+    res: ServerResponse,
+    message: string,
+  ): void {
+    if (url.startsWith("/_phoenix/")) {
+      res.writeHead(403, { "content-type": "application/json", "cache-control": "no-store" });
+      res.end(JSON.stringify({ error: `phoenix local cloud: ${message}` }));
+      return;
+    }
+    const request = decodeRequest(method, url, headers, body, this.options.region);
+    this.options.callLog.add({
+      service: request.service,
+      action: request.action,
+      status: 403,
+      servedBy: "gateway-guard",
+    });
+    send(
+      res,
+      awsError(request.protocol, request.service, 403, "AccessDenied", `phoenix local cloud: ${message}`),
+    );
   }
 
   private async serveControl(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {

@@ -99,6 +99,9 @@ async function deployPhoenix(
     policy,
     accountId: context.accountId,
     region: context.region,
+    // The local cloud's clock, which its Step Functions, Auto Scaling and events keep time by: the
+    // audit trail, locks and budgets then agree with the executions and refreshes they record.
+    now: () => new Date(context.clock.now()),
   });
   for (const name of PHOENIX_FUNCTIONS) {
     // The sources themselves (tsx or vitest load TypeScript); a computed URL, so no bundler

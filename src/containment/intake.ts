@@ -18,7 +18,7 @@ import {
   touchedByIsolation,
 } from "./isolation.js";
 import { protectionHold } from "./protection.js";
-import { routeFinding } from "./route.js";
+import { managedScope, routeFinding } from "./route.js";
 import {
   type ContainmentItem,
   claimNotification,
@@ -38,7 +38,10 @@ import { instanceSubject } from "./steps/types.js";
 /** What Phoenix did with one finding. Each kind is audited. */
 export type IntakeOutcome =
   | { kind: "ignored" | "logged" | "notified"; reason: string }
-  /** The instance cannot be contained (unknown or terminated): a clear error, nothing changed. */
+  /**
+   * Phoenix will not act: the finding is for an account or region it does not manage, or the
+   * instance cannot be contained (unknown or terminated). A clear error, nothing changed.
+   */
   | { kind: "refused"; reason: string }
   | { kind: "held"; holdId: string; reason: string }
   | { kind: "started"; executionName: string; executionArn: string }
@@ -65,7 +68,7 @@ export async function takeFinding(
   finding: Finding,
   delivery: Delivery,
 ): Promise<IntakeOutcome> {
-  const decision = routeFinding(finding, deps.policy.containment);
+  const decision = routeFinding(finding, deps.policy.containment, managedScope(deps));
   const findingRef = {
     findingId: finding.findingId,
     type: finding.type,
@@ -74,6 +77,32 @@ export async function takeFinding(
   };
   const routeKey = `route#${finding.count}#${finding.updatedAt}`;
   switch (decision.action) {
+    case "refuse": {
+      // Nothing is read or written for an account Phoenix does not manage, beyond this record.
+      await deps.audit.write(
+        {
+          subject: `finding/${finding.findingId}`,
+          action: "route",
+          outcome: "refused",
+          actor: ACTOR,
+          findingId: finding.findingId,
+          reason: decision.reason,
+          details: {
+            ...findingRef,
+            instanceId: finding.instanceId ?? null,
+            claimed: {
+              accountId: finding.accountId,
+              region: finding.region,
+              eventAccount: finding.eventAccount ?? null,
+              eventRegion: finding.eventRegion ?? null,
+            },
+            managed: { accountId: deps.accountId, region: deps.region },
+          },
+        },
+        routeKey,
+      );
+      return { kind: "refused", reason: decision.reason };
+    }
     case "ignore":
     case "log": {
       await deps.audit.write(
@@ -115,7 +144,7 @@ export async function takeFinding(
       return { kind: "notified", reason: decision.reason };
     }
     case "contain":
-      return containFinding(deps, finding, delivery, decision.reason);
+      return containFinding(deps, finding, decision.accountId, delivery, decision.reason);
   }
 }
 
@@ -141,6 +170,8 @@ export const ASG_NAME_TAG = "aws:autoscaling:groupName";
 async function containFinding(
   deps: PhoenixDeps,
   finding: Finding,
+  /** The account routing verified as managed: records and budgets are counted on it. */
+  accountId: string,
   delivery: Delivery,
   why: string,
 ): Promise<IntakeOutcome> {
@@ -157,20 +188,20 @@ async function containFinding(
   // at once, because then the instance is most likely not yet contained.
   let known: { current: ContainmentItem | undefined } | undefined;
   if (finding.count > 1) {
-    known = { current: await getContainment(deps, finding.accountId, instanceId) };
+    known = { current: await getContainment(deps, accountId, instanceId) };
     if (isOpen(known.current)) return join(deps, known.current, sighting, delivery);
   }
   const [current, instance, group, previousStarts] = await Promise.all([
-    known ? known.current : getContainment(deps, finding.accountId, instanceId),
+    known ? known.current : getContainment(deps, accountId, instanceId),
     findInstance(deps, instanceId),
     groupOf(deps, instanceId, finding.instanceTags?.[ASG_NAME_TAG]),
-    readPreviousStarts(deps, finding.accountId),
+    readPreviousStarts(deps, accountId),
   ]);
   if (isOpen(current)) return join(deps, current, sighting, delivery);
 
   if (!instance || isGone(instance)) {
     const reason = !instance
-      ? `Instance ${instanceId} does not exist in account ${finding.accountId} (EC2 does not know it): nothing to contain.`
+      ? `Instance ${instanceId} does not exist in account ${accountId} (EC2 does not know it): nothing to contain.`
       : `Instance ${instanceId} is ${instance.State?.Name}: nothing to contain.`;
     await deps.audit.write(
       {
@@ -192,7 +223,7 @@ async function containFinding(
   const vpcIds = [...new Set(attachedInterfaces(instance).map((eni) => eni.VpcId!))];
   const [opened, groups] = await Promise.all([
     openContainment(deps, {
-      accountId: finding.accountId,
+      accountId,
       instanceId,
       ...(group ? { group: { name: group.name, desiredCapacity: group.desiredCapacity } } : {}),
       sighting,

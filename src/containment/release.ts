@@ -36,7 +36,10 @@ export class ReleaseRefusedError extends Error {
 export interface ReleaseResult {
   instanceId: string;
   containmentId: string;
+  /** Whether the instance is still there (not terminated), whatever the containment's status. */
   instanceExists: boolean;
+  /** The containment's status before the release: "held" means a hold was dismissed. */
+  previousStatus: ContainmentItem["status"];
   /** What was put back, e.g. "security-groups:eni-…", "instance-profile", "tags", "deny-policy". */
   restored: string[];
 }
@@ -69,13 +72,14 @@ export async function releaseInstance(
   }
 
   const restored: string[] = [];
-  let instanceExists = false;
+  // Asked whatever the status: a held containment changed nothing, but its instance is as real
+  // as any (a hold used to skip the lookup and so reported a running instance as gone).
+  const instance = await findInstance(deps, instanceId);
+  const instanceExists = instance !== undefined && !isGone(instance);
   if (item.status !== "held") {
     const history = await deps.audit.history(instanceSubject(instanceId));
     const original = detailsOf<OriginalState>(history, originalRecordKey(item.executionName));
     const attributes = detailsOf<HardenOriginal>(history, hardenOriginalKey(item.executionName));
-    const instance = await findInstance(deps, instanceId);
-    instanceExists = instance !== undefined && !isGone(instance);
     if (instance && instanceExists && original) {
       restored.push(...(await restoreNetwork(deps, instance, original)));
       restored.push(...(await restoreProfile(deps, instanceId, original)));
@@ -98,7 +102,13 @@ export async function releaseInstance(
     },
     `${item.executionName}#release`,
   );
-  return { instanceId, containmentId: item.executionName, instanceExists, restored };
+  return {
+    instanceId,
+    containmentId: item.executionName,
+    instanceExists,
+    previousStatus: item.status,
+    restored,
+  };
 }
 
 function detailsOf<T>(history: readonly AuditRecord[], key: string): T | undefined {

@@ -1,23 +1,73 @@
 import type { Finding } from "../findings/guardduty.js";
 import type { ContainmentPolicy, FindingAction } from "../policy/schema.js";
 
-export interface RouteDecision {
-  action: FindingAction;
-  reason: string;
-}
+/**
+ * What Phoenix does with a finding, and why. "refuse" is not a policy action: it is the answer
+ * to a finding about an account or region Phoenix does not manage, which no policy can change.
+ * A "contain" carries the account Phoenix verified (its own spelling of it, not the finding's):
+ * the containment record and the budgets are counted on that one.
+ */
+export type RouteDecision =
+  | { action: "contain"; reason: string; accountId: string }
+  | { action: Exclude<FindingAction, "contain"> | "refuse"; reason: string };
 
 export type RoutableFinding = Pick<
   Finding,
-  "type" | "severity" | "resourceType" | "instanceId" | "resourceRole" | "sample" | "archived"
+  | "type"
+  | "severity"
+  | "resourceType"
+  | "instanceId"
+  | "resourceRole"
+  | "sample"
+  | "archived"
+  | "accountId"
+  | "region"
+  | "eventAccount"
+  | "eventRegion"
 >;
 
 type RoutingPolicy = Pick<
   ContainmentPolicy,
-  "containAtSeverity" | "notifyAtSeverity" | "typeOverrides" | "allowSampleFindings" | "allowArchivedFindings"
+  | "containAtSeverity"
+  | "notifyAtSeverity"
+  | "typeOverrides"
+  | "containTargetTypes"
+  | "allowSampleFindings"
+  | "allowArchivedFindings"
 >;
 
-/** Decides what Phoenix does with a finding. Only an EC2 instance can ever be contained. */
-export function routeFinding(finding: RoutableFinding, policy: RoutingPolicy): RouteDecision {
+/**
+ * The accounts and regions whose findings Phoenix acts on. Today that is the one account and
+ * region it runs in (PhoenixDeps.accountId / region: the deploy's account, the function's
+ * AWS_REGION; 123456789012 / us-east-1 on the local cloud); member accounts will extend the lists.
+ */
+export interface ManagedScope {
+  accounts: readonly string[];
+  regions: readonly string[];
+}
+
+/** The scope of a Phoenix that manages only the account and region it runs in. */
+export function managedScope(self: { accountId: string; region: string }): ManagedScope {
+  return { accounts: self.accountId ? [self.accountId] : [], regions: self.region ? [self.region] : [] };
+}
+
+/** Whether Phoenix manages this account and region. */
+export function isManaged(scope: ManagedScope, accountId: string, region: string): boolean {
+  return scope.accounts.includes(accountId) && scope.regions.includes(region);
+}
+
+/**
+ * Decides what Phoenix does with a finding. Only an EC2 instance can ever be contained, only in
+ * an account and region Phoenix manages, and an instance that is only the TARGET of a finding
+ * only when the policy names the finding's type.
+ */
+export function routeFinding(
+  finding: RoutableFinding,
+  policy: RoutingPolicy,
+  scope: ManagedScope,
+): RouteDecision {
+  const unmanaged = scopeRefusal(finding, scope);
+  if (unmanaged) return { action: "refuse", reason: unmanaged };
   if (finding.resourceType !== "Instance" || finding.instanceId === undefined) {
     return {
       action: "ignore",
@@ -38,6 +88,8 @@ export function routeFinding(finding: RoutableFinding, policy: RoutingPolicy): R
         "The finding is archived, and the policy does not act on archived findings (containment.allowArchivedFindings is false).",
     };
   }
+  // Verified: the account is one of the scope's, so the scope's own string is the one kept.
+  const accountId = scope.accounts.find((account) => account === finding.accountId)!;
 
   const override = policy.typeOverrides.find(
     (candidate) =>
@@ -46,17 +98,32 @@ export function routeFinding(finding: RoutableFinding, policy: RoutingPolicy): R
   );
   if (override) {
     const role = override.role ? ` with the instance as ${override.role}` : "";
-    return {
-      action: override.action,
-      reason: `Finding type ${finding.type}${role} matches the policy override for "${override.typePrefix}", which says ${override.action}.`,
-    };
+    const reason = `Finding type ${finding.type}${role} matches the policy override for "${override.typePrefix}", which says ${override.action}.`;
+    return override.action === "contain"
+      ? { action: "contain", reason, accountId }
+      : { action: override.action, reason };
   }
 
   const severity = finding.severity;
   if (severity >= policy.containAtSeverity) {
+    if (finding.resourceRole === "TARGET") {
+      const named = policy.containTargetTypes.find((prefix) => finding.type.startsWith(prefix));
+      if (!named) {
+        return {
+          action: "notify",
+          reason: `Severity ${severity} is at or above the containment threshold of ${policy.containAtSeverity}, but the instance is only the TARGET of ${finding.type} (anyone can probe or attack an exposed instance), and the policy does not name this type as one whose target is compromised (containment.containTargetTypes), so Phoenix notifies and does not contain.`,
+        };
+      }
+      return {
+        action: "contain",
+        reason: `Severity ${severity} is at or above the containment threshold of ${policy.containAtSeverity}, and the instance, though the TARGET of the finding, is contained because the policy names "${named}" in containment.containTargetTypes.`,
+        accountId,
+      };
+    }
     return {
       action: "contain",
       reason: `Severity ${severity} is at or above the containment threshold of ${policy.containAtSeverity}.`,
+      accountId,
     };
   }
   if (severity >= policy.notifyAtSeverity) {
@@ -70,3 +137,56 @@ export function routeFinding(finding: RoutableFinding, policy: RoutingPolicy): R
     reason: `Severity ${severity} is below the notification threshold of ${policy.notifyAtSeverity}, so the finding is only logged.`,
   };
 }
+
+/**
+ * Why a finding is outside what Phoenix manages, or undefined if it is not. Every claim counts:
+ * detail.accountId and detail.region (where the resource is), and the envelope's account and
+ * region (the bus that delivered it), so a forged or misrouted finding cannot borrow either.
+ */
+function scopeRefusal(finding: RoutableFinding, scope: ManagedScope): string | undefined {
+  const accounts: Claim[] = [{ what: "detail.accountId", value: finding.accountId }];
+  if (finding.eventAccount !== undefined)
+    accounts.push({ what: "the event's account", value: finding.eventAccount });
+  // detail.region, or the envelope's when the detail has none.
+  const regions: Claim[] = [{ what: "the finding's region", value: finding.region }];
+  if (finding.eventRegion !== undefined)
+    regions.push({ what: "the event's region", value: finding.eventRegion });
+  const failing = accounts.flatMap((account) =>
+    regions
+      .filter((region) => !isManaged(scope, account.value, region.value))
+      .map((region) => ({ account, region })),
+  );
+  if (failing.length === 0) return undefined;
+  // Name each claim no managed counterpart can make right; else the first pair that fails.
+  const named = [
+    ...grouped(
+      accounts.filter((a) => !scope.regions.some((r) => isManaged(scope, a.value, r))),
+      "account",
+    ),
+    ...grouped(
+      regions.filter((r) => !scope.accounts.some((a) => isManaged(scope, a, r.value))),
+      "region",
+    ),
+  ];
+  const first = failing[0]!;
+  if (named.length === 0)
+    named.push(
+      `account ${first.account.value} in region ${first.region.value} (${first.account.what}, ${first.region.what})`,
+    );
+  const manages = `account(s) ${list(scope.accounts)} in region(s) ${list(scope.regions)}`;
+  return `The finding is for ${named.join(" and ")}, which Phoenix does not manage (it manages ${manages}); refused: nothing was done and no budget was spent.`;
+}
+
+interface Claim {
+  what: string;
+  value: string;
+}
+
+/** "account 999999999999 (detail.accountId, the event's account)": one entry per value. */
+function grouped(claims: readonly Claim[], noun: string): string[] {
+  const byValue = new Map<string, string[]>();
+  for (const claim of claims) byValue.set(claim.value, [...(byValue.get(claim.value) ?? []), claim.what]);
+  return [...byValue].map(([value, whats]) => `${noun} ${value} (${whats.join(", ")})`);
+}
+
+const list = (values: readonly string[]): string => (values.length === 0 ? "none" : values.join(", "));

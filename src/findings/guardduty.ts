@@ -15,7 +15,14 @@ export interface Finding {
   title: string;
   /** The member account the resource lives in (detail.accountId), not the envelope's account. */
   accountId: string;
+  /** detail.region, or the envelope's region when the detail has none. */
   region: string;
+  /**
+   * The envelope's `account` and `region` (the bus the event came through), when present. Phoenix
+   * acts only when these and detail.accountId / detail.region all name what it manages.
+   */
+  eventAccount?: string;
+  eventRegion?: string;
   resourceType: string;
   /** Present exactly when resourceType is "Instance". */
   instanceId?: string;
@@ -78,6 +85,7 @@ const detailSchema = z.object({
 
 const envelopeSchema = z.object({
   id: nonEmpty,
+  account: z.optional(z.string().check(z.regex(/^\d+$/, "must be an account id (digits)"))),
   region: z.optional(z.string().check(z.regex(REGION, "must be an AWS region name"))),
   detail: detailSchema,
 });
@@ -155,6 +163,8 @@ function parseUnsafe(input: unknown): FindingParseResult {
     sample: isSampleFlagged(detail.service?.additionalInfo),
     archived: detail.service?.archived ?? false,
   };
+  if (envelope.data.account !== undefined) finding.eventAccount = envelope.data.account;
+  if (envelope.data.region !== undefined) finding.eventRegion = envelope.data.region;
   if (detail.createdAt !== undefined) finding.createdAt = detail.createdAt;
   if (detail.service?.resourceRole !== undefined) finding.resourceRole = detail.service.resourceRole;
 

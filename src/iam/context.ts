@@ -24,7 +24,8 @@ export interface PolicyContext extends Account {
   topicArn: string;
   stateMachineArns: Record<PhoenixStateMachine, string>;
   functionArn: (name: PhoenixFunction) => string;
-  findingQueueArn: string;
+  /** The SQS buffer of a buffered event target, by its queue (src/events/targets.ts). */
+  eventBufferArn: (queue: string) => string;
   /** Where events that a directly invoked handler failed on end up (async invocation failures). */
   eventDeadLetterQueueArn: string;
   quarantineInstanceProfile: string;
@@ -41,8 +42,13 @@ export interface PolicyContext extends Account {
 /** Lambda function names, `phoenix-<stage>-<name>` (the local cloud uses the same). */
 export const deployedFunctionName = (stage: string, name: PhoenixFunction): string =>
   `phoenix-${stage}-${name}`;
-export const findingQueueName = (stage: string): string => `phoenix-${stage}-finding-buffer`;
-export const findingDeadLetterQueueName = (stage: string): string => `phoenix-${stage}-finding-buffer-dlq`;
+/** A buffered event target's queue, `phoenix-<stage>-<queue>`, and its dead-letter queue. */
+export const eventBufferName = (stage: string, queue: string): string => `phoenix-${stage}-${queue}`;
+export const eventBufferDeadLetterName = (stage: string, queue: string): string =>
+  `${eventBufferName(stage, queue)}-dlq`;
+export const findingQueueName = (stage: string): string => eventBufferName(stage, "finding-buffer");
+export const findingDeadLetterQueueName = (stage: string): string =>
+  eventBufferDeadLetterName(stage, "finding-buffer");
 export const eventDeadLetterQueueName = (stage: string): string => `phoenix-${stage}-event-dlq`;
 
 export function signingKeyScope(id: string | undefined, where: Account): SigningKeyScope {
@@ -89,7 +95,7 @@ export function policyContext(
       rollout: regional("states", `stateMachine:${names.rolloutStateMachine}`),
     },
     functionArn: (name) => regional("lambda", `function:${deployedFunctionName(stage, name)}`),
-    findingQueueArn: regional("sqs", findingQueueName(stage)),
+    eventBufferArn: (queue) => regional("sqs", eventBufferName(stage, queue)),
     eventDeadLetterQueueArn: regional("sqs", eventDeadLetterQueueName(stage)),
     quarantineInstanceProfile: policy.containment.quarantineInstanceProfile,
     signingKey: signingKeyScope(policy.rollout.imageGate.signingKeyId, where),

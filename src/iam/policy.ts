@@ -70,7 +70,7 @@ export function functionPolicy(
   for (const target of Object.values(EVENT_TARGETS)) {
     if (target.function !== name) continue;
     if (target.delivery.kind === "buffered") {
-      // The event source mapping polls the finding buffer with the function's role.
+      // The event source mapping polls the target's buffer with the function's role.
       statements.push({
         sid: "PlatformEventBuffer",
         actions: [
@@ -79,7 +79,7 @@ export function functionPolicy(
           "sqs:GetQueueAttributes",
           "sqs:ChangeMessageVisibility",
         ],
-        resources: [ctx.findingQueueArn],
+        resources: [ctx.eventBufferArn(target.delivery.queue)],
         source: "platform",
       });
     } else {

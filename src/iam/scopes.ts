@@ -259,6 +259,17 @@ export const SCOPE_RULES: Record<string, ScopeRule> = {
       ],
     },
   ],
+  // Only to pin a group on $Latest/$Default to the numbered version it runs (same content)
+  // before a refresh: the same managed groups, the same condition.
+  "autoscaling:UpdateAutoScalingGroup": (ctx) => [
+    {
+      id: "RefreshManagedGroups",
+      resources: [autoScalingGroups(ctx)],
+      conditions: [
+        { test: "StringEquals", variable: `autoscaling:ResourceTag/${MANAGED_TAG}`, values: ["true"] },
+      ],
+    },
+  ],
   "ec2:CreateLaunchTemplateVersion": (ctx) => [
     {
       id: "NewTemplateVersions",

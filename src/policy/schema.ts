@@ -1,4 +1,5 @@
 import * as z from "../validation/zod.js";
+import { refreshProblems } from "./refresh-rules.js";
 
 /**
  * Phoenix's one policy. Every field has a default that is safe: containment acts only on
@@ -31,6 +32,23 @@ const containmentSchema = z.strictObject({
     { typePrefix: "UnauthorizedAccess:EC2/RDPBruteForce", role: "TARGET", action: "notify" },
     { typePrefix: "UnauthorizedAccess:EC2/SSHBruteForce", role: "ACTOR", action: "contain" },
     { typePrefix: "UnauthorizedAccess:EC2/RDPBruteForce", role: "ACTOR", action: "contain" },
+  ]),
+  /**
+   * Finding type prefixes (matched like typeOverrides.typePrefix) for which severity may contain
+   * an instance that is only the TARGET of the finding (service.resourceRole TARGET). For every
+   * other type a TARGET is at most notified: anyone on the internet can probe or brute-force an
+   * exposed instance, and must not be able to make Phoenix terminate it. The defaults are the
+   * EC2 types whose TARGET findings still describe the instance's own traffic or DNS queries
+   * (GuardDuty's EC2 finding types; see docs/ROUTING.md): an SSRF or DNS rebinding reaching the
+   * metadata service (its credentials are exposed), a Tor client or relay, and the Trojan:EC2/
+   * types (black hole, drop point, DGA, DNS exfiltration, drive-by, phishing). An override whose
+   * role is TARGET (or unset) and whose action is contain also names a type; [] disables this.
+   */
+  containTargetTypes: z._default(z.array(nonEmptyString()), [
+    "UnauthorizedAccess:EC2/MetadataDNSRebind",
+    "UnauthorizedAccess:EC2/TorClient",
+    "UnauthorizedAccess:EC2/TorRelay",
+    "Trojan:EC2/",
   ]),
   allowSampleFindings: z._default(z.boolean(), false),
   allowArchivedFindings: z._default(z.boolean(), false),
@@ -69,11 +87,27 @@ const refreshSchema = z
     checkpointDelay: z.optional(z.int().check(z.minimum(0))),
     /** Seconds the refresh waits after the last replacement before it reports success. */
     bakeTime: z.optional(z.int().check(z.minimum(0))),
+    /**
+     * Instances protected from scale-in: "Refresh" replaces them like the others (default: an
+     * immutable fleet leaves none behind), "Ignore" leaves them on the old image (the group is
+     * then reported as not rolled), "Wait" waits up to an hour for the protection to go, then
+     * the refresh fails. AWS's own default, when left unset, is "Wait".
+     */
+    scaleInProtectedInstances: z._default(z.enum(["Refresh", "Ignore", "Wait"]), "Refresh"),
+    /**
+     * Instances in Standby (out of service, still in the group): "Terminate" terminates them
+     * (default: none is left on the old image to be put back in service), "Ignore" leaves them
+     * (the group is then reported as not rolled), "Wait" (AWS's default) as for protected ones.
+     */
+    standbyInstances: z._default(z.enum(["Terminate", "Ignore", "Wait"]), "Terminate"),
   })
   .check(
-    z.refine((r) => r.maxHealthyPercentage - r.minHealthyPercentage <= 100, {
-      message: "maxHealthyPercentage minus minHealthyPercentage must not exceed 100",
-      path: ["maxHealthyPercentage"],
+    // The rules AWS checks only at StartInstanceRefresh: refused here, so a policy no group could
+    // be refreshed with fails `phoenix config check`, the deploy and every cold start.
+    z.superRefine((refresh, ctx) => {
+      for (const problem of refreshProblems(refresh)) {
+        ctx.addIssue({ code: "custom", message: problem.message, path: problem.path });
+      }
     }),
   );
 
@@ -112,6 +146,8 @@ const rolloutSchema = z.strictObject({
     maxHealthyPercentage: 100,
     skipMatching: true,
     autoRollback: true,
+    scaleInProtectedInstances: "Refresh",
+    standbyInstances: "Terminate",
   }),
   /** Groups refreshed at once within a wave. */
   maxConcurrentGroups: z._default(z.int().check(z.minimum(1), z.maximum(40)), 5),

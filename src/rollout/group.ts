@@ -24,12 +24,17 @@ export interface LaunchTemplateInUse {
   version: string;
   /** The ImageId of that version, when it names one directly (not resolve:ssm:). */
   imageId?: string;
+  /** The number $Latest / $Default stood for when the group was described. */
+  resolvedVersion?: string;
 }
 
 export interface GroupInstance {
   instanceId: string;
   imageId?: string;
   tags?: Readonly<Record<string, string>>;
+  /** Auto Scaling's LifecycleState (InService, Standby, Pending, Terminating, …). */
+  lifecycleState?: string;
+  protectedFromScaleIn?: boolean;
 }
 
 export const DEFAULT_WAVE = 1;
@@ -75,4 +80,41 @@ export function isOnImage(group: GroupDescription, imageId: string): boolean {
     group.launchTemplate?.imageId === imageId &&
     group.instances.every((instance) => instance.imageId === imageId)
   );
+}
+
+/** Lifecycle states of an instance that serves, or will serve again (Standby returns to InService). */
+const SERVING = new Set([
+  "InService",
+  "Standby",
+  "EnteringStandby",
+  "Pending",
+  "Pending:Wait",
+  "Pending:Proceed",
+]);
+
+/**
+ * The group's serving instances that do not run `imageId`, after a refresh to it said Successful:
+ * instances the refresh left alone (scale-in protected or in Standby with "Ignore", launched
+ * meanwhile from an old version) are why a group is not rolled although its refresh succeeded.
+ */
+export function instancesNotOn(group: GroupDescription, imageId: string): GroupInstance[] {
+  return group.instances.filter(
+    (instance) => SERVING.has(instance.lifecycleState ?? "InService") && instance.imageId !== imageId,
+  );
+}
+
+/** "i-1 (ami-old, scale-in protected), i-2 (ami-old, Standby)": why each one was left. */
+export function describeStragglers(instances: readonly GroupInstance[]): string {
+  return instances
+    .map((instance) => {
+      const why = [
+        instance.imageId ?? "image unknown",
+        ...(instance.protectedFromScaleIn ? ["scale-in protected"] : []),
+        ...(instance.lifecycleState && instance.lifecycleState !== "InService"
+          ? [instance.lifecycleState]
+          : []),
+      ];
+      return `${instance.instanceId} (${why.join(", ")})`;
+    })
+    .join(", ");
 }

@@ -146,7 +146,13 @@ function placeGroup(group: GroupDescription, input: PlanInput): Placement {
     notes.push("waits for the Phoenix refresh already in progress");
   }
   if (group.launchTemplate.version.startsWith("$")) {
-    notes.push(`uses ${group.launchTemplate.version}; the refresh pins a numbered version`);
+    const number = group.launchTemplate.resolvedVersion;
+    notes.push(
+      `uses ${group.launchTemplate.version}${number !== undefined ? ` (version ${number} today)` : ""}: ` +
+        `Phoenix first pins the group to ${number !== undefined ? `version ${number}` : "that numbered version"} ` +
+        "(same content, so what it launches does not change), then refreshes it to a new numbered version " +
+        "(AutoRollback needs a number; a new version under $Latest would reach new instances outside the refresh)",
+    );
   }
 
   return {

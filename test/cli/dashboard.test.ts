@@ -5,8 +5,8 @@ import { registerImage } from "../../local/seed.js";
 import { type CliCloud, phoenix, startCliCloud } from "./support.js";
 
 /**
- * The dashboard's page and the JSON it polls, over HTTP. (The headless-browser test needs
- * chromium and playwright-core, not installed here yet.)
+ * The dashboard's page, the sections it polls and the JSON they are drawn from, over HTTP. What
+ * a person sees in a browser is dashboard-browser.test.ts.
  */
 
 let world: CliCloud;
@@ -22,23 +22,34 @@ const state = async (): Promise<DashboardState> => {
 };
 
 describe("dashboard", () => {
-  it("serves a page that polls the state route", async () => {
+  it("serves a page drawn with its first state, that polls the view route", async () => {
     const response = await fetch(`${world.endpoint}/_phoenix/dashboard`);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toContain("text/html");
     const html = await response.text();
-    expect(html).toContain("/_phoenix/dashboard/state");
+    expect(html).toContain("/_phoenix/dashboard/view");
     expect(html).toContain('id="fleet"');
+    // No "loading…": the fleet is in the page as it arrives.
+    expect(html).not.toContain("loading…");
+    expect(html).toContain('data-group="web-frontend"');
+    expect(html).toContain(`data-instance="${world.fleet.standaloneInstanceId}"`);
+    const view = (await (await fetch(`${world.endpoint}/_phoenix/dashboard/view`)).json()) as {
+      sections: Record<string, string>;
+    };
+    expect(Object.keys(view.sections)).toEqual(
+      expect.arrayContaining(["fleet", "legend", "holds", "workflows", "notifications", "audit"]),
+    );
   });
 
   it("shows the fleet by family and wave, protected groups and standalone instances", async () => {
     const fleet = await state();
-    expect(fleet.groups.map((g) => `${g.family}:${g.wave}:${g.name}`)).toEqual([
+    // Unmanaged groups have no wave (Phoenix never rolls them) and come after the managed ones.
+    expect(fleet.groups.map((g) => `${g.family}:${g.wave ?? "unmanaged"}:${g.name}`)).toEqual([
       "api:1:api",
       "db:1:vault",
       "web:1:web-frontend",
-      "web:1:web-legacy",
       "web:2:web-backend",
+      "web:unmanaged:web-legacy",
     ]);
     expect(fleet.groups.find((g) => g.name === "vault")?.protected).toBe(true);
     expect(fleet.groups.find((g) => g.name === "web-legacy")?.managed).toBe(false);
@@ -63,7 +74,11 @@ describe("dashboard", () => {
     }
     expect([...seen]).toEqual(["RUNNING", "SUCCEEDED"]);
     const workflow = last!.workflows.find((w) => w.name === `rollout-api-${imageId}`)!;
-    expect(workflow.steps).toEqual(expect.arrayContaining(["Plan", "StartRefresh", "RolloutSucceeded"]));
+    expect(workflow.steps.map((step) => step.name)).toEqual(
+      expect.arrayContaining(["Plan", "StartRefresh", "RolloutSucceeded"]),
+    );
+    expect(workflow.steps.every((step) => step.outcome === "done" && step.at)).toBe(true);
+    expect(workflow.startedAt && workflow.stoppedAt).toBeTruthy();
     const api = last!.groups.find((g) => g.name === "api")!;
     expect(api.refresh).toMatchObject({ status: "Successful", percentComplete: 100 });
     expect(new Set(api.instances.map((i) => i.imageId))).toEqual(new Set([imageId]));
@@ -79,5 +94,23 @@ describe("dashboard", () => {
     expect(contained.code).toBe(0);
     const fleet = await state();
     expect(fleet.standalone.find((i) => i.id === instanceId)?.quarantined).toBeTruthy();
+    // A standalone instance is not replaced nor disposed of: those steps ran and were skipped.
+    const containment = fleet.workflows.find((w) => w.workflow === "contain" && w.name.includes(instanceId))!;
+    const outcomes = Object.fromEntries(containment.steps.map((s) => [s.name, s.outcome]));
+    expect(outcomes).toMatchObject({ Isolate: "done", Replace: "skipped", Dispose: "skipped", Report: "done" });
+  });
+
+  it("lists held containments with the command that approves them, and the hold notification", async () => {
+    const [instanceId] = world.fleet.groups.find((g) => g.name === "vault")!.instanceIds;
+    const held = await phoenix(["contain", instanceId!, "--reason", "dashboard hold"], world.env);
+    expect(held.code).toBe(4);
+    const fleet = await state();
+    const hold = fleet.holds.find((h) => h.instanceId === instanceId)!;
+    expect(hold.holdId).toMatch(/^hold-/);
+    expect(hold.approveCommand).toBe(`npx phoenix approve ${hold.holdId} --port ${new URL(world.endpoint).port}`);
+    expect(fleet.groups.find((g) => g.name === "vault")!.instances.find((i) => i.id === instanceId)?.held).toBe(
+      hold.holdId,
+    );
+    expect(fleet.notifications.map((n) => n.subject)).toContainEqual(expect.stringContaining("Held for approval"));
   });
 });

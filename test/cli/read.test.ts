@@ -92,6 +92,16 @@ describe("config check", () => {
     expect(env.code).toBe(2);
     expect(env.stderr).toContain("policy.retention.auditDays");
   });
+
+  it("refuses refresh preferences no group could be refreshed with, as the plan would (issue 11, item 4)", async () => {
+    const file = join(dir, `phoenix-checkpoint-policy-${process.pid}.json`);
+    writeFileSync(file, JSON.stringify({ rollout: { refresh: { checkpointPercentages: [50] } } }));
+    const result = await phoenix(["config", "check", file], {});
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      "policy.rollout.refresh.checkpointPercentages: the last checkpoint must be 100, not 50",
+    );
+  });
 });
 
 describe("plan changes nothing and says what would happen", () => {
@@ -186,9 +196,34 @@ describe("plan changes nothing and says what would happen", () => {
       route: { action: "contain" },
     });
     writeFileSync(findingFile, JSON.stringify(finding(member, "Recon:EC2/PortProbeUnprotectedPort", 2)));
+    // Below the rule's threshold and of no type the policy names: EventBridge never delivers it
+    // (PutEvents accepts it, and nothing records it), which the plan says rather than "logged".
     const logged = await run("plan", "--event", findingFile);
-    expect(logged.stdout).toContain("would NOT contain");
-    expect(logged.stdout).toContain("only logged");
+    expect(logged.stdout).toContain("would NOT contain, notify or record it");
+    expect(logged.stdout).toContain("on-finding never sees it");
+    writeFileSync(findingFile, JSON.stringify(finding(member, "Recon:EC2/PortProbeUnprotectedPort", 5)));
+    const notified = await run("plan", "--event", findingFile);
+    expect(notified.stdout).toContain("would NOT contain");
+    expect(notified.stdout).toContain("Routing: notify");
+
+    // An instance that is only the TARGET of a high-severity probe is notified, not contained.
+    const probe = finding(member, "Recon:EC2/PortProbeEMRUnprotectedPort", 8);
+    probe.detail.service.resourceRole = "TARGET";
+    writeFileSync(findingFile, JSON.stringify(probe));
+    const target = await run("plan", "--event", findingFile);
+    expect(target.stdout).toContain("Routing: notify");
+    expect(target.stdout).toContain("only the TARGET");
+    expect(target.stdout).toContain("would NOT contain");
+
+    // A finding for an account Phoenix does not manage is refused without looking the instance up.
+    const foreign = finding("i-0000000000000000e", "Backdoor:EC2/C&CActivity.B", 8);
+    foreign.detail.accountId = "999999999999";
+    foreign.region = "eu-west-1";
+    writeFileSync(findingFile, JSON.stringify(foreign));
+    const refused = await run("plan", "--event", findingFile);
+    expect(refused.code).toBe(0);
+    expect(refused.stdout).toContain("Verdict: refuse: The finding is for account 999999999999");
+    expect(refused.stdout).toContain("eu-west-1");
 
     const amiFile = join(dir, `ami-${process.pid}.json`);
     writeFileSync(

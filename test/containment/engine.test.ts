@@ -6,6 +6,7 @@ import {
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { StateMachine } from "aws-local-stepfunctions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createContainAdmitHandler } from "../../functions/contain-admit.js";
 import { createContainDisposeHandler } from "../../functions/contain-dispose.js";
 import { createContainEvidenceHandler } from "../../functions/contain-evidence.js";
 import { createContainEvidenceStatusHandler } from "../../functions/contain-evidence-status.js";
@@ -53,6 +54,7 @@ type LocalHandler = (input: unknown) => Promise<unknown>;
 /** Every Task state mapped to the real Lambda handler, called as lambda:invoke would. */
 function taskHandlers(deps: PhoenixDeps, wrap: Record<string, (run: LocalHandler) => LocalHandler> = {}) {
   const handlers = {
+    Admit: createContainAdmitHandler(deps),
     Isolate: createContainIsolateHandler(deps),
     Harden: createContainHardenHandler(deps),
     RevokeCredentials: createContainRevokeHandler(deps),
@@ -89,6 +91,8 @@ async function runWorkflow(
       waitTimeOverrides: { WaitForSnapshots: 10, WaitForReplacement: 10 },
       retryIntervalOverrides: Object.fromEntries(states.map((s) => [s, 10])),
     },
+    // The intake starts the execution under the record's name, which is the input's containmentId.
+    context: { Execution: { Name: input.containment.containmentId } },
   });
   try {
     return { output: (await execution.result) as unknown as ContainState, error: undefined };

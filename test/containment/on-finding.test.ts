@@ -1,8 +1,10 @@
 import { CreateTagsCommand, EC2Client, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
 import { ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { restoredLine } from "../../cli/commands/release.js";
 import { createOnFindingHandler } from "../../functions/on-finding.js";
 import { approveHold } from "../../src/containment/holds.js";
+import { releaseInstance } from "../../src/containment/release.js";
 import { getContainment, getHold } from "../../src/containment/state.js";
 import {
   drainNotifications,
@@ -234,5 +236,110 @@ describe("containment intake", () => {
     const record = await getContainment(h.deps, ACCOUNT, instanceId);
     expect(record?.status).toBe("running");
     expect(await startedExecutions()).toContain(record!.executionName);
+  });
+});
+
+/** A sample event aimed at a local instance, then with its claims of account and region rewritten. */
+function claiming(
+  file: string,
+  patch: Parameters<typeof guardDutyEvent>[1],
+  claims: { account?: string; region?: string; detailRegion?: string } = {},
+): Record<string, unknown> {
+  const event = guardDutyEvent(file, patch);
+  if (claims.account) event["account"] = claims.account;
+  if (claims.region) event["region"] = claims.region;
+  if (claims.detailRegion) (event["detail"] as Record<string, unknown>)["region"] = claims.detailRegion;
+  return event;
+}
+
+describe("accounts and regions Phoenix does not manage", () => {
+  const FOREIGN = "999999999999";
+
+  it.each([
+    [
+      "another account and region",
+      { accountId: FOREIGN },
+      { region: "eu-west-1", detailRegion: "eu-west-1" },
+    ],
+    ["the envelope's account only", {}, { account: FOREIGN }],
+    ["detail.region only", {}, { detailRegion: "eu-west-1" }],
+    ["the envelope's region only", {}, { region: "eu-west-1" }],
+  ] as const)(
+    "refuses a finding for %s: no AWS call, no record, no budget, audited",
+    async (_, patch, claims) => {
+      const instanceId = h.fleet.groups[0]!.instanceIds[0]!;
+      const findingId = `foreign${Object.keys(claims).join("")}${Object.keys(patch).join("")}`;
+      const m = mark();
+      const result = await deliver([claiming(TOR_CLIENT, { instanceId, findingId, ...patch }, claims)]);
+      expect(result.batchItemFailures).toEqual([]);
+      // Not even a read of EC2 or Auto Scaling, and nothing written but the audit record.
+      expect(h.tap.since(m).filter((c) => c.service !== "dynamodb")).toEqual([]);
+      expect(stateWritesSince(m)).toEqual([]);
+      expect(await drainNotifications(h)).toEqual([]);
+      expect(await getContainment(h.deps, ACCOUNT, instanceId)).toBeUndefined();
+      expect(await getContainment(h.deps, FOREIGN, instanceId)).toBeUndefined();
+      const history = await h.deps.audit.history(`finding/${findingId}`);
+      expect(history).toHaveLength(1);
+      expect(history[0]).toMatchObject({ action: "route", outcome: "refused" });
+      const named = "accountId" in patch || "account" in claims ? FOREIGN : "eu-west-1";
+      expect(history[0]!.reason).toContain(named);
+      expect(history[0]!.reason).toContain("123456789012 in region(s) us-east-1");
+      expect(history[0]!.details).toMatchObject({ managed: { accountId: ACCOUNT, region: "us-east-1" } });
+    },
+  );
+
+  it("counts the containment of a managed finding on the account Phoenix verified", async () => {
+    // The instance the refused findings named: they left nothing behind, so this one starts.
+    const instanceId = h.fleet.groups[0]!.instanceIds[0]!;
+    const file = "unauthorizedaccess-ec2-metadatadnsrebind-target.json";
+    const result = await deliver([guardDutyEvent(file, { instanceId, findingId: "rebind0001" })]);
+    expect(result.batchItemFailures).toEqual([]);
+    const record = await getContainment(h.deps, ACCOUNT, instanceId);
+    expect(record?.status).toBe("running");
+    expect(record?.accountId).toBe(ACCOUNT);
+    expect(await startedExecutions()).toContain(record!.executionName);
+  });
+});
+
+describe("an instance that is only the TARGET", () => {
+  it("notifies a severity-8 EMR port probe and does not contain it", async () => {
+    const instanceId = h.fleet.groups[0]!.instanceIds[1]!;
+    const file = "recon-ec2-portprobeemrunprotectedport-target.json";
+    const m = mark();
+    const result = await deliver([guardDutyEvent(file, { instanceId, findingId: "emrprobe01" })]);
+    expect(result.batchItemFailures).toEqual([]);
+    expect(mutationsSince(m)).toEqual(["Publish"]);
+    expect(h.tap.since(m, { action: "StartExecution" })).toEqual([]);
+    expect(await getContainment(h.deps, ACCOUNT, instanceId)).toBeUndefined();
+    const history = await h.deps.audit.history("finding/emrprobe01");
+    expect(history.map((r) => r.outcome)).toEqual(["notified"]);
+    expect(history[0]!.reason).toMatch(/only the TARGET.*containment\.containTargetTypes/);
+    const notes = await drainNotifications(h);
+    expect(notes[0]?.subject).toContain("Recon:EC2/PortProbeEMRUnprotectedPort");
+  });
+});
+
+describe("release of a held containment", () => {
+  it("knows the instance is running, says so, and audits it", async () => {
+    const instanceId = h.fleet.standaloneInstanceId;
+    await ec2.send(
+      new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: "phoenix:protected", Value: "true" }] }),
+    );
+    await deliver([guardDutyEvent(TOR_CLIENT, { instanceId, findingId: "heldrelease1" })]);
+    expect((await getContainment(h.deps, ACCOUNT, instanceId))?.status).toBe("held");
+    await drainNotifications(h);
+
+    const m = mark();
+    const released = await releaseInstance(h.deps, instanceId, "user:alice");
+    expect(released).toMatchObject({ instanceExists: true, previousStatus: "held", restored: [] });
+    // A hold changed nothing, so nothing is put back.
+    expect(mutationsSince(m)).toEqual([]);
+    const line = restoredLine(released);
+    expect(line).not.toContain("no longer exists");
+    expect(line).toContain("held");
+    const record = (await h.deps.audit.history(`instance/${instanceId}`)).find((r) => r.action === "release");
+    expect(record).toMatchObject({ actor: "user:alice", reason: "hold dismissed" });
+    expect(record?.details).toMatchObject({ instanceExists: true, previousStatus: "held", restored: [] });
+    expect((await getContainment(h.deps, ACCOUNT, instanceId))?.status).toBe("released");
   });
 });

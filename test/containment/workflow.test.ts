@@ -11,7 +11,7 @@ import {
 } from "../../src/containment/steps/catalog.js";
 import { TERMINAL_ERRORS } from "../../src/containment/steps/errors.js";
 import { failedAt } from "../../src/containment/steps/report-failure.js";
-import type { ContainState, StepName } from "../../src/containment/steps/types.js";
+import type { AdmitResult, ContainState, StepName } from "../../src/containment/steps/types.js";
 import { containState, containTemplate } from "./support/fixtures.js";
 
 type Json = Record<string, unknown>;
@@ -58,7 +58,16 @@ describe("the contain state machine definition", () => {
     for (const [name, state] of tasks) {
       expect(state.Resource, name).toBe("arn:aws:states:::lambda:invoke");
       expect(names, name).toContain(state.Parameters?.["FunctionName"]);
-      expect(state.Parameters?.["Payload.$"], name).toBe("$");
+      if (name === "Admit") {
+        // Admission needs the execution's own name, which only the context object has.
+        expect(state.Parameters?.["Payload"], name).toEqual({
+          "containment.$": "$.containment",
+          results: {},
+          "execution.$": "$$.Execution.Name",
+        });
+      } else {
+        expect(state.Parameters?.["Payload.$"], name).toBe("$");
+      }
       expect(state.OutputPath, name).toBe("$.Payload");
     }
     // A placeholder the catalog does not know is refused by name.
@@ -90,6 +99,11 @@ describe("the contain state machine definition", () => {
       expect(transient?.MaxAttempts, name).toBeGreaterThan(2);
       if (name === "ReportFailure") {
         expect(state.Catch?.[0]?.Next).toBe("ContainmentFailedUnreported");
+      } else if (name === "Admit") {
+        // An execution not (yet) admitted has no record of its own to report on: it just fails.
+        expect(state.Catch, name).toEqual([
+          { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "AdmissionFailed" },
+        ]);
       } else {
         expect(state.Catch, name).toEqual([
           { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "ReportFailure" },
@@ -98,6 +112,7 @@ describe("the contain state machine definition", () => {
     }
     // Isolation fails fast: short waits between its attempts.
     expect(definition.States["Isolate"]?.Retry?.[1]?.MaxDelaySeconds).toBeLessThanOrEqual(5);
+    expect(definition.StartAt).toBe("Admit");
     expect(definition.States["ReportFailure"]?.Next).toBe("ContainmentFailed");
     expect(definition.States["ContainmentFailed"]?.Type).toBe("Fail");
   });
@@ -105,6 +120,8 @@ describe("the contain state machine definition", () => {
 
 /** Stub steps for the engine: each returns the state with a canned result, as the real wrapper does. */
 function stubs(options: {
+  /** What Admit answers; admitted (with the input as the record's) by default. */
+  admit?: Partial<AdmitResult>;
   pollsUntilSnapshots?: number;
   pollsUntilHealthy?: number;
   standalone?: boolean;
@@ -116,6 +133,13 @@ function stubs(options: {
   let failures = 0;
   const now = () => new Date().toISOString();
   const results: Record<string, (state: ContainState) => unknown> = {
+    Admit: (state) => ({
+      proceed: true,
+      outcome: "admitted",
+      reason: "stub",
+      containment: { ...state.containment, groupName: "from-the-record" },
+      ...options.admit,
+    }),
     Isolate: () => ({
       ownerId: "1",
       interfaces: [],
@@ -161,6 +185,7 @@ function stubs(options: {
     }),
   };
   const resultKey: Record<string, StepName> = {
+    Admit: "admit",
     Isolate: "isolate",
     Harden: "harden",
     RevokeCredentials: "revoke",
@@ -202,6 +227,7 @@ function stubs(options: {
 function functionOf(stateName: string): string {
   return (
     {
+      Admit: "ContainAdmit",
       Isolate: "ContainIsolate",
       Harden: "ContainHarden",
       RevokeCredentials: "ContainRevoke",
@@ -225,6 +251,7 @@ async function run(options: Parameters<typeof stubs>[0]) {
       waitTimeOverrides: { WaitForSnapshots: 0, WaitForReplacement: 0 },
       retryIntervalOverrides,
     },
+    context: { Execution: { Name: "contain_123456789012_i-0123456789abcdef0_f1" } },
   });
   try {
     return { output: (await execution.result) as unknown as ContainState, error: undefined };
@@ -240,6 +267,7 @@ describe("the contain state machine, run by aws-local-stepfunctions with stub st
     const { output, error } = await run({ calls, pollsUntilSnapshots: 3, pollsUntilHealthy: 2 });
     expect(error).toBeUndefined();
     expect(calls).toEqual([
+      "Admit",
       "Isolate",
       "Harden",
       "RevokeCredentials",
@@ -317,6 +345,7 @@ describe("the contain state machine, run by aws-local-stepfunctions with stub st
         } as never,
         retryIntervalOverrides: Object.fromEntries(tasks.map(([name]) => [name, 0])),
       },
+      context: { Execution: { Name: "contain_123456789012_i-0123456789abcdef0_f1" } },
     });
     const error = await execution.result.then(
       () => undefined,
@@ -324,6 +353,38 @@ describe("the contain state machine, run by aws-local-stepfunctions with stub st
     );
     expect(error?.name).toBe("Phoenix.ContainmentFailed");
     expect(error?.message).toMatch(/could not be reported/);
-    expect(calls).toEqual(["Isolate"]);
+    expect(calls).toEqual(["Admit", "Isolate"]);
+  });
+
+  it("goes on with the record's input, never the execution's own, once admitted", async () => {
+    const calls: string[] = [];
+    const { output } = await run({ calls, standalone: true });
+    expect(output?.containment.groupName).toBe("from-the-record");
+  });
+
+  it.each([
+    ["delegated", undefined, undefined],
+    ["held", "Phoenix.Held", /held for approval/],
+    ["refused", "Phoenix.NotAdmitted", /not contained/],
+  ] as const)(
+    "an execution not admitted (%s) touches nothing: no step runs after Admit",
+    async (outcome, name, cause) => {
+      const calls: string[] = [];
+      const reason = outcome === "held" ? "held for approval: protected" : "not contained: unknown instance";
+      const { error } = await run({ calls, admit: { proceed: false, outcome, reason } });
+      expect(calls).toEqual(["Admit"]);
+      if (name === undefined) expect(error).toBeUndefined();
+      else {
+        expect(error?.name).toBe(name);
+        expect(error?.message).toMatch(cause!);
+      }
+    },
+  );
+
+  it("an admission that keeps failing ends the execution without reporting on anyone's record", async () => {
+    const calls: string[] = [];
+    const { error } = await run({ calls, fail: { state: "Admit", name: "ThrottlingException" } });
+    expect(calls.every((c) => c === "Admit")).toBe(true);
+    expect(error?.name).toBe("Phoenix.AdmissionFailed");
   });
 });

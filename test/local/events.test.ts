@@ -83,8 +83,11 @@ beforeAll(async () => {
           "on-finding": async (event) => {
             findingBatches.push({ at: Date.now(), event });
           },
+          // Buffered, as findings: Lambda's SQS batch event, one record per image event.
           "on-image": async (event) => {
-            imageEvents.push({ at: Date.now(), event: event as BusEvent });
+            for (const record of event.Records) {
+              imageEvents.push({ at: Date.now(), event: JSON.parse(record.body) as BusEvent });
+            }
           },
           "on-refresh-event": async (event) => {
             refreshAttempts.push({ at: Date.now(), event: event as BusEvent });

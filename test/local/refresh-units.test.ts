@@ -3,9 +3,11 @@ import { SimulatedHealth } from "../../local/autoscaling/health.js";
 import { overlayGroups } from "../../local/autoscaling/overlay.js";
 import { irreversibleReason, RefreshApiError, RefreshBook } from "../../local/autoscaling/refresh-model.js";
 import {
+  dispositionOf,
   minHealthyCount,
   nextBatch,
   preferencesProblem,
+  waitedInVainReason,
   withDefaults,
 } from "../../local/autoscaling/refresh-plan.js";
 import { parseStart, refreshXml } from "../../local/autoscaling/wire.js";
@@ -112,7 +114,44 @@ describe("preferences", () => {
       CheckpointDelay: 3600,
       SkipMatching: false,
       AutoRollback: false,
+      // The API reference: Wait is the default for both (the console's default is Ignore).
+      ScaleInProtectedInstances: "Wait",
+      StandbyInstances: "Wait",
     });
+    expect(withDefaults({ ScaleInProtectedInstances: "Refresh", StandbyInstances: "Ignore" })).toMatchObject({
+      ScaleInProtectedInstances: "Refresh",
+      StandbyInstances: "Ignore",
+    });
+  });
+
+  it("decides each instance's fate by its state and ScaleInProtectedInstances/StandbyInstances", () => {
+    const inService = { lifecycleState: "InService", protectedFromScaleIn: false };
+    const protectedOne = { lifecycleState: "InService", protectedFromScaleIn: true };
+    const standby = { lifecycleState: "Standby", protectedFromScaleIn: false };
+    const action = (instance: typeof inService, p: Parameters<typeof dispositionOf>[1]) =>
+      dispositionOf(instance, p).action;
+    for (const p of [{}, { ScaleInProtectedInstances: "Ignore" as const }])
+      expect(action(inService, p)).toBe("replace");
+    expect(dispositionOf(protectedOne, {})).toEqual({ action: "wait", why: "protected" });
+    expect(action(protectedOne, { ScaleInProtectedInstances: "Refresh" })).toBe("replace");
+    expect(action(protectedOne, { ScaleInProtectedInstances: "Ignore" })).toBe("leave");
+    expect(dispositionOf(standby, {})).toEqual({ action: "wait", why: "standby" });
+    expect(action(standby, { StandbyInstances: "Terminate" })).toBe("terminate");
+    expect(action(standby, { StandbyInstances: "Ignore" })).toBe("leave");
+    expect(action({ lifecycleState: "Terminating", protectedFromScaleIn: false }, {})).toBe("leave");
+    expect(
+      waitedInVainReason(
+        new Map([
+          ["i-1", "protected"],
+          ["i-2", "standby"],
+        ]),
+        3600,
+      ),
+    ).toBe(
+      "The instance refresh waited 3600 seconds for instances it must replace: i-1 still protected from scale in " +
+        "(remove the protection, or set ScaleInProtectedInstances to Refresh or Ignore); i-2 still in Standby " +
+        "(return them to service, or set StandbyInstances to Terminate or Ignore).",
+    );
   });
 
   it("parses the Query protocol's nested and list parameters", () => {

@@ -107,9 +107,11 @@ describe("local cloud startup errors", () => {
       "serial-dynamodb",
       "primary-eni-groups",
       "launch-template-source-version",
+      "register-image-tags",
       "autoscaling",
       "stepfunctions",
       "events",
+      "notifications",
       "phoenix",
       "dashboard",
     ]);

@@ -2,7 +2,6 @@ import { EC2Client } from "@aws-sdk/client-ec2";
 import { DescribeExecutionCommand, ListExecutionsCommand } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findingEnvelope, lambdaContext, sqsBatch } from "../../bench/lib/events.js";
-import { attachProfiles } from "../../bench/lib/phoenix-cloud.js";
 import { createOnFindingHandler } from "../../functions/on-finding.js";
 import { registerImage } from "../../local/seed.js";
 import { getContainment } from "../../src/containment/state.js";
@@ -26,7 +25,6 @@ describe("concurrency on overlapping groups", () => {
   it("locks and budgets hold with many findings and a rollout at once", async () => {
     const groups = ["web-frontend", "web-backend", "api"];
     const victims = env.fleet.groups.filter((g) => groups.includes(g.name)).flatMap((g) => g.instanceIds);
-    await attachProfiles(env, victims);
     const groupOf = new Map(
       env.fleet.groups.flatMap((g) => g.instanceIds.map((id) => [id, g.name] as const)),
     );

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lambdaContext, sqsBatch } from "../../bench/lib/events.js";
 import { createOnFindingHandler } from "../../functions/on-finding.js";
-import { createOnImageHandler } from "../../functions/on-image.js";
+import { createImageEventHandler } from "../../functions/on-image.js";
 import { createOnRefreshEventHandler } from "../../functions/on-refresh-event.js";
 import { type Harness, startHarness } from "../containment/support/fixtures.js";
 import { quietLogger } from "../rollout/support.js";
@@ -64,7 +64,7 @@ describe("fuzzing the triggers against the local cloud", () => {
   it(
     "hostile image and refresh events start nothing",
     async () => {
-      const onImage = createOnImageHandler(h.deps, { logger: quietLogger() });
+      const onImage = createImageEventHandler(h.deps, { logger: quietLogger() });
       const onRefresh = createOnRefreshEventHandler(h.deps, { logger: quietLogger() });
       const untagged = Object.values(h.fleet.images);
       const groups = h.fleet.groups.map((g) => g.name);

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { DeleteTagsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { GetImageCommand } from "@aws-sdk/client-imagebuilder";
@@ -9,7 +10,7 @@ import {
 } from "@aws-sdk/client-sfn";
 import { PutParameterCommand } from "@aws-sdk/client-ssm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { createOnImageHandler, type OnImageResult } from "../../functions/on-image.js";
+import { createImageEventHandler, type OnImageResult } from "../../functions/on-image.js";
 import type { LocalCloud } from "../../local/cloud.js";
 import type { LocalPhoenixResources } from "../../local/phoenix/resources.js";
 import { registerImage } from "../../local/seed.js";
@@ -58,7 +59,7 @@ beforeAll(async () => {
     }),
   );
   logger = new Logger({ serviceName: "test", logLevel: "SILENT" });
-  const handler = createOnImageHandler(deps, { logger });
+  const handler = createImageEventHandler(deps, { logger });
   handle = (event) => handler(event, lambdaContext("on-image"));
 });
 afterAll(async () => {
@@ -81,6 +82,11 @@ function rewrite(
   }
   if (changes.name) event.detail.name = changes.name;
   return event;
+}
+
+/** The calls made since `seq`, as service:action. */
+function callNames(seq: number): string[] {
+  return cloud.context.callLog.since(seq).map((call) => `${call.service}:${call.action}`);
 }
 
 async function executionsFor(imageId: string) {
@@ -114,17 +120,31 @@ describe("on-image: the shared sample events", () => {
   });
 
   it.each(["docs-ami-deregistered.json", "docs-ami-failed.json", "docs-ami-disabled.json"])(
-    "ignores %s with the reason logged, and does nothing",
+    "ignores %s with the reason logged and audited, and does nothing else",
     async (file) => {
       const info = vi.spyOn(logger, "info");
       const seq = lastSeq(cloud);
-      const result = await handle(rewrite(ami[file]));
+      // The documentation's samples share one event id; EventBridge gives every event its own.
+      const event = { ...rewrite(ami[file]), id: randomUUID() };
+      const result = await handle(event);
       expect(result).toMatchObject({
         status: "ignored",
         reason: expect.stringMatching(/AMI state is "\w+", not available/),
       });
       expect(info).toHaveBeenCalledWith(expect.stringContaining("not available"), expect.anything());
-      expect(cloud.context.callLog.since(seq)).toEqual([]);
+      expect(callNames(seq)).toEqual(["dynamodb:PutItem"]);
+      const imageId = (event.detail as { ImageId: string }).ImageId;
+      const records = (await deps.audit.history(`image/${imageId}`)).filter(
+        (record) => record.details?.eventId === event.id,
+      );
+      expect(records).toMatchObject([
+        {
+          action: "ignore-image-event",
+          outcome: "skipped",
+          imageId,
+          reason: result.status === "ignored" ? result.reason : "",
+        },
+      ]);
     },
   );
 
@@ -170,14 +190,14 @@ describe("on-image: the shared sample events", () => {
     "docs-not-state-change-cve-detected.json",
     "docs-not-state-change-pipeline-auto-disabled.json",
     "docs-not-state-change-workflow-step-waiting.json",
-  ])("ignores Image Builder's %s", async (file) => {
+  ])("ignores Image Builder's %s (audited, nothing else)", async (file) => {
     const seq = lastSeq(cloud);
-    const result = await handle(rewrite(imageBuilder[file]));
+    const result = await handle({ ...rewrite(imageBuilder[file]), id: randomUUID() });
     expect(result).toMatchObject({
       status: "ignored",
       reason: expect.stringContaining("does not announce a new image"),
     });
-    expect(cloud.context.callLog.since(seq)).toEqual([]);
+    expect(callNames(seq)).toEqual(["dynamodb:PutItem"]);
   });
 
   it("reads the AMI id of a family's image parameter (Parameter Store Change)", async () => {
@@ -238,9 +258,9 @@ describe("on-image: the shared sample events", () => {
     "ignores the Parameter Store sample %s (not an image parameter, a delete, or an exception)",
     async (file) => {
       const seq = lastSeq(cloud);
-      const result = await handle(rewrite(ssm[file]));
+      const result = await handle({ ...rewrite(ssm[file]), id: randomUUID() });
       expect(result.status).toBe("ignored");
-      expect(cloud.context.callLog.since(seq)).toEqual([]);
+      expect(callNames(seq)).toEqual(["dynamodb:PutItem"]);
     },
   );
 });
@@ -284,7 +304,10 @@ describe("on-image: the family's other rollouts", () => {
     expect(result).toMatchObject({
       images: [{ action: "ignored", reason: expect.stringContaining("older than") }],
     });
-    expect(mutatingCallsSince(cloud, seq)).toEqual([]);
+    // Only the audit record of the decision.
+    expect(mutatingCallsSince(cloud, seq).map((c) => `${c.service}:${c.action}`)).toEqual([
+      "dynamodb:PutItem",
+    ]);
   });
 });
 

@@ -6,7 +6,7 @@ import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { CreateStateMachineCommand, DescribeExecutionCommand, type SFNClient } from "@aws-sdk/client-sfn";
 import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
-import { createOnImageHandler, type OnImageResult } from "../../functions/on-image.js";
+import { createImageEventHandler, type OnImageResult } from "../../functions/on-image.js";
 import { createRolloutFinishHandler } from "../../functions/rollout-finish.js";
 import { createRolloutGroupHandler } from "../../functions/rollout-group.js";
 import { createRolloutPlanHandler } from "../../functions/rollout-plan.js";
@@ -173,7 +173,7 @@ export interface RolloutEnvironment {
   stateMachineArn: string;
   /** Errors the workflow's steps threw (retried or caught by the state machine). */
   stepErrors: { fn: string; name: string; message: string }[];
-  /** The on-image handler, invoked as EventBridge would. */
+  /** on-image with one EventBridge event, decided at once (createImageEventHandler). */
   onImage(event: unknown): Promise<OnImageResult>;
   /** An AMI State Change (available) for the image, from the shared sample. */
   amiAvailable(imageId: string): Record<string, unknown>;
@@ -219,7 +219,7 @@ export async function startRolloutEnvironment(options: {
     const stateMachineArn = await createRolloutStateMachine(deps.clients.sfn);
     const ec2 = new EC2Client(clientConfig(cloud));
     const autoScaling = new AutoScalingClient(clientConfig(cloud));
-    const onImage = createOnImageHandler(deps, { logger: quietLogger() });
+    const onImage = createImageEventHandler(deps, { logger: quietLogger() });
     const sample = sampleEvents("ami")["docs-ami-available.json"];
     return {
       cloud,

@@ -86,7 +86,7 @@ describe("rollout workflow, end to end on the local cloud", () => {
     expect(result.status).toBe("FAILED");
     expect(result.error).toBe("Phoenix.RolloutFailed");
     expect(result.cause).toMatch(/web-frontend rolled-back/);
-    expect(result.cause).toMatch(/Waves 2 not started/);
+    expect(result.cause).toMatch(/ Wave 2 not started/);
 
     const [frontendRefresh] = await refreshesOf("web-frontend");
     expect(frontendRefresh?.Status).toBe("RollbackSuccessful");

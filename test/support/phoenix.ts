@@ -32,6 +32,8 @@ export async function phoenixOn(
     policy: parsePolicy(options.policy ?? {}),
     accountId: cloud.context.accountId,
     region: cloud.context.region,
+    // As on the local cloud itself (local/phoenix/stack.ts): the cloud's simulated clock.
+    now: () => new Date(cloud.context.clock.now()),
   });
   return { deps, resources };
 }

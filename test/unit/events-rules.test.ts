@@ -46,9 +46,17 @@ describe("Phoenix's EventBridge rules", () => {
     }
   });
 
-  it("buffers findings in an SQS queue and invokes the other handlers directly", () => {
-    expect(EVENT_TARGETS["on-finding"].delivery).toEqual({ kind: "buffered", queue: "finding-buffer" });
-    expect(EVENT_TARGETS["on-image"].delivery.kind).toBe("direct");
+  it("buffers findings and image events in SQS queues and invokes the refresh handler directly", () => {
+    expect(EVENT_TARGETS["on-finding"].delivery).toEqual({
+      kind: "buffered",
+      queue: "finding-buffer",
+      maxReceiveCount: 5,
+    });
+    expect(EVENT_TARGETS["on-image"].delivery).toEqual({
+      kind: "buffered",
+      queue: "image-buffer",
+      maxReceiveCount: 6,
+    });
     expect(EVENT_TARGETS["on-refresh-event"].delivery.kind).toBe("direct");
   });
 

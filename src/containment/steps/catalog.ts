@@ -5,6 +5,7 @@
  * local cloud with the function name (or ARN) that runs the entry point below.
  */
 export const CONTAIN_FUNCTIONS = {
+  FnContainAdmit: { name: "contain-admit", entry: "functions/contain-admit.ts" },
   FnContainIsolate: { name: "contain-isolate", entry: "functions/contain-isolate.ts" },
   FnContainHarden: { name: "contain-harden", entry: "functions/contain-harden.ts" },
   FnContainRevoke: { name: "contain-revoke", entry: "functions/contain-revoke.ts" },

@@ -5,6 +5,7 @@ import {
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
 import type { PhoenixDeps } from "../../deps.js";
+import { dispositionFor } from "../course.js";
 import { ContainmentStepError } from "./errors.js";
 import { findInstance } from "./instance.js";
 import { ACTOR, type ContainState, type DisposeResult, instanceSubject } from "./types.js";
@@ -32,13 +33,14 @@ export async function dispose(deps: PhoenixDeps, state: ContainState): Promise<D
   }
 
   let result: DisposeResult;
-  if (!replace?.replaced) {
+  const disposition = dispositionFor(deps.policy.containment, replace?.replaced === true);
+  if (disposition === "keep") {
     result = {
       disposition: "kept",
       reason: "standalone instance: kept isolated for a person to decide",
       disposedAt: deps.now().toISOString(),
     };
-  } else if (deps.policy.containment.dispose === "terminate") {
+  } else if (disposition === "terminate") {
     result = await terminate(deps, input.instanceId);
   } else {
     result = await stop(deps, input.instanceId);

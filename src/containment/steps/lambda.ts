@@ -24,19 +24,25 @@ export const resolveDeps = (source: DepsSource): PhoenixDeps =>
  * from the invoke response). An error is logged and rethrown with its name intact, because the
  * name is what the workflow's Retry and Catch match on.
  */
-export function containStepHandler<K extends StepName>(name: K, step: ContainStep<K>, source: DepsSource) {
+export function containStepHandler<K extends StepName>(
+  name: K,
+  step: ContainStep<K>,
+  source: DepsSource,
+  /** The Admit step validates (and audits) any input itself: it is the gate for hand-made ones. */
+  options: { ownValidation?: boolean } = {},
+) {
   const logger = new Logger({ serviceName: "phoenix", persistentKeys: { step: name } });
   return middy<ContainState, ContainState, Error, Context>(async (event: ContainState) => {
-    if (!event?.containment?.containmentId || !event.containment.instanceId) {
+    if (!options.ownValidation && (!event?.containment?.containmentId || !event.containment.instanceId)) {
       throw new ContainmentStepError(
         "Phoenix.Refused",
         `The ${name} step needs { containment: { containmentId, instanceId, … } }.`,
       );
     }
-    const state: ContainState = { ...event, results: event.results ?? {} };
+    const state: ContainState = { ...event, results: event?.results ?? {} };
     logger.appendKeys({
-      containmentId: state.containment.containmentId,
-      instanceId: state.containment.instanceId,
+      containmentId: state.containment?.containmentId,
+      instanceId: state.containment?.instanceId,
     });
     try {
       const result = await step(resolveDeps(source), state);

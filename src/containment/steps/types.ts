@@ -22,6 +22,21 @@ export interface ContainmentInput {
   approvedBy?: string;
 }
 
+/** The Admit step's answer: go on with the record's input, or end without acting. */
+export interface AdmitResult {
+  proceed: boolean;
+  /**
+   * admitted: the record names this execution; delegated: the intake started (or joined) the
+   * instance's containment under another name; held: waiting for approval; refused: not contained.
+   */
+  outcome: "admitted" | "delegated" | "held" | "refused";
+  reason: string;
+  /** The containment execution that acts (this one when admitted). */
+  execution?: string;
+  /** When admitted: the input stored in the record, which replaces the execution's own. */
+  containment?: ContainmentInput;
+}
+
 export interface InterfaceIsolation {
   networkInterfaceId: string;
   vpcId: string;
@@ -103,6 +118,7 @@ export interface FailureReportResult {
 }
 
 export interface StepResults {
+  admit: AdmitResult;
   isolate: IsolateResult;
   harden: HardenResult;
   revoke: RevokeResult;

@@ -22,8 +22,8 @@ type GroupDeps = Pick<PhoenixDeps, "clients" | "resources" | "now">;
  */
 export async function describeGroups(deps: GroupDeps, selector: GroupSelector): Promise<GroupDescription[]> {
   const groups = await listGroups(deps, selector);
-  const images = new Map<string, Promise<string | undefined>>();
-  return Promise.all(groups.map((group) => describeOne(deps, group, images)));
+  const versions = new Map<string, Promise<ResolvedVersion>>();
+  return Promise.all(groups.map((group) => describeOne(deps, group, versions)));
 }
 
 /** One group by name, or undefined when it no longer exists. */
@@ -63,11 +63,11 @@ async function pages(
 async function describeOne(
   deps: GroupDeps,
   group: AutoScalingGroup,
-  images: Map<string, Promise<string | undefined>>,
+  versions: Map<string, Promise<ResolvedVersion>>,
 ): Promise<GroupDescription> {
   const name = group.AutoScalingGroupName ?? "";
   const [launchTemplate, instances, refresh] = await Promise.all([
-    templateInUse(deps.clients.ec2, group, images),
+    templateInUse(deps.clients.ec2, group, versions),
     describeInstances(deps.clients.ec2, group),
     activeRefresh(deps.clients.autoScaling, name),
   ]);
@@ -105,7 +105,7 @@ async function describeOne(
 async function templateInUse(
   ec2: EC2Client,
   group: AutoScalingGroup,
-  images: Map<string, Promise<string | undefined>>,
+  versions: Map<string, Promise<ResolvedVersion>>,
 ): Promise<LaunchTemplateInUse | undefined> {
   const spec = group.LaunchTemplate;
   if (spec === undefined || group.MixedInstancesPolicy !== undefined) return undefined;
@@ -115,25 +115,46 @@ async function templateInUse(
     version: spec.Version ?? "$Default",
   };
   const cacheKey = `${template.id ?? template.name}@${template.version}`;
-  let image = images.get(cacheKey);
-  if (image === undefined) {
-    image = describeVersion(ec2, template, template.version).then((version) => {
+  let resolved = versions.get(cacheKey);
+  if (resolved === undefined) {
+    resolved = describeVersion(ec2, template, template.version).then((version) => {
       const imageId = version.LaunchTemplateData?.ImageId;
-      // `resolve:ssm:` names a parameter, not an image: the planner treats it as unknown.
-      return imageId?.startsWith("ami-") ? imageId : undefined;
+      return {
+        // `resolve:ssm:` names a parameter, not an image: the planner treats it as unknown.
+        ...(imageId?.startsWith("ami-") ? { imageId } : {}),
+        ...(version.VersionNumber !== undefined ? { number: String(version.VersionNumber) } : {}),
+      };
     });
-    images.set(cacheKey, image);
+    versions.set(cacheKey, resolved);
   }
-  const imageId = await image;
+  const { imageId, number } = await resolved;
   if (imageId !== undefined) template.imageId = imageId;
+  if (number !== undefined && number !== template.version) template.resolvedVersion = number;
   return template;
 }
 
+interface ResolvedVersion {
+  imageId?: string;
+  number?: string;
+}
+
 async function describeInstances(ec2: EC2Client, group: AutoScalingGroup): Promise<GroupInstance[]> {
-  const ids = (group.Instances ?? []).flatMap((instance) =>
-    instance.InstanceId ? [instance.InstanceId] : [],
+  const members = new Map(
+    (group.Instances ?? []).flatMap((instance) =>
+      instance.InstanceId ? [[instance.InstanceId, instance]] : [],
+    ),
   );
+  const ids = [...members.keys()];
   if (ids.length === 0) return [];
+  const membership = (instanceId: string) => {
+    const member = members.get(instanceId);
+    return {
+      ...(member?.LifecycleState !== undefined ? { lifecycleState: member.LifecycleState } : {}),
+      ...(member?.ProtectedFromScaleIn !== undefined
+        ? { protectedFromScaleIn: member.ProtectedFromScaleIn }
+        : {}),
+    };
+  };
   const described = new Map<string, GroupInstance>();
   let NextToken: string | undefined;
   do {
@@ -146,10 +167,11 @@ async function describeInstances(ec2: EC2Client, group: AutoScalingGroup): Promi
         tags: Object.fromEntries(
           (instance.Tags ?? []).flatMap((tag) => (tag.Key !== undefined ? [[tag.Key, tag.Value ?? ""]] : [])),
         ),
+        ...membership(instance.InstanceId),
       });
     }
     NextToken = page.NextToken;
   } while (NextToken);
   // An instance the group lists but EC2 no longer shows (terminating) is kept, image unknown.
-  return ids.map((instanceId) => described.get(instanceId) ?? { instanceId });
+  return ids.map((instanceId) => described.get(instanceId) ?? { instanceId, ...membership(instanceId) });
 }

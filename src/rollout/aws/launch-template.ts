@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { type AutoScalingClient, UpdateAutoScalingGroupCommand } from "@aws-sdk/client-auto-scaling";
 import {
   CreateLaunchTemplateVersionCommand,
   DescribeLaunchTemplateVersionsCommand,
@@ -34,6 +35,67 @@ export function launchTemplateClientToken(
 
 export function phoenixVersionDescription(imageId: string, sourceVersion: string): string {
   return `phoenix: ${imageId} from version ${sourceVersion}`;
+}
+
+/** The version a Phoenix-made version for `imageId` was made from, read back from its description. */
+export function phoenixSourceOf(version: LaunchTemplateVersion, imageId: string): string | undefined {
+  const match = /^phoenix: (ami-[0-9a-z]+) from version (\d+)$/.exec(version.VersionDescription ?? "");
+  return match && match[1] === imageId && version.LaunchTemplateData?.ImageId === imageId
+    ? match[2]
+    : undefined;
+}
+
+export interface VersionPin {
+  launchTemplateId: string;
+  /** As the group named it: $Latest or $Default. */
+  from: string;
+  /** The number it is pinned to: what the group launched until now. */
+  version: string;
+  /** Set when $Latest already named a version Phoenix made for this image (an earlier attempt). */
+  undid?: string;
+}
+
+/**
+ * The numbered version a group on `$Latest`/`$Default` launches today, to pin it to before a new
+ * version exists. Creating a version moves `$Latest` at once, so a group left on it would launch
+ * the untested image on every scale-out or replacement, outside any refresh; and AWS refuses
+ * AutoRollback for such a group. Pinned to the same content, the group launches exactly what it
+ * did, and the refresh (which can roll back) is the only way the new image reaches it. If
+ * `$Latest` already names a version Phoenix made for this image (a run before this rule), the
+ * pin goes to the version that one was made from: what the group ran before Phoenix touched it.
+ */
+export async function versionToPin(
+  ec2: EC2Client,
+  template: Pick<LaunchTemplateInUse, "id" | "name" | "version">,
+  imageId: string,
+): Promise<VersionPin> {
+  const named = await describeVersion(ec2, template, template.version);
+  if (named.LaunchTemplateId === undefined || named.VersionNumber === undefined) {
+    throw new Error(
+      `launch template ${template.id ?? template.name} version ${template.version}: no id or number`,
+    );
+  }
+  const source = phoenixSourceOf(named, imageId);
+  return {
+    launchTemplateId: named.LaunchTemplateId,
+    from: template.version,
+    version: source ?? String(named.VersionNumber),
+    ...(source !== undefined ? { undid: String(named.VersionNumber) } : {}),
+  };
+}
+
+/** Points the group at the pinned number (UpdateAutoScalingGroup: the same value again is a no-op). */
+export async function pinGroupVersion(
+  autoScaling: AutoScalingClient,
+  group: string,
+  pin: VersionPin,
+): Promise<void> {
+  await autoScaling.send(
+    new UpdateAutoScalingGroupCommand({
+      AutoScalingGroupName: group,
+      LaunchTemplate: { LaunchTemplateId: pin.launchTemplateId, Version: pin.version },
+    }),
+  );
 }
 
 /**

@@ -10,7 +10,8 @@ import { COMPLETED_SK, CURRENT_SK, epochSeconds, familyPartition, ROLLOUT_SK_PRE
  * "current" before each wave: once a newer image has claimed it, the older rollout starts no
  * further wave (see the rollout workflow's BeginWave step).
  */
-export type RolloutStatus = "running" | "succeeded" | "failed" | "superseded";
+/** "incomplete": the waves succeeded but some groups of the family could not be rolled. */
+export type RolloutStatus = "running" | "succeeded" | "incomplete" | "failed" | "superseded";
 
 export interface RolloutRecord extends ImageVersion {
   family: string;

@@ -34,7 +34,8 @@ export interface GroupOrder {
   preferences: RefreshPreferences;
 }
 
-export type PlanOutcome = "proceed" | "refused" | "superseded" | "nothing-to-do";
+/** "blocked": no group could be rolled, and some are managed groups of the family with problems. */
+export type PlanOutcome = "proceed" | "refused" | "superseded" | "nothing-to-do" | "blocked";
 
 /** `$.rollout`: the plan's result, carried through every wave. */
 export interface RolloutContext {
@@ -48,6 +49,11 @@ export interface RolloutContext {
   requestedBy: string;
   waves: { wave: number; groups: GroupOrder[] }[];
   waveCount: number;
+  /**
+   * Groups the rollout should have rolled and cannot (the plan's problems; for named groups,
+   * also those excluded): the rollout then ends incomplete, never succeeded.
+   */
+  notRolled: { name: string; reason: string }[];
   /** Map MaxConcurrencyPath: groups refreshed at once within a wave. */
   maxConcurrentGroups: number;
   /** Wait SecondsPath after each wave but the last (the local clock shortens it). */
@@ -107,12 +113,16 @@ export interface RefreshPoll {
   refreshId: string;
   status: string;
   terminal: boolean;
-  outcome?: RefreshOutcome;
+  outcome?: RefreshOutcome | "incomplete";
   reason: string;
   percentageComplete?: number;
 }
 
-export type GroupOutcome = "succeeded" | "skipped" | RefreshOutcome | "blocked" | "error";
+/**
+ * "incomplete": the refresh ended Successful but serving instances still run another image
+ * (scale-in protected or Standby instances left alone): the group is not rolled.
+ */
+export type GroupOutcome = "succeeded" | "skipped" | RefreshOutcome | "incomplete" | "blocked" | "error";
 
 /** What each group's branch returns: the Map collects these for the wave verdict. */
 export interface GroupResult {

@@ -17,3 +17,15 @@ export function rolloutExecutionName(family: string, imageId: string): string {
   const room = 80 - `rollout--${hash}-${imageId}`.length;
   return `rollout-${safeFamily.slice(0, Math.max(0, room))}-${hash}-${imageId}`;
 }
+
+/**
+ * The name of the n-th retry of a rollout that ended without success (n ≥ 1). Step Functions never
+ * runs a name twice, so a retry is a new, equally deterministic name: asking twice for retry n
+ * starts one execution.
+ */
+export function retryExecutionName(name: string, attempt: number): string {
+  if (!Number.isSafeInteger(attempt) || attempt < 1)
+    throw new RangeError(`retry attempt must be ≥ 1, got ${attempt}`);
+  const suffix = `-retry${attempt}`;
+  return `${name.slice(0, 80 - suffix.length)}${suffix}`;
+}

@@ -14,17 +14,45 @@ import { notifyRollout } from "./notifications.js";
 type Deps = Pick<PhoenixDeps, "clients" | "resources" | "audit" | "notifier" | "now">;
 
 export interface FinishResult {
-  status: "succeeded" | "failed" | "superseded" | "errored";
+  status: "succeeded" | "incomplete" | "failed" | "superseded" | "errored";
   cause: string;
 }
 
+/**
+ * Every wave ran and succeeded (or nothing could be planned). When some groups of the rollout could
+ * not be rolled (the plan's problems, or named groups it excluded), the rollout is incomplete:
+ * its record, audit and notification say so, the family's last completed image does not move, and
+ * the workflow ends failed (Phoenix.RolloutIncomplete), never succeeded.
+ */
 export async function rolloutSucceeded(
   deps: Deps,
   input: { rollout: RolloutContext },
 ): Promise<FinishResult> {
   const { rollout } = input;
   const groups = rollout.waves.flatMap((wave) => wave.groups.map((group) => group.name));
-  const cause = `${rollout.imageId} rolled out to ${groups.length} group(s) of ${rollout.family} in ${rollout.waveCount} wave(s)`;
+  const notRolled = rollout.notRolled ?? [];
+  const rolled = `${rollout.imageId} rolled out to ${groups.length} group(s) of ${rollout.family} in ${rollout.waveCount} wave(s)`;
+  if (notRolled.length > 0) {
+    const cause = `${rolled}, but ${notRolled.length} group(s) could not be rolled: ${notRolled
+      .map((group) => `${group.name} (${group.reason})`)
+      .join("; ")}`;
+    await closeRollout(deps, rollout, "incomplete", cause);
+    await notifyRollout(deps, {
+      subject: `Rollout INCOMPLETE: ${rollout.imageId} to ${rollout.family}, ${notRolled.length} group(s) not rolled`,
+      message: `${cause}.`,
+      kind: "rollout",
+      severity: "critical",
+      data: {
+        execution: rollout.execution,
+        family: rollout.family,
+        imageId: rollout.imageId,
+        groups,
+        notRolled,
+      },
+    });
+    return { status: "incomplete", cause };
+  }
+  const cause = rolled;
   if (!rollout.explicit) {
     await endRollout(deps, rollout.family, rollout.imageId, {
       status: "succeeded",
@@ -73,16 +101,9 @@ export async function rolloutFailed(
   const later = rollout.waves.filter((wave) => wave.wave > verdict.wave).map((wave) => wave.wave);
   const cause =
     `${rollout.imageId} failed in wave ${verdict.wave} of ${rollout.family}: ${verdict.summary}.` +
-    (later.length > 0 ? ` Waves ${later.join(", ")} not started.` : "") +
+    (later.length > 0 ? ` Wave${later.length > 1 ? "s" : ""} ${later.join(", ")} not started.` : "") +
     (verdict.rejectImage ? ` ${rollout.imageId} is marked rejected.` : "");
-  if (!rollout.explicit) {
-    await endRollout(deps, rollout.family, rollout.imageId, {
-      status: "failed",
-      reason: cause,
-      execution: rollout.execution,
-    });
-  }
-  await writeAudit(deps, rollout, "failed", cause);
+  await closeRollout(deps, rollout, "failed", cause);
   await notifyRollout(deps, {
     subject:
       `Rollout FAILED: ${rollout.imageId} to ${rollout.family}, ${first?.group ?? `wave ${verdict.wave}`} ${first?.outcome ?? ""}`.trim(),
@@ -163,6 +184,23 @@ export async function rolloutErrored(
     data: { execution: input.execution, family, imageId, error: error.Error },
   });
   return { status: "errored", cause };
+}
+
+/** Ends the rollout's record (a family rollout has one; named groups do not) and audits the end. */
+async function closeRollout(
+  deps: Deps,
+  rollout: RolloutContext,
+  status: "incomplete" | "failed",
+  cause: string,
+): Promise<void> {
+  if (!rollout.explicit) {
+    await endRollout(deps, rollout.family, rollout.imageId, {
+      status,
+      reason: cause,
+      execution: rollout.execution,
+    });
+  }
+  await writeAudit(deps, rollout, "failed", cause);
 }
 
 async function writeAudit(

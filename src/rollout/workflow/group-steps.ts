@@ -2,7 +2,7 @@ import type { PhoenixDeps } from "../../deps.js";
 import { InvalidStepInputError, LockHeldError } from "../aws/errors.js";
 import { describeGroup } from "../aws/groups.js";
 import { groupSubject, ROLLOUT_ACTOR } from "../aws/image-marks.js";
-import { ensureTemplateVersion } from "../aws/launch-template.js";
+import { ensureTemplateVersion, pinGroupVersion, versionToPin } from "../aws/launch-template.js";
 import { acquireGroupLock, describeHolder, releaseGroupLock, renewGroupLock } from "../aws/lock.js";
 import {
   describeRefresh,
@@ -11,7 +11,7 @@ import {
   refreshReason,
   startOrAdoptRefresh,
 } from "../aws/refresh.js";
-import { isOnImage } from "../group.js";
+import { describeStragglers, instancesNotOn, isOnImage } from "../group.js";
 import {
   type GroupOutcome,
   type GroupResult,
@@ -131,7 +131,28 @@ export async function prepareStep(deps: Deps, task: GroupTask): Promise<NonNulla
 export async function versionStep(deps: Deps, task: GroupTask): Promise<NonNullable<GroupTask["version"]>> {
   // The template in use now, not at plan time: someone may have changed the group since.
   const group = await describeGroup(deps, task.group.name);
-  const template = group?.launchTemplate ?? task.group.launchTemplate;
+  let template = group?.launchTemplate ?? task.group.launchTemplate;
+  if (template.version.startsWith("$")) {
+    // Before any new version exists: see versionToPin.
+    const pin = await versionToPin(deps.clients.ec2, template, task.imageId);
+    await pinGroupVersion(deps.clients.autoScaling, task.group.name, pin);
+    await audit(
+      deps,
+      task,
+      {
+        action: "pin-template-version",
+        outcome: "ok",
+        reason:
+          `pinned ${task.group.name} from ${pin.from} to ${pin.launchTemplateId} version ${pin.version} ` +
+          (pin.undid !== undefined
+            ? `(${pin.from} named version ${pin.undid}, made by Phoenix for ${task.imageId}: the group goes back to what it ran before)`
+            : "(the same content: what it launches does not change; only a refresh that can roll back brings the new image)"),
+        details: { ...pin },
+      },
+      `pin-template-version#${task.execution}`,
+    );
+    template = { ...template, id: pin.launchTemplateId, version: pin.version };
+  }
   const version = await ensureTemplateVersion(deps.clients.ec2, template, task.imageId);
   await audit(
     deps,
@@ -193,17 +214,35 @@ export async function startStep(
   return started;
 }
 
-/** One look at the refresh; renews the lock so a long refresh does not outlive it. */
+/**
+ * One look at the refresh; renews the lock so a long refresh does not outlive it. A refresh that
+ * ended Successful is checked against the group: every serving instance must run the image, or
+ * the group is "incomplete" (AWS reports success while it leaves scale-in protected or Standby
+ * instances on the old image with "Ignore").
+ */
 export async function pollStep(deps: Deps, task: GroupTask): Promise<RefreshPoll> {
   const refreshId = task.refresh?.refreshId;
   if (refreshId === undefined) throw new InvalidStepInputError("poll needs a refresh id");
   const refresh = await describeRefresh(deps.clients.autoScaling, task.group.name, refreshId);
-  const outcome = refreshOutcome(refresh.Status);
+  let outcome: RefreshPoll["outcome"] = refreshOutcome(refresh.Status);
+  let reason = refreshReason(refresh);
+  if (outcome === "succeeded") {
+    const group = await describeGroup(deps, task.group.name);
+    const stragglers = group === undefined ? [] : instancesNotOn(group, task.imageId);
+    if (stragglers.length > 0) {
+      outcome = "incomplete";
+      reason =
+        `instance refresh ${refreshId} ended Successful, but ${stragglers.length} serving instance(s) ` +
+        `still run another image: ${describeStragglers(stragglers)} ` +
+        `(policy.rollout.refresh: scaleInProtectedInstances ${task.group.preferences.ScaleInProtectedInstances ?? "unset"}, ` +
+        `standbyInstances ${task.group.preferences.StandbyInstances ?? "unset"})`;
+    }
+  }
   const poll: RefreshPoll = {
     refreshId,
     status: refresh.Status ?? "unknown",
     terminal: outcome !== undefined,
-    reason: refreshReason(refresh),
+    reason,
     ...(outcome !== undefined ? { outcome } : {}),
     ...(refresh.PercentageComplete !== undefined ? { percentageComplete: refresh.PercentageComplete } : {}),
   };
@@ -217,7 +256,7 @@ export async function pollStep(deps: Deps, task: GroupTask): Promise<RefreshPoll
         action: "refresh-ended",
         outcome: outcome === "succeeded" ? "ok" : "failed",
         reason: `instance refresh ${refreshId} ended ${refresh.Status}${poll.reason ? `: ${poll.reason}` : ""}`,
-        details: { refreshId, status: refresh.Status },
+        details: { refreshId, status: refresh.Status, result: outcome },
       },
       `refresh-ended#${refreshId}`,
     );

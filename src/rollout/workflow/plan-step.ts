@@ -83,6 +83,12 @@ export async function planStep(deps: Deps, input: PlanStepInput): Promise<PlanSt
     `plan#${execution}`,
   );
   const waves = plan.waves.map((wave) => ({ wave: wave.wave, groups: wave.groups.map(toOrder) }));
+  const notRolled = [...plan.problems, ...(context.explicit ? plan.excluded : [])];
+  context.notRolled = notRolled;
+  if (waves.length === 0 && notRolled.length > 0) {
+    // The finish step says so (incomplete): a rollout that rolled nothing it should have is no success.
+    return { rollout: { ...context, outcome: "blocked", reason: planSummary(plan) }, cursor: 0 };
+  }
   if (waves.length === 0) {
     await notifyRollout(deps, {
       subject: `Rollout of ${request.imageId} to ${family}: nothing to refresh`,
@@ -142,6 +148,7 @@ function baseContext(deps: Deps, request: RolloutRequest, execution: string): Ro
     requestedBy: request.requestedBy ?? ROLLOUT_ACTOR,
     waves: [],
     waveCount: 0,
+    notRolled: [],
     maxConcurrentGroups: rollout.maxConcurrentGroups,
     bakeSeconds: Math.round(rollout.waveBakeMinutes * 60),
     pollSeconds: POLL_SECONDS,

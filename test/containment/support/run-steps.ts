@@ -1,3 +1,4 @@
+import { admit } from "../../../src/containment/steps/admit.js";
 import { dispose } from "../../../src/containment/steps/dispose.js";
 import { TERMINAL_ERRORS } from "../../../src/containment/steps/errors.js";
 import { collectEvidence } from "../../../src/containment/steps/evidence.js";
@@ -17,6 +18,7 @@ export const retried: string[] = [];
 
 export const STEPS: { [K in StepName]: (deps: PhoenixDeps, state: ContainState) => Promise<StepResults[K]> } =
   {
+    admit,
     isolate,
     harden,
     revoke: revokeCredentials,

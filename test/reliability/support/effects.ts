@@ -1,4 +1,4 @@
-import { routeFinding } from "../../../src/containment/route.js";
+import { type ManagedScope, managedScope, routeFinding } from "../../../src/containment/route.js";
 import { parseGuardDutyEvent } from "../../../src/findings/guardduty.js";
 import type { Policy } from "../../../src/policy/index.js";
 
@@ -10,7 +10,11 @@ import type { Policy } from "../../../src/policy/index.js";
  */
 export type Effect = "states:StartExecution" | "sns:Publish";
 
-export function allowedFindingEffects(body: string, policy: Policy): Set<Effect> {
+export function allowedFindingEffects(
+  body: string,
+  policy: Policy,
+  scope: ManagedScope = managedScope({ accountId: "123456789012", region: "us-east-1" }),
+): Set<Effect> {
   let event: unknown;
   try {
     event = JSON.parse(body);
@@ -19,7 +23,7 @@ export function allowedFindingEffects(body: string, policy: Policy): Set<Effect>
   }
   const parsed = parseGuardDutyEvent(event);
   if (!parsed.ok) return new Set();
-  const action = routeFinding(parsed.finding, policy.containment).action;
+  const action = routeFinding(parsed.finding, policy.containment, scope).action;
   // Contain starts an execution, or holds it (budget, protected tag) and notifies a person.
   if (action === "contain") return new Set(["states:StartExecution", "sns:Publish"]);
   if (action === "notify") return new Set(["sns:Publish"]);

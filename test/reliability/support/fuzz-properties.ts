@@ -2,7 +2,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import fc from "fast-check";
 import { lambdaContext, sqsBatch } from "../../../bench/lib/events.js";
 import { createOnFindingHandler } from "../../../functions/on-finding.js";
-import { createOnImageHandler } from "../../../functions/on-image.js";
+import { createImageEventHandler } from "../../../functions/on-image.js";
 import { createOnRefreshEventHandler } from "../../../functions/on-refresh-event.js";
 import { parsePolicy } from "../../../src/policy/index.js";
 import { allowedFindingEffects, forbiddenCalls } from "./effects.js";
@@ -54,7 +54,7 @@ export async function fuzzTriggers(
   );
 
   const image = stubDeps(policy);
-  const onImage = createOnImageHandler(image.deps, { logger: quiet() });
+  const onImage = createImageEventHandler(image.deps, { logger: quiet() });
   await fc.assert(
     fc.asyncProperty(imageEvent(IMAGES), async (event) => {
       image.sent.length = 0;

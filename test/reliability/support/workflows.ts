@@ -2,7 +2,7 @@ import { EC2Client } from "@aws-sdk/client-ec2";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { findingEnvelope, lambdaContext, sqsBatch } from "../../../bench/lib/events.js";
 import { waitForExecution } from "../../../bench/lib/executions.js";
-import { attachProfiles, type PhoenixCloud, startPhoenixCloud } from "../../../bench/lib/phoenix-cloud.js";
+import { type PhoenixCloud, startPhoenixCloud } from "../../../bench/lib/phoenix-cloud.js";
 import { createOnFindingHandler } from "../../../functions/on-finding.js";
 import { registerImage } from "../../../local/seed.js";
 import { CallRecorder } from "./recorder.js";
@@ -38,7 +38,6 @@ export async function startWorkflowEnv(
     recorder,
     sfn,
     async contain(instanceId) {
-      await attachProfiles(pc, [instanceId]);
       for (let attempt = 0; ; attempt++) {
         const { batchItemFailures } = await onFinding(
           sqsBatch([findingEnvelope({ instanceId })]),

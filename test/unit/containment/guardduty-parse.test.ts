@@ -40,6 +40,8 @@ describe("parseGuardDutyEvent on the shared sample events", () => {
       title: "Canary:EC2/Stateless.IntegTest",
       accountId: "123456789012",
       region: "us-east-1",
+      eventAccount: "123456789012",
+      eventRegion: "us-east-1",
       resourceType: "Instance",
       instanceId: "i-05746eb48123455e0",
       resourceRole: "TARGET",
@@ -59,6 +61,8 @@ describe("parseGuardDutyEvent on the shared sample events", () => {
     expect(event["account"]).toBe("101010101111");
     const finding = parsed(event);
     expect(finding.accountId).toBe("883606788610");
+    // The envelope's is kept beside it: routing checks both.
+    expect(finding.eventAccount).toBe("101010101111");
     expect(finding.instanceId).toBe("i-99999999");
     expect(finding.instanceTags).toBeUndefined();
     expect(finding.networkInterfaceIds).toBeUndefined();
@@ -207,6 +211,7 @@ describe("parseGuardDutyEvent on malformed events", () => {
     ["detail.service.count", 1.5, "detail.service.count"],
     ["detail.service.archived", "false", "detail.service.archived"],
     ["detail.region", "Mars", "detail.region"],
+    ["account", "everyone", "account"],
   ])("rejects %s = %j, naming %s", (field, value, named) => {
     const error = failure(alteredGuardDutyEvent(canary, field, value));
     // The named field opens one of the "; "-separated problems.

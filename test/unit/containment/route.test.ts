@@ -1,6 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type RoutableFinding, routeFinding } from "../../../src/containment/route.js";
+import {
+  isManaged,
+  type ManagedScope,
+  managedScope,
+  type RoutableFinding,
+  routeFinding as routeIn,
+} from "../../../src/containment/route.js";
 import { type Finding, parseGuardDutyEvent } from "../../../src/findings/guardduty.js";
 import { type ContainmentPolicy, defaultPolicy, parsePolicy } from "../../../src/policy/index.js";
 import { loadGuardDutyEvent, sampleEventFiles } from "./sample-events.js";
@@ -15,6 +21,20 @@ function sampleFinding(file: string): Finding {
   return result.finding;
 }
 
+/** Phoenix on the local cloud: the one account and region it manages. */
+const LOCAL: ManagedScope = managedScope({ accountId: "123456789012", region: "us-east-1" });
+
+/**
+ * The published samples come from many accounts: the policy tests route each as if Phoenix
+ * managed the accounts and regions it claims (the scope has tests of its own below).
+ */
+const ownScope = (finding: RoutableFinding): ManagedScope => ({
+  accounts: [finding.accountId, ...(finding.eventAccount ? [finding.eventAccount] : [])],
+  regions: [finding.region, ...(finding.eventRegion ? [finding.eventRegion] : [])],
+});
+const routeFinding = (finding: RoutableFinding, policy: ContainmentPolicy) =>
+  routeIn(finding, policy, ownScope(finding));
+
 const instanceFinding = (overrides: Partial<RoutableFinding> = {}): RoutableFinding => ({
   type: "Recon:EC2/Portscan",
   severity: 5,
@@ -23,6 +43,8 @@ const instanceFinding = (overrides: Partial<RoutableFinding> = {}): RoutableFind
   resourceRole: "ACTOR",
   sample: false,
   archived: false,
+  accountId: "123456789012",
+  region: "us-east-1",
   ...overrides,
 });
 
@@ -68,7 +90,8 @@ describe("routeFinding on the shared samples when samples are allowed", () => {
     "discovery-rds-toripcaller.json": "ignore",
     "pentest-s3-parrotlinux.json": "ignore",
     "policy-iamuser-rootcredentialusage.json": "ignore", // severity 8, but an access key
-    "recon-ec2-portprobeemrunprotectedport-target.json": "contain",
+    // Severity 8, but the instance is only the TARGET of internet scanners: notified, not contained.
+    "recon-ec2-portprobeemrunprotectedport-target.json": "notify",
     "recon-ec2-portprobeunprotectedport-target.json": "log",
     "recon-ec2-portscan-actor.json": "ignore", // archived
     "recon-iamuser-maliciousipcaller-custom.json": "ignore",
@@ -78,11 +101,11 @@ describe("routeFinding on the shared samples when samples are allowed", () => {
     "trojan-ec2-dnsdataexfiltration-actor.json": "contain",
     "trojan-ec2-droppoint-target.json": "notify",
     "unauthorizedaccess-ec2-maliciousipcaller-custom-target.json": "notify",
-    "unauthorizedaccess-ec2-metadatadnsrebind-target.json": "contain",
+    "unauthorizedaccess-ec2-metadatadnsrebind-target.json": "contain", // TARGET, a named type
     "unauthorizedaccess-ec2-rdpbruteforce-target.json": "notify", // severity 2, TARGET override
     "unauthorizedaccess-ec2-sshbruteforce-target.json": "notify", // severity 2, TARGET override
-    "unauthorizedaccess-ec2-torclient-target.json": "contain",
-    "unauthorizedaccess-ec2-torrelay-target.json": "contain",
+    "unauthorizedaccess-ec2-torclient-target.json": "contain", // TARGET, a named type
+    "unauthorizedaccess-ec2-torrelay-target.json": "contain", // TARGET, a named type
     "unauthorizedaccess-iamuser-toripcaller.json": "ignore",
   };
 
@@ -214,6 +237,8 @@ describe("routeFinding properties", () => {
     resourceRole: fc.option(fc.constantFrom("ACTOR" as const, "TARGET" as const), { nil: undefined }),
     sample: fc.boolean(),
     archived: fc.boolean(),
+    accountId: fc.constant("123456789012"),
+    region: fc.constant("us-east-1"),
   });
 
   it("contains only live, non-sample instance findings, and only by override or severity", () => {
@@ -226,13 +251,39 @@ describe("routeFinding properties", () => {
         expect(finding.sample || finding.archived).toBe(false);
         const byOverride = decision.reason.includes("override");
         expect(byOverride || finding.severity >= defaults.containAtSeverity).toBe(true);
+        // Severity alone never contains a mere TARGET: an override or a named type does.
+        if (finding.resourceRole === "TARGET" && !byOverride)
+          expect(defaults.containTargetTypes.some((prefix) => finding.type.startsWith(prefix))).toBe(true);
       }),
       { numRuns: 1000 },
     );
   });
 
+  it("never acts on a finding whose accounts or regions are not all managed", () => {
+    const account = fc.constantFrom("123456789012", "999999999999");
+    const region = fc.constantFrom("us-east-1", "eu-west-1");
+    const claims = fc.record({
+      accountId: account,
+      region,
+      eventAccount: fc.option(account, { nil: undefined }),
+      eventRegion: fc.option(region, { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(arbitraryFinding, claims, (finding, claim) => {
+        const decision = routeIn({ ...finding, ...claim }, defaults, LOCAL);
+        const managed =
+          claim.accountId === "123456789012" &&
+          claim.region === "us-east-1" &&
+          (claim.eventAccount ?? "123456789012") === "123456789012" &&
+          (claim.eventRegion ?? "us-east-1") === "us-east-1";
+        expect(decision.action === "refuse").toBe(!managed);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it("is monotone in severity when no override applies", () => {
-    const rank = { ignore: 0, log: 1, notify: 2, contain: 3 } as const;
+    const rank = { refuse: -1, ignore: 0, log: 1, notify: 2, contain: 3 } as const;
     fc.assert(
       fc.property(
         fc.double({ min: 0, max: 10, noNaN: true }),
@@ -245,6 +296,151 @@ describe("routeFinding properties", () => {
         },
       ),
     );
+  });
+});
+
+describe("routeFinding on accounts and regions Phoenix does not manage", () => {
+  const torClient = () => ({
+    ...sampleFinding("unauthorizedaccess-ec2-torclient-target.json"),
+    sample: false,
+  });
+  const local = (overrides: Partial<RoutableFinding> = {}): RoutableFinding => ({
+    ...torClient(),
+    accountId: "123456789012",
+    region: "us-east-1",
+    eventAccount: "123456789012",
+    eventRegion: "us-east-1",
+    ...overrides,
+  });
+
+  it("contains a managed finding, on the account it verified", () => {
+    const decision = routeIn(local(), defaults, LOCAL);
+    expect(decision).toMatchObject({ action: "contain", accountId: "123456789012" });
+  });
+
+  it("refuses a finding for another account and region, naming both, whatever its severity", () => {
+    const decision = routeIn(local({ accountId: "999999999999", region: "eu-west-1" }), defaults, LOCAL);
+    expect(decision.action).toBe("refuse");
+    expect(decision.reason).toContain(
+      "for account 999999999999 (detail.accountId) and region eu-west-1 (the finding's region), which Phoenix does not manage",
+    );
+    expect(decision.reason).toContain("123456789012 in region(s) us-east-1");
+    expect(decision.reason).toMatch(/^[A-Z].{20,}\.$/);
+    expect(decision).not.toHaveProperty("accountId");
+  });
+
+  it.each([
+    ["detail.accountId", { accountId: "999999999999" }, "999999999999"],
+    ["detail.region", { region: "eu-west-1" }, "eu-west-1"],
+    ["the envelope's account", { eventAccount: "999999999999" }, "999999999999"],
+    ["the envelope's region", { eventRegion: "eu-west-1" }, "eu-west-1"],
+  ] as const)("refuses when only %s is not managed", (_, overrides, named) => {
+    const decision = routeIn(local(overrides), defaults, LOCAL);
+    expect(decision.action).toBe("refuse");
+    expect(decision.reason).toContain(named);
+  });
+
+  it("refuses before anything else: overrides, samples, resource types", () => {
+    const other = { accountId: "999999999999" };
+    for (const finding of [
+      local({ ...other, type: "Backdoor:EC2/Spambot" }),
+      local({ ...other, sample: true }),
+      local({ ...other, resourceType: "S3Bucket" }),
+    ])
+      expect(routeIn(finding, defaults, LOCAL).action).toBe("refuse");
+  });
+
+  it("refuses the published sample from account 000000000000 in eu-west-1", () => {
+    const finding = { ...sampleFinding("trojan-ec2-dgadomainrequest-b-actor-2018.json"), sample: false };
+    const decision = routeIn(finding, defaults, LOCAL);
+    expect(decision.action).toBe("refuse");
+    expect(decision.reason).toContain(
+      "account 000000000000 (detail.accountId, the event's account) and region eu-west-1 (the finding's region, the event's region)",
+    );
+  });
+
+  it("refuses everything when Phoenix does not know its own account", () => {
+    const decision = routeIn(local(), defaults, managedScope({ accountId: "", region: "us-east-1" }));
+    expect(decision.action).toBe("refuse");
+    expect(decision.reason).toContain("account(s) none");
+  });
+
+  it("is one pure rule that takes lists (member accounts, later)", () => {
+    const scope: ManagedScope = { accounts: ["123456789012", "210987654321"], regions: ["us-east-1"] };
+    expect(isManaged(scope, "210987654321", "us-east-1")).toBe(true);
+    expect(isManaged(scope, "210987654321", "eu-west-1")).toBe(false);
+    expect(isManaged(scope, "999999999999", "us-east-1")).toBe(false);
+    expect(isManaged(LOCAL, "123456789012", "us-east-1")).toBe(true);
+    const member = routeIn(local({ accountId: "210987654321" }), defaults, scope);
+    expect(member).toMatchObject({ action: "contain", accountId: "210987654321" });
+  });
+});
+
+describe("routeFinding on an instance that is only the TARGET", () => {
+  const emrProbe = () => ({
+    ...sampleFinding("recon-ec2-portprobeemrunprotectedport-target.json"),
+    sample: false,
+  });
+
+  it("notifies a high-severity port probe by default, and says why", () => {
+    const finding = emrProbe();
+    expect(finding).toMatchObject({ severity: 8, resourceRole: "TARGET" });
+    const decision = routeFinding(finding, defaults);
+    expect(decision.action).toBe("notify");
+    expect(decision.reason).toContain("TARGET");
+    expect(decision.reason).toContain("containment.containTargetTypes");
+  });
+
+  it("contains it once the policy names the type", () => {
+    const policy = containmentPolicy({ containTargetTypes: ["Recon:EC2/PortProbeEMRUnprotectedPort"] });
+    const decision = routeFinding(emrProbe(), policy);
+    expect(decision.action).toBe("contain");
+    expect(decision.reason).toContain('"Recon:EC2/PortProbeEMRUnprotectedPort"');
+  });
+
+  it("contains it when an override with role TARGET says contain (the policy naming the type)", () => {
+    const policy = containmentPolicy({
+      typeOverrides: [{ typePrefix: "Recon:EC2/PortProbe", role: "TARGET", action: "contain" }],
+    });
+    expect(routeFinding(emrProbe(), policy).action).toBe("contain");
+  });
+
+  it("contains the default named types as TARGET, and notifies them once the list is emptied", () => {
+    expect(defaults.containTargetTypes).toEqual([
+      "UnauthorizedAccess:EC2/MetadataDNSRebind",
+      "UnauthorizedAccess:EC2/TorClient",
+      "UnauthorizedAccess:EC2/TorRelay",
+      "Trojan:EC2/",
+    ]);
+    const none = containmentPolicy({ containTargetTypes: [] });
+    for (const file of [
+      "unauthorizedaccess-ec2-metadatadnsrebind-target.json",
+      "unauthorizedaccess-ec2-torclient-target.json",
+      "unauthorizedaccess-ec2-torrelay-target.json",
+    ]) {
+      const finding = { ...sampleFinding(file), sample: false };
+      expect(finding.resourceRole).toBe("TARGET");
+      expect(routeFinding(finding, defaults).action).toBe("contain");
+      expect(routeFinding(finding, none).action).toBe("notify");
+    }
+    const trojan = instanceFinding({ type: "Trojan:EC2/DropPoint!DNS", severity: 8, resourceRole: "TARGET" });
+    expect(routeFinding(trojan, defaults).action).toBe("contain");
+  });
+
+  it("leaves ACTOR findings, and findings that name no role, to severity", () => {
+    const probe = { type: "Recon:EC2/PortProbeEMRUnprotectedPort", severity: 8 };
+    expect(routeFinding(instanceFinding({ ...probe, resourceRole: "ACTOR" }), defaults).action).toBe(
+      "contain",
+    );
+    expect(routeFinding(instanceFinding({ ...probe, resourceRole: undefined }), defaults).action).toBe(
+      "contain",
+    );
+  });
+
+  it("keeps a low-severity TARGET where severity puts it", () => {
+    const finding = instanceFinding({ type: "Recon:EC2/PortProbeUnprotectedPort", resourceRole: "TARGET" });
+    expect(routeFinding({ ...finding, severity: 5 }, defaults).action).toBe("notify");
+    expect(routeFinding({ ...finding, severity: 2 }, defaults).action).toBe("log");
   });
 });
 

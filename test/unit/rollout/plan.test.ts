@@ -79,6 +79,8 @@ describe("planRollout", () => {
           InstanceWarmup: 300,
           SkipMatching: true,
           AutoRollback: true,
+          ScaleInProtectedInstances: "Refresh",
+          StandbyInstances: "Terminate",
         },
         notes: [],
       },
@@ -193,10 +195,12 @@ describe("planRollout", () => {
     const latest = group(
       "web-a",
       {},
-      { launchTemplate: { id: "lt-1", version: "$Latest", imageId: OLD_IMAGE } },
+      { launchTemplate: { id: "lt-1", version: "$Latest", imageId: OLD_IMAGE, resolvedVersion: "3" } },
     );
     expect(plannedGroups(plan([latest]))[0]?.notes).toEqual([
-      "uses $Latest; the refresh pins a numbered version",
+      expect.stringMatching(
+        /^uses \$Latest \(version 3 today\): Phoenix first pins the group to version 3 \(same content/,
+      ),
     ]);
   });
 
@@ -218,8 +222,15 @@ describe("planRollout", () => {
     expect(plannedGroups(result)[0]?.preferences.CheckpointPercentages).toEqual([50, 100]);
   });
 
-  it("turns invalid refresh preferences into problems instead of a plan", () => {
-    const policy = parsePolicy({ rollout: { refresh: { checkpointPercentages: [50] } } });
+  it("turns invalid refresh preferences into problems instead of a plan (and the policy is refused first)", () => {
+    expect(() => parsePolicy({ rollout: { refresh: { checkpointPercentages: [50] } } })).toThrow(
+      "policy.rollout.refresh.checkpointPercentages: the last checkpoint must be 100",
+    );
+    const valid = parsePolicy({});
+    const policy = {
+      ...valid,
+      rollout: { ...valid.rollout, refresh: { ...valid.rollout.refresh, checkpointPercentages: [50] } },
+    };
     const result = plan([group("web-a")], { policy });
     expect(result.waves).toEqual([]);
     expect(result.problems).toEqual([{ name: "web-a", reason: expect.stringContaining("must be 100") }]);

@@ -1,10 +1,28 @@
 import type { RefreshPreferences as SdkRefreshPreferences } from "@aws-sdk/client-auto-scaling";
 import { describe, expect, it } from "vitest";
 import { parsePolicy, type RefreshPreferencesPolicy } from "../../../src/policy/index.js";
-import { buildRefreshPreferences, checkpointProblems } from "../../../src/rollout/preferences.js";
+import { refreshProblems } from "../../../src/policy/refresh-rules.js";
+import { buildRefreshPreferences } from "../../../src/rollout/preferences.js";
 
 const refresh = (overrides: Record<string, unknown> = {}): RefreshPreferencesPolicy =>
   parsePolicy({ rollout: { refresh: overrides } }).rollout.refresh;
+
+/**
+ * A policy the schema would refuse, built without it: the planner must refuse it too (and the
+ * schema must refuse it first, which `refusedByTheSchema` checks).
+ */
+const unchecked = (overrides: Record<string, unknown>): RefreshPreferencesPolicy =>
+  ({ ...refresh(), ...overrides }) as RefreshPreferencesPolicy;
+
+function refusedByTheSchema(overrides: Record<string, unknown>, message: string): void {
+  expect(() => parsePolicy({ rollout: { refresh: overrides } })).toThrow(message);
+}
+const checkpointProblems = (percentages: number[]) =>
+  refreshProblems({
+    minHealthyPercentage: 90,
+    maxHealthyPercentage: 100,
+    checkpointPercentages: percentages,
+  }).map((problem) => problem.message);
 
 describe("buildRefreshPreferences", () => {
   it("turns the default policy into safe AWS preferences, warmup from the grace period", () => {
@@ -17,6 +35,8 @@ describe("buildRefreshPreferences", () => {
         InstanceWarmup: 300,
         SkipMatching: true,
         AutoRollback: true,
+        ScaleInProtectedInstances: "Refresh",
+        StandbyInstances: "Terminate",
       },
     });
   });
@@ -67,6 +87,8 @@ describe("buildRefreshPreferences", () => {
         CheckpointPercentages: [20, 50, 100],
         CheckpointDelay: 600,
         BakeTime: 900,
+        ScaleInProtectedInstances: "Refresh",
+        StandbyInstances: "Terminate",
       },
     });
   });
@@ -77,28 +99,46 @@ describe("buildRefreshPreferences", () => {
   });
 
   it("refuses checkpoints that do not ascend or do not end at 100, naming the field", () => {
-    const result = buildRefreshPreferences(refresh({ checkpointPercentages: [50, 20, 100] }), {});
+    const result = buildRefreshPreferences(unchecked({ checkpointPercentages: [50, 20, 100] }), {});
     expect(result).toEqual({
       ok: false,
       problems: ["policy.rollout.refresh.checkpointPercentages[1]: 20 does not ascend from 50"],
     });
-    const short = buildRefreshPreferences(refresh({ checkpointPercentages: [25, 50] }), {});
+    refusedByTheSchema(
+      { checkpointPercentages: [50, 20, 100] },
+      "policy.rollout.refresh.checkpointPercentages.1: 20 does not ascend from 50",
+    );
+    const short = buildRefreshPreferences(unchecked({ checkpointPercentages: [25, 50] }), {});
     expect(short).toEqual({
       ok: false,
-      problems: ["policy.rollout.refresh.checkpointPercentages: the last checkpoint must be 100, not 50"],
+      problems: [
+        "policy.rollout.refresh.checkpointPercentages: the last checkpoint must be 100, not 50 (a refresh would stop short of the whole group)",
+      ],
     });
+    refusedByTheSchema(
+      { checkpointPercentages: [50] },
+      "policy.rollout.refresh.checkpointPercentages: the last checkpoint must be 100, not 50",
+    );
   });
 
   it("refuses a checkpoint delay without checkpoints", () => {
-    const result = buildRefreshPreferences(refresh({ checkpointDelay: 60 }), {});
+    const result = buildRefreshPreferences(unchecked({ checkpointDelay: 60 }), {});
     expect(result.ok).toBe(false);
     expect(!result.ok && result.problems[0]).toContain("policy.rollout.refresh.checkpointDelay");
+    refusedByTheSchema(
+      { checkpointDelay: 60 },
+      "policy.rollout.refresh.checkpointDelay: set without checkpointPercentages",
+    );
   });
 
   it("refuses delays beyond AWS's 48 hours", () => {
     const result = buildRefreshPreferences(
-      refresh({ checkpointPercentages: [100], checkpointDelay: 172_801, bakeTime: 172_801 }),
+      unchecked({ checkpointPercentages: [100], checkpointDelay: 172_801, bakeTime: 172_801 }),
       {},
+    );
+    refusedByTheSchema(
+      { bakeTime: 172_801 },
+      "policy.rollout.refresh.bakeTime: 172801 exceeds AWS's maximum",
     );
     expect(!result.ok && result.problems).toEqual([
       "policy.rollout.refresh.checkpointDelay: 172801 exceeds AWS's maximum of 172800 seconds",
@@ -112,7 +152,7 @@ describe("buildRefreshPreferences", () => {
   });
 });
 
-describe("checkpointProblems", () => {
+describe("the checkpoint rules (src/policy/refresh-rules.ts)", () => {
   it.each([[[100]], [[1, 100]], [[10, 20, 30, 100]]])("accepts %j", (percentages) => {
     expect(checkpointProblems(percentages)).toEqual([]);
   });

@@ -1,0 +1,18 @@
+import { autoScaling, dynamo, ec2, sfn, sns } from "../src/aws/client-factories.js";
+import { admit } from "../src/containment/steps/admit.js";
+import { containStepHandler } from "../src/containment/steps/lambda.js";
+import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+
+/**
+ * The AWS clients this function's code uses: only these are bundled into it. The intake's own:
+ * an execution nobody admitted goes through the same decisions as a finding.
+ */
+export const CLIENTS = { autoScaling, dynamo, ec2, sfn, sns };
+
+/** Step 0: admit the execution (the intake's or an approval's), or hand it to the intake. */
+export const createContainAdmitHandler = (deps: PhoenixDeps) =>
+  containStepHandler("admit", admit, deps, { ownValidation: true });
+
+export const handler = containStepHandler("admit", admit, () => depsFromEnv(CLIENTS), {
+  ownValidation: true,
+});
