@@ -99,6 +99,13 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
     return name ? EXIT.ok : EXIT.usage;
   }
   const command = COMMANDS.find((c) => c.name === name);
+  if (!command && name.startsWith("-")) {
+    const named = rest.find((arg) => COMMANDS.some((c) => c.name === arg));
+    io.err(
+      `phoenix: give the command first${named ? `: phoenix ${named} ${argv.filter((a) => a !== named).join(" ")}` : ""}. \`phoenix --help\` lists the commands.`,
+    );
+    return EXIT.usage;
+  }
   if (!command) {
     const suggestion = closest(
       name,

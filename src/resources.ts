@@ -52,3 +52,22 @@ export function resourceNames(stage: string) {
     rolloutStateMachine: `phoenix-${stage}-rollout`,
   };
 }
+
+/**
+ * The longest stage Phoenix accepts. Every name Phoenix gives a resource starts with
+ * `phoenix-<stage>-`; the longest such name whose AWS limit is tightest is the EventBridge rule
+ * `phoenix-<stage>-imagebuilder-image-available` (64 characters at most), which leaves 27.
+ * test/infra/graph.test.ts synthesizes a stage this long and checks every name against its
+ * limit, so a longer resource name added later fails there, not half way through a deploy.
+ */
+export const MAX_STAGE_LENGTH = 27;
+
+/** Why a stage name cannot be deployed, or undefined. Letters, digits and "-", as names allow. */
+export function stageProblem(stage: string): string | undefined {
+  if (stage.length === 0) return "the stage is empty";
+  if (stage.length > MAX_STAGE_LENGTH)
+    return `stage "${stage}" is ${stage.length} characters long; at most ${MAX_STAGE_LENGTH} fit in the names of Phoenix's resources (e.g. phoenix-<stage>-imagebuilder-image-available, an EventBridge rule: 64 characters at most)`;
+  if (!/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(stage))
+    return `stage "${stage}" may contain only letters, digits and "-" (and must start with a letter or digit): it goes into Lambda, SQS and IAM names`;
+  return undefined;
+}

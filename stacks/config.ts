@@ -8,6 +8,7 @@
  * docs/DEPLOY.md); it is not part of the policy because it is an IAM grant, not behaviour.
  */
 import { loadPolicy, type Policy, PolicyError } from "../src/policy/index.js";
+import { stageProblem } from "../src/resources.js";
 
 export interface DeployConfig {
   policy: Policy;
@@ -16,7 +17,10 @@ export interface DeployConfig {
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\-/*]+$/;
 
-export function deployConfig(env: NodeJS.ProcessEnv = process.env): DeployConfig {
+export function deployConfig(env: NodeJS.ProcessEnv = process.env, stage?: string): DeployConfig {
+  // Before any resource is declared: a name AWS refuses would otherwise fail the deploy half way.
+  const badStage = stage === undefined ? undefined : stageProblem(stage);
+  if (badStage) throw new Error(`Phoenix deploy refused: ${badStage}`);
   let policy: Policy;
   try {
     policy = loadPolicy(env);

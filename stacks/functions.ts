@@ -48,6 +48,12 @@ function toPermission(statement: PolicyStatement) {
 
 export type PhoenixFunctions = Record<PhoenixFunction, sst.aws.Function>;
 
+/** Only the Lambda service may assume a function's role. */
+export const LAMBDA_TRUST_POLICY = JSON.stringify({
+  Version: "2012-10-17",
+  Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+});
+
 export function functions(input: {
   policy: Policy;
   context: $util.Output<PolicyContext>;
@@ -95,6 +101,14 @@ export function functions(input: {
         },
         environment,
         permissions: input.context.apply((ctx) => functionPolicy(name, ctx, input.read).map(toPermission)),
+        transform: {
+          // SST 4.17.1 means to trust the account root only in `sst dev`, but tests `!dev` on an
+          // Output (always truthy), so every deployed role would also trust the account root:
+          // any principal allowed sts:AssumeRole could act as the isolate or rollout roles.
+          role: (args) => {
+            args.assumeRolePolicy = LAMBDA_TRUST_POLICY;
+          },
+        },
         logging: { retention: "3 months", format: "json" },
       },
     );

@@ -25,7 +25,7 @@ export interface PhoenixStack extends Storage {
 }
 
 export function phoenix(): PhoenixStack {
-  const config = deployConfig();
+  const config = deployConfig(process.env, $app.stage);
   const read = readRepositoryFile(repositoryRoot());
   const context = deployedPolicyContext(config);
 

@@ -13,7 +13,11 @@ export interface MockAccount {
   partition: string;
 }
 
-export const DEFAULT_ACCOUNT: MockAccount = { account: "123456789012", region: "us-east-1", partition: "aws" };
+export const DEFAULT_ACCOUNT: MockAccount = {
+  account: "123456789012",
+  region: "us-east-1",
+  partition: "aws",
+};
 
 interface MockResourceArgs {
   type: string;
@@ -29,7 +33,9 @@ interface MockCallArgs {
 
 /** The physical name AWS would use: the `name` input, else the logical name. */
 const physical = (args: MockResourceArgs): string =>
-  typeof args.inputs["name"] === "string" && args.inputs["name"] !== "" ? (args.inputs["name"] as string) : args.name;
+  typeof args.inputs["name"] === "string" && args.inputs["name"] !== ""
+    ? (args.inputs["name"] as string)
+    : args.name;
 
 /** id and state per type, for the types Phoenix declares; others get a stable placeholder. */
 function identity(args: MockResourceArgs, at: MockAccount): { id: string; state: Record<string, unknown> } {
@@ -39,11 +45,17 @@ function identity(args: MockResourceArgs, at: MockAccount): { id: string; state:
     `arn:${partition}:${service}:${inRegion ? region : ""}:${inAccount ? account : ""}:${resource}`;
   switch (args.type) {
     case "aws:iam/role:Role":
-      return { id: name, state: { name, arn: arn("iam", `role/${name}`, false), uniqueId: `AROA${hash(name)}` } };
+      return {
+        id: name,
+        state: { name, arn: arn("iam", `role/${name}`, false), uniqueId: `AROA${hash(name)}` },
+      };
     case "aws:iam/instanceProfile:InstanceProfile":
       return { id: name, state: { name, arn: arn("iam", `instance-profile/${name}`, false) } };
     case "aws:iam/policy:Policy":
-      return { id: arn("iam", `policy/${name}`, false), state: { name, arn: arn("iam", `policy/${name}`, false) } };
+      return {
+        id: arn("iam", `policy/${name}`, false),
+        state: { name, arn: arn("iam", `policy/${name}`, false) },
+      };
     case "aws:iam/rolePolicy:RolePolicy":
       return { id: `${String(args.inputs["role"])}:${name}`, state: { name } };
     case "aws:sqs/queue:Queue":
@@ -56,7 +68,11 @@ function identity(args: MockResourceArgs, at: MockAccount): { id: string; state:
     case "aws:dynamodb/table:Table":
       return {
         id: name,
-        state: { name, arn: arn("dynamodb", `table/${name}`), streamArn: arn("dynamodb", `table/${name}/stream/mock`) },
+        state: {
+          name,
+          arn: arn("dynamodb", `table/${name}`),
+          streamArn: arn("dynamodb", `table/${name}/stream/mock`),
+        },
       };
     case "aws:lambda/function:Function": {
       const fnArn = arn("lambda", `function:${name}`);
@@ -72,7 +88,10 @@ function identity(args: MockResourceArgs, at: MockAccount): { id: string; state:
       };
     }
     case "aws:sfn/stateMachine:StateMachine":
-      return { id: arn("states", `stateMachine:${name}`), state: { name, arn: arn("states", `stateMachine:${name}`) } };
+      return {
+        id: arn("states", `stateMachine:${name}`),
+        state: { name, arn: arn("states", `stateMachine:${name}`) },
+      };
     case "aws:cloudwatch/eventRule:EventRule": {
       const bus = typeof args.inputs["eventBusName"] === "string" ? `${args.inputs["eventBusName"]}/` : "";
       return { id: name, state: { name, arn: arn("events", `rule/${bus}${name}`) } };
@@ -82,11 +101,17 @@ function identity(args: MockResourceArgs, at: MockAccount): { id: string; state:
     case "aws:cloudwatch/metricAlarm:MetricAlarm":
       return { id: name, state: { name, arn: arn("cloudwatch", `alarm:${name}`) } };
     case "aws:kms/key:Key":
-      return { id: `mock-${hash(args.name)}`, state: { arn: arn("kms", `key/mock-${hash(args.name)}`), keyId: `mock-${hash(args.name)}` } };
+      return {
+        id: `mock-${hash(args.name)}`,
+        state: { arn: arn("kms", `key/mock-${hash(args.name)}`), keyId: `mock-${hash(args.name)}` },
+      };
     case "aws:lambda/eventSourceMapping:EventSourceMapping":
       return { id: `esm-${hash(args.name)}`, state: { uuid: `esm-${hash(args.name)}` } };
     case "random:index/randomBytes:RandomBytes":
-      return { id: args.name, state: { base64: "bW9jay1zeW50aC1yYW5kb20tYnl0ZXMtZm9yLWtleXM=", hex: "6d6f636b" } };
+      return {
+        id: args.name,
+        state: { base64: "bW9jay1zeW50aC1yYW5kb20tYnl0ZXMtZm9yLWtleXM=", hex: "6d6f636b" },
+      };
     default:
       return { id: `${args.name}-id`, state: {} };
   }
@@ -101,7 +126,8 @@ function plain(value: unknown): unknown {
   if (typeof (value as { then?: unknown }).then === "function") return { asset: "pending" };
   if (Array.isArray(value)) return value.map(plain);
   const prototype = Object.getPrototypeOf(value);
-  if (prototype !== Object.prototype && prototype !== null) return { asset: prototype?.constructor?.name ?? "object" };
+  if (prototype !== Object.prototype && prototype !== null)
+    return { asset: prototype?.constructor?.name ?? "object" };
   return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, plain(item)]));
 }
 
@@ -169,18 +195,32 @@ export function recordingMocks(at: MockAccount = DEFAULT_ACCOUNT): RecordingMock
   return {
     resources,
     newResource(args) {
-      resources.push({ type: args.type, name: args.name, inputs: plain(args.inputs) as Record<string, unknown> });
+      resources.push({
+        type: args.type,
+        name: args.name,
+        inputs: plain(args.inputs) as Record<string, unknown>,
+      });
       const { id, state } = identity(args, at);
       return { id: args.id ?? id, state: { ...args.inputs, ...state } };
     },
     call(args) {
       const token = args.token;
       if (token === "aws:index/getCallerIdentity:getCallerIdentity")
-        return { accountId: at.account, arn: `arn:${at.partition}:iam::${at.account}:user/phoenix-synth`, userId: "AIDAPHOENIXSYNTH", id: at.account };
+        return {
+          accountId: at.account,
+          arn: `arn:${at.partition}:iam::${at.account}:user/phoenix-synth`,
+          userId: "AIDAPHOENIXSYNTH",
+          id: at.account,
+        };
       if (token === "aws:index/getRegion:getRegion")
         return { name: at.region, region: at.region, id: at.region, description: at.region };
       if (token === "aws:index/getPartition:getPartition")
-        return { partition: at.partition, dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws", id: at.partition };
+        return {
+          partition: at.partition,
+          dnsSuffix: "amazonaws.com",
+          reverseDnsPrefix: "com.amazonaws",
+          id: at.partition,
+        };
       if (token === "aws:iam/getPolicyDocument:getPolicyDocument") {
         const json = renderPolicyDocument(args.inputs);
         // The provider's answer echoes its arguments (SST reads `statements` back from it).
@@ -192,7 +232,9 @@ export function recordingMocks(at: MockAccount = DEFAULT_ACCOUNT): RecordingMock
         const id = keyId.startsWith("alias/") ? `mock-${hash(keyId)}` : keyId;
         return { arn: `arn:${at.partition}:kms:${at.region}:${at.account}:key/${id}`, keyId: id, id };
       }
-      throw new Error(`synth: no mock answer for the data source ${token}; add one to build/synth/aws-mocks.ts`);
+      throw new Error(
+        `synth: no mock answer for the data source ${token}; add one to build/synth/aws-mocks.ts`,
+      );
     },
   };
 }

@@ -51,11 +51,13 @@ async function main(): Promise<number> {
     const out = values.out ? resolve(values.out) : join(ROOT, ".phoenix/synth", `${values.stage}.json`);
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify(graph, null, 2)}\n`);
-    process.stderr.write(`synth: ${graph.resources.length} resources for stage ${values.stage} in ${Date.now() - started} ms\n`);
+    process.stderr.write(
+      `synth: ${graph.resources.length} resources for stage ${values.stage} in ${Date.now() - started} ms\n`,
+    );
     process.stdout.write(`${out}\n`);
     return 0;
   } catch (error) {
-    const message = error instanceof SynthError ? error.message : (error as Error).stack ?? String(error);
+    const message = error instanceof SynthError ? error.message : ((error as Error).stack ?? String(error));
     process.stderr.write(`synth: ${message}\n`);
     return 1;
   }

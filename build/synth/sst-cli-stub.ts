@@ -32,7 +32,11 @@ interface BuildInput {
   };
 }
 
-export async function startCliStub(options: { root: string; work: string; bundle: boolean }): Promise<CliStub> {
+export async function startCliStub(options: {
+  root: string;
+  work: string;
+  bundle: boolean;
+}): Promise<CliStub> {
   const built = new Map<string, { handler: string; out: string }>();
   const build = async (input: BuildInput) => {
     // "functions/on-image.handler" → entry functions/on-image.ts, export handler.
@@ -43,7 +47,8 @@ export async function startCliStub(options: { root: string; work: string; bundle
     if (options.bundle) {
       const esbuild = await import("esbuild");
       const plugins = input.properties?.plugins
-        ? ((await import(pathToFileURL(resolve(options.root, input.properties.plugins)).href)).default as Plugin[])
+        ? ((await import(pathToFileURL(resolve(options.root, input.properties.plugins)).href))
+            .default as Plugin[])
         : [];
       const result = await esbuild.build({
         entryPoints: [resolve(options.root, `${file}.ts`)],
@@ -58,7 +63,8 @@ export async function startCliStub(options: { root: string; work: string; bundle
         plugins,
         logLevel: "silent",
       });
-      if (result.errors.length > 0) return { handler: input.handler, out, errors: result.errors.map((e) => e.text), sourcemaps: [] };
+      if (result.errors.length > 0)
+        return { handler: input.handler, out, errors: result.errors.map((e) => e.text), sourcemaps: [] };
     } else {
       writeFileSync(join(out, "NOT-BUNDLED.txt"), `synth --no-bundle: ${input.handler} was not built\n`);
     }
@@ -88,7 +94,13 @@ export async function startCliStub(options: { root: string; work: string; bundle
         } else if (message.method === "Runtime.Build") {
           result = await build(params as unknown as BuildInput);
         } else {
-          response.end(JSON.stringify({ id: message.id, result: null, error: `rpc: can't find method ${message.method}` }));
+          response.end(
+            JSON.stringify({
+              id: message.id,
+              result: null,
+              error: `rpc: can't find method ${message.method}`,
+            }),
+          );
           return;
         }
         response.end(JSON.stringify({ id: message.id, result, error: null }));

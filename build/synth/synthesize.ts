@@ -22,7 +22,7 @@ import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
-import { type MockAccount, DEFAULT_ACCOUNT, recordingMocks } from "./aws-mocks.js";
+import { DEFAULT_ACCOUNT, type MockAccount, recordingMocks } from "./aws-mocks.js";
 import type { SynthGraph } from "./graph.js";
 import { startCliStub } from "./sst-cli-stub.js";
 
@@ -48,8 +48,13 @@ const AWS_PROVIDER_VERSION_FALLBACK = "7.20.0";
 export async function synthesize(options: SynthOptions): Promise<SynthGraph> {
   const root = resolve(options.root);
   const platform = join(root, ".sst/platform");
-  if (!existsSync(join(platform, "config.d.ts")) || !existsSync(join(platform, "node_modules/@pulumi/pulumi"))) {
-    throw new SynthError(`${platform} is missing: run \`npm run sst:types\` (the offline \`sst install\`) first`);
+  if (
+    !existsSync(join(platform, "config.d.ts")) ||
+    !existsSync(join(platform, "node_modules/@pulumi/pulumi"))
+  ) {
+    throw new SynthError(
+      `${platform} is missing: run \`npm run sst:types\` (the offline \`sst install\`) first`,
+    );
   }
   const work = join(root, ".sst/synth", options.stage);
   rmSync(work, { recursive: true, force: true });

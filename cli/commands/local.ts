@@ -3,7 +3,7 @@ import type { LocalCloud } from "../../local/cloud.js";
 import { DEFAULT_LOCAL_PORT } from "../../local/defaults.js";
 import type { LocalPhoenix } from "../../local/phoenix/stack.js";
 import type { BuiltinOptions } from "../../local/plugins.js";
-import { recordLocalCloud } from "../../local/registry.js";
+import { describeRecord, liveLocalClouds, recordLocalCloud } from "../../local/registry.js";
 import { loadPolicy, type Policy, PolicyError } from "../../src/policy/index.js";
 import { parseErrorMessage } from "../args.js";
 import { readPolicyFile } from "../aws/session.js";
@@ -109,7 +109,11 @@ export async function startCloudForCommand(
   } catch (error) {
     const name = (error as Error).name;
     if (name === "PortInUseError" || name === "MotoUnavailableError") {
-      io.err(`phoenix: ${(error as Error).message}`);
+      const mine =
+        name === "PortInUseError" ? liveLocalClouds(io.env).find((r) => r.port === flags.port) : undefined;
+      io.err(
+        `phoenix: ${(error as Error).message}${mine ? `\n  It is the local cloud started from this checkout: ${describeRecord(mine)}; \`npx phoenix status --port ${mine.port}\` uses it.` : ""}`,
+      );
       return { code: EXIT.environment };
     }
     throw error;
@@ -153,7 +157,7 @@ export const localCommand: Command = {
   usage: [
     "phoenix local [--port 4566] [--speed 1] [--policy policy.json]",
     "       phoenix local finding <instance-id> [--type T] [--severity N] [--role ACTOR|TARGET] [--sample] [--put] [--json] [--port N | --endpoint URL]",
-    "       phoenix local notifications [--since 1h] [--json] [--port N | --endpoint URL]",
+    "       phoenix local notifications [--since 1h] [--all] [--json] [--port N | --endpoint URL]",
     "       phoenix local env [--port N | --endpoint URL]",
   ].join("\n"),
   example: "phoenix local --port 4640 --speed 10",
@@ -163,7 +167,7 @@ commands find it with --local, whatever its port.
 
 The subcommands use the running local cloud (found the same way; --port or --endpoint name one):
 - finding <instance-id>: prints an \`aws events put-events --entries\` file holding a GuardDuty
-  finding (real-shaped, not a sample) on that instance: by default ${"Backdoor:EC2/C&CActivity.B!DNS"},
+  finding (real-shaped, not a sample) on that instance: by default Backdoor:EC2/C&CActivity.B!DNS,
   severity 8, the instance the ACTOR: one Phoenix contains. It says what Phoenix will do with it
   (the rule's filter, routing, protection and budgets, as \`plan --event\`). --put puts it on the
   local bus at once. --sample flags it as GuardDuty's sample findings are (Phoenix ignores those).

@@ -42,6 +42,10 @@ export function statementsFor(
     const rule = SCOPE_RULES[action];
     if (!rule) throw new UnscopedActionError(action, where);
     for (const scope of rule(ctx, used)) {
+      // A scope with no resources grants nothing (e.g. ssm:GetParameter when the policy names no
+      // image parameters): left out, since IAM refuses a statement without Resource
+      // (MalformedPolicyDocument) and the whole deploy with it.
+      if (scope.resources.length === 0) continue;
       const key = JSON.stringify([scope.id, scope.resources, scope.conditions ?? []]);
       const existing = byScope.get(key);
       if (existing) {

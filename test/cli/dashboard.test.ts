@@ -97,7 +97,12 @@ describe("dashboard", () => {
     // A standalone instance is not replaced nor disposed of: those steps ran and were skipped.
     const containment = fleet.workflows.find((w) => w.workflow === "contain" && w.name.includes(instanceId))!;
     const outcomes = Object.fromEntries(containment.steps.map((s) => [s.name, s.outcome]));
-    expect(outcomes).toMatchObject({ Isolate: "done", Replace: "skipped", Dispose: "skipped", Report: "done" });
+    expect(outcomes).toMatchObject({
+      Isolate: "done",
+      Replace: "skipped",
+      Dispose: "skipped",
+      Report: "done",
+    });
   });
 
   it("lists held containments with the command that approves them, and the hold notification", async () => {
@@ -107,10 +112,14 @@ describe("dashboard", () => {
     const fleet = await state();
     const hold = fleet.holds.find((h) => h.instanceId === instanceId)!;
     expect(hold.holdId).toMatch(/^hold-/);
-    expect(hold.approveCommand).toBe(`npx phoenix approve ${hold.holdId} --port ${new URL(world.endpoint).port}`);
-    expect(fleet.groups.find((g) => g.name === "vault")!.instances.find((i) => i.id === instanceId)?.held).toBe(
-      hold.holdId,
+    expect(hold.approveCommand).toBe(
+      `npx phoenix approve ${hold.holdId} --port ${new URL(world.endpoint).port}`,
     );
-    expect(fleet.notifications.map((n) => n.subject)).toContainEqual(expect.stringContaining("Held for approval"));
+    expect(
+      fleet.groups.find((g) => g.name === "vault")!.instances.find((i) => i.id === instanceId)?.held,
+    ).toBe(hold.holdId);
+    expect(fleet.notifications.map((n) => n.subject)).toContainEqual(
+      expect.stringContaining("Held for approval"),
+    );
   });
 });
