@@ -67,7 +67,7 @@ describe("rollout and watch", () => {
     // Same image, same name: Step Functions will not run it twice.
     const again = await run("rollout", "--image", imageId);
     expect(again.code).toBe(0);
-    expect(again.stdout).toMatch(/Rollout \S+ already succeeded: \S+ was rolled out to web/);
+    expect(again.stdout).toMatch(/Rollout \S+ already succeeded: \S+ was rolled out to api/);
 
     const status = (await run("status", "--json")).json<{
       workflows: { name: string; status: string }[];

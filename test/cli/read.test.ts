@@ -172,7 +172,7 @@ describe("plan changes nothing and says what would happen", () => {
     const inGroup = (await run("plan", "--instance", member)).stdout;
     expect(inGroup).toContain("Group: web-frontend (desired 3), 0 of 1 containment slot(s) in use");
     expect(inGroup).toContain("would START the contain workflow");
-    expect(inGroup).toMatch(/Replace: detach from its group without decrement/);
+    expect(inGroup).toMatch(/Replace: detach from web-frontend without decrement/);
 
     const vault = world.fleet.groups.find((g) => g.name === "vault")!.instanceIds[0]!;
     const held = (await run("plan", "--instance", vault, "--json")).json<{

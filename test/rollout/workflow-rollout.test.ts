@@ -122,7 +122,11 @@ describe("rollout workflow, end to end on the local cloud", () => {
       }),
     );
     const result = await waitForExecution(env.deps.clients.sfn, executionArn!);
-    expect(result.status, result.cause).toBe("SUCCEEDED");
+    // A named group the rollout could not roll (api is not of the image's family) makes it
+    // incomplete, never SUCCEEDED (issue 11, item 4); the groups it could roll are rolled.
+    expect(result.status, result.cause).toBe("FAILED");
+    expect(result.error).toBe("Phoenix.RolloutIncomplete");
+    expect(result.cause).toMatch(/could not be rolled: api \(image family is api, not web\)/);
     expect((await env.groupState("web-backend")).images).toEqual([v4]);
     expect((await env.groupState("web-frontend")).images).toEqual([v2]);
     expect((await env.groupState("api")).images).toEqual([v1.api]);
