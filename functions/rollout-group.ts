@@ -58,8 +58,16 @@ export function createRolloutGroupHandler(
         logger.info("refresh started", { ...context, ...refresh });
         return { ...task, refresh };
       }
-      case "poll":
-        return { ...task, status: await pollStep(deps, task) };
+      case "poll": {
+        const status = await pollStep(deps, task);
+        return status.followUp
+          ? {
+              ...task,
+              status,
+              refresh: { refreshId: status.followUp.refreshId, followUps: status.followUp.followUps },
+            }
+          : { ...task, status };
+      }
       case "release": {
         const result = await releaseStep(deps, task);
         logger.info("group done", { ...context, outcome: result.outcome, reason: result.reason });

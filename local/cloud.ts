@@ -8,6 +8,7 @@ import {
   type LocalCloudPlugin,
 } from "./context.js";
 import { DEFAULT_LOCAL_PORT, LOCAL_ACCOUNT_ID } from "./defaults.js";
+import { sharedSequence } from "./events/journal.js";
 import { FaultInjector, validateFaultPlan } from "./faults.js";
 import { Gateway } from "./gateway/server.js";
 import { type MotoOptions, type MotoServer, startMoto } from "./moto.js";
@@ -47,6 +48,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const clock = createClock(options.speed ?? 1);
   const faults = new FaultInjector();
   const callLog = new CallLog();
+  // Built right after the context they share; parts look each other up once they start.
+  let parts: LocalCloudPart[] = [];
   const internalClientConfig = {
     endpoint: moto.url,
     region,
@@ -63,11 +66,13 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     callLog,
     faults,
     putEvents: async (events: BusEvent[]) => publish(events),
+    part: <P extends LocalCloudPart>(name: string) => parts.find((p) => p.name === name) as P | undefined,
+    sequence: sharedSequence(),
     log,
   };
   const publish = busPublisher(context);
 
-  const parts = (options.plugins ?? builtinPlugins(options.builtin)).map((plugin) => plugin(context));
+  parts = (options.plugins ?? builtinPlugins(options.builtin)).map((plugin) => plugin(context));
   let ready = false;
   const gateway = new Gateway({
     host,

@@ -33,6 +33,13 @@ export interface LocalCloudContext {
   readonly faults: FaultInjector;
   /** Puts events on the local default bus, as AWS services would. */
   putEvents(events: BusEvent[]): Promise<void>;
+  /**
+   * Another part of the runtime by name (e.g. the deployment asks for "stepfunctions"), once
+   * every part is built; undefined when that part is not loaded.
+   */
+  part<P extends LocalCloudPart = LocalCloudPart>(name: string): P | undefined;
+  /** One numbering for the journals parts keep (deliveries, emitted events): one `since` pages all. */
+  readonly sequence: { next(): number };
   log(message: string): void;
 }
 

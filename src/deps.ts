@@ -1,5 +1,5 @@
 import { type AuditStore, dynamoAuditStore } from "./audit/audit.js";
-import { type AwsClients, type ClientFactories, lazyClients } from "./aws/clients.js";
+import { type AwsClients, type AwsTarget, type ClientFactories, lazyClients } from "./aws/clients.js";
 import { type Notifier, snsNotifier } from "./notify.js";
 import { loadPolicy, type Policy } from "./policy/index.js";
 import { type PhoenixResources, resourcesFromEnv } from "./resources.js";
@@ -37,6 +37,27 @@ export function buildDeps(
   };
 }
 
+/**
+ * The dependencies a handler builds from its environment (PHOENIX_* names its tables, topic,
+ * state machines, account and policy), with the AWS clients its entry point names. Lambda does
+ * this once per cold start (depsFromEnv); the local cloud once per deployed function, from the
+ * environment the graph gives it, with `target` pointing the clients at the local cloud.
+ */
+export function depsFromEnvironment(
+  clients: Partial<ClientFactories>,
+  env: NodeJS.ProcessEnv,
+  options: { target?: AwsTarget; now?: () => Date } = {},
+): PhoenixDeps {
+  return buildDeps({
+    clients: lazyClients(options.target ?? { endpoint: env.AWS_ENDPOINT_URL, region: env.AWS_REGION }, clients),
+    resources: resourcesFromEnv(env),
+    policy: loadPolicy(env),
+    accountId: env.PHOENIX_ACCOUNT_ID ?? "",
+    region: env.AWS_REGION ?? "us-east-1",
+    ...(options.now ? { now: options.now } : {}),
+  });
+}
+
 let cached: PhoenixDeps | undefined;
 
 /**
@@ -47,12 +68,6 @@ export function depsFromEnv(
   clients: Partial<ClientFactories>,
   env: NodeJS.ProcessEnv = process.env,
 ): PhoenixDeps {
-  cached ??= buildDeps({
-    clients: lazyClients({ endpoint: env.AWS_ENDPOINT_URL, region: env.AWS_REGION }, clients),
-    resources: resourcesFromEnv(env),
-    policy: loadPolicy(env),
-    accountId: env.PHOENIX_ACCOUNT_ID ?? "",
-    region: env.AWS_REGION ?? "us-east-1",
-  });
+  cached ??= depsFromEnvironment(clients, env);
   return cached;
 }

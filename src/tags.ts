@@ -1,8 +1,15 @@
 /**
  * The `phoenix:` tags: the contract in DESIGN.md (managed, image-family, wave, protected,
- * quarantine), plus the image-status pair, how Phoenix marks an image it must never roll out again.
+ * quarantine, fleet-role), plus the image-status pair, how Phoenix marks an image it must never
+ * roll out again.
  */
 export const TAG_MANAGED = "phoenix:managed";
+/**
+ * On an IAM role: a fleet role, the role of the instance profiles the fleet's launch templates
+ * use. Phoenix may pass it to EC2 (a refresh launches with it) and write its credential
+ * revocation on it (containment); no other role (src/iam/scopes.ts).
+ */
+export const TAG_FLEET_ROLE = "phoenix:fleet-role";
 export const TAG_IMAGE_FAMILY = "phoenix:image-family";
 export const TAG_WAVE = "phoenix:wave";
 export const TAG_PROTECTED = "phoenix:protected";
@@ -27,7 +34,32 @@ export const IMAGE_STATUS_REJECTED = "rejected";
 export const IMAGE_STATUS_COMPROMISED = "compromised";
 export const BLOCKING_IMAGE_STATUSES: readonly string[] = [IMAGE_STATUS_REJECTED, IMAGE_STATUS_COMPROMISED];
 
-/** Tag values meant as a yes. Lenient on case and spaces: the intent of "True" is unmistakable. */
+/**
+ * The one value of the tags that grant Phoenix something through IAM (`phoenix:managed` on a
+ * group, `phoenix:fleet-role` on a role). IAM compares tag values case-sensitively
+ * (`StringEquals "true"` does not match "True"), so the code holds them to the same rule as the
+ * policy: exactly "true", nothing else (src/iam/scopes.ts conditions on this very constant).
+ */
+export const GRANTING_TAG_VALUE = "true";
+
+/** Whether a granting tag (managed, fleet-role) says yes: exactly "true", as IAM matches it. */
+export function isGrantingTrue(value: string | undefined): boolean {
+  return value === GRANTING_TAG_VALUE;
+}
+
+/**
+ * A granting tag written as a yes IAM will not match ("True", " true "): not a yes, but worth
+ * telling whoever wrote it, since it means what it says to a person.
+ */
+export function isMisspelledTrue(value: string | undefined): boolean {
+  return isTrueTag(value) && !isGrantingTrue(value);
+}
+
+/**
+ * Tag values meant as a yes, for the tags that only make Phoenix hold back (`phoenix:protected`):
+ * lenient on case and spaces, since the intent of "True" is unmistakable and erring towards
+ * holding is safe. Never for a tag IAM conditions on (see isGrantingTrue).
+ */
 export function isTrueTag(value: string | undefined): boolean {
   return value?.trim().toLowerCase() === "true";
 }

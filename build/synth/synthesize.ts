@@ -56,7 +56,9 @@ export async function synthesize(options: SynthOptions): Promise<SynthGraph> {
       `${platform} is missing: run \`npm run sst:types\` (the offline \`sst install\`) first`,
     );
   }
-  const work = join(root, ".sst/synth", options.stage);
+  // Per process: two synths of one stage (a test worker and `npm run synth`) never share files.
+  const run = `${options.stage}-${process.pid}`;
+  const work = join(root, ".sst/synth", run);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
 
@@ -71,7 +73,7 @@ export async function synthesize(options: SynthOptions): Promise<SynthGraph> {
     env: {},
   };
 
-  const outfile = join(platform, "synth", `${options.stage}.mjs`);
+  const outfile = join(platform, "synth", `${run}.mjs`);
   await build({
     stdin: {
       contents: [
@@ -142,6 +144,8 @@ export async function synthesize(options: SynthOptions): Promise<SynthGraph> {
   } finally {
     process.off("unhandledRejection", onRejection);
     await stub.close();
+    rmSync(outfile, { force: true });
+    rmSync(work, { recursive: true, force: true });
   }
   if (failures.length > 0) throw new SynthError([...new Set(failures.map(messageOf))].join("\n"));
   return {

@@ -1,4 +1,4 @@
-import type { LocalCloudPlugin } from "../context.js";
+import type { LocalCloudContext, LocalCloudPart } from "../context.js";
 import { loadDefinition } from "./asl.js";
 import type { LocalLambdaHandler } from "./lambda-tasks.js";
 import { SdkClients } from "./sdk-clients.js";
@@ -19,6 +19,15 @@ export interface StateMachineRegistration {
   type?: "STANDARD" | "EXPRESS";
 }
 
+/** The Step Functions part, for the parts that deploy onto it (local/deployment). */
+export interface StepFunctionsPart extends LocalCloudPart {
+  readonly service: StepFunctionsService;
+  /** The Lambda handlers Task states run, by function name: read when a state machine is created. */
+  readonly functions: Record<string, LocalLambdaHandler>;
+}
+
+export const STEP_FUNCTIONS_PART = "stepfunctions";
+
 export interface StepFunctionsPluginOptions {
   /** Local Lambda handlers by function name, for `lambda:invoke` and plain function ARNs (read live). */
   functions?: Record<string, LocalLambdaHandler>;
@@ -31,12 +40,14 @@ export interface StepFunctionsPluginOptions {
  * aws-local-stepfunctions with every Task mapped to a local handler or an SDK call back through
  * the gateway (so faults and the call log apply to what workflows do).
  */
-export function stepFunctionsPlugin(options: StepFunctionsPluginOptions = {}): LocalCloudPlugin {
+export function stepFunctionsPlugin(
+  options: StepFunctionsPluginOptions = {},
+): (context: LocalCloudContext) => StepFunctionsPart {
   return (context) => {
     const scope = { region: context.region, accountId: context.accountId };
     const resolverDeps: TaskResolverDeps = {
-      // Not copied: the local Phoenix stack registers its handlers into this object at start,
-      // before it creates the state machines that name them.
+      // Not copied: the deployment (local/deployment) registers its functions into this object
+      // at start, before it creates the state machines that name them.
       functions: options.functions ?? {},
       sdk: new SdkClients(() => ({
         endpoint: context.endpoint,
@@ -53,7 +64,9 @@ export function stepFunctionsPlugin(options: StepFunctionsPluginOptions = {}): L
       log: (message) => context.log(`stepfunctions: ${message}`),
     });
     return {
-      name: "stepfunctions",
+      name: STEP_FUNCTIONS_PART,
+      service,
+      functions: resolverDeps.functions,
       handlers: [stepFunctionsWire(service)],
       async start() {
         for (const registration of options.definitions ?? []) {

@@ -1,4 +1,13 @@
-import { isTrueTag, TAG_IMAGE_FAMILY, TAG_MANAGED, TAG_PROTECTED, TAG_WAVE } from "../tags.js";
+import {
+  GRANTING_TAG_VALUE,
+  isGrantingTrue,
+  isMisspelledTrue,
+  isTrueTag,
+  TAG_IMAGE_FAMILY,
+  TAG_MANAGED,
+  TAG_PROTECTED,
+  TAG_WAVE,
+} from "../tags.js";
 
 /**
  * An Auto Scaling group as the planner sees it: plain data the shell assembles from
@@ -56,8 +65,23 @@ export function groupWave(group: Pick<GroupDescription, "tags">): WaveResult {
   return { ok: true, wave: Number(text) };
 }
 
+/**
+ * Whether the group opted in: `phoenix:managed` exactly "true", the value the IAM condition on
+ * StartInstanceRefresh and UpdateAutoScalingGroup matches (src/iam/scopes.ts). A group the
+ * planner took for managed but IAM does not would fail at the refresh, half way through a wave.
+ */
 export function isManaged(group: Pick<GroupDescription, "tags">): boolean {
-  return isTrueTag(group.tags[TAG_MANAGED]);
+  return isGrantingTrue(group.tags[TAG_MANAGED]);
+}
+
+/** Why a group tagged as a yes IAM does not match ("True", " true ") is not managed, or undefined. */
+export function managedTagProblem(group: Pick<GroupDescription, "tags">): string | undefined {
+  const value = group.tags[TAG_MANAGED];
+  if (!isMisspelledTrue(value)) return undefined;
+  return (
+    `tagged ${TAG_MANAGED}=${JSON.stringify(value)}: only the exact value "${GRANTING_TAG_VALUE}" opts a group in ` +
+    `(AWS compares tag values case-sensitively, so Phoenix may not refresh it); retag it ${TAG_MANAGED}=${GRANTING_TAG_VALUE}`
+  );
 }
 
 export function groupFamily(group: Pick<GroupDescription, "tags">): string | undefined {

@@ -7,6 +7,7 @@ import {
   isManaged,
   isOnImage,
   type LaunchTemplateInUse,
+  managedTagProblem,
   protectionReason,
 } from "./group.js";
 import type { ImageFacts } from "./image.js";
@@ -73,7 +74,7 @@ export function planRollout(input: PlanInput): RolloutPlan {
     problems: [],
   };
   const planned: PlannedGroup[] = [];
-  for (const group of candidateGroups(input, plan.excluded)) {
+  for (const group of candidateGroups(input, plan.excluded, plan.problems)) {
     const outcome = placeGroup(group, input);
     if (outcome.kind === "planned") planned.push(outcome.group);
     else plan[outcome.kind].push({ name: group.name, reason: outcome.reason });
@@ -83,16 +84,33 @@ export function planRollout(input: PlanInput): RolloutPlan {
   return plan;
 }
 
-/** Groups that belong to the rollout; with explicit names, the rest are reported as excluded. */
-function candidateGroups(input: PlanInput, excluded: GroupReason[]): GroupDescription[] {
-  const belongs = (group: GroupDescription) => isManaged(group) && groupFamily(group) === input.family;
-  if (input.explicitGroups === undefined) return input.groups.filter(belongs);
+/**
+ * Groups that belong to the rollout; with explicit names, the rest are reported as excluded. A
+ * group tagged `phoenix:managed` with a yes IAM would not match ("True") is a problem, named so
+ * it can be retagged, rather than a group Phoenix plans and then may not refresh.
+ */
+function candidateGroups(
+  input: PlanInput,
+  excluded: GroupReason[],
+  problems: GroupReason[],
+): GroupDescription[] {
+  const ofFamily = (group: GroupDescription) => groupFamily(group) === input.family;
+  const belongs = (group: GroupDescription) => isManaged(group) && ofFamily(group);
+  if (input.explicitGroups === undefined) {
+    for (const group of input.groups) {
+      const problem = managedTagProblem(group);
+      if (problem !== undefined && ofFamily(group)) problems.push({ name: group.name, reason: problem });
+    }
+    return input.groups.filter(belongs);
+  }
 
   const byName = new Map(input.groups.map((group) => [group.name, group]));
   const candidates: GroupDescription[] = [];
   for (const name of new Set(input.explicitGroups)) {
     const group = byName.get(name);
+    const misspelled = group === undefined ? undefined : managedTagProblem(group);
     if (group === undefined) excluded.push({ name, reason: "no such Auto Scaling group" });
+    else if (misspelled !== undefined) problems.push({ name, reason: misspelled });
     else if (!isManaged(group)) excluded.push({ name, reason: `not tagged ${TAG_MANAGED}=true` });
     else if (!belongs(group)) excluded.push({ name, reason: familyMismatch(group, input.family) });
     else candidates.push(group);

@@ -70,11 +70,6 @@ export async function versionToPin(
   imageId: string,
 ): Promise<VersionPin> {
   const named = await describeVersion(ec2, template, template.version);
-  if (named.LaunchTemplateId === undefined || named.VersionNumber === undefined) {
-    throw new Error(
-      `launch template ${template.id ?? template.name} version ${template.version}: no id or number`,
-    );
-  }
   const source = phoenixSourceOf(named, imageId);
   return {
     launchTemplateId: named.LaunchTemplateId,
@@ -112,11 +107,6 @@ export async function ensureTemplateVersion(
   const source = await describeVersion(ec2, template, template.version);
   const launchTemplateId = source.LaunchTemplateId;
   const sourceVersion = String(source.VersionNumber);
-  if (launchTemplateId === undefined || source.VersionNumber === undefined) {
-    throw new Error(
-      `launch template ${template.id ?? template.name} version ${template.version}: no id or number`,
-    );
-  }
   const result = (version: LaunchTemplateVersion, created: boolean): TemplateVersionForImage => ({
     launchTemplateId,
     ...(source.LaunchTemplateName !== undefined ? { launchTemplateName: source.LaunchTemplateName } : {}),
@@ -156,7 +146,7 @@ export async function describeVersion(
   ec2: EC2Client,
   template: Pick<LaunchTemplateInUse, "id" | "name">,
   version: string,
-): Promise<LaunchTemplateVersion> {
+): Promise<LaunchTemplateVersion & { LaunchTemplateId: string; VersionNumber: number }> {
   const { LaunchTemplateVersions } = await ec2.send(
     new DescribeLaunchTemplateVersionsCommand({
       ...(template.id !== undefined
@@ -169,7 +159,11 @@ export async function describeVersion(
   if (found === undefined) {
     throw new Error(`launch template ${template.id ?? template.name} has no version ${version}`);
   }
-  return found;
+  const { LaunchTemplateId, VersionNumber } = found;
+  if (LaunchTemplateId === undefined || VersionNumber === undefined) {
+    throw new Error(`launch template ${template.id ?? template.name} version ${version}: no id or number`);
+  }
+  return { ...found, LaunchTemplateId, VersionNumber };
 }
 
 /** The first version newer than `after` that matches, paging through all of them. */

@@ -87,7 +87,7 @@ export interface GroupTask {
   lock?: { owner: string; expiresAt: number };
   prep?: { action: PrepareAction; reason: string; waitedSeconds: number; refresh?: { refreshId: string } };
   version?: { launchTemplateId: string; version: string; sourceVersion: string; created: boolean };
-  refresh?: { refreshId: string; adopted?: boolean };
+  refresh?: { refreshId: string; adopted?: boolean; followUps?: number };
   status?: RefreshPoll;
   /** Set by a Catch: the error of the step that failed. */
   error?: { Error?: string; Cause?: string };
@@ -116,6 +116,8 @@ export interface RefreshPoll {
   outcome?: RefreshOutcome | "incomplete";
   reason: string;
   percentageComplete?: number;
+  /** A follow-up refresh the poll started: the branch polls that one next. */
+  followUp?: { refreshId: string; followUps: number };
 }
 
 /**

@@ -43,9 +43,7 @@ export async function rolloutSucceeded(
       kind: "rollout",
       severity: "critical",
       data: {
-        execution: rollout.execution,
-        family: rollout.family,
-        imageId: rollout.imageId,
+        ...about(rollout),
         groups,
         notRolled,
       },
@@ -74,7 +72,7 @@ export async function rolloutSucceeded(
     message: `${cause}: ${groups.join(", ")}.`,
     kind: "rollout",
     severity: "info",
-    data: { execution: rollout.execution, family: rollout.family, imageId: rollout.imageId, groups },
+    data: { ...about(rollout), groups },
   });
   return { status: "succeeded", cause };
 }
@@ -111,9 +109,7 @@ export async function rolloutFailed(
     kind: "rollout",
     severity: "critical",
     data: {
-      execution: rollout.execution,
-      family: rollout.family,
-      imageId: rollout.imageId,
+      ...about(rollout),
       wave: verdict.wave,
       failures: verdict.failures,
       wavesNotStarted: later,
@@ -135,7 +131,7 @@ export async function rolloutSuperseded(
     message: cause,
     kind: "rollout",
     severity: "info",
-    data: { execution: rollout.execution, family: rollout.family, imageId: rollout.imageId, wave: wave.wave },
+    data: { ...about(rollout), wave: wave.wave },
   });
   return { status: "superseded", cause };
 }
@@ -185,6 +181,13 @@ export async function rolloutErrored(
   });
   return { status: "errored", cause };
 }
+
+/** What every rollout notification says it is about. */
+const about = (rollout: RolloutContext) => ({
+  execution: rollout.execution,
+  family: rollout.family,
+  imageId: rollout.imageId,
+});
 
 /** Ends the rollout's record (a family rollout has one; named groups do not) and audits the end. */
 async function closeRollout(

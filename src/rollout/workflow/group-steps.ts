@@ -11,7 +11,7 @@ import {
   refreshReason,
   startOrAdoptRefresh,
 } from "../aws/refresh.js";
-import { describeStragglers, instancesNotOn, isOnImage } from "../group.js";
+import { describeStragglers, type GroupInstance, instancesNotOn, isOnImage } from "../group.js";
 import {
   type GroupOutcome,
   type GroupResult,
@@ -229,13 +229,39 @@ export async function pollStep(deps: Deps, task: GroupTask): Promise<RefreshPoll
   if (outcome === "succeeded") {
     const group = await describeGroup(deps, task.group.name);
     const stragglers = group === undefined ? [] : instancesNotOn(group, task.imageId);
+    const left = stragglers.filter((instance) => leftByPolicy(instance, task.group.preferences));
+    const followUps = task.refresh?.followUps ?? 0;
+    if (
+      stragglers.length > 0 &&
+      left.length === 0 &&
+      followUps < MAX_FOLLOW_UPS &&
+      task.version !== undefined
+    ) {
+      // Instances launched while the refresh ran (a scale-out, a containment's replacement) came
+      // from the group's old settings: AWS switches the group to the new version only once the
+      // refresh succeeds. Now it has, a second refresh replaces just those (SkipMatching).
+      const next = await followUpRefresh(
+        deps,
+        task,
+        stragglers.map((i) => i.instanceId),
+      );
+      return {
+        refreshId: next.refreshId,
+        status: "Pending",
+        terminal: false,
+        reason: `follow-up refresh ${next.refreshId} for ${describeStragglers(stragglers)}`,
+        followUp: { refreshId: next.refreshId, followUps: followUps + 1 },
+      };
+    }
     if (stragglers.length > 0) {
       outcome = "incomplete";
       reason =
         `instance refresh ${refreshId} ended Successful, but ${stragglers.length} serving instance(s) ` +
         `still run another image: ${describeStragglers(stragglers)} ` +
         `(policy.rollout.refresh: scaleInProtectedInstances ${task.group.preferences.ScaleInProtectedInstances ?? "unset"}, ` +
-        `standbyInstances ${task.group.preferences.StandbyInstances ?? "unset"})`;
+        `standbyInstances ${task.group.preferences.StandbyInstances ?? "unset"}` +
+        (left.length === 0 ? `; still there after ${followUps} follow-up refresh(es)` : "") +
+        ")";
     }
   }
   const poll: RefreshPoll = {
@@ -262,6 +288,51 @@ export async function pollStep(deps: Deps, task: GroupTask): Promise<RefreshPoll
     );
   }
   return poll;
+}
+
+/** Follow-up refreshes for instances launched from the old settings while a refresh ran. */
+const MAX_FOLLOW_UPS = 2;
+
+/** An instance the policy told the refresh to leave alone ("Ignore"): no refresh will replace it. */
+function leftByPolicy(instance: GroupInstance, preferences: GroupTask["group"]["preferences"]): boolean {
+  const standby = instance.lifecycleState?.includes("Standby") === true;
+  if (standby) return preferences.StandbyInstances === "Ignore";
+  return instance.protectedFromScaleIn === true && preferences.ScaleInProtectedInstances === "Ignore";
+}
+
+async function followUpRefresh(
+  deps: Deps,
+  task: GroupTask,
+  instanceIds: string[],
+): Promise<{ refreshId: string }> {
+  const version = task.version!;
+  const started = await startOrAdoptRefresh(deps.clients.autoScaling, {
+    group: task.group.name,
+    launchTemplateId: version.launchTemplateId,
+    version: version.version,
+    preferences: { ...task.group.preferences, SkipMatching: true },
+  });
+  await recordPhoenixRefresh(deps, {
+    group: task.group.name,
+    refreshId: started.refreshId,
+    imageId: task.imageId,
+    execution: task.execution,
+    launchTemplateId: version.launchTemplateId,
+    version: version.version,
+    startedAt: deps.now().toISOString(),
+  });
+  await audit(
+    deps,
+    task,
+    {
+      action: "start-refresh",
+      outcome: "ok",
+      reason: `follow-up instance refresh ${started.refreshId} (SkipMatching) for instances launched from the old version meanwhile: ${instanceIds.join(", ")}`,
+      details: { refreshId: started.refreshId, followUpOf: task.refresh?.refreshId, instanceIds },
+    },
+    `start-refresh#${started.refreshId}`,
+  );
+  return started;
 }
 
 /** Releases the lock (only ours) and states the group's result for the wave verdict. */
