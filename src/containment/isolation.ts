@@ -1,5 +1,6 @@
 import { CreateTagsCommand, ModifyNetworkInterfaceAttributeCommand } from "@aws-sdk/client-ec2";
 import type { PhoenixDeps } from "../deps.js";
+import { declareTagWrite } from "../iam/tag-writes.js";
 import { TAG_QUARANTINE } from "../tags.js";
 import { attachedInterfaces, type OwnedInstance, plain, tagsOf } from "./steps/instance.js";
 import { type IsolationGroups, isIsolationGroup } from "./steps/isolation-groups.js";
@@ -103,6 +104,9 @@ export async function cutNetwork(
   return { alreadyIsolated: plan.length - pending.length };
 }
 
+/** The one tag isolation writes, on the instance (IAM grants CreateTags for it alone: src/iam). */
+export const QUARANTINE_TAG_WRITE = declareTagWrite({ resource: "instance", keys: [TAG_QUARANTINE] });
+
 /**
  * Marks the instance with the finding it was isolated for, unless it already carries that mark.
  * Returns whether it wrote the mark.
@@ -116,7 +120,7 @@ export async function tagQuarantined(
   await deps.clients.ec2.send(
     new CreateTagsCommand({
       Resources: [instance.InstanceId!],
-      Tags: [{ Key: TAG_QUARANTINE, Value: findingId }],
+      Tags: QUARANTINE_TAG_WRITE.tags({ [TAG_QUARANTINE]: findingId }),
     }),
   );
   return true;

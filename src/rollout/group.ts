@@ -18,6 +18,8 @@ export interface GroupDescription {
   tags: Readonly<Record<string, string>>;
   /** Absent when the group uses a launch configuration: instance refresh to an image needs a template. */
   launchTemplate?: LaunchTemplateInUse;
+  /** The group launches through a mixed instances policy (its template is inside it). */
+  mixedInstances?: boolean;
   desiredCapacity: number;
   healthCheckGracePeriod?: number;
   defaultInstanceWarmup?: number;

@@ -135,6 +135,13 @@ function placeGroup(group: GroupDescription, input: PlanInput): Placement {
 
   const wave = groupWave(group);
   if (!wave.ok) return { kind: "problems", reason: wave.problem };
+  if (group.mixedInstances) {
+    return {
+      kind: "problems",
+      reason:
+        "uses a mixed instances policy: Phoenix does not roll such groups yet (a refresh to a bare launch template would drop its instance types and spot mix)",
+    };
+  }
   if (group.launchTemplate === undefined) {
     return {
       kind: "problems",

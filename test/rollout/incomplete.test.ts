@@ -1,4 +1,4 @@
-import { CreateOrUpdateTagsCommand } from "@aws-sdk/client-auto-scaling";
+import { CreateAutoScalingGroupCommand, CreateOrUpdateTagsCommand } from "@aws-sdk/client-auto-scaling";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerImage } from "../../local/seed.js";
 import { familyCompleted, getRollout } from "../../src/rollout/aws/rollout-records.js";
@@ -82,5 +82,35 @@ describe("a rollout that cannot roll every group of its family", () => {
       /rolled out to 0 group\(s\) .* 2 group\(s\) could not be rolled: api-a .*; api-b/,
     );
     expect(await env.groupState("api-a")).toEqual(before);
+  });
+
+  it("a family whose only group uses a mixed instances policy ends incomplete, saying why", async () => {
+    const template = env.fleet.groups[0]!.launchTemplateId;
+    await env.autoScaling.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: "batch-mixed",
+        MinSize: 1,
+        MaxSize: 2,
+        DesiredCapacity: 1,
+        VPCZoneIdentifier: env.fleet.subnetIds.join(","),
+        MixedInstancesPolicy: {
+          LaunchTemplate: {
+            LaunchTemplateSpecification: { LaunchTemplateId: template, Version: "1" },
+            Overrides: [{ InstanceType: "t3.micro" }, { InstanceType: "t3a.micro" }],
+          },
+          InstancesDistribution: { OnDemandBaseCapacity: 0, OnDemandPercentageAboveBaseCapacity: 50 },
+        },
+        Tags: [
+          { Key: "phoenix:managed", Value: "true", PropagateAtLaunch: false },
+          { Key: "phoenix:image-family", Value: "batch", PropagateAtLaunch: false },
+        ],
+      }),
+    );
+    const image = await registerImage(env.ec2, { family: "batch", name: "golden-batch-v2" });
+    const execution = startedExecution(await env.onImage(env.amiAvailable(image)));
+    const result = await waitForExecution(env.deps.clients.sfn, execution, 60_000);
+    expect(result.status).toBe("FAILED");
+    expect(result.error).toBe("Phoenix.RolloutIncomplete");
+    expect(result.cause).toMatch(/batch-mixed \(uses a mixed instances policy/);
   });
 });

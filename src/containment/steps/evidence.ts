@@ -1,12 +1,21 @@
 import { CreateSnapshotCommand, DescribeSnapshotsCommand } from "@aws-sdk/client-ec2";
 import { ListCommandsCommand, SendCommandCommand } from "@aws-sdk/client-ssm";
 import type { PhoenixDeps } from "../../deps.js";
+import { declareTagWrite } from "../../iam/tag-writes.js";
 import { TAG_CONTAINMENT } from "../../tags.js";
 import { describeLiveInstance, ebsVolumes } from "./instance.js";
 import { ACTOR, type ContainState, type EvidenceResult, instanceSubject } from "./types.js";
 
 export const CONTAINMENT_TAG = TAG_CONTAINMENT;
 export const FINDING_TAG = "phoenix:finding";
+export const INSTANCE_TAG = "phoenix:instance";
+
+/** The tags of an evidence snapshot, given as it is created (IAM grants exactly these: src/iam). */
+export const EVIDENCE_TAG_WRITE = declareTagWrite({
+  resource: "snapshot",
+  keys: [FINDING_TAG, CONTAINMENT_TAG, INSTANCE_TAG],
+  atCreation: "CreateSnapshot",
+});
 
 /**
  * Step 5 (start): the optional memory-capture hook, then a snapshot of every volume, tagged with
@@ -36,14 +45,11 @@ export async function collectEvidence(deps: PhoenixDeps, state: ContainState): P
             VolumeId: volumeId,
             Description: `Phoenix evidence: ${input.instanceId}, finding ${input.findingId}`.slice(0, 255),
             TagSpecifications: [
-              {
-                ResourceType: "snapshot",
-                Tags: [
-                  { Key: FINDING_TAG, Value: input.findingId },
-                  { Key: CONTAINMENT_TAG, Value: input.containmentId },
-                  { Key: "phoenix:instance", Value: input.instanceId },
-                ],
-              },
+              EVIDENCE_TAG_WRITE.specification({
+                [FINDING_TAG]: input.findingId,
+                [CONTAINMENT_TAG]: input.containmentId,
+                [INSTANCE_TAG]: input.instanceId,
+              }),
             ],
           }),
         );

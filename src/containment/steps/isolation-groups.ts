@@ -9,6 +9,7 @@ import {
   type SecurityGroup,
 } from "@aws-sdk/client-ec2";
 import type { PhoenixDeps } from "../../deps.js";
+import { declareTagWrite } from "../../iam/tag-writes.js";
 import { ContainmentStepError, isAwsError } from "./errors.js";
 import { ACTOR, type ContainmentInput } from "./types.js";
 
@@ -27,6 +28,14 @@ export type IsolationRole = "isolation-transition" | "quarantine";
 import { TAG_ROLE } from "../../tags.js";
 
 export const ROLE_TAG = TAG_ROLE;
+const NAME_TAG = "Name";
+
+/** The tags of an isolation group, given as it is created (IAM grants exactly these: src/iam). */
+export const ISOLATION_GROUP_TAG_WRITE = declareTagWrite({
+  resource: "security-group",
+  keys: [ROLE_TAG, NAME_TAG],
+  atCreation: "CreateSecurityGroup",
+});
 
 const ALL_TRAFFIC: IpPermission = {
   IpProtocol: "-1",
@@ -135,15 +144,7 @@ async function createGroup(
           role === "quarantine"
             ? "Phoenix quarantine: no rules, no traffic"
             : "Phoenix isolation transition: all traffic, so flows become untracked before quarantine",
-        TagSpecifications: [
-          {
-            ResourceType: "security-group",
-            Tags: [
-              { Key: ROLE_TAG, Value: role },
-              { Key: "Name", Value: name },
-            ],
-          },
-        ],
+        TagSpecifications: [ISOLATION_GROUP_TAG_WRITE.specification({ [ROLE_TAG]: role, [NAME_TAG]: name })],
       }),
     );
     await deps.audit.write(

@@ -80,6 +80,7 @@ async function describeOne(
     instances,
   };
   if (launchTemplate !== undefined) description.launchTemplate = launchTemplate;
+  if (group.MixedInstancesPolicy !== undefined) description.mixedInstances = true;
   if (group.HealthCheckGracePeriod !== undefined)
     description.healthCheckGracePeriod = group.HealthCheckGracePeriod;
   if (group.DefaultInstanceWarmup !== undefined)

@@ -1,5 +1,6 @@
 import { CreateTagsCommand } from "@aws-sdk/client-ec2";
 import type { PhoenixDeps } from "../../deps.js";
+import { declareTagWrite } from "../../iam/tag-writes.js";
 import { IMAGE_STATUS_REJECTED, TAG_IMAGE_STATUS, TAG_IMAGE_STATUS_REASON } from "../../tags.js";
 import type { ImageMark } from "../gate.js";
 
@@ -8,6 +9,12 @@ export const MARK_IMAGE_ACTION = "mark-image";
 
 export const imageSubject = (imageId: string) => `image/${imageId}`;
 export const groupSubject = (group: string) => `group/${group}`;
+
+/** The image-status pair, on images (IAM grants CreateTags for these keys alone: src/iam). */
+export const IMAGE_STATUS_TAG_WRITE = declareTagWrite({
+  resource: "image",
+  keys: [TAG_IMAGE_STATUS, TAG_IMAGE_STATUS_REASON],
+});
 
 /** EC2 tag values are at most 256 characters. */
 const TAG_VALUE_LIMIT = 256;
@@ -37,10 +44,10 @@ export async function markImageRejected(
   await deps.clients.ec2.send(
     new CreateTagsCommand({
       Resources: [mark.imageId],
-      Tags: [
-        { Key: TAG_IMAGE_STATUS, Value: IMAGE_STATUS_REJECTED },
-        { Key: TAG_IMAGE_STATUS_REASON, Value: mark.reason.slice(0, TAG_VALUE_LIMIT) },
-      ],
+      Tags: IMAGE_STATUS_TAG_WRITE.tags({
+        [TAG_IMAGE_STATUS]: IMAGE_STATUS_REJECTED,
+        [TAG_IMAGE_STATUS_REASON]: mark.reason.slice(0, TAG_VALUE_LIMIT),
+      }),
     }),
   );
 }
