@@ -9,21 +9,28 @@
  *   Authorize/RevokeSecurityGroup*), and on SSM SendCommand's instance resource.
  * - `aws:RequestTag/<key>` on resources created with tags (CreateSecurityGroup's security group,
  *   CreateSnapshot's snapshot).
- * - `aws:TagKeys` and `ec2:CreateAction` on ec2:CreateTags.
- * - `autoscaling:ResourceTag/<key>` on the Auto Scaling group of StartInstanceRefresh.
+ * - `aws:TagKeys` and `ec2:CreateAction` on ec2:CreateTags: each function may write only the keys
+ *   its code declares (src/iam/tag-writes.ts), on the resource types it tags.
+ * - `autoscaling:ResourceTag/<key>` on the Auto Scaling group of StartInstanceRefresh and
+ *   UpdateAutoScalingGroup (`phoenix:managed` exactly "true", as src/rollout/group.ts decides).
  * - `ec2:LaunchTemplate` on RunInstances (only launches through a launch template).
- * - `iam:PassedToService` on iam:PassRole; `kms:ResourceAliases` for a key named by alias.
+ * - `aws:ResourceTag/phoenix:fleet-role` on IAM roles (PassRole, PutRolePolicy): the fleet roles;
+ *   `iam:PassedToService` on iam:PassRole; `kms:ResourceAliases` for a key named by alias.
  * Where no condition applies, the scope says why (`reason`); the least-privilege test requires
- * one or the other on every mutating EC2 and Auto Scaling statement.
+ * one or the other on every mutating EC2 and Auto Scaling statement. A scope may also be an
+ * explicit Deny (`effect`), which no Allow can override: never a Phoenix or administrative role.
  */
 
 import {
   TAG_CONTAINMENT as CONTAINMENT_TAG,
+  TAG_FLEET_ROLE as FLEET_ROLE_TAG,
+  GRANTING_TAG_VALUE,
   TAG_MANAGED as MANAGED_TAG,
   TAG_QUARANTINE as QUARANTINE_TAG,
   TAG_ROLE as ROLE_TAG,
 } from "../tags.js";
 import type { PolicyContext } from "./context.js";
+import type { TaggedResourceType, TagWrite } from "./tag-writes.js";
 
 export interface IamCondition {
   test: string;
@@ -38,9 +45,18 @@ export interface Scope {
   conditions?: IamCondition[];
   /** Why no condition narrows this scope further (required on unconditioned mutations). */
   reason?: string;
+  /** An explicit Deny: it overrides every Allow, so it holds even if a grant above is too wide. */
+  effect?: "Deny";
 }
 
-type ScopeRule = (ctx: PolicyContext, used: ReadonlySet<string>) => Scope[];
+/** What a function's (or state machine's) code uses, as far as scopes depend on it. */
+export interface ScopeUses {
+  actions: ReadonlySet<string>;
+  /** The tag writes its code declares (src/iam/tag-writes.ts). */
+  tagWrites: readonly TagWrite[];
+}
+
+type ScopeRule = (ctx: PolicyContext, uses: ScopeUses) => Scope[];
 
 const ec2Arn = (ctx: PolicyContext, resource: string) =>
   `arn:${ctx.partition}:ec2:${ctx.region}:${ctx.account}:${resource}`;
@@ -80,6 +96,130 @@ const phoenixSecurityGroups: ScopeRule = (ctx) => [
 
 const autoScalingGroups = (ctx: PolicyContext) =>
   `arn:${ctx.partition}:autoscaling:${ctx.region}:${ctx.account}:autoScalingGroup:*:autoScalingGroupName/*`;
+
+/** Groups tagged `phoenix:managed` with the one value the planner counts (src/rollout/group.ts). */
+const managedGroups: ScopeRule = (ctx) => [
+  {
+    id: "RefreshManagedGroups",
+    resources: [autoScalingGroups(ctx)],
+    conditions: [
+      {
+        test: "StringEquals",
+        variable: `autoscaling:ResourceTag/${MANAGED_TAG}`,
+        values: [GRANTING_TAG_VALUE],
+      },
+    ],
+  },
+];
+
+/** The ARN pattern of a tagged resource type (AMIs and snapshots have no account in theirs). */
+function taggedResourceArn(ctx: PolicyContext, type: TaggedResourceType): string {
+  return type === "image" || type === "snapshot" ? ec2SharedArn(ctx, `${type}/*`) : ec2Arn(ctx, `${type}/*`);
+}
+
+/**
+ * ec2:CreateTags for exactly the tag writes the code declares: per resource type (and creating
+ * call, for tags given at creation), only the declared keys (`ForAllValues:StringEquals` on
+ * aws:TagKeys, with `Null` so that a request must name keys at all). A launch from a template
+ * (Auto Scaling's check at refresh) tags with the template's own tags: any key but the one that
+ * unlocks containment actions.
+ */
+const tagWrites: ScopeRule = (ctx, uses) => {
+  const merged = new Map<string, { write: TagWrite; keys: Set<string> }>();
+  for (const write of uses.tagWrites) {
+    const key = `${write.resource}#${write.atCreation ?? ""}`;
+    const entry = merged.get(key) ?? { write, keys: new Set<string>() };
+    for (const k of write.keys) entry.keys.add(k);
+    merged.set(key, entry);
+  }
+  const scopes: Scope[] = [...merged.values()]
+    .sort((a, b) => `${a.write.resource}${a.write.atCreation}`.localeCompare(`${b.write.resource}${b.write.atCreation}`))
+    .map(({ write, keys }) => ({
+      id: write.atCreation ? `TagAt${write.atCreation}` : `Tag${pascal(write.resource)}`,
+      resources: [taggedResourceArn(ctx, write.resource)],
+      conditions: [
+        { test: "ForAllValues:StringEquals", variable: "aws:TagKeys", values: [...keys].sort() },
+        tagPresent("aws:TagKeys"),
+        ...(write.atCreation
+          ? [{ test: "StringEquals", variable: "ec2:CreateAction", values: [write.atCreation] }]
+          : []),
+      ],
+    }));
+  if (uses.actions.has("ec2:RunInstances")) {
+    scopes.push({
+      id: "TagLaunchesAtCreation",
+      resources: [ec2Arn(ctx, "*")],
+      conditions: [
+        { test: "StringEquals", variable: "ec2:CreateAction", values: ["RunInstances"] },
+        { test: "ForAllValues:StringNotEquals", variable: "aws:TagKeys", values: [QUARANTINE_TAG] },
+      ],
+    });
+  }
+  if (scopes.length === 0) {
+    throw new Error(
+      "ec2:CreateTags is used but no tag write is declared (src/iam/tag-writes.ts) and no launch needs it",
+    );
+  }
+  return scopes;
+};
+
+const pascal = (text: string) => text.replace(/(^|-)(\w)/g, (_, __, c: string) => c.toUpperCase());
+
+/**
+ * Roles Phoenix must never pass or write a policy on, whatever their tags: its own (every stage's
+ * function and workflow roles are `phoenix-…`), and the usual administrative ones (Organizations'
+ * access role, Control Tower, IAM Identity Center permission sets, service-linked roles, CDK's
+ * and StackSets' execution roles). A compromised function could otherwise tag-and-write its way
+ * to administrator; the explicit Deny wins over any Allow.
+ */
+export const PROTECTED_ROLE_NAMES = [
+  "phoenix-*",
+  "OrganizationAccountAccessRole",
+  "AWSControlTowerExecution",
+  "AWSCloudFormationStackSetExecutionRole",
+  "stacksets-exec-*",
+  "aws-reserved/*",
+  "aws-service-role/*",
+  "cdk-*",
+];
+
+/**
+ * The fleet roles (DESIGN.md, tag `phoenix:fleet-role=true`, exactly "true" as IAM matches it),
+ * plus the role ARNs the deployer lists (PHOENIX_FLEET_ROLE_ARNS), never a protected role.
+ */
+function fleetRoles(
+  ctx: PolicyContext,
+  ids: { tagged: string; listed: string; never: string },
+  conditions: IamCondition[] = [],
+): Scope[] {
+  const roles = (name: string) => `arn:${ctx.partition}:iam::${ctx.account}:role/${name}`;
+  return [
+    {
+      id: ids.tagged,
+      resources: [roles("*")],
+      conditions: [
+        { test: "StringEquals", variable: `aws:ResourceTag/${FLEET_ROLE_TAG}`, values: [GRANTING_TAG_VALUE] },
+        ...conditions,
+      ],
+    },
+    ...(ctx.fleetRoleArns.length > 0
+      ? [
+          {
+            id: ids.listed,
+            resources: [...ctx.fleetRoleArns].sort(),
+            ...(conditions.length > 0 ? { conditions } : {}),
+          },
+        ]
+      : []),
+    { id: ids.never, resources: PROTECTED_ROLE_NAMES.map(roles), effect: "Deny" },
+  ];
+}
+
+const passedToEc2: IamCondition = {
+  test: "StringEquals",
+  variable: "iam:PassedToService",
+  values: ["ec2.amazonaws.com"],
+};
 
 export const SCOPE_RULES: Record<string, ScopeRule> = {
   // --- read-only, no resource-level permissions
@@ -132,7 +272,18 @@ export const SCOPE_RULES: Record<string, ScopeRule> = {
   "kms:DescribeKey": signingKey,
 
   // --- containment: instances, once quarantined
-  "ec2:ModifyInstanceAttribute": quarantinedInstance,
+  "ec2:ModifyInstanceAttribute": (ctx, uses) => [
+    ...quarantinedInstance(ctx, uses),
+    {
+      id: "QuarantinedInstanceVolumes",
+      resources: [ec2Arn(ctx, "volume/*")],
+      // The instance (the required resource) is held to quarantined instances above.
+      reason:
+        "the Service Authorization Reference lists the volume as a resource of ModifyInstanceAttribute (Harden " +
+        "changes DeleteOnTermination through BlockDeviceMappings); volumes carry no Phoenix tag, and the call is " +
+        "only allowed at all on a quarantined instance",
+    },
+  ],
   "ec2:StopInstances": quarantinedInstance,
   "ec2:TerminateInstances": quarantinedInstance,
   "ec2:AssociateIamInstanceProfile": quarantinedInstance,
@@ -148,7 +299,7 @@ export const SCOPE_RULES: Record<string, ScopeRule> = {
         "isolation must work on any instance GuardDuty names, before Phoenix tags it (the network is cut first, " +
         "then the tag is written); interfaces carry no Phoenix tag. The groups moved to are restricted below.",
     },
-    ...phoenixSecurityGroups(ctx, new Set()),
+    ...phoenixSecurityGroups(ctx, { actions: new Set(), tagWrites: [] }),
   ],
   "ec2:CreateSecurityGroup": (ctx) => [
     {
@@ -188,36 +339,7 @@ export const SCOPE_RULES: Record<string, ScopeRule> = {
       conditions: [tagPresent(`aws:RequestTag/${CONTAINMENT_TAG}`)],
     },
   ],
-  "ec2:CreateTags": (ctx, used) => [
-    {
-      id: "PhoenixTagsOnly",
-      resources: [ec2Arn(ctx, "*"), ec2SharedArn(ctx, "image/*"), ec2SharedArn(ctx, "snapshot/*")],
-      conditions: [
-        { test: "ForAllValues:StringLike", variable: "aws:TagKeys", values: ["phoenix:*"] },
-        tagPresent("aws:TagKeys"),
-      ],
-    },
-    ...(used.has("ec2:CreateSecurityGroup")
-      ? [
-          {
-            id: "TagIsolationGroupsAtCreation",
-            resources: [ec2Arn(ctx, "security-group/*")],
-            conditions: [
-              { test: "StringEquals", variable: "ec2:CreateAction", values: ["CreateSecurityGroup"] },
-            ],
-          },
-        ]
-      : []),
-    ...(used.has("ec2:RunInstances")
-      ? [
-          {
-            id: "TagLaunchesAtCreation",
-            resources: [ec2Arn(ctx, "*")],
-            conditions: [{ test: "StringEquals", variable: "ec2:CreateAction", values: ["RunInstances"] }],
-          },
-        ]
-      : []),
-  ],
+  "ec2:CreateTags": tagWrites,
   "iam:GetInstanceProfile": (ctx) => [
     {
       id: "ReadInstanceProfiles",
@@ -250,26 +372,10 @@ export const SCOPE_RULES: Record<string, ScopeRule> = {
   ],
 
   // --- rollout
-  "autoscaling:StartInstanceRefresh": (ctx) => [
-    {
-      id: "RefreshManagedGroups",
-      resources: [autoScalingGroups(ctx)],
-      conditions: [
-        { test: "StringEquals", variable: `autoscaling:ResourceTag/${MANAGED_TAG}`, values: ["true"] },
-      ],
-    },
-  ],
+  "autoscaling:StartInstanceRefresh": managedGroups,
   // Only to pin a group on $Latest/$Default to the numbered version it runs (same content)
   // before a refresh: the same managed groups, the same condition.
-  "autoscaling:UpdateAutoScalingGroup": (ctx) => [
-    {
-      id: "RefreshManagedGroups",
-      resources: [autoScalingGroups(ctx)],
-      conditions: [
-        { test: "StringEquals", variable: `autoscaling:ResourceTag/${MANAGED_TAG}`, values: ["true"] },
-      ],
-    },
-  ],
+  "autoscaling:UpdateAutoScalingGroup": managedGroups,
   "ec2:CreateLaunchTemplateVersion": (ctx) => [
     {
       id: "NewTemplateVersions",
@@ -279,28 +385,35 @@ export const SCOPE_RULES: Record<string, ScopeRule> = {
         "tag is checked by StartInstanceRefresh, and the version is only used through it",
     },
   ],
-  "ec2:RunInstances": (ctx) => [
-    {
-      id: "LaunchThroughTemplates",
-      resources: [ec2Arn(ctx, "*"), ec2SharedArn(ctx, "image/*"), ec2SharedArn(ctx, "snapshot/*")],
-      // Only the launch check Auto Scaling makes when a refresh points a group at a template.
-      conditions: [
-        { test: "ArnLike", variable: "ec2:LaunchTemplate", values: [ec2Arn(ctx, "launch-template/*")] },
-      ],
-    },
-  ],
-  "iam:PassRole": (ctx) =>
-    ctx.fleetRoleArns.length === 0
-      ? []
-      : [
-          {
-            id: "PassFleetRoles",
-            resources: [...ctx.fleetRoleArns].sort(),
-            conditions: [
-              { test: "StringEquals", variable: "iam:PassedToService", values: ["ec2.amazonaws.com"] },
-            ],
-          },
+  "ec2:RunInstances": (ctx) => {
+    // Only the launch check Auto Scaling makes when a refresh points a group at a template.
+    const throughTemplates = [
+      { test: "ArnLike", variable: "ec2:LaunchTemplate", values: [ec2Arn(ctx, "launch-template/*")] },
+    ];
+    return [
+      {
+        id: "LaunchThroughTemplates",
+        resources: [ec2Arn(ctx, "*"), ec2SharedArn(ctx, "image/*"), ec2SharedArn(ctx, "snapshot/*")],
+        conditions: throughTemplates,
+      },
+      {
+        // A shared VPC: the subnet (and a security group its owner shares) is another
+        // account's; AWS RAM's share is what lets this account launch into it at all.
+        id: "LaunchIntoSharedSubnets",
+        resources: [
+          `arn:${ctx.partition}:ec2:${ctx.region}:*:subnet/*`,
+          `arn:${ctx.partition}:ec2:${ctx.region}:*:security-group/*`,
         ],
+        conditions: throughTemplates,
+      },
+    ];
+  },
+  "iam:PassRole": (ctx) =>
+    fleetRoles(
+      ctx,
+      { tagged: "PassFleetRoles", listed: "PassListedFleetRoles", never: "NeverPassPhoenixOrAdminRoles" },
+      [passedToEc2],
+    ),
 
   // --- state machines
   "lambda:InvokeFunction": () => {
@@ -314,10 +427,11 @@ function signingKey(ctx: PolicyContext): Scope[] {
     case "key":
       return [{ id: "SigningKey", resources: [ctx.signingKey.arn] }];
     case "alias":
+      // The alias's account and region: an alias ARN may name the image pipeline's key.
       return [
         {
           id: "SigningKey",
-          resources: [keys],
+          resources: [ctx.signingKey.keys],
           conditions: [
             {
               test: "ForAnyValue:StringEquals",
@@ -345,15 +459,15 @@ function quarantineProfile(ctx: PolicyContext): Scope[] {
   ];
 }
 
+/**
+ * The revocation deny is written on the compromised instance's role: only a fleet role (tagged,
+ * or listed by the deployer), never a Phoenix or administrative role. IAM has no condition key
+ * for an inline policy's name, so the policy name cannot be held to Phoenix's own.
+ */
 function instanceRoles(ctx: PolicyContext): Scope[] {
-  return [
-    {
-      id: "RevokeInstanceRoleSessions",
-      resources: [`arn:${ctx.partition}:iam::${ctx.account}:role/*`],
-      // IAM has no condition key for an inline policy's name, so PutRolePolicy cannot be held to
-      // `phoenix-revoke-*`; the role is whichever one the compromised instance had.
-      reason:
-        "the compromised instance's role is arbitrary; IAM offers no condition on the inline policy name",
-    },
-  ];
+  return fleetRoles(ctx, {
+    tagged: "RevokeOnFleetRoles",
+    listed: "RevokeOnListedFleetRoles",
+    never: "NeverWritePhoenixOrAdminRoles",
+  });
 }

@@ -29,13 +29,22 @@ import {
   parseModule,
   transactKindsIn,
 } from "./source-scan.js";
+import type { CreatingAction, TaggedResourceType, TagWrite } from "./tag-writes.js";
 
 /** Reads a file by its path relative to the repository root; undefined when it does not exist. */
 export type ReadSource = (repoPath: string) => string | undefined;
 
+/** A tag declaration (src/iam/tag-writes.ts) a function reaches, with where it is declared. */
+export interface DerivedTagWrite extends TagWrite {
+  /** `module: NAME`. */
+  declaredIn: string;
+}
+
 export interface UsedActions {
   /** Sorted, unique. */
   actions: string[];
+  /** The tag writes the function's code declares (what ec2:CreateTags is granted for). */
+  tagWrites: DerivedTagWrite[];
   /** The repository modules the entry point reaches at run time (the scan's scope). */
   modules: string[];
   /** action → where it comes from (`module: Command`, or `dependent action`). */
@@ -67,13 +76,11 @@ function resolveModule(from: string, specifier: string, read: ReadSource): strin
 
 const ALL = "*";
 
-/**
- * Walks what an entry point reaches, declaration by declaration. Returns, per module, the
- * indexes of its reachable top-level chunks.
- */
-function reachableChunks(entry: string, read: ReadSource): Map<ModuleModel, Set<number>> {
+type ModelOf = (path: string) => ModuleModel;
+
+function moduleLoader(read: ReadSource): ModelOf {
   const models = new Map<string, ModuleModel>();
-  const modelOf = (path: string): ModuleModel => {
+  return (path) => {
     let model = models.get(path);
     if (!model) {
       const source = read(path);
@@ -83,6 +90,13 @@ function reachableChunks(entry: string, read: ReadSource): Map<ModuleModel, Set<
     }
     return model;
   };
+}
+
+/**
+ * Walks what an entry point reaches, declaration by declaration. Returns, per module, the
+ * indexes of its reachable top-level chunks.
+ */
+function reachableChunks(entry: string, read: ReadSource, modelOf: ModelOf): Map<ModuleModel, Set<number>> {
   const reached = new Map<ModuleModel, Set<number>>();
   const requested = new Set<string>();
   const pending: [path: string, name: string][] = [[entry, ALL]];
@@ -150,14 +164,25 @@ function addUse(provenance: Record<string, string[]>, action: string, from: stri
 }
 
 export function usedActionsOfFunction(name: PhoenixFunction, read: ReadSource): UsedActions {
-  const reached = reachableChunks(functionEntry(name), read);
+  const modelOf = moduleLoader(read);
+  const reached = reachableChunks(functionEntry(name), read, modelOf);
   const provenance: Record<string, string[]> = {};
+  const tagWrites: DerivedTagWrite[] = [];
   for (const [model, indexes] of reached) {
-    const texts = [...indexes].sort((a, b) => a - b).map((index) => model.chunks[index]?.text ?? "");
+    const sorted = [...indexes].sort((a, b) => a - b);
+    const texts = sorted.map((index) => model.chunks[index]?.text ?? "");
     // The items of a transaction may be built in a helper next to the send: take the kinds
     // written anywhere in the module's reachable code.
     const transactKinds = transactKindsIn(texts.join("\n"));
+    sorted.forEach((index, i) => {
+      const chunk = model.chunks[index];
+      const text = texts[i] ?? "";
+      if (chunk && TAG_DECLARATION.test(text)) {
+        tagWrites.push(parseTagWrite(model, chunk.names[0] ?? "?", text, read, modelOf));
+      }
+    });
     for (const text of texts) {
+      checkTagWrites(model, text, read, modelOf);
       for (const use of commandsIn(model, text)) {
         for (const action of actionsOfCommand(use.pkg, use.command, transactKinds, model.path)) {
           addUse(provenance, action, `${model.path}: ${use.command}`);
@@ -171,9 +196,124 @@ export function usedActionsOfFunction(name: PhoenixFunction, read: ReadSource): 
   }
   return {
     actions: Object.keys(provenance).sort(),
+    tagWrites: tagWrites.sort((a, b) => a.declaredIn.localeCompare(b.declaredIn)),
     modules: [...reached.keys()].map((m) => m.path).sort(),
     provenance,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tag writes: the tags a function writes come from declarations next to the calls
+// (src/iam/tag-writes.ts); the scan reads the declarations it reaches, and refuses a tag list
+// built any other way, since the CreateTags grant would not cover it.
+
+const TAG_DECLARATION = /\bdeclareTagWrite\s*\(/;
+const TAGGED_RESOURCES: readonly TaggedResourceType[] = ["instance", "security-group", "snapshot", "image"];
+const CREATING_ACTIONS: readonly CreatingAction[] = ["CreateSecurityGroup", "CreateSnapshot"];
+
+export class UndeclaredTagWriteError extends Error {
+  constructor(where: string, what: string) {
+    super(
+      `${where}: ${what}; build tag lists with a declareTagWrite declaration's tags() or specification() (src/iam/tag-writes.ts), so that ec2:CreateTags is granted for them`,
+    );
+    this.name = "UndeclaredTagWriteError";
+  }
+}
+
+/** The string a constant names: a literal, or an identifier of a `const` (followed across imports). */
+function resolveString(
+  model: ModuleModel,
+  expression: string,
+  read: ReadSource,
+  modelOf: ModelOf,
+  depth = 0,
+): string {
+  const text = expression.trim();
+  const literal = text.match(/^(["'])([^"']*)\1$/);
+  if (literal) return literal[2] as string;
+  if (depth > 10 || !/^[A-Za-z_$][\w$]*$/.test(text)) {
+    throw new UndeclaredTagWriteError(model.path, `tag key ${text} is not a string literal or constant`);
+  }
+  const chunk = model.chunks.find((c) => c.names.includes(text));
+  if (chunk) {
+    const value = chunk.text.match(new RegExp(`\\bconst\\s+${text.replace(/\$/g, "\\$")}\\s*(?::[^=]+)?=\\s*([^;\\n]+)`));
+    if (!value) throw new UndeclaredTagWriteError(model.path, `tag key ${text} is not a constant`);
+    return resolveString(model, value[1] as string, read, modelOf, depth + 1);
+  }
+  const binding = model.imports.get(text) ?? model.reexports.get(text);
+  if (binding?.specifier.startsWith(".")) {
+    const target = modelOf(resolveModule(model.path, binding.specifier, read));
+    const local = target.exportAliases.get(binding.imported) ?? binding.imported;
+    return resolveString(target, local, read, modelOf, depth + 1);
+  }
+  throw new UndeclaredTagWriteError(model.path, `cannot resolve the tag key ${text}`);
+}
+
+function parseTagWrite(
+  model: ModuleModel,
+  name: string,
+  text: string,
+  read: ReadSource,
+  modelOf: ModelOf,
+): DerivedTagWrite {
+  const where = `${model.path}: ${name}`;
+  const resource = text.match(/\bresource\s*:\s*["']([\w-]+)["']/)?.[1] as TaggedResourceType | undefined;
+  const atCreation = text.match(/\batCreation\s*:\s*["'](\w+)["']/)?.[1] as CreatingAction | undefined;
+  const keyList = text.match(/\bkeys\s*:\s*\[([^\]]*)\]/)?.[1];
+  if (!resource || !TAGGED_RESOURCES.includes(resource))
+    throw new UndeclaredTagWriteError(where, `resource must be one of ${TAGGED_RESOURCES.join(", ")}`);
+  if (atCreation !== undefined && !CREATING_ACTIONS.includes(atCreation))
+    throw new UndeclaredTagWriteError(where, `atCreation must be one of ${CREATING_ACTIONS.join(", ")}`);
+  if (keyList === undefined) throw new UndeclaredTagWriteError(where, "no keys: [...] list");
+  const keys = keyList
+    .split(",")
+    .map((key) => key.trim())
+    .filter((key) => key.length > 0)
+    .map((key) => resolveString(model, key, read, modelOf));
+  if (keys.length === 0) throw new UndeclaredTagWriteError(where, "an empty keys list");
+  return { resource, keys, ...(atCreation ? { atCreation } : {}), declaredIn: where };
+}
+
+/** Whether an identifier names a tag declaration (in its module or the one it is imported from). */
+function isTagDeclaration(model: ModuleModel, identifier: string, read: ReadSource, modelOf: ModelOf): boolean {
+  const chunk = model.chunks.find((c) => c.names.includes(identifier));
+  if (chunk) return TAG_DECLARATION.test(chunk.text);
+  const binding = model.imports.get(identifier);
+  if (!binding?.specifier.startsWith(".")) return false;
+  const target = modelOf(resolveModule(model.path, binding.specifier, read));
+  return isTagDeclaration(target, target.exportAliases.get(binding.imported) ?? binding.imported, read, modelOf);
+}
+
+/** A chunk that writes tags must build every tag list from a declaration. */
+function checkTagWrites(model: ModuleModel, text: string, read: ReadSource, modelOf: ModelOf) {
+  const createsTags = commandsIn(model, text).some((use) => use.command === "CreateTagsCommand");
+  const specifies = /\bTagSpecifications\s*:/.test(text);
+  if (!createsTags && !specifies) return;
+  const used: string[] = [];
+  const after = (index: number) => text.slice(index, index + 120);
+  for (const match of text.matchAll(/\bTags\s*:/g)) {
+    const rest = after(match.index + match[0].length);
+    const declared = rest.match(/^\s*([A-Za-z_$][\w$]*)\.tags\(/)?.[1];
+    if (!declared)
+      throw new UndeclaredTagWriteError(model.path, `a tag list written by hand (Tags: ${rest.trim().slice(0, 40)}…)`);
+    used.push(declared);
+  }
+  for (const match of text.matchAll(/\bTagSpecifications\s*:/g)) {
+    const rest = after(match.index + match[0].length);
+    const declared = rest.match(/^\s*\[\s*([A-Za-z_$][\w$]*)\.specification\(/)?.[1];
+    if (!declared)
+      throw new UndeclaredTagWriteError(
+        model.path,
+        `TagSpecifications written by hand (${rest.trim().slice(0, 40)}…)`,
+      );
+    used.push(declared);
+  }
+  if (createsTags && !/\bTags\s*:/.test(text))
+    throw new UndeclaredTagWriteError(model.path, "a CreateTagsCommand whose Tags the scan cannot see");
+  for (const identifier of used) {
+    if (!isTagDeclaration(model, identifier, read, modelOf))
+      throw new UndeclaredTagWriteError(model.path, `${identifier} is not a declareTagWrite declaration`);
+  }
 }
 
 export function usedActionsOfAllFunctions(read: ReadSource): Record<PhoenixFunction, UsedActions> {

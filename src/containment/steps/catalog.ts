@@ -1,8 +1,9 @@
 /**
  * The Lambda functions of the contain workflow, one per step so that each gets only the
  * permissions its step needs (only dispose may terminate, only revoke touches IAM). The ASL names
- * them by placeholder, `${FnContain…}`, replaced at deploy (DefinitionSubstitutions) and by the
- * local cloud with the function name (or ARN) that runs the entry point below.
+ * them by placeholder, `${FnContain…}`, replaced with the function's ARN when the SST program is
+ * synthesized (stacks/workflows.ts writes the final definition; no DefinitionSubstitutions) and
+ * the same way by the local cloud.
  */
 export const CONTAIN_FUNCTIONS = {
   FnContainAdmit: { name: "contain-admit", entry: "functions/contain-admit.ts" },

@@ -4,8 +4,12 @@ import type { PhoenixDeps } from "../../deps.js";
 import { epochSeconds, groupPartition, LOCK_SK } from "./state-keys.js";
 
 /**
- * One lock per Auto Scaling group, so two workflows (two rollouts, or a rollout and a
- * containment) never act on one group at once. A conditional write in the state table:
+ * One lock per Auto Scaling group, so two rollouts never refresh one group at once. Containment
+ * does not take it, on purpose: isolating a compromised instance must never wait for a rollout.
+ * What keeps the two apart instead: the refresh skips an instance a containment detached (it is
+ * no longer in the group), and an instance the group launched from its old settings meanwhile
+ * (the detach's replacement) gets a follow-up refresh (workflow/group-steps.ts pollStep).
+ * A conditional write in the state table:
  * taken when free, expired, or already ours (a retried step re-acquires what it holds).
  * `expiresAt` is also the table's TTL attribute, so DynamoDB eventually deletes stale locks;
  * the condition does not wait for that (TTL deletion can lag by days).
