@@ -11,6 +11,7 @@ import { DEFAULT_LOCAL_PORT, LOCAL_ACCOUNT_ID } from "./defaults.js";
 import { sharedSequence } from "./events/journal.js";
 import { FaultInjector, validateFaultPlan } from "./faults.js";
 import { Gateway } from "./gateway/server.js";
+import { IAM_PART, iamPlugin } from "./iam/index.js";
 import { type MotoOptions, type MotoServer, startMoto } from "./moto.js";
 import { type BuiltinOptions, builtinPlugins } from "./plugins.js";
 
@@ -27,6 +28,12 @@ export interface LocalCloudOptions {
   /** Options of the built-in parts (policy, boot time), when `plugins` is not given. */
   builtin?: BuiltinOptions;
   log?: (message: string) => void;
+  /**
+   * IAM enforcement (local/iam): every call made with the credentials of a Phoenix role is
+   * evaluated against that role's policies, as AWS would. On by default; "off" only for debugging
+   * (`phoenix local --iam off`). Loaded whatever `plugins` says, unless it names its own "iam" part.
+   */
+  iam?: "on" | "off";
 }
 
 export interface LocalCloud {
@@ -72,7 +79,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   };
   const publish = busPublisher(context);
 
-  parts = (options.plugins ?? builtinPlugins(options.builtin)).map((plugin) => plugin(context));
+  const plugins = options.plugins ?? builtinPlugins(options.builtin);
+  parts = plugins.map((plugin) => plugin(context));
+  if (!parts.some((p) => p.name === IAM_PART)) {
+    // First: its STS answers and its authorizer come before any other part's.
+    parts.unshift(iamPlugin({ enforce: options.iam !== "off" })(context));
+  }
   let ready = false;
   const gateway = new Gateway({
     host,
@@ -81,6 +93,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     region,
     handlers: parts.flatMap((p) => p.handlers ?? []),
     observers: parts.flatMap((p) => p.observers ?? []),
+    authorizers: parts.flatMap((p) => p.authorizers ?? []),
     faults,
     callLog,
     control: {

@@ -2,7 +2,7 @@ import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge
 import type { CallLog } from "./calllog.js";
 import type { Clock } from "./clock.js";
 import type { FaultInjector } from "./faults.js";
-import type { ControlRoute, ResponseObserver, ServiceHandler } from "./gateway/server.js";
+import type { ControlRoute, RequestAuthorizer, ResponseObserver, ServiceHandler } from "./gateway/server.js";
 
 /** An event as an AWS service puts it on the default bus (the envelope is added by the bus). */
 export interface BusEvent {
@@ -48,6 +48,8 @@ export interface LocalCloudPart {
   name: string;
   handlers?: ServiceHandler[];
   observers?: ResponseObserver[];
+  /** Asked before any call is served (IAM enforcement, local/iam). */
+  authorizers?: RequestAuthorizer[];
   control?: Record<string, ControlRoute>;
   start?(): Promise<void>;
   stop?(): Promise<void>;

@@ -112,8 +112,15 @@ export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> 
   const [executable, ...args] = command as [string, ...string[]];
   const child = spawn(executable, [...args, "-H", host, "-p", String(port)], {
     stdio: ["ignore", "ignore", "pipe"],
-    // No CORS: moto would let any web page read its answers (the gateway refuses them too).
-    env: { ...process.env, MOTO_CALL_RESET_API: "true", MOTO_DISABLE_GLOBAL_CORS: "true" },
+    // No CORS: moto would let any web page read its answers (the gateway refuses them too). AWS's
+    // managed policies exist, as in AWS (Phoenix's Lambda roles attach AWSLambdaBasicExecutionRole);
+    // moto loads them on the first IAM call (about a second).
+    env: {
+      ...process.env,
+      MOTO_CALL_RESET_API: "true",
+      MOTO_DISABLE_GLOBAL_CORS: "true",
+      MOTO_IAM_LOAD_MANAGED_POLICIES: "true",
+    },
   });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {

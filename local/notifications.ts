@@ -1,4 +1,4 @@
-import type { LocalCloudContext, LocalCloudPlugin } from "./context.js";
+import type { LocalCloudContext, LocalCloudPart } from "./context.js";
 import type { AwsRequest } from "./gateway/request.js";
 
 export const NOTIFICATIONS_PATH = "/_phoenix/notifications";
@@ -13,6 +13,15 @@ export interface LocalNotification {
   /** Message attributes (Phoenix sends `kind` and `severity`). */
   attributes: Record<string, string>;
   messageId?: string;
+  /** Its number among the messages this local cloud kept (1 for the first). */
+  seq?: number;
+}
+
+export const NOTIFICATIONS_PART = "notifications";
+
+export interface NotificationsPart extends LocalCloudPart {
+  /** Every message kept so far, oldest first (what `GET /_phoenix/notifications` lists). */
+  messages(): readonly LocalNotification[];
 }
 
 /** The newest messages kept; older ones are dropped (a local cloud runs for hours at most). */
@@ -25,17 +34,19 @@ const KEEP = 1_000;
  * `phoenix local notifications` and the dashboard read) shows them. It only observes: moto
  * still receives and delivers every publish.
  */
-export function notificationsPlugin(): LocalCloudPlugin {
+export function notificationsPlugin(): (context: LocalCloudContext) => NotificationsPart {
   return (context: LocalCloudContext) => {
     const kept: LocalNotification[] = [];
+    let seq = 0;
     const observe = (request: AwsRequest, response: { status: number; body: Buffer }) => {
       const published = publishedMessage(request, response.body, context);
       if (!published) return;
-      kept.push(published);
+      kept.push({ ...published, seq: ++seq });
       if (kept.length > KEEP) kept.splice(0, kept.length - KEEP);
     };
     return {
-      name: "notifications",
+      name: NOTIFICATIONS_PART,
+      messages: () => kept,
       observers: [observe],
       control: {
         [NOTIFICATIONS_PATH]: async (req) => {

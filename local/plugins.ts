@@ -1,49 +1,49 @@
-import { defaultPolicy, type Policy } from "../src/policy/index.js";
+import type { Policy } from "../src/policy/index.js";
 import { autoScalingPlugin } from "./autoscaling/index.js";
 import type { LocalCloudPlugin } from "./context.js";
 import { dashboardPlugin } from "./dashboard/index.js";
+import { type DeploymentOptions, deploymentPlugin } from "./deployment/index.js";
 import { eventsPlugin } from "./events/index.js";
 import { launchTemplateSourceVersion } from "./moto-fixes/launch-template-source.js";
 import { primaryInterfaceGroups } from "./moto-fixes/primary-eni-groups.js";
 import { registerImageTags } from "./moto-fixes/register-image-tags.js";
 import { serialDynamoDb } from "./moto-fixes/serial-dynamodb.js";
 import { notificationsPlugin } from "./notifications.js";
-import {
-  eventHandlersFrom,
-  type FunctionRegistry,
-  type LocalPhoenix,
-  phoenixStackPlugin,
-} from "./phoenix/stack.js";
 import { stepFunctionsPlugin } from "./stepfunctions/index.js";
 
-export interface BuiltinOptions {
+export interface BuiltinOptions extends Omit<DeploymentOptions, "policy"> {
   policy?: Policy;
   /** Simulated seconds an instance takes to boot and pass health checks. */
   bootSeconds?: number;
-  /** Deploy Phoenix itself (functions, state machines, tables) onto the local cloud (default true). */
+  /** Deploy Phoenix itself (from its resource graph: local/deployment) onto the local cloud (default true). */
   deployPhoenix?: boolean;
-  stage?: string;
-  onDeployed?: (phoenix: LocalPhoenix) => void;
+}
+
+/**
+ * Phoenix deployed on a local cloud: the Step Functions engine its state machines run on, the
+ * notification inbox, and the deployment of its resource graph. Tests add the parts they need
+ * (Auto Scaling, the EC2 event emitters, moto fixes) in front.
+ */
+export function phoenixParts(options: DeploymentOptions = {}): LocalCloudPlugin[] {
+  return [stepFunctionsPlugin(), notificationsPlugin(), deploymentPlugin(options)];
 }
 
 /** Every part of the local runtime that `phoenix local` loads, in start order. */
 export function builtinPlugins(options: BuiltinOptions = {}): LocalCloudPlugin[] {
-  const policy = options.policy ?? defaultPolicy();
-  const stage = options.stage ?? "local";
-  const registry: FunctionRegistry = {};
+  const { bootSeconds, deployPhoenix, ...deployment } = options;
   const plugins: LocalCloudPlugin[] = [
     serialDynamoDb(),
     primaryInterfaceGroups(),
     launchTemplateSourceVersion(),
     registerImageTags(),
-    autoScalingPlugin({ bootSeconds: options.bootSeconds }),
-    stepFunctionsPlugin({ functions: registry }),
-    eventsPlugin({ handlers: eventHandlersFrom(registry, stage), policy }),
+    autoScalingPlugin({ bootSeconds }),
+    stepFunctionsPlugin(),
+    eventsPlugin(),
     notificationsPlugin(),
   ];
-  if (options.deployPhoenix !== false) {
-    plugins.push(phoenixStackPlugin({ registry, policy, stage, onDeployed: options.onDeployed }));
-    plugins.push(dashboardPlugin({ stage }));
+  if (deployPhoenix !== false) {
+    plugins.push(deploymentPlugin(deployment));
+    plugins.push(dashboardPlugin({ stage: deployment.stage ?? "local" }));
   }
   return plugins;
 }

@@ -111,6 +111,8 @@ export async function seedDemoFleet(
           { Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" },
         ],
       }),
+      // A fleet role (DESIGN.md): Phoenix may pass it to EC2 and write its revocation on it.
+      Tags: [{ Key: "phoenix:fleet-role", Value: "true" }],
     }),
   );
   await iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: instanceProfileName }));

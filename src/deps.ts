@@ -49,7 +49,10 @@ export function depsFromEnvironment(
   options: { target?: AwsTarget; now?: () => Date } = {},
 ): PhoenixDeps {
   return buildDeps({
-    clients: lazyClients(options.target ?? { endpoint: env.AWS_ENDPOINT_URL, region: env.AWS_REGION }, clients),
+    clients: lazyClients(
+      options.target ?? { endpoint: env.AWS_ENDPOINT_URL, region: env.AWS_REGION },
+      clients,
+    ),
     resources: resourcesFromEnv(env),
     policy: loadPolicy(env),
     accountId: env.PHOENIX_ACCOUNT_ID ?? "",

@@ -3,9 +3,10 @@
  * a bad field fails `sst deploy` with the field's name instead of a handler failing later.
  *
  * Sources (the same variables the handlers read): PHOENIX_POLICY (inline JSON) or
- * PHOENIX_POLICY_FILE (a JSON file), else the safe defaults. PHOENIX_FLEET_ROLE_ARNS lists the
- * roles of the fleet's launch-template instance profiles that rollouts may pass (see
- * docs/DEPLOY.md); it is not part of the policy because it is an IAM grant, not behaviour.
+ * PHOENIX_POLICY_FILE (a JSON file), else the safe defaults. PHOENIX_FLEET_ROLE_ARNS lists
+ * fleet roles beside the ones tagged `phoenix:fleet-role=true` (rollouts may pass them to EC2,
+ * containment writes its revocation on them; see docs/DEPLOY.md); it is not part of the policy
+ * because it is an IAM grant, not behaviour.
  */
 import { loadPolicy, type Policy, PolicyError } from "../src/policy/index.js";
 import { stageProblem } from "../src/resources.js";

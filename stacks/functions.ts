@@ -40,6 +40,7 @@ export const sizingOf = (name: PhoenixFunction): Sizing => SIZING[name] ?? DEFAU
 /** SST's permission shape (FunctionPermissionArgs) from a derived statement. */
 function toPermission(statement: PolicyStatement) {
   return {
+    ...(statement.effect === "Deny" ? { effect: "deny" as const } : {}),
     actions: statement.actions,
     resources: statement.resources,
     ...(statement.conditions ? { conditions: statement.conditions } : {}),

@@ -1,71 +1,50 @@
-import { readFileSync } from "node:fs";
-import path from "node:path";
-import { CreateStateMachineCommand, ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
-import { type LocalCloud, startLocalCloud } from "../../local/cloud.js";
-import { primaryInterfaceGroups } from "../../local/moto-fixes/primary-eni-groups.js";
-import { serialDynamoDb } from "../../local/moto-fixes/serial-dynamodb.js";
-import { type SeededFleet, seedDemoFleet } from "../../local/seed.js";
-import { renderContainDefinition } from "../../src/containment/steps/catalog.js";
+import { ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
+import type { LocalCloud } from "../../local/cloud.js";
 import type { PhoenixDeps } from "../../src/deps.js";
-import { phoenixOn } from "../../test/support/phoenix.js";
-import { BENCH_DIR } from "./results.js";
+import { type Harness, startHarness } from "../../test/containment/support/fixtures.js";
 
 process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
 
 /**
- * The intake alone: moto, Phoenix's tables and topic, and a contain state machine in moto that
- * records executions without running them (so a flood measures the trigger path, not 300
- * workflows competing for two cores).
+ * The intake alone: Phoenix deployed from its graph on the local cloud, the contain workflow held
+ * at its first step (Admit), so that executions are recorded without running (a flood measures
+ * the trigger path, not 300 workflows competing for two cores).
  */
 export interface IntakeHarness {
   cloud: LocalCloud;
   deps: PhoenixDeps;
-  fleet: SeededFleet;
+  fleet: Harness["fleet"];
   containStateMachineArn: string;
   executionNames(): Promise<string[]>;
   stop(): Promise<void>;
 }
 
 export async function startIntakeHarness(policy: unknown): Promise<IntakeHarness> {
-  const cloud = await startLocalCloud({ port: 0, plugins: [serialDynamoDb(), primaryInterfaceGroups()] });
-  try {
-    const fleet = await seedDemoFleet(cloud.context.internalClientConfig);
-    const { deps, resources } = await phoenixOn(cloud, { policy, stage: "bench" });
-    const sfn = new SFNClient(cloud.context.internalClientConfig);
-    await sfn.send(
-      new CreateStateMachineCommand({
-        name: resources.containStateMachineArn.split(":").pop()!,
-        roleArn: `arn:aws:iam::${cloud.context.accountId}:role/phoenix-contain`,
-        definition: renderContainDefinition(
-          readFileSync(path.join(BENCH_DIR, "../workflows/contain.asl.json"), "utf8"),
-        ),
-      }),
-    );
-    return {
-      cloud,
-      deps,
-      fleet,
-      containStateMachineArn: resources.containStateMachineArn,
-      async executionNames() {
-        const names: string[] = [];
-        let nextToken: string | undefined;
-        do {
-          const page = await sfn.send(
-            new ListExecutionsCommand({
-              stateMachineArn: resources.containStateMachineArn,
-              maxResults: 1000,
-              nextToken,
-            }),
-          );
-          names.push(...(page.executions ?? []).map((e) => e.name!));
-          nextToken = page.nextToken;
-        } while (nextToken);
-        return names;
-      },
-      stop: () => cloud.stop(),
-    };
-  } catch (error) {
-    await cloud.stop();
-    throw error;
-  }
+  const h = await startHarness({ policy });
+  const sfn = new SFNClient({
+    endpoint: h.cloud.endpoint,
+    region: h.cloud.context.region,
+    credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
+    maxAttempts: 10,
+  });
+  const containStateMachineArn = h.deployment.stateMachineArns.contain;
+  return {
+    cloud: h.cloud,
+    deps: h.deployment.depsOf("on-finding"),
+    fleet: h.fleet,
+    containStateMachineArn,
+    async executionNames() {
+      const names: string[] = [];
+      let nextToken: string | undefined;
+      do {
+        const page = await sfn.send(
+          new ListExecutionsCommand({ stateMachineArn: containStateMachineArn, maxResults: 1000, nextToken }),
+        );
+        names.push(...(page.executions ?? []).map((e) => e.name!));
+        nextToken = page.nextToken;
+      } while (nextToken);
+      return names;
+    },
+    stop: () => h.stop(),
+  };
 }

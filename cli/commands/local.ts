@@ -1,10 +1,11 @@
 import { parseArgs } from "node:util";
 import type { LocalCloud } from "../../local/cloud.js";
 import { DEFAULT_LOCAL_PORT } from "../../local/defaults.js";
-import type { LocalPhoenix } from "../../local/phoenix/stack.js";
+import type { LocalDeployment } from "../../local/deployment/index.js";
 import type { BuiltinOptions } from "../../local/plugins.js";
 import { describeRecord, liveLocalClouds, recordLocalCloud } from "../../local/registry.js";
 import { loadPolicy, type Policy, PolicyError } from "../../src/policy/index.js";
+import { stageProblem } from "../../src/resources.js";
 import { parseErrorMessage } from "../args.js";
 import { readPolicyFile } from "../aws/session.js";
 import { type Command, parsePort, parsePositiveNumber } from "../command.js";
@@ -15,6 +16,12 @@ export interface LocalFlags {
   port: number;
   speed: number;
   policy: Policy;
+  /** The stage Phoenix is synthesized and deployed as (its resource names: phoenix-<stage>-…). */
+  stage: string;
+  /** A resource graph file (`npm run synth` output) to deploy instead of synthesizing one. */
+  graph?: string;
+  /** IAM enforcement (local/iam): "on" unless `--iam off` (debugging only). */
+  iam: "on" | "off";
   /** Boolean flags of the calling command beyond the local cloud's own. */
   booleans: Record<string, boolean>;
 }
@@ -28,6 +35,9 @@ export function parseLocalFlags(
     port: { type: "string" as const },
     speed: { type: "string" as const },
     policy: { type: "string" as const },
+    stage: { type: "string" as const },
+    graph: { type: "string" as const },
+    iam: { type: "string" as const },
     ...Object.fromEntries(booleans.map((name) => [name, { type: "boolean" as const }])),
   };
   let values: Record<string, string | boolean | undefined>;
@@ -45,6 +55,13 @@ export function parseLocalFlags(
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  const stage = text("stage") ?? "local";
+  const badStage = stageProblem(stage);
+  if (badStage) throw new UsageError(`--stage: ${badStage}`);
+  const graph = text("graph");
+  const iam = text("iam") ?? "on";
+  if (iam !== "on" && iam !== "off")
+    throw new UsageError(`--iam takes on or off, not ${JSON.stringify(iam)}`);
   const policyFile = text("policy");
   let policy: Policy;
   try {
@@ -58,6 +75,9 @@ export function parseLocalFlags(
     port,
     speed,
     policy,
+    stage,
+    ...(graph ? { graph } : {}),
+    iam,
     booleans: Object.fromEntries(booleans.map((name) => [name, values[name] === true])),
   };
 }
@@ -69,21 +89,26 @@ export function parseLocalFlags(
 export async function startCloudForCommand(
   flags: LocalFlags,
   io: CommandIO,
-  builtin: Omit<BuiltinOptions, "policy" | "onDeployed"> = {},
+  builtin: Omit<BuiltinOptions, "policy" | "onDeployed" | "stage" | "graph"> = {},
   verbose = true,
   command = "phoenix local",
-): Promise<{ cloud?: LocalCloud; phoenix?: LocalPhoenix; code: number }> {
+): Promise<{ cloud?: LocalCloud; phoenix?: LocalDeployment; code: number }> {
   // Loaded here: `phoenix local finding` and the other subcommands do not need the runtime.
   const { startLocalCloud } = await import("../../local/cloud.js");
   try {
-    let phoenix: LocalPhoenix | undefined;
+    let phoenix: LocalDeployment | undefined;
     const cloud = await startLocalCloud({
       port: flags.port,
       speed: flags.speed,
+      iam: flags.iam,
       log: verbose ? (m) => io.err(`[local] ${m}`) : () => {},
       builtin: {
         ...builtin,
         policy: flags.policy,
+        stage: flags.stage,
+        ...(flags.graph ? { graph: flags.graph } : {}),
+        // As `npm run synth` does: .phoenix/synth/<stage>.json is the graph of that stage.
+        writeStageGraph: true,
         onDeployed: (deployed) => {
           phoenix = deployed;
         },
@@ -95,7 +120,7 @@ export async function startCloudForCommand(
         port: cloud.port,
         command,
         speed: flags.speed,
-        stage: builtin.stage ?? "local",
+        stage: phoenix?.stage ?? flags.stage,
         policy: flags.policy,
       },
       io.env,
@@ -155,13 +180,21 @@ const SUBCOMMANDS = ["finding", "notifications", "env"] as const;
 export const localCommand: Command = {
   name: "local",
   usage: [
-    "phoenix local [--port 4566] [--speed 1] [--policy policy.json]",
+    "phoenix local [--port 4566] [--speed 1] [--policy policy.json] [--stage local] [--graph graph.json] [--iam on|off]",
     "       phoenix local finding <instance-id> [--type T] [--severity N] [--role ACTOR|TARGET] [--sample] [--put] [--json] [--port N | --endpoint URL]",
     "       phoenix local notifications [--since 1h] [--all] [--json] [--port N | --endpoint URL]",
     "       phoenix local env [--port N | --endpoint URL]",
   ].join("\n"),
   example: "phoenix local --port 4640 --speed 10",
   details: `\`phoenix local\` runs the local cloud until Ctrl-C (its state is in memory and discarded then).
+Phoenix is deployed on it from its resource graph: the SST program (sst.config.ts, stacks/) run
+offline for --stage (default local) and the policy, as \`npm run synth\` does (cached in
+.phoenix/synth/cache; the graph is also written to .phoenix/synth/<stage>.json), or the graph
+file --graph names. GET /_phoenix/deployment answers the graph it deployed.
+Each Phoenix function and state machine calls it with its own role's credentials, and every such
+call is evaluated against the role's policies as AWS would (local/iam; the default credentials, a
+person's, are the account's administrator); a denial answers with the service's own error, and
+GET /_phoenix/iam/decisions lists the decisions. --iam off turns the evaluation off (debugging only).
 While it runs it records its endpoint in .phoenix/run/ (PHOENIX_RUN_DIR), so that the other
 commands find it with --local, whatever its port.
 

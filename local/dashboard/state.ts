@@ -6,6 +6,7 @@ import { type ExecutionSummary, listWorkflows, managedGroupRefreshes } from "../
 import { listHolds } from "../../cli/aws/holds.js";
 import { skippedBecause } from "../../cli/progress/skipped.js";
 import type { AuditRecord } from "../../src/audit/audit.js";
+import { isManaged } from "../../src/rollout/group.js";
 import type { LocalNotification } from "../notifications.js";
 
 /** Everything the dashboard shows, in one JSON document (`/_phoenix/dashboard/state`). */
@@ -158,7 +159,7 @@ export async function dashboardState(
         : { id: member.InstanceId ?? "", state: member.LifecycleState ?? "unknown", protected: false };
     });
     const refresh = refreshes.find((r) => r.group === group.AutoScalingGroupName)?.refresh;
-    const managed = tags["phoenix:managed"]?.trim().toLowerCase() === "true";
+    const managed = isManaged({ tags });
     return {
       name: group.AutoScalingGroupName ?? "",
       ...(tags["phoenix:image-family"] ? { family: tags["phoenix:image-family"] } : {}),

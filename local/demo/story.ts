@@ -5,7 +5,7 @@ import { SFNClient } from "@aws-sdk/client-sfn";
 import { type WatchedExecution, type WatchLine, WorkflowWatcher } from "../../cli/progress/watcher.js";
 import { tagsOf } from "../../src/containment/steps/instance.js";
 import type { LocalCloud } from "../cloud.js";
-import type { LocalPhoenix } from "../phoenix/stack.js";
+import type { LocalDeployment } from "../deployment/index.js";
 import { registerImage, type SeededFleet } from "../seed.js";
 import { guardDutyFinding } from "./finding.js";
 
@@ -16,7 +16,7 @@ import { guardDutyFinding } from "./finding.js";
  */
 export interface StoryOptions {
   cloud: LocalCloud;
-  phoenix: LocalPhoenix;
+  phoenix: Pick<LocalDeployment, "stateMachineArns">;
   fleet: SeededFleet;
   say: (text: string) => void;
   /** Real milliseconds any one act may take before the story gives up on it. */

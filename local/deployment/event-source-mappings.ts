@@ -127,19 +127,26 @@ export class SqsEventSource {
         const closes = Date.now() + windowMs;
         while (batch.length > 0 && batch.length < mapping.batchSize && Date.now() < closes) {
           const left = closes - Date.now();
-          const more = await this.receive(mapping.batchSize - batch.length, left >= 1000 ? Math.floor(left / 1000) : 0);
+          const more = await this.receive(
+            mapping.batchSize - batch.length,
+            left >= 1000 ? Math.floor(left / 1000) : 0,
+          );
           batch.push(...more);
           if (more.length === 0 && left < 1000) await new Promise((r) => setTimeout(r, Math.min(left, 25)));
         }
       } catch (error) {
         if (this.abort.signal.aborted) return;
-        this.options.log(`lambda: polling ${this.options.queue.name} for ${mapping.functionName} failed: ${(error as Error).message}`);
+        this.options.log(
+          `lambda: polling ${this.options.queue.name} for ${mapping.functionName} failed: ${(error as Error).message}`,
+        );
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }
       if (batch.length === 0) continue;
       await this.deliver(batch).catch((error: unknown) =>
-        this.options.log(`lambda: a batch of ${this.options.queue.name} was not settled: ${(error as Error).message}`),
+        this.options.log(
+          `lambda: a batch of ${this.options.queue.name} was not settled: ${(error as Error).message}`,
+        ),
       );
     }
   }
@@ -162,7 +169,9 @@ export class SqsEventSource {
       } else failed = new Set();
     } catch (thrown) {
       error =
-        thrown instanceof LambdaServiceError ? `${thrown.code}: ${thrown.message}` : String((thrown as Error).message);
+        thrown instanceof LambdaServiceError
+          ? `${thrown.code}: ${thrown.message}`
+          : String((thrown as Error).message);
       failed = new Set(records.map((r) => r.messageId));
     }
     const durationMs = Date.now() - invoked;
@@ -198,7 +207,11 @@ export class SqsEventSource {
 
   private async settle(messages: Message[], failed: Set<string>): Promise<void> {
     const { sqs, queue, clock } = this.options;
-    const entries = messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? "", id: m.MessageId }));
+    const entries = messages.map((m, i) => ({
+      Id: String(i),
+      ReceiptHandle: m.ReceiptHandle ?? "",
+      id: m.MessageId,
+    }));
     const done = entries.filter((e) => !failed.has(e.id ?? ""));
     const retry = entries.filter((e) => failed.has(e.id ?? ""));
     if (done.length > 0)

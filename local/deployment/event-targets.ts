@@ -1,9 +1,10 @@
+import { type EventBridgeClient, PutTargetsCommand, RemoveTargetsCommand } from "@aws-sdk/client-eventbridge";
 import {
-  type EventBridgeClient,
-  PutTargetsCommand,
-  RemoveTargetsCommand,
-} from "@aws-sdk/client-eventbridge";
-import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
 import type { Clock } from "../clock.js";
 import { eventFromMessageBody } from "../events/delivery.js";
 import { type LambdaRuntime, LambdaServiceError } from "./lambda-runtime.js";
@@ -50,7 +51,7 @@ export interface TargetDelivery {
   eventId?: string;
   attempt: number;
   outcome: "delivered" | "failed";
-  /** Set when the event went to the target's DLQ (or "dropped": no DLQ, or it refused). */
+  /** Set when the event went to the target's DLQ (its ARN), or "dropped" (no DLQ, or it refused). */
   deadLettered?: string;
   error?: string;
   latencyMs: number;
@@ -113,14 +114,18 @@ export function jsonPath(value: unknown, path: string): unknown {
 }
 
 /** What a target receives for an event: the event, or what its Input settings make of it. */
-export function targetInput(target: Pick<TargetSpec, "input" | "inputPath" | "inputTransformer">, event: unknown): string {
+export function targetInput(
+  target: Pick<TargetSpec, "input" | "inputPath" | "inputTransformer">,
+  event: unknown,
+): string {
   if (target.input !== undefined) return target.input;
   if (target.inputPath !== undefined) return JSON.stringify(jsonPath(event, target.inputPath) ?? null);
   if (target.inputTransformer) {
     let text = target.inputTransformer.inputTemplate;
     for (const [name, path] of Object.entries(target.inputTransformer.inputPathsMap)) {
       const value = jsonPath(event, path);
-      const rendered = value === undefined ? "null" : typeof value === "string" ? value : JSON.stringify(value);
+      const rendered =
+        value === undefined ? "null" : typeof value === "string" ? value : JSON.stringify(value);
       text = text.split(`<${name}>`).join(rendered);
     }
     text = text.split("<aws.events.event.json>").join(JSON.stringify(event));
@@ -185,7 +190,9 @@ export class EventTargets {
       }),
     );
     if (result.FailedEntryCount)
-      throw new Error(`cannot attach rule ${state.rule.name} to the delivery queue: ${JSON.stringify(result.FailedEntries)}`);
+      throw new Error(
+        `cannot attach rule ${state.rule.name} to the delivery queue: ${JSON.stringify(result.FailedEntries)}`,
+      );
     state.tapped = true;
   }
 
@@ -274,7 +281,9 @@ export class EventTargets {
             Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? "" })),
           }),
         )
-        .catch((error: unknown) => this.options.log(`events: deleting matched events failed: ${(error as Error).message}`));
+        .catch((error: unknown) =>
+          this.options.log(`events: deleting matched events failed: ${(error as Error).message}`),
+        );
     }
   }
 
@@ -334,7 +343,15 @@ export class EventTargets {
         const retriesLeft = attempt <= policy.maximumRetryAttempts;
         const young = clock.now() - firstAt < policy.maximumEventAgeInSeconds * 1000;
         if (failure.retryable && retriesLeft && young && !this.abort.signal.aborted) {
-          this.report(rule, target, event, attempt, "failed", firstReal, `${failure.code}: ${failure.message}`);
+          this.report(
+            rule,
+            target,
+            event,
+            attempt,
+            "failed",
+            firstReal,
+            `${failure.code}: ${failure.message}`,
+          );
           try {
             // Exponential backoff with (full) jitter, in simulated time.
             await clock.sleep(delay * (0.5 + Math.random() / 2), this.abort.signal);
@@ -351,7 +368,16 @@ export class EventTargets {
             : "MaximumRetryAttemptsExhausted";
         const where = await this.deadLetter(rule, target, event, failure, attempt - 1, condition);
         if (where !== "dropped") stats.deadLettered++;
-        this.report(rule, target, event, attempt, "failed", firstReal, `${failure.code}: ${failure.message}`, where);
+        this.report(
+          rule,
+          target,
+          event,
+          attempt,
+          "failed",
+          firstReal,
+          `${failure.code}: ${failure.message}`,
+          where,
+        );
         return;
       }
     }
@@ -398,11 +424,13 @@ export class EventTargets {
         sourceArn: rule.arn,
         sourceAccount: scope.accountId,
       });
-      if (!allowed.allowed) throw new DeliveryFailure("NO_PERMISSIONS", `${queue.name}: ${allowed.reason}`, false);
+      if (!allowed.allowed)
+        throw new DeliveryFailure("NO_PERMISSIONS", `${queue.name}: ${allowed.reason}`, false);
       try {
         await this.options.queues.send(target.arn, input, {}, target.messageGroupId);
       } catch (error) {
-        if (error instanceof NoSuchQueueError) throw new DeliveryFailure("RESOURCE_NOT_FOUND", error.message, false);
+        if (error instanceof NoSuchQueueError)
+          throw new DeliveryFailure("RESOURCE_NOT_FOUND", error.message, false);
         throw error;
       }
       return;
@@ -467,7 +495,9 @@ export class EventTargets {
         sourceAccount: this.options.scope.accountId,
       });
       if (!allowed.allowed) {
-        this.options.log(`events: the DLQ ${queue.name} of ${rule.name} refuses EventBridge: ${allowed.reason}`);
+        this.options.log(
+          `events: the DLQ ${queue.name} of ${rule.name} refuses EventBridge: ${allowed.reason}`,
+        );
         return "dropped";
       }
       await this.options.queues.send(target.deadLetterArn, JSON.stringify(event), {
@@ -478,9 +508,11 @@ export class EventTargets {
         ...(condition ? { EXHAUSTED_RETRY_CONDITION: condition } : {}),
         RETRY_ATTEMPTS: String(retries),
       });
-      return queue.name;
+      return queue.arn;
     } catch (error) {
-      this.options.log(`events: the DLQ of ${rule.name} could not take the event: ${(error as Error).message}`);
+      this.options.log(
+        `events: the DLQ of ${rule.name} could not take the event: ${(error as Error).message}`,
+      );
       return "dropped";
     }
   }

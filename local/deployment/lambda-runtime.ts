@@ -298,8 +298,19 @@ export class LambdaRuntime {
         try {
           outcome = await this.invoke(fn.spec.name, event);
         } catch (error) {
-          if (!(error instanceof LambdaServiceError) || error.code !== "TooManyRequestsException") throw error;
-          this.report(fn, requestId, attempts + 1, "throttled", event, source, acceptedReal, 0, error.message);
+          if (!(error instanceof LambdaServiceError) || error.code !== "TooManyRequestsException")
+            throw error;
+          this.report(
+            fn,
+            requestId,
+            attempts + 1,
+            "throttled",
+            event,
+            source,
+            acceptedReal,
+            0,
+            error.message,
+          );
           await clock.sleep(throttleDelay, this.abort.signal);
           throttleDelay = Math.min(THROTTLE_MAX_MS, throttleDelay * 2);
           continue;
@@ -334,7 +345,9 @@ export class LambdaRuntime {
       await this.deadLetter(fn, requestId, event, last, attempts, condition);
     } catch (error) {
       if (!this.abort.signal.aborted)
-        this.options.log(`lambda: asynchronous invocation of ${fn.spec.name} lost: ${(error as Error).message}`);
+        this.options.log(
+          `lambda: asynchronous invocation of ${fn.spec.name} lost: ${(error as Error).message}`,
+        );
     }
   }
 
@@ -424,13 +437,19 @@ export class LambdaRuntime {
         ...(outcome?.error ? { functionError: "Unhandled" } : {}),
       },
       responsePayload: outcome?.error
-        ? { errorType: outcome.error.errorType, errorMessage: outcome.error.errorMessage, trace: outcome.error.trace }
+        ? {
+            errorType: outcome.error.errorType,
+            errorMessage: outcome.error.errorMessage,
+            trace: outcome.error.trace,
+          }
         : (outcome?.result ?? null),
     };
     try {
       await this.options.destinations.send(destination, JSON.stringify(record));
     } catch (error) {
-      this.options.log(`lambda: ${fn.spec.name}'s destination ${destination} failed: ${(error as Error).message}`);
+      this.options.log(
+        `lambda: ${fn.spec.name}'s destination ${destination} failed: ${(error as Error).message}`,
+      );
     }
   }
 

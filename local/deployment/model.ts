@@ -289,7 +289,10 @@ export class DeploymentError extends Error {
 }
 
 /** EventBridge's defaults for a target without a retry policy (AWS: 185 attempts, 24 hours). */
-export const DEFAULT_TARGET_RETRY: RetryPolicy = { maximumRetryAttempts: 185, maximumEventAgeInSeconds: 86_400 };
+export const DEFAULT_TARGET_RETRY: RetryPolicy = {
+  maximumRetryAttempts: 185,
+  maximumEventAgeInSeconds: 86_400,
+};
 /** Lambda's defaults for asynchronous invocation (AWS: two retries, events kept six hours). */
 export const DEFAULT_ASYNC_RETRIES = 2;
 export const DEFAULT_ASYNC_MAX_AGE_SECONDS = 21_600;
@@ -302,7 +305,8 @@ export function effectiveRetryPolicy(target: Pick<TargetSpec, "retryPolicy">): R
 
 /** Types that exist only at deploy time (assets, SST's own bookkeeping): nothing to create locally. */
 const DEPLOY_TIME_ONLY: Record<string, string> = {
-  "aws:s3/bucketObjectv2:BucketObjectv2": "a code asset: the local cloud runs the function's source in-process",
+  "aws:s3/bucketObjectv2:BucketObjectv2":
+    "a code asset: the local cloud runs the function's source in-process",
   "aws:s3/bucketObject:BucketObject": "a code asset: the local cloud runs the function's source in-process",
   "random:index/randomBytes:RandomBytes": "deploy-time randomness (the values are already in the graph)",
   "random:index/randomString:RandomString": "deploy-time randomness (the values are already in the graph)",
@@ -591,7 +595,8 @@ export function deploymentModel(graph: SynthGraph, scope: Scope): DeploymentMode
         const destinations = obj(i.destinationConfig) ?? {};
         const retries = num(i, "maximumRetryAttempts") ?? DEFAULT_ASYNC_RETRIES;
         const maxAge = num(i, "maximumEventAgeInSeconds") ?? DEFAULT_ASYNC_MAX_AGE_SECONDS;
-        if (retries < 0 || retries > 2) problems.push(`${where(r)}: maximumRetryAttempts ${retries} is not 0 to 2`);
+        if (retries < 0 || retries > 2)
+          problems.push(`${where(r)}: maximumRetryAttempts ${retries} is not 0 to 2`);
         if (maxAge < 60 || maxAge > 21_600)
           problems.push(`${where(r)}: maximumEventAgeInSeconds ${maxAge} is not 60 to 21600`);
         const onFailure = str(obj(destinations.onFailure) ?? {}, "destination");
@@ -620,9 +625,12 @@ export function deploymentModel(graph: SynthGraph, scope: Scope): DeploymentMode
         }
         const batchSize = num(i, "batchSize") ?? 10;
         const window = num(i, "maximumBatchingWindowInSeconds") ?? 0;
-        if (batchSize < 1 || batchSize > 10_000) problems.push(`${where(r)}: batchSize ${batchSize} is not 1 to 10000`);
+        if (batchSize < 1 || batchSize > 10_000)
+          problems.push(`${where(r)}: batchSize ${batchSize} is not 1 to 10000`);
         if (batchSize > 10 && window < 1)
-          problems.push(`${where(r)}: a batchSize over 10 needs maximumBatchingWindowInSeconds of at least 1 (SQS)`);
+          problems.push(
+            `${where(r)}: a batchSize over 10 needs maximumBatchingWindowInSeconds of at least 1 (SQS)`,
+          );
         if (window < 0 || window > 300)
           problems.push(`${where(r)}: maximumBatchingWindowInSeconds ${window} is not 0 to 300`);
         const concurrency = num(obj(i.scalingConfig) ?? {}, "maximumConcurrency");
@@ -708,7 +716,9 @@ export function deploymentModel(graph: SynthGraph, scope: Scope): DeploymentMode
       problems.push(`target ${target.resource}: rule ${target.rule} is not in the graph`);
   }
   if (problems.length > 0)
-    throw new DeploymentError(`the graph of stage ${graph.stage} cannot be deployed:\n  - ${problems.join("\n  - ")}`);
+    throw new DeploymentError(
+      `the graph of stage ${graph.stage} cannot be deployed:\n  - ${problems.join("\n  - ")}`,
+    );
   return model;
 }
 
@@ -717,7 +727,9 @@ function redriveOf(text: string, r: SynthResource, problems: string[]): RedriveP
     const parsed = JSON.parse(text) as { deadLetterTargetArn?: unknown; maxReceiveCount?: unknown };
     const max = Number(parsed.maxReceiveCount);
     if (typeof parsed.deadLetterTargetArn !== "string" || !Number.isInteger(max) || max < 1 || max > 1000) {
-      problems.push(`${r.type} ${r.name}: redrivePolicy needs deadLetterTargetArn and a maxReceiveCount of 1 to 1000`);
+      problems.push(
+        `${r.type} ${r.name}: redrivePolicy needs deadLetterTargetArn and a maxReceiveCount of 1 to 1000`,
+      );
       return undefined;
     }
     return { deadLetterTargetArn: parsed.deadLetterTargetArn, maxReceiveCount: max };
@@ -783,7 +795,9 @@ function functionOf(
   if (!/^[^\s]+\.[A-Za-z_$][\w$]*$/.test(handler))
     problems.push(`${r.type} ${r.name}: handler "${handler}" is not <file>.<export>`);
   if ((str(i, "packageType") ?? "Zip") !== "Zip")
-    problems.push(`${r.type} ${r.name}: only Zip functions run locally (packageType ${str(i, "packageType")})`);
+    problems.push(
+      `${r.type} ${r.name}: only Zip functions run locally (packageType ${str(i, "packageType")})`,
+    );
   const variables = obj(obj(i.environment)?.variables) ?? {};
   const environment: Record<string, string> = {};
   for (const [key, value] of Object.entries(variables)) {
@@ -799,9 +813,11 @@ function functionOf(
       `${r.type} ${r.name}: its environment is ${size} bytes; Lambda refuses more than ${MAX_ENVIRONMENT_BYTES}`,
     );
   const timeout = num(i, "timeout") ?? 3;
-  if (timeout < 1 || timeout > 900) problems.push(`${r.type} ${r.name}: timeout ${timeout} is not 1 to 900 seconds`);
+  if (timeout < 1 || timeout > 900)
+    problems.push(`${r.type} ${r.name}: timeout ${timeout} is not 1 to 900 seconds`);
   const memory = num(i, "memorySize") ?? 128;
-  if (memory < 128 || memory > 10_240) problems.push(`${r.type} ${r.name}: memorySize ${memory} is not 128 to 10240`);
+  if (memory < 128 || memory > 10_240)
+    problems.push(`${r.type} ${r.name}: memorySize ${memory} is not 128 to 10240`);
   const reserved = num(i, "reservedConcurrentExecutions");
   const logGroup = str(obj(i.loggingConfig) ?? {}, "logGroup") ?? `/aws/lambda/${name}`;
   const deadLetter = str(obj(i.deadLetterConfig) ?? {}, "targetArn");
@@ -853,7 +869,9 @@ function targetOf(r: SynthResource, problems: string[]): TargetSpec {
   }
   const service = arnService(targetArn);
   if (targetArn && service !== "sqs" && service !== "lambda")
-    problems.push(`${r.type} ${r.name}: the local cloud delivers to SQS and Lambda targets only, not ${targetArn}`);
+    problems.push(
+      `${r.type} ${r.name}: the local cloud delivers to SQS and Lambda targets only, not ${targetArn}`,
+    );
   const deadLetter = str(obj(i.deadLetterConfig) ?? {}, "arn");
   const groupId = str(obj(i.sqsTarget) ?? {}, "messageGroupId");
   return {
@@ -884,7 +902,9 @@ function tableOf(
   if (!hashKey) problems.push(`${r.type} ${r.name}: no hashKey`);
   const attributes = (Array.isArray(i.attributes) ? i.attributes : []).flatMap((a) => {
     const o = obj(a);
-    return o && typeof o.name === "string" && typeof o.type === "string" ? [{ name: o.name, type: o.type }] : [];
+    return o && typeof o.name === "string" && typeof o.type === "string"
+      ? [{ name: o.name, type: o.type }]
+      : [];
   });
   const billingMode = str(i, "billingMode") === "PAY_PER_REQUEST" ? "PAY_PER_REQUEST" : "PROVISIONED";
   const index = (value: unknown): TableIndex | undefined => {

@@ -25,7 +25,12 @@ async function answer(response: Response, what: string): Promise<unknown> {
     let code = response.headers.get("x-amzn-errortype") ?? "";
     let message = text;
     try {
-      const parsed = JSON.parse(text) as { __type?: string; message?: string; Message?: string; Type?: string };
+      const parsed = JSON.parse(text) as {
+        __type?: string;
+        message?: string;
+        Message?: string;
+        Type?: string;
+      };
       code ||= parsed.__type ?? parsed.Type ?? "";
       message = parsed.message ?? parsed.Message ?? text;
     } catch {
@@ -108,10 +113,14 @@ export async function motoQuery(
 }
 
 /** A structure flattened into Query parameters: `Dimensions.member.1.Name`, … */
-export function queryParams(value: unknown, prefix = "", out: Record<string, string> = {}): Record<string, string> {
+export function queryParams(
+  value: unknown,
+  prefix = "",
+  out: Record<string, string> = {},
+): Record<string, string> {
   if (value === undefined || value === null) return out;
   if (Array.isArray(value)) {
-    value.forEach((item, i) => queryParams(item, `${prefix}.member.${i + 1}`, out));
+    for (const [i, item] of value.entries()) queryParams(item, `${prefix}.member.${i + 1}`, out);
   } else if (typeof value === "object") {
     for (const [key, inner] of Object.entries(value as Record<string, unknown>))
       queryParams(inner, prefix ? `${prefix}.${key}` : key, out);

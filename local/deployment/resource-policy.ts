@@ -27,11 +27,18 @@ interface Statement {
 }
 
 const list = (value: unknown): string[] =>
-  typeof value === "string" ? [value] : Array.isArray(value) ? value.filter((v) => typeof v === "string") : [];
+  typeof value === "string"
+    ? [value]
+    : Array.isArray(value)
+      ? value.filter((v) => typeof v === "string")
+      : [];
 
 /** IAM's wildcards: `*` any run of characters, `?` one. */
 export function wildcardMatch(pattern: string, value: string, caseInsensitive = false): boolean {
-  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const escaped = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${escaped}$`, caseInsensitive ? "i" : "").test(value);
 }
 
@@ -102,7 +109,8 @@ export function resourcePolicyAllows(
     return { allowed: false, reason: "the resource policy is not JSON" };
   }
   const matching = statements.filter((s) => statementMatches(s, request));
-  if (matching.some((s) => s.Effect === "Deny")) return { allowed: false, reason: "an explicit Deny matches" };
+  if (matching.some((s) => s.Effect === "Deny"))
+    return { allowed: false, reason: "an explicit Deny matches" };
   if (matching.some((s) => s.Effect === "Allow")) return { allowed: true };
   return {
     allowed: false,

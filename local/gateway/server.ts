@@ -14,10 +14,19 @@ export interface ServiceHandler {
   handle(request: AwsRequest): Promise<AwsResponse>;
 }
 
+/**
+ * Decides whether a call may be served before anything serves it (IAM, local/iam): undefined lets
+ * it through, a response refuses it (in the caller's protocol, e.g. UnauthorizedOperation).
+ */
+export type RequestAuthorizer = (request: AwsRequest) => Promise<AwsResponse | undefined>;
+
 /** Sees every successful call after it was served (e.g. to emit the events AWS would emit). */
 export type ResponseObserver = (request: AwsRequest, response: { status: number; body: Buffer }) => void;
 
-/** Non-AWS routes under /_phoenix/ (health, faults, dashboard data). */
+/**
+ * Non-AWS routes under /_phoenix/ (health, faults, dashboard data), by exact path; a `*` segment
+ * matches any one segment (the instance-credentials route of local/iam).
+ */
 export type ControlRoute = (
   request: IncomingMessage,
   body: Buffer,
@@ -30,6 +39,8 @@ export interface GatewayOptions {
   region: string;
   handlers: ServiceHandler[];
   observers: ResponseObserver[];
+  /** Asked in turn before a call is served; the first refusal answers it. */
+  authorizers?: RequestAuthorizer[];
   faults: FaultInjector;
   callLog: CallLog;
   control: Record<string, ControlRoute>;
@@ -89,6 +100,18 @@ export class Gateway {
     if (url.startsWith("/_phoenix/")) return this.serveControl(req, res, body);
 
     const request = decodeRequest(method, url, req.headers, body, this.options.region);
+    for (const authorize of this.options.authorizers ?? []) {
+      const refusedByPolicy = await authorize(request);
+      if (refusedByPolicy) {
+        this.options.callLog.add({
+          service: request.service,
+          action: request.action,
+          status: refusedByPolicy.status,
+          servedBy: "iam",
+        });
+        return send(res, refusedByPolicy);
+      }
+    }
     const decision = this.options.faults.decide(request);
     if (decision.delayMs > 0) await new Promise((r) => setTimeout(r, decision.delayMs));
     if (decision.error) {
@@ -161,9 +184,14 @@ export class Gateway {
     );
   }
 
+  private patternRoute(path: string): ControlRoute | undefined {
+    const key = Object.keys(this.options.control).find((k) => k.includes("*") && matchesPattern(k, path));
+    return key ? this.options.control[key] : undefined;
+  }
+
   private async serveControl(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
     const path = new URL(req.url ?? "/", "http://gateway").pathname;
-    const route = this.options.control[path];
+    const route = this.options.control[path] ?? this.patternRoute(path);
     if (!route) {
       res.writeHead(404, { "content-type": "application/json" });
       res.end(
@@ -184,6 +212,12 @@ export class Gateway {
       res.end(JSON.stringify({ error: (error as Error).message }));
     }
   }
+}
+
+function matchesPattern(pattern: string, path: string): boolean {
+  const want = pattern.split("/");
+  const have = path.split("/");
+  return want.length === have.length && want.every((segment, i) => segment === "*" || segment === have[i]);
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {

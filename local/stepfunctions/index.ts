@@ -1,4 +1,6 @@
 import type { LocalCloudContext, LocalCloudPart } from "../context.js";
+import { IAM_PART, type IamPart, type SdkCredentials } from "../iam/index.js";
+import { isRoleArn } from "../iam/model.js";
 import { loadDefinition } from "./asl.js";
 import type { LocalLambdaHandler } from "./lambda-tasks.js";
 import { SdkClients } from "./sdk-clients.js";
@@ -14,7 +16,7 @@ export interface StateMachineRegistration {
   name: string;
   /** The ASL as an object, a JSON string, or a path to a JSON file. */
   definition: string | object;
-  /** Defaults to a local role ARN: nothing checks IAM locally. */
+  /** Defaults to a local role ARN: such machines run as the local cloud itself, not evaluated by local/iam. */
   roleArn?: string;
   type?: "STANDARD" | "EXPRESS";
 }
@@ -45,17 +47,42 @@ export function stepFunctionsPlugin(
 ): (context: LocalCloudContext) => StepFunctionsPart {
   return (context) => {
     const scope = { region: context.region, accountId: context.accountId };
+    const sessions = new Map<string, SdkCredentials>();
+    const roleCredentials = (roleArn: string) => {
+      const iam = context.part<IamPart>(IAM_PART);
+      if (!iam || !isRoleArn(roleArn) || isDefaultRole(roleArn)) return undefined;
+      let credentials = sessions.get(roleArn);
+      if (!credentials) {
+        credentials = iam.credentialsFor({ roleArn, sessionName: "states" });
+        sessions.set(roleArn, credentials);
+      }
+      return credentials;
+    };
     const resolverDeps: TaskResolverDeps = {
       // Not copied: the deployment (local/deployment) registers its functions into this object
       // at start, before it creates the state machines that name them.
       functions: options.functions ?? {},
-      sdk: new SdkClients(() => ({
+      // A task calls AWS with the state machine's role (local/iam evaluates it), as in AWS.
+      sdk: new SdkClients((roleArn) => ({
         endpoint: context.endpoint,
         region: context.region,
-        credentials: { accessKeyId: "phoenix-local", secretAccessKey: "phoenix-local" },
+        credentials: (roleArn && roleCredentials(roleArn)) || {
+          accessKeyId: "phoenix-local",
+          secretAccessKey: "phoenix-local",
+        },
       })),
       scope,
       clock: context.clock,
+      authorizeInvoke: async ({ roleArn, functionArn, execution }) => {
+        const iam = context.part<IamPart>(IAM_PART);
+        if (!iam || isDefaultRole(roleArn)) return undefined;
+        const outcome = await iam.check(
+          { roleArn, sessionName: execution.name.slice(0, 64) },
+          [{ action: "lambda:InvokeFunction", resources: [{ arn: functionArn }] }],
+          "lambda:Invoke",
+        );
+        return outcome.allowed ? undefined : outcome.message;
+      },
     };
     const service = new StepFunctionsService({
       scope,
@@ -74,8 +101,7 @@ export function stepFunctionsPlugin(
             await service.createStateMachine({
               name: registration.name,
               definition: JSON.stringify(loadDefinition(registration.definition)),
-              roleArn:
-                registration.roleArn ?? `arn:aws:iam::${context.accountId}:role/phoenix-local-stepfunctions`,
+              roleArn: registration.roleArn ?? `arn:aws:iam::${context.accountId}:role/${DEFAULT_ROLE}`,
               type: registration.type,
             });
           } catch (error) {
@@ -90,3 +116,7 @@ export function stepFunctionsPlugin(
     };
   };
 }
+
+/** The role of state machines registered without one: the local cloud itself, not evaluated. */
+const DEFAULT_ROLE = "phoenix-local-stepfunctions";
+const isDefaultRole = (roleArn: string) => roleArn.endsWith(`:role/${DEFAULT_ROLE}`);

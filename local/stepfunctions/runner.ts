@@ -200,7 +200,7 @@ function taskHandler(task: LocalTask, spec: RunSpec, signal: AbortSignal): Engin
     }
     record("Started", {});
     try {
-      const output = await task.run({ input, execution: spec.execution, signal });
+      const output = await task.run({ input, execution: spec.execution, roleArn: spec.roleArn, signal });
       record("Succeeded", { output: JSON.stringify(output), outputDetails: { truncated: false } });
       return output;
     } catch (thrown) {

@@ -60,7 +60,7 @@ type ClientClass = new (config: unknown) => SendingClient;
 export interface SdkClientConfig {
   endpoint: string;
   region: string;
-  credentials: { accessKeyId: string; secretAccessKey: string };
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
 export function commandClassName(action: string): string {
@@ -72,8 +72,11 @@ export class SdkClients {
   private readonly modules = new Map<string, Promise<Record<string, unknown>>>();
   private readonly clients = new Map<string, SendingClient>();
 
-  /** The config is read at first use: the gateway's URL is known only once it listens. */
-  constructor(private readonly config: () => SdkClientConfig) {}
+  /**
+   * The config is read at first use: the gateway's URL is known only once it listens. `roleArn`
+   * is the state machine's role, whose credentials the calls are made with (as Step Functions does).
+   */
+  constructor(private readonly config: (roleArn?: string) => SdkClientConfig) {}
 
   private load(service: string): Promise<Record<string, unknown>> {
     const info = SDK_SERVICES[service];
@@ -104,22 +107,24 @@ export class SdkClients {
     action: string,
     input: unknown,
     signal?: AbortSignal,
+    roleArn?: string,
   ): Promise<Record<string, unknown>> {
     const module = await this.load(service);
     const Command = module[commandClassName(action)] as CommandClass | undefined;
     if (!Command) throw new Error(`no ${commandClassName(action)} for ${service}`);
-    return this.client(service, module).send(new Command(input), { abortSignal: signal });
+    return this.client(service, module, roleArn).send(new Command(input), { abortSignal: signal });
   }
 
-  private client(service: string, module: Record<string, unknown>): SendingClient {
-    let client = this.clients.get(service);
+  private client(service: string, module: Record<string, unknown>, roleArn?: string): SendingClient {
+    const key = `${service} ${roleArn ?? ""}`;
+    let client = this.clients.get(key);
     if (!client) {
       const info = SDK_SERVICES[service]!;
       const Client = module[info.clientClass] as ClientClass;
       // One attempt: Step Functions does not retry integration calls itself; the state's Retry
       // does, and hiding throttling behind SDK retries would make Retry untestable.
-      client = new Client({ ...this.config(), maxAttempts: 1 });
-      this.clients.set(service, client);
+      client = new Client({ ...this.config(roleArn), maxAttempts: 1 });
+      this.clients.set(key, client);
     }
     return client;
   }

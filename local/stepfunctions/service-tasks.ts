@@ -28,11 +28,11 @@ function parametersOf(input: Json): JsonObject {
 /** `arn:aws:states:::aws-sdk:<service>:<action>`: PascalCase in, the SDK's output (PascalCase) out. */
 export function awsSdkTask(service: string, action: string, sdk: SdkClients): TaskRun {
   const info = SDK_SERVICES[service]!;
-  return async ({ input, signal }) => {
+  return async ({ input, signal, roleArn }) => {
     const parameters = info.camelCaseApi ? camelCaseKeys(parametersOf(input)) : parametersOf(input);
     let output: Record<string, unknown>;
     try {
-      output = await sdk.send(service, action, parameters, signal);
+      output = await sdk.send(service, action, parameters, signal, roleArn);
     } catch (thrown) {
       const facts = sdkErrorFacts(thrown);
       const named = facts
@@ -52,9 +52,10 @@ async function callOptimized(
   parameters: unknown,
   signal: AbortSignal,
   sdk: SdkClients,
+  roleArn?: string,
 ): Promise<Record<string, unknown>> {
   try {
-    return await sdk.send(service, action, parameters, signal);
+    return await sdk.send(service, action, parameters, signal, roleArn);
   } catch (thrown) {
     const named = optimizedIntegrationError(naming, sdkErrorFacts(thrown), thrown);
     throw new TaskFailure(named.error, named.cause);
@@ -62,18 +63,20 @@ async function callOptimized(
 }
 
 export function dynamoDbTask(action: string, sdk: SdkClients): TaskRun {
-  return async ({ input, signal }) =>
-    sdkOutputToJson(await callOptimized("dynamodb", "dynamodb", action, parametersOf(input), signal, sdk));
+  return async ({ input, signal, roleArn }) =>
+    sdkOutputToJson(
+      await callOptimized("dynamodb", "dynamodb", action, parametersOf(input), signal, sdk, roleArn),
+    );
 }
 
 /** The optimized integration serializes a non-string Message for you; the SDK one would not. */
 export function snsPublishTask(sdk: SdkClients): TaskRun {
-  return async ({ input, signal }) => {
+  return async ({ input, signal, roleArn }) => {
     const parameters = { ...parametersOf(input) };
     if (parameters.Message !== undefined && typeof parameters.Message !== "string") {
       parameters.Message = JSON.stringify(parameters.Message);
     }
-    return sdkOutputToJson(await callOptimized("sns", "sns", "publish", parameters, signal, sdk));
+    return sdkOutputToJson(await callOptimized("sns", "sns", "publish", parameters, signal, sdk, roleArn));
   };
 }
 
@@ -83,7 +86,7 @@ export function snsPublishTask(sdk: SdkClients): TaskRun {
  * `EventBridge.FailedEntry`.
  */
 export function eventBridgePutEventsTask(sdk: SdkClients): TaskRun {
-  return async ({ input, signal, execution }) => {
+  return async ({ input, signal, execution, roleArn }) => {
     const parameters = parametersOf(input);
     const entries = Array.isArray(parameters.Entries) ? parameters.Entries : [];
     const Entries = entries.map((entry) => {
@@ -96,7 +99,15 @@ export function eventBridgePutEventsTask(sdk: SdkClients): TaskRun {
       };
     });
     const output = sdkOutputToJson(
-      await callOptimized("events", "eventbridge", "putEvents", { ...parameters, Entries }, signal, sdk),
+      await callOptimized(
+        "events",
+        "eventbridge",
+        "putEvents",
+        { ...parameters, Entries },
+        signal,
+        sdk,
+        roleArn,
+      ),
     );
     if (isJsonObject(output) && typeof output.FailedEntryCount === "number" && output.FailedEntryCount > 0) {
       throw new TaskFailure("EventBridge.FailedEntry", JSON.stringify(output));
@@ -115,7 +126,7 @@ const SYNC_POLL_MS = 1000;
  * Output as JSON), failing with States.TaskFailed when the child does not succeed.
  */
 export function startExecutionTask(wait: "none" | "sync" | "sync:2", sdk: SdkClients, clock: Clock): TaskRun {
-  return async ({ input, signal }) => {
+  return async ({ input, signal, roleArn }) => {
     const parameters = parametersOf(input);
     const request = {
       stateMachineArn: parameters.StateMachineArn,
@@ -123,7 +134,7 @@ export function startExecutionTask(wait: "none" | "sync" | "sync:2", sdk: SdkCli
       input: typeof parameters.Input === "string" ? parameters.Input : JSON.stringify(parameters.Input ?? {}),
       traceHeader: parameters.TraceHeader,
     };
-    const started = await callOptimized("states", "sfn", "startExecution", request, signal, sdk);
+    const started = await callOptimized("states", "sfn", "startExecution", request, signal, sdk, roleArn);
     if (wait === "none") return pascalCaseKeys(sdkOutputToJson(started)) as Json;
     for (;;) {
       const described = await callOptimized(
@@ -133,6 +144,7 @@ export function startExecutionTask(wait: "none" | "sync" | "sync:2", sdk: SdkCli
         { executionArn: started.executionArn },
         signal,
         sdk,
+        roleArn,
       );
       if (FINISHED.has(String(described.status))) {
         const result = pascalCaseKeys(sdkOutputToJson(described)) as JsonObject;

@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.js";
 import { type AslDefinition, type AslState, allStates, isJsonObject, type Json } from "./asl.js";
+import { TaskFailure } from "./errors.js";
 import {
   functionNameOf,
   invokeLocalFunction,
@@ -32,6 +33,8 @@ export interface TaskCall {
   /** The state's effective input (after InputPath and Parameters). */
   input: Json;
   execution: ExecutionRef;
+  /** The state machine's role: its tasks call AWS (and invoke functions) as this role. */
+  roleArn?: string;
   /** Aborted when the execution is stopped or times out. */
   signal: AbortSignal;
 }
@@ -53,6 +56,36 @@ export interface TaskResolverDeps {
   sdk: SdkClients;
   scope: LambdaScope;
   clock: Clock;
+  /**
+   * Whether the state machine's role may invoke the function (lambda:InvokeFunction, evaluated by
+   * local/iam): a denial message, or undefined when allowed. Not given: no check.
+   */
+  authorizeInvoke?: (call: {
+    roleArn: string;
+    functionArn: string;
+    execution: ExecutionRef;
+  }) => Promise<string | undefined>;
+}
+
+/** Step Functions' failure when Lambda refuses the state machine's role (403 AccessDeniedException). */
+async function assertInvokeAllowed(
+  deps: TaskResolverDeps,
+  call: TaskCall,
+  functionName: string,
+): Promise<void> {
+  if (!deps.authorizeInvoke || !call.roleArn) return;
+  const functionArn = `arn:aws:lambda:${deps.scope.region}:${deps.scope.accountId}:function:${functionName}`;
+  const denied = await deps.authorizeInvoke({
+    roleArn: call.roleArn,
+    functionArn,
+    execution: call.execution,
+  });
+  if (denied) {
+    throw new TaskFailure(
+      "Lambda.AWSLambdaException",
+      `${denied} (Service: Lambda, Status Code: 403, Error Code: AccessDeniedException)`,
+    );
+  }
 }
 
 export interface UnmappedTask {
@@ -101,7 +134,9 @@ function resolveLambdaInvoke(
       stateName: name,
       resource,
       history: { kind: "task", resourceType: "lambda", resource: "invoke" },
-      async run({ input }) {
+      async run(call) {
+        const { input } = call;
+        await assertInvokeAllowed(deps, call, functionName);
         const params = isJsonObject(input) ? input : {};
         // An asynchronous invocation answers at once, as Lambda does; the handler runs on.
         if (params.InvocationType === "Event") {
@@ -126,7 +161,10 @@ function resolveLambdaArn(name: string, resource: string, deps: TaskResolverDeps
       resource,
       history: { kind: "lambda", resource },
       // A plain function ARN returns the function's result itself, not Lambda's Invoke response.
-      run: ({ input }) => invokeLocalFunction(handler, functionName, input, deps.scope),
+      run: async (call) => {
+        await assertInvokeAllowed(deps, call, functionName);
+        return invokeLocalFunction(handler, functionName, call.input, deps.scope);
+      },
     },
   };
 }

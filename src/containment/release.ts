@@ -12,6 +12,7 @@ import {
 import { DeleteRolePolicyCommand } from "@aws-sdk/client-iam";
 import type { AuditRecord } from "../audit/audit.js";
 import type { PhoenixDeps } from "../deps.js";
+import { revocationPolicyName, withdrawFromRole } from "./revocation.js";
 import { type ContainmentItem, getContainment, markReleased } from "./state.js";
 import { isAwsError } from "./steps/errors.js";
 import { type HardenOriginal, hardenOriginalKey } from "./steps/harden.js";
@@ -272,12 +273,23 @@ async function removeDeny(
   history: readonly AuditRecord[],
   item: ContainmentItem,
 ): Promise<string[]> {
-  const revoke = detailsOf<{ deny?: { role: string; policy: string } | null }>(
-    history,
-    `${item.executionName}#revoke`,
-  );
+  const revoke = detailsOf<{
+    deny?: { role: string; policy?: string; instanceArn?: string; written?: boolean } | null;
+  }>(history, `${item.executionName}#revoke`);
   const deny = revoke?.deny;
-  if (!deny) return [];
+  if (!deny || deny.written === false) return [];
+  // The role's one revocation policy (src/containment/revocation.ts): take the instance off it.
+  if (deny.instanceArn && deny.policy === revocationPolicyName(deps.resources.stateTable)) {
+    const withdrawn = await withdrawFromRole(deps, {
+      // The account the revocation is kept under is the instance's (its ARN's).
+      account: deny.instanceArn.split(":")[4] || item.accountId,
+      roleName: deny.role,
+      instanceArn: deny.instanceArn,
+    });
+    return withdrawn ? ["deny-policy"] : [];
+  }
+  // Containments of an earlier Phoenix wrote one policy per instance.
+  if (!deny.policy) return [];
   try {
     await deps.clients.iam.send(
       new DeleteRolePolicyCommand({ RoleName: deny.role, PolicyName: deny.policy }),

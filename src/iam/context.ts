@@ -12,10 +12,13 @@ export interface Account {
   account: string;
 }
 
-/** How a KMS key named in the policy is matched: by key ARN, or by alias (IAM sees key ARNs). */
+/**
+ * How a KMS key named in the policy is matched: by key ARN, or by alias (IAM sees key ARNs, so
+ * an alias is matched with kms:ResourceAliases on the keys of the alias's own account and region).
+ */
 export type SigningKeyScope =
   | { kind: "key"; arn: string }
-  | { kind: "alias"; alias: string }
+  | { kind: "alias"; alias: string; keys: string }
   | { kind: "unset" };
 
 export interface PolicyContext extends Account {
@@ -33,8 +36,9 @@ export interface PolicyContext extends Account {
   memoryCaptureDocumentArn?: string;
   imageParameterArns: string[];
   /**
-   * Roles of the fleet's launch-template instance profiles that rollouts may pass (see
-   * DEPENDENT_ACTIONS for StartInstanceRefresh). Empty unless the deployer lists them.
+   * Fleet roles the deployer lists (PHOENIX_FLEET_ROLE_ARNS), beside the roles tagged
+   * `phoenix:fleet-role=true`: rollouts may pass them to EC2 (DEPENDENT_ACTIONS of
+   * StartInstanceRefresh) and containment may write its revocation on them. Usually empty.
    */
   fleetRoleArns: string[];
 }
@@ -51,12 +55,27 @@ export const findingDeadLetterQueueName = (stage: string): string =>
   eventBufferDeadLetterName(stage, "finding-buffer");
 export const eventDeadLetterQueueName = (stage: string): string => `phoenix-${stage}-event-dlq`;
 
+/**
+ * A key id or alias name is resolved by KMS in the caller's account and region; a key ARN or an
+ * alias ARN may name another account's key (the image pipeline's): its grant is in that account.
+ * (The policy schema refuses a key id or alias name when images come from other accounts.)
+ */
 export function signingKeyScope(id: string | undefined, where: Account): SigningKeyScope {
   if (id === undefined) return { kind: "unset" };
   if (id.startsWith("arn:") && id.includes(":key/")) return { kind: "key", arn: id };
-  if (id.startsWith("arn:") && id.includes(":alias/"))
-    return { kind: "alias", alias: id.slice(id.indexOf("alias/")) };
-  if (id.startsWith("alias/")) return { kind: "alias", alias: id };
+  const aliasArn = id.match(/^arn:([^:]+):kms:([^:]+):(\d{12}):(alias\/.+)$/);
+  if (aliasArn) {
+    const [, partition, region, account, alias] = aliasArn as unknown as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    return { kind: "alias", alias, keys: `arn:${partition}:kms:${region}:${account}:key/*` };
+  }
+  const ownKeys = `arn:${where.partition}:kms:${where.region}:${where.account}:key/*`;
+  if (id.startsWith("alias/")) return { kind: "alias", alias: id, keys: ownKeys };
   return { kind: "key", arn: `arn:${where.partition}:kms:${where.region}:${where.account}:key/${id}` };
 }
 

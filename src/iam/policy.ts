@@ -11,6 +11,7 @@ import type { PhoenixFunction, PhoenixStateMachine } from "../catalog.js";
 import { EVENT_TARGETS } from "../events/targets.js";
 import type { PolicyContext } from "./context.js";
 import { type IamCondition, SCOPE_RULES } from "./scopes.js";
+import type { TagWrite } from "./tag-writes.js";
 import { type ReadSource, stateMachineUses, usedActionsOfFunction } from "./used-actions.js";
 
 export interface PolicyStatement {
@@ -20,6 +21,8 @@ export interface PolicyStatement {
   conditions?: IamCondition[];
   /** Why the statement carries no narrowing condition (see scopes.ts). */
   reason?: string;
+  /** An explicit Deny (scopes.ts): absent means Allow. */
+  effect?: "Deny";
   source: "code" | "platform";
 }
 
@@ -35,18 +38,24 @@ export function statementsFor(
   actions: Iterable<string>,
   ctx: PolicyContext,
   where: string,
+  tagWrites: readonly TagWrite[] = [],
 ): PolicyStatement[] {
   const used = new Set(actions);
   const byScope = new Map<string, PolicyStatement>();
   for (const action of [...used].sort()) {
     const rule = SCOPE_RULES[action];
     if (!rule) throw new UnscopedActionError(action, where);
-    for (const scope of rule(ctx, used)) {
+    for (const scope of rule(ctx, { actions: used, tagWrites })) {
       // A scope with no resources grants nothing (e.g. ssm:GetParameter when the policy names no
       // image parameters): left out, since IAM refuses a statement without Resource
       // (MalformedPolicyDocument) and the whole deploy with it.
       if (scope.resources.length === 0) continue;
-      const key = JSON.stringify([scope.id, scope.resources, scope.conditions ?? []]);
+      const key = JSON.stringify([
+        scope.id,
+        scope.resources,
+        scope.conditions ?? [],
+        scope.effect ?? "Allow",
+      ]);
       const existing = byScope.get(key);
       if (existing) {
         existing.actions.push(action);
@@ -58,6 +67,7 @@ export function statementsFor(
         resources: scope.resources,
         ...(scope.conditions ? { conditions: scope.conditions } : {}),
         ...(scope.reason ? { reason: scope.reason } : {}),
+        ...(scope.effect ? { effect: scope.effect } : {}),
         source: "code",
       });
     }
@@ -70,7 +80,8 @@ export function functionPolicy(
   ctx: PolicyContext,
   read: ReadSource,
 ): PolicyStatement[] {
-  const statements = statementsFor(usedActionsOfFunction(name, read).actions, ctx, `function ${name}`);
+  const used = usedActionsOfFunction(name, read);
+  const statements = statementsFor(used.actions, ctx, `function ${name}`, used.tagWrites);
   for (const target of Object.values(EVENT_TARGETS)) {
     if (target.function !== name) continue;
     if (target.delivery.kind === "buffered") {
@@ -143,12 +154,16 @@ export function stateMachinePolicy(
   return statements;
 }
 
-/** The actions a set of statements grants, sorted (code-derived ones unless asked otherwise). */
+/** The actions a set of statements allows, sorted (code-derived ones unless asked otherwise). */
 export function grantedActions(
   statements: PolicyStatement[],
   source: PolicyStatement["source"] = "code",
 ): string[] {
-  return [...new Set(statements.filter((s) => s.source === source).flatMap((s) => s.actions))].sort();
+  return [
+    ...new Set(
+      statements.filter((s) => s.source === source && s.effect !== "Deny").flatMap((s) => s.actions),
+    ),
+  ].sort();
 }
 
 /** An IAM policy document (for review, `sst diff`, or a test), Sids made unique. */
@@ -161,7 +176,7 @@ export function policyDocument(statements: PolicyStatement[]) {
       seen.set(s.sid, count);
       return {
         Sid: count === 1 ? s.sid : `${s.sid}${count}`,
-        Effect: "Allow",
+        Effect: s.effect ?? "Allow",
         Action: s.actions,
         Resource: s.resources,
         ...(s.conditions

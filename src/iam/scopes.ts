@@ -133,7 +133,9 @@ const tagWrites: ScopeRule = (ctx, uses) => {
     merged.set(key, entry);
   }
   const scopes: Scope[] = [...merged.values()]
-    .sort((a, b) => `${a.write.resource}${a.write.atCreation}`.localeCompare(`${b.write.resource}${b.write.atCreation}`))
+    .sort((a, b) =>
+      `${a.write.resource}${a.write.atCreation}`.localeCompare(`${b.write.resource}${b.write.atCreation}`),
+    )
     .map(({ write, keys }) => ({
       id: write.atCreation ? `TagAt${write.atCreation}` : `Tag${pascal(write.resource)}`,
       resources: [taggedResourceArn(ctx, write.resource)],
@@ -304,9 +306,11 @@ export const SCOPE_RULES: Record<string, ScopeRule> = {
   "ec2:CreateSecurityGroup": (ctx) => [
     {
       id: "CreateInVpcs",
-      resources: [ec2Arn(ctx, "vpc/*")],
+      // Any account's: in a shared VPC the VPC is its owner's, the group this account's.
+      resources: [`arn:${ctx.partition}:ec2:${ctx.region}:*:vpc/*`],
       reason:
-        "the isolation groups are created in the compromised instance's VPC, which is the user's and untagged",
+        "the isolation groups are created in the compromised instance's VPC, which is the user's (or, shared, its " +
+        "owner's) and untagged; the group itself must be created with phoenix:role",
     },
     {
       id: "CreateIsolationGroups",

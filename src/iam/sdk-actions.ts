@@ -89,6 +89,12 @@ export const DEPENDENT_ACTIONS: Record<string, { actions: string[]; why: string 
       "and Auto Scaling then checks that the caller may launch from that template (RunInstances, " +
       "CreateTags for its TagSpecifications, PassRole for its instance profile's role)",
   },
+  "autoscaling:UpdateAutoScalingGroup": {
+    actions: ["ec2:RunInstances", "ec2:CreateTags", "iam:PassRole"],
+    why:
+      "pinning a group to a numbered launch-template version makes Auto Scaling check the same launch " +
+      "permissions against the caller as a refresh does",
+  },
 };
 
 export class UnmappedCommandError extends Error {

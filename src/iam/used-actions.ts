@@ -8,6 +8,9 @@
  * followed). `import type` and all-`type` lists are erased by the compiler and not followed.
  * Every `new XxxCommand(` of an AWS SDK v3 package inside a reachable declaration counts; each
  * maps to its IAM action(s) (sdk-actions.ts), plus the actions AWS checks on the caller's behalf.
+ * The tag writes a function reaches (`declareTagWrite` declarations next to the calls,
+ * tag-writes.ts) are collected too: ec2:CreateTags is granted for exactly those keys and resource
+ * types, and a tag list not built from a declaration is refused.
  *
  * Granularity is the top-level declaration: a factory that returns an object of methods (the
  * audit store, the notifier) counts all its methods' commands as soon as it is reachable, and a
@@ -207,7 +210,7 @@ export function usedActionsOfFunction(name: PhoenixFunction, read: ReadSource): 
 // (src/iam/tag-writes.ts); the scan reads the declarations it reaches, and refuses a tag list
 // built any other way, since the CreateTags grant would not cover it.
 
-const TAG_DECLARATION = /\bdeclareTagWrite\s*\(/;
+const TAG_DECLARATION = /=\s*declareTagWrite\s*\(/;
 const TAGGED_RESOURCES: readonly TaggedResourceType[] = ["instance", "security-group", "snapshot", "image"];
 const CREATING_ACTIONS: readonly CreatingAction[] = ["CreateSecurityGroup", "CreateSnapshot"];
 
@@ -236,7 +239,9 @@ function resolveString(
   }
   const chunk = model.chunks.find((c) => c.names.includes(text));
   if (chunk) {
-    const value = chunk.text.match(new RegExp(`\\bconst\\s+${text.replace(/\$/g, "\\$")}\\s*(?::[^=]+)?=\\s*([^;\\n]+)`));
+    const value = chunk.text.match(
+      new RegExp(`\\bconst\\s+${text.replace(/\$/g, "\\$")}\\s*(?::[^=]+)?=\\s*([^;\\n]+)`),
+    );
     if (!value) throw new UndeclaredTagWriteError(model.path, `tag key ${text} is not a constant`);
     return resolveString(model, value[1] as string, read, modelOf, depth + 1);
   }
@@ -275,13 +280,23 @@ function parseTagWrite(
 }
 
 /** Whether an identifier names a tag declaration (in its module or the one it is imported from). */
-function isTagDeclaration(model: ModuleModel, identifier: string, read: ReadSource, modelOf: ModelOf): boolean {
+function isTagDeclaration(
+  model: ModuleModel,
+  identifier: string,
+  read: ReadSource,
+  modelOf: ModelOf,
+): boolean {
   const chunk = model.chunks.find((c) => c.names.includes(identifier));
   if (chunk) return TAG_DECLARATION.test(chunk.text);
   const binding = model.imports.get(identifier);
   if (!binding?.specifier.startsWith(".")) return false;
   const target = modelOf(resolveModule(model.path, binding.specifier, read));
-  return isTagDeclaration(target, target.exportAliases.get(binding.imported) ?? binding.imported, read, modelOf);
+  return isTagDeclaration(
+    target,
+    target.exportAliases.get(binding.imported) ?? binding.imported,
+    read,
+    modelOf,
+  );
 }
 
 /** A chunk that writes tags must build every tag list from a declaration. */
@@ -295,7 +310,10 @@ function checkTagWrites(model: ModuleModel, text: string, read: ReadSource, mode
     const rest = after(match.index + match[0].length);
     const declared = rest.match(/^\s*([A-Za-z_$][\w$]*)\.tags\(/)?.[1];
     if (!declared)
-      throw new UndeclaredTagWriteError(model.path, `a tag list written by hand (Tags: ${rest.trim().slice(0, 40)}…)`);
+      throw new UndeclaredTagWriteError(
+        model.path,
+        `a tag list written by hand (Tags: ${rest.trim().slice(0, 40)}…)`,
+      );
     used.push(declared);
   }
   for (const match of text.matchAll(/\bTagSpecifications\s*:/g)) {

@@ -130,7 +130,34 @@ const imageGateSchema = z
       message: "requireSignature is true but no signingKeyId is set",
       path: ["signingKeyId"],
     }),
+    z.superRefine((g, ctx) => {
+      const problem = signingKeyProblem(g.signingKeyId, g.allowedOwners);
+      if (problem) ctx.addIssue({ code: "custom", message: problem, path: ["signingKeyId"] });
+    }),
   );
+
+const KMS_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/.+$/;
+
+/**
+ * KMS resolves a key id or an alias name in the caller's own account: a key of the image
+ * pipeline's account can be used only by its key ARN or alias ARN (and IAM grants it only then,
+ * src/iam/context.ts). When images may come from another account, the key must be named so.
+ */
+function signingKeyProblem(keyId: string | undefined, owners: readonly string[]): string | undefined {
+  if (keyId === undefined) return undefined;
+  if (keyId.startsWith("arn:")) {
+    return KMS_ARN.test(keyId)
+      ? undefined
+      : `${JSON.stringify(keyId)} is not a KMS key ARN or alias ARN (arn:aws:kms:<region>:<account>:key/<id> or …:alias/<name>)`;
+  }
+  const others = owners.filter((owner) => owner !== "self");
+  if (others.length === 0) return undefined;
+  return (
+    `${JSON.stringify(keyId)} names a key in Phoenix's own account (KMS resolves a key id or alias name in the ` +
+    `caller's account), but images may come from account ${others.join(", ")}: give the signing key's key ARN or ` +
+    "alias ARN (arn:aws:kms:<region>:<account>:key/<id> or …:alias/<name>), whichever account holds it"
+  );
+}
 
 const rolloutSchema = z.strictObject({
   imageGate: z._default(imageGateSchema, {

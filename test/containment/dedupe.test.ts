@@ -2,6 +2,7 @@ import { ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOnFindingHandler } from "../../functions/on-finding.js";
 import { getContainment } from "../../src/containment/state.js";
+import { clientConfig } from "../support/cloud.js";
 import {
   guardDutyEvent,
   type Harness,
@@ -33,7 +34,7 @@ const mutationsSince = (m: number) =>
 const deliver = (bodies: unknown[]) => onFinding(sqsEvent(bodies), lambdaContext("on-finding"));
 
 async function startedExecutions(): Promise<string[]> {
-  const { executions = [] } = await new SFNClient(h.cloud.context.internalClientConfig).send(
+  const { executions = [] } = await new SFNClient(clientConfig(h.cloud)).send(
     new ListExecutionsCommand({ stateMachineArn: h.resources.containStateMachineArn }),
   );
   return executions.map((e) => e.name!);

@@ -4,26 +4,13 @@ import {
   SetInstanceHealthCommand,
 } from "@aws-sdk/client-auto-scaling";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { StateMachine } from "aws-local-stepfunctions";
+import { DescribeExecutionCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createContainAdmitHandler } from "../../functions/contain-admit.js";
-import { createContainDisposeHandler } from "../../functions/contain-dispose.js";
-import { createContainEvidenceHandler } from "../../functions/contain-evidence.js";
-import { createContainEvidenceStatusHandler } from "../../functions/contain-evidence-status.js";
-import { createContainHardenHandler } from "../../functions/contain-harden.js";
-import { createContainIsolateHandler } from "../../functions/contain-isolate.js";
-import { createContainReplaceHandler } from "../../functions/contain-replace.js";
-import { createContainReplacementStatusHandler } from "../../functions/contain-replacement-status.js";
-import { createContainReportHandler } from "../../functions/contain-report.js";
-import { createContainReportFailureHandler } from "../../functions/contain-report-failure.js";
-import { createContainRevokeHandler } from "../../functions/contain-revoke.js";
 import { createOnFindingHandler } from "../../functions/on-finding.js";
 import { getContainment, groupMembers } from "../../src/containment/state.js";
-import { renderContainDefinition } from "../../src/containment/steps/catalog.js";
 import type { ContainState } from "../../src/containment/steps/types.js";
-import type { PhoenixDeps } from "../../src/deps.js";
+import { clientConfig } from "../support/cloud.js";
 import {
-  containTemplate,
   drainNotifications,
   guardDutyEvent,
   type Harness,
@@ -34,96 +21,69 @@ import {
 } from "./support/fixtures.js";
 
 const ACCOUNT = "123456789012";
+// Every Wait of the workflow (snapshots, replacement) and the replacement timeout, this many times shorter.
+const SPEED = 300;
 let h: Harness;
 let ec2: EC2Client;
 let autoScaling: AutoScalingClient;
+let sfn: SFNClient;
+/** Runs after the deployed Replace step returns (a test makes the replacement never healthy). */
+let afterReplace: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   h = await startHarness({
     policy: { containment: { allowSampleFindings: true, replacementTimeoutMinutes: 1 } },
+    workflow: "run",
+    speed: SPEED,
+    wrap: (fn, handler) =>
+      fn.handler === "functions/contain-replace.handler"
+        ? async (event, context) => {
+            const result = await handler(event, context);
+            await afterReplace?.();
+            return result;
+          }
+        : handler,
   });
   ec2 = new EC2Client(h.cloud.context.internalClientConfig);
   autoScaling = new AutoScalingClient(h.cloud.context.internalClientConfig);
+  sfn = new SFNClient(clientConfig(h.cloud, 10));
 });
 afterAll(async () => {
   await h?.stop();
 });
 
-type LocalHandler = (input: unknown) => Promise<unknown>;
-
-/** Every Task state mapped to the real Lambda handler, called as lambda:invoke would. */
-function taskHandlers(deps: PhoenixDeps, wrap: Record<string, (run: LocalHandler) => LocalHandler> = {}) {
-  const handlers = {
-    Admit: createContainAdmitHandler(deps),
-    Isolate: createContainIsolateHandler(deps),
-    Harden: createContainHardenHandler(deps),
-    RevokeCredentials: createContainRevokeHandler(deps),
-    CollectEvidence: createContainEvidenceHandler(deps),
-    CheckSnapshots: createContainEvidenceStatusHandler(deps),
-    Replace: createContainReplaceHandler(deps),
-    CheckReplacement: createContainReplacementStatusHandler(deps),
-    Dispose: createContainDisposeHandler(deps),
-    Report: createContainReportHandler(deps),
-    ReportFailure: createContainReportFailureHandler(deps),
-  };
-  return Object.fromEntries(
-    Object.entries(handlers).map(([state, handler]) => {
-      const run: LocalHandler = async (input) => {
-        const { FunctionName, Payload } = input as { FunctionName: string; Payload: ContainState };
-        return { Payload: await handler(Payload, lambdaContext(FunctionName)) };
-      };
-      return [state, wrap[state]?.(run) ?? run];
-    }),
-  );
-}
-
-async function runWorkflow(
-  deps: PhoenixDeps,
-  input: ContainState,
-  wrap?: Parameters<typeof taskHandlers>[1],
-) {
-  const definition = JSON.parse(renderContainDefinition(containTemplate()));
-  const machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
-  const states = Object.keys(definition.States);
-  const execution = machine.run(input as never, {
-    overrides: {
-      taskResourceLocalHandlers: taskHandlers(deps, wrap) as never,
-      waitTimeOverrides: { WaitForSnapshots: 10, WaitForReplacement: 10 },
-      retryIntervalOverrides: Object.fromEntries(states.map((s) => [s, 10])),
-    },
-    // The intake starts the execution under the record's name, which is the input's containmentId.
-    context: { Execution: { Name: input.containment.containmentId } },
-  });
-  try {
-    return { output: (await execution.result) as unknown as ContainState, error: undefined };
-  } catch (error) {
-    return { output: undefined, error: ((error as Error).cause ?? error) as Error };
-  }
-}
-
-async function findingToExecutionInput(instanceId: string, findingId: string): Promise<ContainState> {
-  const onFinding = createOnFindingHandler(h.deps);
+/**
+ * The intake takes the finding and starts the deployed contain workflow (the graph's state
+ * machine on the local Step Functions engine, its Tasks the deployed functions); this waits for
+ * that execution to end.
+ */
+async function containThroughTheWorkflow(instanceId: string, findingId: string) {
+  const onFinding = createOnFindingHandler(h.deployment.depsOf("on-finding"));
   const result = await onFinding(
     sqsEvent([guardDutyEvent(TOR_CLIENT, { instanceId, findingId })]),
-    lambdaContext(),
+    lambdaContext(h.deployment.functionOf("on-finding").name),
   );
   expect(result.batchItemFailures).toEqual([]);
   const record = await getContainment(h.deps, ACCOUNT, instanceId);
-  expect(record?.status).toBe("running");
-  // What StartExecution was given is what the record stores.
-  return { containment: record!.executionInput, results: {} };
+  expect(record?.executionName).toBeDefined();
+  const executionArn = `${h.deployment.stateMachineArns.contain.replace(":stateMachine:", ":execution:")}:${record!.executionName}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    if (execution.status !== "RUNNING") return execution;
+    if (Date.now() > deadline) throw new Error(`${executionArn} still RUNNING after 60 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 describe("a finding contained end to end: intake, then the ASL run with the real handlers", () => {
   it("isolates, keeps evidence, replaces, terminates, reports, and closes the record", async () => {
     const instanceId = h.fleet.groups.find((g) => g.name === "web-backend")!.instanceIds[0]!;
     await drainNotifications(h);
-    const input = await findingToExecutionInput(instanceId, "e2e00000000000000000000000000001");
-    expect(await groupMembers(h.deps, ACCOUNT, "web-backend")).toEqual([instanceId]);
-
-    const { output, error } = await runWorkflow(h.deps, input);
-    expect(error).toBeUndefined();
-    expect(output?.results.dispose?.disposition).toBe("terminated");
+    const execution = await containThroughTheWorkflow(instanceId, "e2e00000000000000000000000000001");
+    expect(execution.status, execution.cause).toBe("SUCCEEDED");
+    const output = JSON.parse(execution.output ?? "{}") as ContainState;
+    expect(output.results.dispose?.disposition).toBe("terminated");
     const { Reservations } = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
     expect(Reservations?.[0]?.Instances?.[0]?.State?.Name).toBe("terminated");
 
@@ -145,31 +105,27 @@ describe("a finding contained end to end: intake, then the ASL run with the real
     const group = "web-frontend";
     const instanceId = h.fleet.groups.find((g) => g.name === group)!.instanceIds[1]!;
     await drainNotifications(h);
-    const input = await findingToExecutionInput(instanceId, "e2e00000000000000000000000000002");
-    // The clock jumps past the replacement timeout once the instance is detached.
-    let offsetMs = 0;
-    const deps: PhoenixDeps = { ...h.deps, now: () => new Date(Date.now() + offsetMs) };
-    const { output, error } = await runWorkflow(deps, input, {
-      Replace: (run) => async (payload) => {
-        const result = await run(payload);
-        // The replacement never becomes healthy.
-        const { AutoScalingGroups = [] } = await autoScaling.send(
-          new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [group] }),
+    // The replacement never becomes healthy; the replacement timeout (1 simulated minute) passes.
+    afterReplace = async () => {
+      const { AutoScalingGroups = [] } = await autoScaling.send(
+        new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [group] }),
+      );
+      for (const instance of AutoScalingGroups[0]?.Instances ?? []) {
+        await autoScaling.send(
+          new SetInstanceHealthCommand({ InstanceId: instance.InstanceId, HealthStatus: "Unhealthy" }),
         );
-        for (const instance of AutoScalingGroups[0]?.Instances ?? []) {
-          await autoScaling.send(
-            new SetInstanceHealthCommand({ InstanceId: instance.InstanceId, HealthStatus: "Unhealthy" }),
-          );
-        }
-        offsetMs = 5 * 60_000;
-        return result;
+      }
+    };
+    const execution = await containThroughTheWorkflow(instanceId, "e2e00000000000000000000000000002").finally(
+      () => {
+        afterReplace = undefined;
       },
-    });
-    expect(output).toBeUndefined();
-    expect(error?.name).toBe("Phoenix.ContainmentFailed");
-    expect(error?.message).toMatch(/waiting for the group to be back at full healthy capacity/);
-    expect(error?.message).toMatch(/Phoenix\.Timeout/);
-    expect(error?.message).toMatch(/stays isolated/);
+    );
+    expect(execution.status).toBe("FAILED");
+    expect(execution.error).toBe("Phoenix.ContainmentFailed");
+    expect(execution.cause).toMatch(/waiting for the group to be back at full healthy capacity/);
+    expect(execution.cause).toMatch(/Phoenix\.Timeout/);
+    expect(execution.cause).toMatch(/stays isolated/);
 
     const { Reservations } = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
     const instance = Reservations![0]!.Instances![0]!;

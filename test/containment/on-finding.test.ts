@@ -6,6 +6,7 @@ import { createOnFindingHandler } from "../../functions/on-finding.js";
 import { approveHold } from "../../src/containment/holds.js";
 import { releaseInstance } from "../../src/containment/release.js";
 import { getContainment, getHold } from "../../src/containment/state.js";
+import { clientConfig } from "../support/cloud.js";
 import {
   drainNotifications,
   guardDutyEvent,
@@ -59,7 +60,7 @@ async function deliver(bodies: unknown[]) {
 }
 
 async function startedExecutions(): Promise<string[]> {
-  const { executions = [] } = await new SFNClient(h.cloud.context.internalClientConfig).send(
+  const { executions = [] } = await new SFNClient(clientConfig(h.cloud)).send(
     new ListExecutionsCommand({ stateMachineArn: h.resources.containStateMachineArn }),
   );
   return executions.map((e) => e.name!);

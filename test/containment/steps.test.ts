@@ -18,6 +18,7 @@ import {
 import { GetRolePolicyCommand, IAMClient, ListRolePoliciesCommand } from "@aws-sdk/client-iam";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { releaseInstance } from "../../src/containment/release.js";
+import { revocationPolicyName } from "../../src/containment/revocation.js";
 import { getContainment } from "../../src/containment/state.js";
 import { TIMELINE_STEPS } from "../../src/containment/timeline.js";
 import { containState, drainNotifications, type Harness, startHarness } from "./support/fixtures.js";
@@ -182,18 +183,24 @@ describe("the contain steps on a grouped instance (two interfaces, an Elastic IP
   it("swaps the profile, denies the instance's earlier credentials on its role only, and drops its Elastic IP", async () => {
     const revoke = finalState.results.revoke!;
     expect(revoke.roleName).toBe(h.fleet.roleName);
+    // One revocation policy per role (src/containment/revocation.ts), listing this instance.
+    const policyName = revocationPolicyName(h.deps.resources.stateTable);
+    expect(revoke.denyPolicyName).toBe(policyName);
     const { PolicyNames = [] } = await iam.send(new ListRolePoliciesCommand({ RoleName: h.fleet.roleName }));
-    expect(PolicyNames).toContain(`phoenix-revoke-${target}`);
+    expect(PolicyNames).toContain(policyName);
     const { PolicyDocument } = await iam.send(
-      new GetRolePolicyCommand({ RoleName: h.fleet.roleName, PolicyName: `phoenix-revoke-${target}` }),
+      new GetRolePolicyCommand({ RoleName: h.fleet.roleName, PolicyName: policyName }),
     );
     const document = JSON.parse(decodeURIComponent(PolicyDocument!));
     const statement = document.Statement[0];
     expect(statement.Effect).toBe("Deny");
-    expect(statement.Condition.StringEquals["ec2:SourceInstanceARN"]).toBe(
+    expect([statement.Condition.StringEquals["ec2:SourceInstanceARN"]].flat()).toContain(
       `arn:aws:ec2:us-east-1:123456789012:instance/${target}`,
     );
-    expect(statement.Condition.DateLessThan["aws:TokenIssueTime"]).toBe(revoke.tokensIssuedBefore);
+    expect(statement.Condition.DateLessThan["aws:TokenIssueTime"] >= revoke.tokensIssuedBefore!).toBe(true);
+    expect(Date.parse(revoke.tokensIssuedBefore!)).toBeGreaterThanOrEqual(
+      Date.parse(revoke.swapConfirmedAt!),
+    );
     expect(Date.parse(revoke.tokensIssuedBefore!)).toBeGreaterThanOrEqual(
       Date.parse(finalState.results.isolate!.isolatedAt),
     );
@@ -415,8 +422,15 @@ describe("a standalone instance, then its release", () => {
       new DescribeInstanceAttributeCommand({ InstanceId: target, Attribute: "disableApiTermination" }),
     );
     expect(termination.DisableApiTermination?.Value).toBe(false);
+    // The instance is off its role's revocation policy (which goes once it lists no one).
+    const policyName = revocationPolicyName(h.deps.resources.stateTable);
     const { PolicyNames = [] } = await iam.send(new ListRolePoliciesCommand({ RoleName: h.fleet.roleName }));
-    expect(PolicyNames).not.toContain(`phoenix-revoke-${target}`);
+    if (PolicyNames.includes(policyName)) {
+      const { PolicyDocument } = await iam.send(
+        new GetRolePolicyCommand({ RoleName: h.fleet.roleName, PolicyName: policyName }),
+      );
+      expect(decodeURIComponent(PolicyDocument!)).not.toContain(`instance/${target}"`);
+    }
     expect((await getContainment(h.deps, "123456789012", target))?.status).toBe("released");
     const history = await h.deps.audit.history(`instance/${target}`);
     expect(history.find((r) => r.action === "release")?.actor).toBe("user:alice");

@@ -13,7 +13,7 @@ import {
 } from "../../build/synth/graph.js";
 import { PHOENIX_FUNCTIONS, PHOENIX_STATE_MACHINES, type PhoenixStateMachine } from "../../src/catalog.js";
 import { deployedFunctionName, policyContext } from "../../src/iam/context.js";
-import { functionPolicy, stateMachinePolicy } from "../../src/iam/policy.js";
+import { functionPolicy, policyDocument, stateMachinePolicy } from "../../src/iam/policy.js";
 import { parsePolicy } from "../../src/policy/index.js";
 import { MAX_STAGE_LENGTH } from "../../src/resources.js";
 import { ROOT, readRepository } from "./support.js";
@@ -149,14 +149,8 @@ describe.each([
       const inline = (role.inputs["inlinePolicies"] as { policy: string }[]).flatMap((p) =>
         statementsOf(p.policy),
       );
-      const derived = functionPolicy(name, ctx, readRepository).map((s) => ({
-        Effect: "Allow",
-        Action: s.actions,
-        Resource: s.resources,
-        ...(s.conditions
-          ? { Condition: Object.fromEntries(s.conditions.map((c) => [c.test, { [c.variable]: c.values }])) }
-          : {}),
-      }));
+      // As IAM reads the derived statements (Deny ones included, conditions grouped by operator).
+      const derived: Statement[] = policyDocument(functionPolicy(name, ctx, readRepository)).Statement;
       expect(normalized(inline), name).toEqual(normalized(derived));
     }
   });

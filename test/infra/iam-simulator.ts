@@ -32,7 +32,13 @@ export type Decision = "Allowed" | "ExplicitlyDenied" | "ImplicitlyDenied";
 
 export interface Evaluation {
   decision: Decision;
-  resources: { arn: string; decision: Decision; ignoredContextKeys: string[] }[];
+  resources: {
+    arn: string;
+    decision: Decision;
+    /** What the identity policy alone decided (the evaluator may add its own refusals). */
+    identity: Decision | undefined;
+    ignoredContextKeys: string[];
+  }[];
 }
 
 export const ACCOUNT = "123456789012";
@@ -87,7 +93,9 @@ export async function evaluate(
       {},
     );
     if (response.resultType === "error") {
-      throw new Error(`simulation of ${call.action} on ${resource.arn} refused: ${JSON.stringify(response.errors)}`);
+      throw new Error(
+        `simulation of ${call.action} on ${resource.arn} refused: ${JSON.stringify(response.errors)}`,
+      );
     }
     if (response.resultType !== "single") {
       throw new Error(`${call.action} on ${resource.arn}: name one resource, not a pattern`);
@@ -95,6 +103,7 @@ export async function evaluate(
     resources.push({
       arn: resource.arn,
       decision: response.overallResult as Decision,
+      identity: response.result.analysis.identityAnalysis?.result as Decision | undefined,
       ignoredContextKeys: response.result.ignoredContextKeys ?? [],
     });
   }
@@ -111,12 +120,18 @@ export async function evaluate(
 export async function decide(statements: PolicyStatement[], call: Call, roleName?: string): Promise<string> {
   const evaluation = await evaluate(statements, call, roleName);
   if (evaluation.decision === "Allowed") return "Allowed";
-  const refused = evaluation.resources.filter((r) => r.decision !== "Allowed").map((r) => r.arn);
-  return `${evaluation.decision} (${refused.join(", ")})`;
+  const refused = evaluation.resources
+    .filter((r) => r.decision !== "Allowed")
+    .map((r) =>
+      r.identity && r.identity !== r.decision ? `${r.arn}, identity policy: ${r.identity}` : r.arn,
+    );
+  return `${evaluation.decision} (${refused.join("; ")})`;
 }
 
 /** A resource policy granting Phoenix's account an action: a key policy, a RAM share. */
 export const grantsPhoenixAccount = (actions: string[]) => ({
   Version: "2012-10-17",
-  Statement: [{ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: actions, Resource: "*" }],
+  Statement: [
+    { Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: actions, Resource: "*" },
+  ],
 });

@@ -29,24 +29,99 @@ describe("least privilege: functions", () => {
     for (const action of used.actions) expect(used.provenance[action]?.length).toBeGreaterThan(0);
   });
 
-  it("grants iam:PassRole only for the fleet roles the deployer lists, to EC2, and by default not at all", () => {
-    const withoutFleet = testContext({}, []);
-    for (const name of PHOENIX_FUNCTIONS) {
-      const used = usedActionsOfFunction(name, readRepository).actions;
-      const granted = grantedActions(functionPolicy(name, withoutFleet, readRepository));
-      expect(granted).toEqual(used.filter((action) => action !== "iam:PassRole"));
-      const passing = functionPolicy(name, ctx, readRepository).filter((s) =>
-        s.actions.includes("iam:PassRole"),
-      );
-      for (const statement of passing) {
-        expect(statement.resources).toEqual([FLEET_ROLE]);
-        expect(statement.conditions).toEqual([
-          { test: "StringEquals", variable: "iam:PassedToService", values: ["ec2.amazonaws.com"] },
-        ]);
+  it("passes and writes policies only on fleet roles (tagged, or listed), never Phoenix's or administrative ones", () => {
+    const fleetTag = {
+      test: "StringEquals",
+      variable: "aws:ResourceTag/phoenix:fleet-role",
+      values: ["true"],
+    };
+    const toEc2 = { test: "StringEquals", variable: "iam:PassedToService", values: ["ec2.amazonaws.com"] };
+    for (const [fleetRoleArns, listed] of [
+      [[], false],
+      [[FLEET_ROLE], true],
+    ] as const) {
+      const context = testContext({}, [...fleetRoleArns]);
+      for (const name of PHOENIX_FUNCTIONS) {
+        const statements = functionPolicy(name, context, readRepository);
+        for (const action of ["iam:PassRole", "iam:PutRolePolicy"]) {
+          const concerned = statements.filter((s) => s.actions.includes(action));
+          if (concerned.length === 0) continue;
+          const only = action === "iam:PassRole" ? [toEc2] : [];
+          const allows = concerned.filter((s) => s.effect !== "Deny");
+          expect(
+            allows.map((s) => [s.resources, s.conditions ?? []]),
+            `${name} ${action}`,
+          ).toEqual([
+            [["arn:aws:iam::123456789012:role/*"], [fleetTag, ...only]],
+            ...(listed ? [[[FLEET_ROLE], only]] : []),
+          ]);
+          const denies = concerned.filter((s) => s.effect === "Deny");
+          expect(denies).toHaveLength(1);
+          expect(denies[0]?.resources).toEqual(
+            expect.arrayContaining([
+              "arn:aws:iam::123456789012:role/phoenix-*",
+              "arn:aws:iam::123456789012:role/OrganizationAccountAccessRole",
+            ]),
+          );
+        }
       }
     }
+    expect(usedActionsOfFunction("rollout-group", readRepository).actions).toContain("iam:PassRole");
+    expect(usedActionsOfFunction("contain-revoke", readRepository).actions).toContain("iam:PutRolePolicy");
     // The quarantine profile has no role: attaching it needs no PassRole (contain-revoke).
     expect(usedActionsOfFunction("contain-revoke", readRepository).actions).not.toContain("iam:PassRole");
+  });
+
+  it("lets each function write only the tag keys its code declares, on the resource types it tags", () => {
+    const keysOf = (name: (typeof PHOENIX_FUNCTIONS)[number]) =>
+      functionPolicy(name, ctx, readRepository)
+        .filter((s) => s.actions.includes("ec2:CreateTags"))
+        .map((s) => ({
+          resources: s.resources,
+          keys: s.conditions?.find(
+            (c) => c.variable === "aws:TagKeys" && c.test === "ForAllValues:StringEquals",
+          )?.values,
+          createAction: s.conditions?.find((c) => c.variable === "ec2:CreateAction")?.values,
+        }));
+    const instance = "arn:aws:ec2:eu-west-1:123456789012:instance/*";
+    for (const name of ["on-finding", "contain-admit"] as const)
+      expect(keysOf(name)).toEqual([
+        { resources: [instance], keys: ["phoenix:quarantine"], createAction: undefined },
+      ]);
+    expect(keysOf("contain-isolate")).toEqual([
+      { resources: [instance], keys: ["phoenix:quarantine"], createAction: undefined },
+      {
+        resources: ["arn:aws:ec2:eu-west-1:123456789012:security-group/*"],
+        keys: ["Name", "phoenix:role"],
+        createAction: ["CreateSecurityGroup"],
+      },
+    ]);
+    expect(keysOf("contain-evidence")).toEqual([
+      {
+        resources: ["arn:aws:ec2:eu-west-1::snapshot/*"],
+        keys: ["phoenix:containment", "phoenix:finding", "phoenix:instance"],
+        createAction: ["CreateSnapshot"],
+      },
+    ]);
+    expect(keysOf("rollout-finish")).toEqual([
+      {
+        resources: ["arn:aws:ec2:eu-west-1::image/*"],
+        keys: ["phoenix:image-status", "phoenix:image-status-reason"],
+        createAction: undefined,
+      },
+    ]);
+    // rollout-group tags nothing itself: only a launch from the group's template does.
+    expect(keysOf("rollout-group")).toEqual([
+      {
+        resources: ["arn:aws:ec2:eu-west-1:123456789012:*"],
+        keys: undefined,
+        createAction: ["RunInstances"],
+      },
+    ]);
+    // Every declaration is read from the code that writes with it.
+    expect(
+      usedActionsOfFunction("contain-evidence", readRepository).tagWrites.map((w) => w.declaredIn),
+    ).toEqual(["src/containment/steps/evidence.ts: EVIDENCE_TAG_WRITE"]);
   });
 
   it("never grants a wildcard action, and a mutation on every resource only with a condition", () => {
@@ -75,7 +150,10 @@ describe("least privilege: functions", () => {
 
   it("holds instance mutations after isolation to quarantined instances and refreshes to managed groups", () => {
     const statementOf = (name: (typeof PHOENIX_FUNCTIONS)[number], action: string): PolicyStatement[] =>
-      functionPolicy(name, ctx, readRepository).filter((s) => s.actions.includes(action));
+      functionPolicy(name, ctx, readRepository).filter(
+        (s) =>
+          s.actions.includes(action) && s.resources.some((r) => /:(instance|autoScalingGroup)[/:]/.test(r)),
+      );
     for (const [name, action] of [
       ["contain-harden", "ec2:ModifyInstanceAttribute"],
       ["contain-dispose", "ec2:TerminateInstances"],
@@ -86,9 +164,10 @@ describe("least privilege: functions", () => {
         [{ test: "Null", variable: "aws:ResourceTag/phoenix:quarantine", values: ["false"] }],
       ]);
     }
-    expect(statementOf("rollout-group", "autoscaling:StartInstanceRefresh").map((s) => s.conditions)).toEqual(
-      [[{ test: "StringEquals", variable: "autoscaling:ResourceTag/phoenix:managed", values: ["true"] }]],
-    );
+    for (const action of ["autoscaling:StartInstanceRefresh", "autoscaling:UpdateAutoScalingGroup"])
+      expect(statementOf("rollout-group", action).map((s) => s.conditions)).toEqual([
+        [{ test: "StringEquals", variable: "autoscaling:ResourceTag/phoenix:managed", values: ["true"] }],
+      ]);
   });
 
   it("derives from the code, not from a list: each function sees its own calls and not its neighbours'", () => {

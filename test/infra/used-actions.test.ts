@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { statementsFor, UnscopedActionError } from "../../src/iam/policy.js";
 import { UnmappedCommandError } from "../../src/iam/sdk-actions.js";
-import { usedActionsOfFunction } from "../../src/iam/used-actions.js";
+import { UndeclaredTagWriteError, usedActionsOfFunction } from "../../src/iam/used-actions.js";
 import { readFrom, testContext } from "./support.js";
 
 // The scanner on small synthetic repositories: the cases Phoenix's code relies on, and the
@@ -138,5 +138,58 @@ export const handler = () => new DescribeImagesCommand({});
       ),
     );
     expect(used.actions).toEqual(["ec2:DescribeImages"]);
+  });
+  it("reads the tag writes a function declares, with keys from the constants they name", () => {
+    const used = usedActionsOfFunction(
+      "on-image",
+      readFrom({
+        ...entry(`import { mark } from "../src/mark.js";
+export const handler = () => mark("i-1");
+`),
+        "src/tags.ts": `export const TAG_QUARANTINE = "phoenix:quarantine";
+export const TAG_UNUSED = "phoenix:unused";
+`,
+        "src/mark.ts": `import { CreateTagsCommand } from "@aws-sdk/client-ec2";
+import { declareTagWrite } from "./iam/tag-writes.js";
+import { TAG_QUARANTINE as QUARANTINE } from "./tags.js";
+
+const REASON = "phoenix:reason";
+export const MARK = declareTagWrite({ resource: "instance", keys: [QUARANTINE, REASON] });
+export const OTHER = declareTagWrite({ resource: "image", keys: ["phoenix:never-reached"] });
+
+export const mark = (id: string) =>
+  new CreateTagsCommand({ Resources: [id], Tags: MARK.tags({ [QUARANTINE]: "f", [REASON]: "r" }) });
+`,
+        "src/iam/tag-writes.ts": `export function declareTagWrite(write) {
+  return write;
+}
+`,
+      }),
+    );
+    expect(used.actions).toEqual(["ec2:CreateTags"]);
+    expect(used.tagWrites).toEqual([
+      {
+        resource: "instance",
+        keys: ["phoenix:quarantine", "phoenix:reason"],
+        declaredIn: "src/mark.ts: MARK",
+      },
+    ]);
+  });
+
+  it("refuses a tag list written by hand, since CreateTags would not be granted for it", () => {
+    const handMade = (body: string) =>
+      readFrom(
+        entry(`import { CreateSecurityGroupCommand, CreateTagsCommand } from "@aws-sdk/client-ec2";
+export const handler = () => ${body};
+`),
+      );
+    for (const body of [
+      `new CreateTagsCommand({ Resources: ["i-1"], Tags: [{ Key: "phoenix:protected", Value: "false" }] })`,
+      `new CreateTagsCommand(input)`,
+      `new CreateSecurityGroupCommand({ GroupName: "g", TagSpecifications: [{ ResourceType: "security-group", Tags: [] }] })`,
+      `new CreateTagsCommand({ Resources: ["i-1"], Tags: NOT_DECLARED.tags({}) })`,
+    ]) {
+      expect(() => usedActionsOfFunction("on-image", handMade(body)), body).toThrow(UndeclaredTagWriteError);
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalCloud } from "../../local/cloud.js";
 import { runStory } from "../../local/demo/story.js";
-import type { LocalPhoenix } from "../../local/phoenix/stack.js";
+import type { LocalDeployment } from "../../local/deployment/index.js";
 import { seedDemoFleet } from "../../local/seed.js";
 import { parsePolicy } from "../../src/policy/index.js";
 import { startTestCloud } from "../support/cloud.js";
@@ -9,7 +9,7 @@ import { startTestCloud } from "../support/cloud.js";
 // The whole system, end to end, through the doors a user has: EC2 announces an image on the
 // bus, GuardDuty's finding is put on the bus, the real handlers and state machines do the rest.
 let cloud: LocalCloud;
-let phoenix: LocalPhoenix | undefined;
+let phoenix: LocalDeployment | undefined;
 beforeAll(async () => {
   process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
   cloud = await startTestCloud({

@@ -27,9 +27,11 @@ import {
 import type { EventBridgeEvent, SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalCloud } from "../../local/cloud.js";
+import type { LocalDeployment } from "../../local/deployment/index.js";
 import { eventsPlugin } from "../../local/events/index.js";
 import { WHOLE_EVENT_INPUT } from "../../local/events/topology.js";
-import { awsCli, clientConfig, startTestCloud } from "../support/cloud.js";
+import { awsCli, clientConfig } from "../support/cloud.js";
+import { startDeployedCloud } from "../support/phoenix.js";
 
 type BusEvent = EventBridgeEvent<string, Record<string, unknown>>;
 interface Received<T> {
@@ -68,40 +70,49 @@ async function waitFor<T>(
 }
 
 let cloud: LocalCloud;
+let deployment: LocalDeployment;
 let ec2: EC2Client;
 let eventbridge: EventBridgeClient;
 let sqs: SQSClient;
 beforeAll(async () => {
-  cloud = await startTestCloud({
+  // Phoenix deployed from its graph, its three event handlers stubbed (they record what they
+  // receive): the rules, queues, event source mappings and retries are the deployment's.
+  const entry = (fn: { handler: string }) =>
+    fn.handler
+      .replace(/\.[^.]+$/, "")
+      .split("/")
+      .pop();
+  ({ cloud, deployment } = await startDeployedCloud({
     speed: SPEED,
-    plugins: [
-      eventsPlugin({
-        maxAttempts: 2,
-        retryDelayMs: 10_000,
-        amiAvailableAfterMs: AMI_DELAY_SIMULATED_MS,
-        handlers: {
-          "on-finding": async (event) => {
+    parts: [eventsPlugin({ amiAvailableAfterMs: AMI_DELAY_SIMULATED_MS })],
+    wrap: (fn, handler) => {
+      switch (entry(fn)) {
+        case "on-finding":
+          return async (event: SQSEvent) => {
             findingBatches.push({ at: Date.now(), event });
-          },
-          // Buffered, as findings: Lambda's SQS batch event, one record per image event.
-          "on-image": async (event) => {
+            return { batchItemFailures: [] };
+          };
+        // Buffered, as findings: Lambda's SQS batch event, one record per image event.
+        case "on-image":
+          return async (event: SQSEvent) => {
             for (const record of event.Records) {
               imageEvents.push({ at: Date.now(), event: JSON.parse(record.body) as BusEvent });
             }
-          },
-          "on-refresh-event": async (event) => {
-            refreshAttempts.push({ at: Date.now(), event: event as BusEvent });
-            if (
-              event.detail &&
-              (event.detail as { AutoScalingGroupName?: string }).AutoScalingGroupName === "broken"
-            ) {
+            return { batchItemFailures: [] };
+          };
+        case "on-refresh-event":
+          return async (event: BusEvent) => {
+            refreshAttempts.push({ at: Date.now(), event });
+            if ((event.detail as { AutoScalingGroupName?: string }).AutoScalingGroupName === "broken") {
               throw new Error("simulated handler failure");
             }
-          },
-        },
-      }),
-    ],
-  });
+            return { status: "observed" };
+          };
+        default:
+          return handler;
+      }
+    },
+  }));
   ec2 = new EC2Client(clientConfig(cloud));
   eventbridge = new EventBridgeClient(clientConfig(cloud));
   sqs = new SQSClient(clientConfig(cloud));
@@ -109,6 +120,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await cloud?.stop();
 });
+
+/** A queue of the graph by its resource's logical name. */
+const queueOf = (resource: string) => deployment.model.queues.find((q) => q.resource === resource)!;
 
 describe("events in the local cloud", () => {
   it("delivers a GuardDuty finding put with the AWS CLI to on-finding, as Lambda's SQS batch event", async () => {
@@ -150,7 +164,7 @@ describe("events in the local cloud", () => {
       awsRegion: "us-east-1",
       attributes: { ApproximateReceiveCount: "1" },
     });
-    expect(got.record.eventSourceARN).toBe("arn:aws:sqs:us-east-1:123456789012:phoenix-finding-buffer");
+    expect(got.record.eventSourceARN).toBe(queueOf("FindingBuffer").arn);
     expect(got.record.messageId).toMatch(/\S/);
   });
 
@@ -176,11 +190,8 @@ describe("events in the local cloud", () => {
       const got = await waitFor("the finding", () => receivedFindings().find((f) => f.event.id === eventId));
       latencies.push(got.at - started);
     }
-    const health = (await (await fetch(`${cloud.endpoint}/_phoenix/health`)).json()) as {
-      parts: { events: { latencyMs: { p50: number; max: number } } };
-    };
     console.log(
-      `PutEvents call (real ms): ${putDurations.join(", ")}; PutEvents → handler: ${latencies.join(", ")}; queue → handler p50 ${health.parts.events.latencyMs.p50} max ${health.parts.events.latencyMs.max}`,
+      `PutEvents call (real ms): ${putDurations.join(", ")}; PutEvents → handler: ${latencies.join(", ")} (the event source mapping's 5 s batching window is ${cloud.context.clock.toRealMs(5_000)} ms at ×${SPEED})`,
     );
     // The median, as other processes on a small machine can delay any one call. (moto's default
     // SQS target input alone would add ~0.5 s to every delivery.)
@@ -343,7 +354,7 @@ describe("events in the local cloud", () => {
     });
   });
 
-  it("redelivers to a failing handler, then moves the event to the dead-letter queue", async () => {
+  it("retries a failing asynchronous Lambda target as Lambda does, then sends it to its onFailure destination", async () => {
     const refresh = sample("instance-refresh/docs-failed.json");
     const detail = { ...refresh.detail, AutoScalingGroupName: "broken" };
     const put = await eventbridge.send(
@@ -355,54 +366,76 @@ describe("events in the local cloud", () => {
     );
     const eventId = put.Entries?.[0]?.EventId;
     const attemptsOf = () => refreshAttempts.filter((a) => a.event.id === eventId);
-    await waitFor("two attempts", () => (attemptsOf().length >= 2 ? true : undefined));
+    const fn = deployment.functionOf("on-refresh-event");
+    const config = deployment.model.invokeConfigs.find((c) => c.functionName === fn.name)!;
+    const destination = config.onFailure!.split(":").pop()!;
+    const attempts = 1 + config.maximumRetryAttempts;
+    await waitFor(`${attempts} attempts`, () => (attemptsOf().length >= attempts ? true : undefined), 30_000);
 
-    const { QueueUrl } = await sqs.send(
-      new GetQueueUrlCommand({ QueueName: "phoenix-on-refresh-event-events-dlq" }),
-    );
-    const dead = await waitFor("the event in the dead-letter queue", async () => {
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: destination }));
+    const record = await waitFor("the invocation record in the onFailure destination", async () => {
       const received = await sqs.send(
         new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
       );
-      return received.Messages?.map((m) => JSON.parse(m.Body ?? "{}") as BusEvent).find(
-        (e) => e.id === eventId,
-      );
+      return received.Messages?.map(
+        (m) => JSON.parse(m.Body ?? "{}") as { requestPayload?: BusEvent } & Record<string, unknown>,
+      ).find((r) => r.requestPayload?.id === eventId);
     });
-    expect(dead.detail).toEqual(detail);
-    // Exactly maxAttempts deliveries, the retry after the (simulated) retry delay.
-    expect(attemptsOf()).toHaveLength(2);
-    const [first, second] = attemptsOf();
-    expect(second!.at - first!.at).toBeGreaterThanOrEqual(cloud.context.clock.toRealMs(10_000));
+    expect(record).toMatchObject({
+      version: "1.0",
+      requestContext: { condition: "RetriesExhausted", approximateInvokeCount: attempts },
+      responseContext: { functionError: "Unhandled" },
+      responsePayload: { errorType: "Error", errorMessage: "simulated handler failure" },
+    });
+    expect(record.requestPayload?.detail).toEqual(detail);
+    // Exactly 1 + maximumRetryAttempts invocations, Lambda's one then two (simulated) minutes apart.
+    expect(attemptsOf()).toHaveLength(attempts);
+    const [first, second, third] = attemptsOf();
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(cloud.context.clock.toRealMs(60_000) - 5);
+    expect(third!.at - second!.at).toBeGreaterThanOrEqual(cloud.context.clock.toRealMs(120_000) - 5);
     expect(second!.event).toEqual(first!.event);
 
     const health = (await (await fetch(`${cloud.endpoint}/_phoenix/health`)).json()) as {
-      parts: { events: { targets: Record<string, { failed: number; deadLettered: number }> } };
+      parts: {
+        deployment: {
+          functions: Record<string, { errors: number; asyncRetries: number; asyncFailed: number }>;
+        };
+      };
     };
-    expect(health.parts.events.targets["on-refresh-event"]).toMatchObject({ failed: 2, deadLettered: 1 });
+    expect(health.parts.deployment.functions[fn.name]).toMatchObject({
+      asyncRetries: config.maximumRetryAttempts,
+      asyncFailed: 1,
+    });
     const listed = (await (await fetch(`${cloud.endpoint}/_phoenix/events`)).json()) as {
       deliveries: {
-        eventId: string;
+        kind: string;
+        event?: BusEvent;
         outcome: string;
         attempt: number;
-        deadLettered: boolean;
+        deadLettered?: string;
         error?: string;
       }[];
     };
-    expect(listed.deliveries.filter((d) => d.eventId === eventId)).toMatchObject([
-      { outcome: "failed", attempt: 1, deadLettered: false, error: "Error: simulated handler failure" },
-      { outcome: "failed", attempt: 2, deadLettered: true },
+    expect(listed.deliveries.filter((d) => d.kind === "async" && d.event?.id === eventId)).toMatchObject([
+      { outcome: "failed", attempt: 1, error: "Error: simulated handler failure" },
+      { outcome: "failed", attempt: 2 },
+      { outcome: "failed", attempt: 3, deadLettered: config.onFailure },
     ]);
   });
 
   it("lists recent deliveries at /_phoenix/events, bounded by limit and paged by since", async () => {
     const all = (await (await fetch(`${cloud.endpoint}/_phoenix/events`)).json()) as {
-      deliveries: { seq: number; target: string; outcome: string; event?: BusEvent }[];
+      deliveries: { seq: number; kind: string; function?: string; outcome: string; event?: BusEvent }[];
       emitted: { seq: number }[];
     };
     expect(all.deliveries.length).toBeGreaterThan(3);
     expect(
       all.deliveries.some(
-        (d) => d.target === "on-finding" && d.outcome === "delivered" && d.event?.source === "aws.guardduty",
+        (d) =>
+          d.kind === "sqs" &&
+          d.function === deployment.functionOf("on-finding").name &&
+          d.outcome === "delivered" &&
+          d.event?.source === "aws.guardduty",
       ),
     ).toBe(true);
     const newest = Math.max(...all.deliveries.map((d) => d.seq), ...all.emitted.map((e) => e.seq));

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DescribeVpcsCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from "@aws-sdk/client-iam";
 import {
   CreateStateMachineCommand,
   DeleteStateMachineCommand,
@@ -79,6 +80,30 @@ beforeAll(async () => {
     ],
   });
   sfn = new SFNClient(clientConfig(cloud));
+  // The role the tests' state machines run as: it exists, allowed everything (local/iam evaluates
+  // every task as the machine's role).
+  const iam = new IAMClient(clientConfig(cloud));
+  await iam.send(
+    new CreateRoleCommand({
+      RoleName: ROLE.split("/").pop(),
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          { Effect: "Allow", Principal: { Service: "states.amazonaws.com" }, Action: "sts:AssumeRole" },
+        ],
+      }),
+    }),
+  );
+  await iam.send(
+    new PutRolePolicyCommand({
+      RoleName: ROLE.split("/").pop(),
+      PolicyName: "everything",
+      PolicyDocument: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }],
+      }),
+    }),
+  );
 });
 afterAll(async () => {
   await cloud?.stop();

@@ -1,4 +1,4 @@
-import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { DescribeInstancesCommand, EC2Client, RegisterImageCommand } from "@aws-sdk/client-ec2";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lambdaContext, sqsBatch } from "../../bench/lib/events.js";
@@ -66,7 +66,17 @@ describe("fuzzing the triggers against the local cloud", () => {
     async () => {
       const onImage = createImageEventHandler(h.deps, { logger: quietLogger() });
       const onRefresh = createOnRefreshEventHandler(h.deps, { logger: quietLogger() });
-      const untagged = Object.values(h.fleet.images);
+      // Images with no Phoenix tags (the fleet's own are tagged with their family: an available
+      // event about one of those is a real rollout trigger, which the deployed rollout machine
+      // would start; with no such machine, as before the deployment, that went unnoticed).
+      const ec2 = new EC2Client(h.cloud.context.internalClientConfig);
+      const untagged: string[] = [];
+      for (const name of ["fuzz-untagged-1", "fuzz-untagged-2"]) {
+        const { ImageId } = await ec2.send(
+          new RegisterImageCommand({ Name: name, RootDeviceName: "/dev/xvda", Architecture: "x86_64" }),
+        );
+        untagged.push(ImageId!);
+      }
       const groups = h.fleet.groups.map((g) => g.name);
       await fc.assert(
         fc.asyncProperty(

@@ -15,16 +15,15 @@ import { checkImage } from "../../src/rollout/aws/image-check.js";
 import { imageMarks, markImageRejected } from "../../src/rollout/aws/image-marks.js";
 import { describeImage } from "../../src/rollout/aws/images.js";
 import { signingPayload } from "../../src/rollout/signing.js";
-import { clientConfig, startTestCloud } from "../support/cloud.js";
-import { phoenixOn } from "../support/phoenix.js";
+import { clientConfig } from "../support/cloud.js";
+import { startDeployedCloud } from "../support/phoenix.js";
 
 let cloud: LocalCloud;
 let deps: PhoenixDeps;
 let ec2: EC2Client;
 let kms: KMSClient;
 beforeAll(async () => {
-  cloud = await startTestCloud({ plugins: [] });
-  ({ deps } = await phoenixOn(cloud));
+  ({ cloud, deps } = await startDeployedCloud());
   ec2 = new EC2Client(clientConfig(cloud));
   kms = new KMSClient(clientConfig(cloud));
 });

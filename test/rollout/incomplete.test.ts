@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerImage } from "../../local/seed.js";
 import { familyCompleted, getRollout } from "../../src/rollout/aws/rollout-records.js";
 import {
-  drainNotifications,
   type RolloutEnvironment,
   startedExecution,
   startRolloutEnvironment,
@@ -49,7 +48,7 @@ describe("a rollout that cannot roll every group of its family", () => {
   it("rolls what it can, then ends incomplete (not succeeded), naming the group and the problem", async () => {
     await tagWave("api-b", "first");
     const v2 = await registerImage(env.ec2, { family: "api", name: "golden-api-v2" });
-    await drainNotifications(env.cloud, env.resources.notificationQueueUrl);
+    await env.drainNotifications();
     const execution = startedExecution(await env.onImage(env.amiAvailable(v2)));
     const result = await waitForExecution(env.deps.clients.sfn, execution, 90_000);
     expect(result.status).toBe("FAILED");
@@ -62,7 +61,7 @@ describe("a rollout that cannot roll every group of its family", () => {
 
     expect((await getRollout(env.deps, "api", v2))?.status).toBe("incomplete");
     expect((await familyCompleted(env.deps, "api"))?.imageId).not.toBe(v2);
-    const notes = await drainNotifications(env.cloud, env.resources.notificationQueueUrl);
+    const notes = await env.drainNotifications();
     expect(notes.map((n) => n.subject)).toContainEqual(
       expect.stringMatching(/^Rollout INCOMPLETE: .* 1 group\(s\) not rolled/),
     );

@@ -8,16 +8,14 @@ import {
   releaseGroupLock,
   renewGroupLock,
 } from "../../src/rollout/aws/lock.js";
-import { startTestCloud } from "../support/cloud.js";
-import { phoenixOn } from "../support/phoenix.js";
+import { startDeployedCloud } from "../support/phoenix.js";
 
 let cloud: LocalCloud;
 let deps: PhoenixDeps;
 beforeAll(async () => {
   // moto does not apply concurrent conditional writes atomically (AWS does): the local cloud's
   // fix serves DynamoDB calls one at a time, which the race below depends on.
-  cloud = await startTestCloud({ plugins: [serialDynamoDb()] });
-  ({ deps } = await phoenixOn(cloud));
+  ({ cloud, deps } = await startDeployedCloud({ parts: [serialDynamoDb()] }));
 });
 afterAll(async () => {
   await cloud?.stop();

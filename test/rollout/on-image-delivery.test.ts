@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { CreateTagsCommand, EC2Client, RegisterImageCommand } from "@aws-sdk/client-ec2";
-import { CreateStateMachineCommand, ListExecutionsCommand } from "@aws-sdk/client-sfn";
+import { ListExecutionsCommand } from "@aws-sdk/client-sfn";
 import {
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
@@ -13,15 +13,14 @@ import type { SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOnImageHandler } from "../../functions/on-image.js";
 import type { LocalCloud } from "../../local/cloud.js";
+import type { LocalDeployment } from "../../local/deployment/index.js";
 import { eventsPlugin } from "../../local/events/index.js";
-import type { LocalPhoenixResources } from "../../local/phoenix/resources.js";
 import { registerImage } from "../../local/seed.js";
-import { stepFunctionsPlugin } from "../../local/stepfunctions/index.js";
 import type { AuditRecord } from "../../src/audit/audit.js";
 import type { PhoenixDeps } from "../../src/deps.js";
-import { resourceNames } from "../../src/resources.js";
-import { clientConfig, startTestCloud } from "../support/cloud.js";
-import { phoenixOn } from "../support/phoenix.js";
+import type { PhoenixResources } from "../../src/resources.js";
+import { clientConfig } from "../support/cloud.js";
+import { ROLLOUT_STARTS_NOTHING, startDeployedCloud } from "../support/phoenix.js";
 import { lambdaContext, sampleEvents } from "./support.js";
 
 /**
@@ -34,41 +33,44 @@ import { lambdaContext, sampleEvents } from "./support.js";
  * and on-image ignored the event for good. Nothing failed, so nothing was ever redelivered.
  */
 
-const MAX_ATTEMPTS = 3;
 const quiet = new Logger({ serviceName: "test", logLevel: "SILENT" });
 
 let cloud: LocalCloud;
+let deployment: LocalDeployment;
 let deps: PhoenixDeps;
-let resources: LocalPhoenixResources;
+let resources: PhoenixResources;
 let ec2: EC2Client;
 let onImage: ReturnType<typeof createOnImageHandler>;
+/** The image buffer as the graph declares it: its name, DLQ and redrive limit (maxReceiveCount). */
+let buffer: { name: string; arn: string; dlqArn: string; dlqName: string };
+let MAX_ATTEMPTS: number;
 
 beforeAll(async () => {
-  cloud = await startTestCloud({
-    speed: 200,
-    plugins: [
-      stepFunctionsPlugin(),
-      eventsPlugin({
-        maxAttempts: MAX_ATTEMPTS,
-        instanceEvents: false,
-        handlers: { "on-image": (event) => onImage(event, lambdaContext("on-image")) },
-      }),
-    ],
-  });
-  // Small SDK retry budgets: a failing call fails the delivery quickly.
-  ({ deps, resources } = await phoenixOn(cloud, {
+  // At ×600 the buffer's visibility timeout (360 s) is under a second: a redelivery comes after
+  // about a second (SQS counts whole seconds).
+  const phoenix = await startDeployedCloud({
+    speed: 600,
+    // The EC2 events (AMI available) that RegisterImage through the gateway makes.
+    parts: [eventsPlugin({ instanceEvents: false })],
+    // Small SDK retry budgets: a failing call fails the delivery quickly.
     backoff: { maxAttempts: 2, baseDelayMs: 5, maxDelayMs: 20 },
-  }));
-  onImage = createOnImageHandler(deps, { logger: quiet, maxAttempts: MAX_ATTEMPTS });
+    // on-image only starts the rollout: the deployed rollout's Plan starts nothing here.
+    wrap: ROLLOUT_STARTS_NOTHING,
+  });
+  ({ cloud, deployment, deps, resources } = phoenix);
+  const mapping = deployment.model.eventSourceMappings.find(
+    (m) => m.functionName === deployment.functionOf("on-image").name,
+  )!;
+  const queue = deployment.model.queues.find((q) => q.arn === mapping.eventSourceArn)!;
+  buffer = {
+    name: queue.name,
+    arn: queue.arn,
+    dlqArn: queue.redrive!.deadLetterTargetArn,
+    dlqName: queue.redrive!.deadLetterTargetArn.split(":").pop()!,
+  };
+  MAX_ATTEMPTS = queue.redrive!.maxReceiveCount;
+  onImage = createOnImageHandler(deployment.depsOf("on-image"), { logger: quiet, maxAttempts: MAX_ATTEMPTS });
   ec2 = new EC2Client(clientConfig(cloud));
-  // on-image only starts the rollout: a machine that does nothing stands in for it here.
-  await deps.clients.sfn.send(
-    new CreateStateMachineCommand({
-      name: resourceNames("test").rolloutStateMachine,
-      definition: JSON.stringify({ StartAt: "Noop", States: { Noop: { Type: "Pass", End: true } } }),
-      roleArn: "arn:aws:iam::123456789012:role/test",
-    }),
-  );
 });
 afterAll(async () => {
   cloud?.context.faults.configure({ seed: 1, rules: [] });
@@ -76,7 +78,8 @@ afterAll(async () => {
 });
 
 interface DeliveryEntry {
-  target: string;
+  kind: string;
+  function?: string;
   attempt: number;
   outcome: string;
   deadLettered: boolean;
@@ -87,7 +90,10 @@ async function deliveriesOf(imageId: string): Promise<DeliveryEntry[]> {
   const listed = (await (await fetch(`${cloud.endpoint}/_phoenix/events?limit=1000`)).json()) as {
     deliveries: DeliveryEntry[];
   };
-  return listed.deliveries.filter((d) => d.target === "on-image" && d.event?.detail?.ImageId === imageId);
+  const name = deployment.functionOf("on-image").name;
+  return listed.deliveries.filter(
+    (d) => d.kind === "sqs" && d.function === name && d.event?.detail?.ImageId === imageId,
+  );
 }
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
@@ -164,20 +170,19 @@ describe("on-image through the image buffer", () => {
       return seen.length >= MAX_ATTEMPTS ? seen : undefined;
     });
     expect(deliveries.map((d) => [d.attempt, d.outcome, d.deadLettered])).toEqual([
-      [1, "failed", false],
-      [2, "failed", false],
-      [3, "delivered", false],
+      ...Array.from({ length: MAX_ATTEMPTS - 1 }, (_, i) => [i + 1, "failed", false]),
+      [MAX_ATTEMPTS, "delivered", false],
     ]);
     const history = await deps.audit.history(`image/${imageId}`);
     expect(trail(history)).toEqual(["defer-image-event:held", "ignore-image-event:skipped"]);
     expect(history[1]?.reason).toBe(
-      `the image has no phoenix:image-family tag (still so on delivery 3 of ${MAX_ATTEMPTS})`,
+      `the image has no phoenix:image-family tag (still so on delivery ${MAX_ATTEMPTS} of ${MAX_ATTEMPTS})`,
     );
     expect(await executionsFor(imageId)).toEqual([]);
   });
 
   it("dead-letters an event that fails on every delivery, audits it, and replays it with start-message-move-task", async () => {
-    const dlqArn = `arn:aws:sqs:us-east-1:123456789012:phoenix-image-buffer-dlq`;
+    const dlqArn = buffer.dlqArn;
     const before = await healthOf();
     cloud.context.faults.configure({
       seed: 1,
@@ -191,9 +196,8 @@ describe("on-image through the image buffer", () => {
         return seen.length >= MAX_ATTEMPTS ? seen : undefined;
       });
       expect(deliveries.map((d) => [d.attempt, d.outcome, d.deadLettered])).toEqual([
-        [1, "failed", false],
-        [2, "failed", false],
-        [3, "failed", true],
+        ...Array.from({ length: MAX_ATTEMPTS - 1 }, (_, i) => [i + 1, "failed", false]),
+        [MAX_ATTEMPTS, "failed", true],
       ]);
     } finally {
       cloud.context.faults.configure({ seed: 1, rules: [] });
@@ -202,13 +206,17 @@ describe("on-image through the image buffer", () => {
     expect(trail(history)).toEqual(["dead-letter-image-event:failed"]);
     expect(history[0]).toMatchObject({
       imageId,
-      reason: expect.stringMatching(/failed on its last delivery \(3 of 3\): .*start-message-move-task/),
+      reason: expect.stringMatching(
+        new RegExp(
+          `failed on its last delivery \\(${MAX_ATTEMPTS} of ${MAX_ATTEMPTS}\\): .*start-message-move-task`,
+        ),
+      ),
     });
     expect(await executionsFor(imageId)).toEqual([]);
     expect((await healthOf()).deadLettered).toBe(before.deadLettered + 1);
-    // SQS moves it to the DLQ when it would be received a fourth time.
+    // SQS moves it to the DLQ when it would be received once more than maxReceiveCount.
     const sqs = new SQSClient(clientConfig(cloud));
-    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: "phoenix-image-buffer-dlq" }));
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: buffer.dlqName }));
     await waitFor("the event in the DLQ", async () => {
       const { Attributes } = await sqs.send(
         new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
@@ -230,7 +238,6 @@ describe("on-image through the image buffer", () => {
       "dead-letter-image-event:failed",
       "start-rollout:ok",
     ]);
-    expect((await healthOf()).redriven).toBe(before.redriven + 1);
   });
 });
 
@@ -254,7 +261,7 @@ describe("on-image: every ignored event leaves one audit record, whatever the re
         messageAttributes: {},
         md5OfBody: "",
         eventSource: "aws:sqs",
-        eventSourceARN: "arn:aws:sqs:us-east-1:123456789012:phoenix-image-buffer",
+        eventSourceARN: buffer.arn,
         awsRegion: "us-east-1",
       })),
     };
@@ -345,9 +352,10 @@ describe("on-image: every ignored event leaves one audit record, whatever the re
   });
 });
 
-async function healthOf(): Promise<{ deadLettered: number; redriven: number }> {
+/** The image buffer's event source mapping, as /_phoenix/health counts its deliveries. */
+async function healthOf(): Promise<{ deadLettered: number }> {
   const health = (await (await fetch(`${cloud.endpoint}/_phoenix/health`)).json()) as {
-    parts: { events: { targets: Record<string, { deadLettered: number; redriven: number }> } };
+    parts: { deployment: { eventSourceMappings: Record<string, { queue: string; deadLettered: number }> } };
   };
-  return health.parts.events.targets["on-image"]!;
+  return Object.values(health.parts.deployment.eventSourceMappings).find((m) => m.queue === buffer.name)!;
 }

@@ -2,21 +2,14 @@ import { randomUUID } from "node:crypto";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { DeleteTagsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { GetImageCommand } from "@aws-sdk/client-imagebuilder";
-import {
-  CreateStateMachineCommand,
-  DescribeExecutionCommand,
-  ListExecutionsCommand,
-  StartExecutionCommand,
-} from "@aws-sdk/client-sfn";
+import { DescribeExecutionCommand, ListExecutionsCommand, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { PutParameterCommand } from "@aws-sdk/client-ssm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { createImageEventHandler, type OnImageResult } from "../../functions/on-image.js";
 import type { LocalCloud } from "../../local/cloud.js";
-import type { LocalPhoenixResources } from "../../local/phoenix/resources.js";
 import { registerImage } from "../../local/seed.js";
-import { stepFunctionsPlugin } from "../../local/stepfunctions/index.js";
 import type { PhoenixDeps } from "../../src/deps.js";
-import { resourceNames } from "../../src/resources.js";
+import type { PhoenixResources } from "../../src/resources.js";
 import { describeImage } from "../../src/rollout/aws/images.js";
 import {
   getRollout,
@@ -24,20 +17,14 @@ import {
   recordFamilyCompleted,
 } from "../../src/rollout/aws/rollout-records.js";
 import { rolloutExecutionName } from "../../src/rollout/workflow/execution-name.js";
-import { clientConfig, startTestCloud } from "../support/cloud.js";
-import { phoenixOn } from "../support/phoenix.js";
-import {
-  drainNotifications,
-  lambdaContext,
-  lastSeq,
-  mutatingCallsSince,
-  sampleEvents,
-  waitForExecution,
-} from "./support.js";
+import { clientConfig } from "../support/cloud.js";
+import { type DeployedCloud, ROLLOUT_STARTS_NOTHING, startDeployedCloud } from "../support/phoenix.js";
+import { lambdaContext, lastSeq, mutatingCallsSince, sampleEvents, waitForExecution } from "./support.js";
 
 let cloud: LocalCloud;
 let deps: PhoenixDeps;
-let resources: LocalPhoenixResources;
+let resources: PhoenixResources;
+let phoenix: DeployedCloud;
 let ec2: EC2Client;
 let logger: Logger;
 let handle: (event: unknown) => Promise<OnImageResult>;
@@ -47,20 +34,14 @@ const imageBuilder = sampleEvents("imagebuilder");
 const ssm = sampleEvents("ssm-parameter");
 
 beforeAll(async () => {
-  cloud = await startTestCloud({ plugins: [stepFunctionsPlugin()] });
-  ({ deps, resources } = await phoenixOn(cloud));
+  // on-image only starts the rollout: here the deployed rollout's Plan starts nothing, so each
+  // execution ends at once (SUCCEEDED) without an effect.
+  phoenix = await startDeployedCloud({ wrap: ROLLOUT_STARTS_NOTHING });
+  ({ cloud, deps, resources } = phoenix);
   ec2 = new EC2Client(clientConfig(cloud));
-  // on-image only starts the rollout: a machine that does nothing stands in for it here.
-  await deps.clients.sfn.send(
-    new CreateStateMachineCommand({
-      name: resourceNames("test").rolloutStateMachine,
-      definition: JSON.stringify({ StartAt: "Noop", States: { Noop: { Type: "Pass", End: true } } }),
-      roleArn: "arn:aws:iam::123456789012:role/test",
-    }),
-  );
   logger = new Logger({ serviceName: "test", logLevel: "SILENT" });
-  const handler = createImageEventHandler(deps, { logger });
-  handle = (event) => handler(event, lambdaContext("on-image"));
+  const handler = createImageEventHandler(phoenix.deployment.depsOf("on-image"), { logger });
+  handle = (event) => handler(event, lambdaContext(phoenix.deployment.functionOf("on-image").name));
 });
 afterAll(async () => {
   await cloud?.stop();
@@ -315,7 +296,7 @@ describe("on-image: images that must not roll out", () => {
   it("refuses an image without a passed scan: audited, notified, not started", async () => {
     const imageId = await registerImage(ec2, { family: "web", name: "on-image-noscan" });
     await ec2.send(new DeleteTagsCommand({ Resources: [imageId], Tags: [{ Key: "phoenix:scan-status" }] }));
-    await drainNotifications(cloud, resources.notificationQueueUrl);
+    await phoenix.drainNotifications();
     const result = await handle(rewrite(ami["docs-ami-available.json"], { imageId }));
     expect(result).toMatchObject({
       images: [{ action: "refused", reason: expect.stringContaining("phoenix:scan-status is missing") }],
@@ -327,7 +308,7 @@ describe("on-image: images that must not roll out", () => {
       outcome: "refused",
       reason: expect.stringContaining("scan-status"),
     });
-    const notes = await drainNotifications(cloud, resources.notificationQueueUrl);
+    const notes = await phoenix.drainNotifications();
     expect(notes).toContainEqual(
       expect.objectContaining({
         kind: "image-refused",

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createOnRefreshEventHandler } from "../../functions/on-refresh-event.js";
 import type { LocalCloud } from "../../local/cloud.js";
+import { deploymentOf } from "../../local/deployment/index.js";
 import type { PhoenixDeps } from "../../src/deps.js";
 import { recordPhoenixRefresh } from "../../src/rollout/aws/refresh.js";
-import { startTestCloud } from "../support/cloud.js";
-import { phoenixOn } from "../support/phoenix.js";
+import { startDeployedCloud } from "../support/phoenix.js";
 import { lambdaContext, lastSeq, mutatingCallsSince, quietLogger, sampleEvents } from "./support.js";
 
 let cloud: LocalCloud;
@@ -14,9 +14,8 @@ let handle: (event: unknown) => Promise<unknown>;
 const samples = sampleEvents("instance-refresh");
 
 beforeAll(async () => {
-  cloud = await startTestCloud({ plugins: [] });
-  ({ deps } = await phoenixOn(cloud));
-  const handler = createOnRefreshEventHandler(deps, { logger });
+  ({ cloud, deps } = await startDeployedCloud());
+  const handler = createOnRefreshEventHandler(deploymentOf(cloud).depsOf("on-refresh-event"), { logger });
   handle = (event) => handler(event, lambdaContext("on-refresh-event"));
 });
 afterAll(async () => {

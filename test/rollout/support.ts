@@ -3,24 +3,17 @@ import { join } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { CreateStateMachineCommand, DescribeExecutionCommand, type SFNClient } from "@aws-sdk/client-sfn";
-import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { DescribeExecutionCommand, type SFNClient } from "@aws-sdk/client-sfn";
 import type { Context } from "aws-lambda";
 import { createImageEventHandler, type OnImageResult } from "../../functions/on-image.js";
-import { createRolloutFinishHandler } from "../../functions/rollout-finish.js";
-import { createRolloutGroupHandler } from "../../functions/rollout-group.js";
-import { createRolloutPlanHandler } from "../../functions/rollout-plan.js";
-import { createRolloutWaveHandler } from "../../functions/rollout-wave.js";
 import { type AutoScalingPart, autoScalingPlugin } from "../../local/autoscaling/index.js";
 import type { LocalCloud } from "../../local/cloud.js";
-import type { LocalPhoenixResources } from "../../local/phoenix/resources.js";
+import type { LocalDeployment } from "../../local/deployment/index.js";
 import { type DemoGroupSpec, type SeededFleet, seedDemoFleet } from "../../local/seed.js";
-import { type LocalLambdaHandler, stepFunctionsPlugin } from "../../local/stepfunctions/index.js";
 import type { PhoenixDeps } from "../../src/deps.js";
-import { resourceNames } from "../../src/resources.js";
-import { ROLLOUT_FUNCTIONS, renderRolloutDefinition } from "../../src/rollout/workflow/definition.js";
-import { clientConfig, startTestCloud } from "../support/cloud.js";
-import { phoenixOn } from "../support/phoenix.js";
+import type { PhoenixResources } from "../../src/resources.js";
+import { clientConfig } from "../support/cloud.js";
+import { type ReceivedNotification, recordingErrors, startDeployedCloud } from "../support/phoenix.js";
 
 /** Powertools logger that prints nothing: test output stays readable (spy on it to check log lines). */
 export function quietLogger(): Logger {
@@ -58,54 +51,6 @@ export function sampleEvents(folder: string): Record<string, Record<string, unkn
   );
 }
 
-/**
- * The rollout's Lambda handlers by the names the local Step Functions engine invokes, bound to
- * deps that exist only once the cloud runs (the plugin is built before that).
- */
-export function rolloutFunctions(
-  getDeps: () => PhoenixDeps,
-  /** Every error a step threw (the workflow may retry or catch it), by function. */
-  stepErrors: { fn: string; name: string; message: string }[] = [],
-): Record<string, LocalLambdaHandler> {
-  const lazily = (
-    build: (deps: PhoenixDeps, options: { logger: Logger }) => LocalLambdaHandler,
-  ): LocalLambdaHandler => {
-    let handler: LocalLambdaHandler | undefined;
-    return async (event, context) => {
-      handler ??= build(getDeps(), { logger: quietLogger() });
-      try {
-        return await handler(event, context);
-      } catch (error) {
-        stepErrors.push({
-          fn: context.functionName,
-          name: (error as Error).name,
-          message: (error as Error).message,
-        });
-        throw error;
-      }
-    };
-  };
-  return {
-    [ROLLOUT_FUNCTIONS.FnRolloutPlan]: lazily(createRolloutPlanHandler),
-    [ROLLOUT_FUNCTIONS.FnRolloutWave]: lazily(createRolloutWaveHandler),
-    [ROLLOUT_FUNCTIONS.FnRolloutGroup]: lazily(createRolloutGroupHandler),
-    [ROLLOUT_FUNCTIONS.FnRolloutFinish]: lazily(createRolloutFinishHandler),
-  };
-}
-
-/** Registers workflows/rollout.asl.json (placeholders → the local function names) as the stage's rollout machine. */
-export async function createRolloutStateMachine(sfn: SFNClient, stage = "test"): Promise<string> {
-  const { stateMachineArn } = await sfn.send(
-    new CreateStateMachineCommand({
-      name: resourceNames(stage).rolloutStateMachine,
-      definition: JSON.stringify(renderRolloutDefinition(ROLLOUT_FUNCTIONS)),
-      roleArn: "arn:aws:iam::123456789012:role/phoenix-test-rollout",
-    }),
-  );
-  if (!stateMachineArn) throw new Error("CreateStateMachine returned no ARN");
-  return stateMachineArn;
-}
-
 /** Polls DescribeExecution until the execution ends (or the real-time limit passes). */
 export async function waitForExecution(sfn: SFNClient, executionArn: string, timeoutMs = 45_000) {
   const deadline = Date.now() + timeoutMs;
@@ -118,41 +63,7 @@ export async function waitForExecution(sfn: SFNClient, executionArn: string, tim
   }
 }
 
-export interface ReceivedNotification {
-  subject: string;
-  message: string;
-  kind?: string;
-  severity?: string;
-}
-
-/** Drains the notification inbox (SQS subscribed to the topic). */
-export async function drainNotifications(
-  cloud: LocalCloud,
-  queueUrl: string,
-): Promise<ReceivedNotification[]> {
-  const sqs = new SQSClient(cloud.context.internalClientConfig);
-  const received: ReceivedNotification[] = [];
-  for (;;) {
-    const { Messages } = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
-    );
-    if (!Messages || Messages.length === 0) return received;
-    for (const message of Messages) {
-      const envelope = JSON.parse(message.Body ?? "{}") as {
-        Subject?: string;
-        Message?: string;
-        MessageAttributes?: Record<string, { Value?: string }>;
-      };
-      received.push({
-        subject: envelope.Subject ?? "",
-        message: envelope.Message ?? "",
-        kind: envelope.MessageAttributes?.kind?.Value,
-        severity: envelope.MessageAttributes?.severity?.Value,
-      });
-    }
-    // Not deleted: moto's visibility timeout hides them from the next receive.
-  }
-}
+export type { ReceivedNotification } from "../support/phoenix.js";
 
 /** Mutating calls the cloud served since `seq` (the call log marks them). */
 export function mutatingCallsSince(cloud: LocalCloud, seq: number) {
@@ -165,13 +76,15 @@ export function lastSeq(cloud: LocalCloud): number {
 
 export interface RolloutEnvironment {
   cloud: LocalCloud;
+  deployment: LocalDeployment;
+  /** The deps the deployment built for on-image (its environment), with every client. */
   deps: PhoenixDeps;
-  resources: LocalPhoenixResources;
+  resources: PhoenixResources;
   fleet: SeededFleet;
   ec2: EC2Client;
   autoScaling: AutoScalingClient;
   stateMachineArn: string;
-  /** Errors the workflow's steps threw (retried or caught by the state machine). */
+  /** Errors the workflow's steps threw (retried or caught by the state machine), by deployed function. */
   stepErrors: { fn: string; name: string; message: string }[];
   /** on-image with one EventBridge event, decided at once (createImageEventHandler). */
   onImage(event: unknown): Promise<OnImageResult>;
@@ -179,12 +92,15 @@ export interface RolloutEnvironment {
   amiAvailable(imageId: string): Record<string, unknown>;
   /** The groups' launch template version and the images their instances run. */
   groupState(name: string): Promise<{ version?: string; images: string[] }>;
+  /** What Phoenix published to its topic since the last drain. */
+  drainNotifications(): ReceivedNotification[];
   stop(): Promise<void>;
 }
 
 /**
- * The local cloud with instance refresh (autoscaling plugin) and Step Functions running
- * workflows/rollout.asl.json against the rollout's handlers, Phoenix's resources, and the demo fleet.
+ * The local cloud with instance refresh (autoscaling plugin) and Phoenix deployed from its graph
+ * (the rollout state machine on the local Step Functions engine, its tasks the deployed
+ * functions), and the demo fleet.
  */
 export async function startRolloutEnvironment(options: {
   speed: number;
@@ -194,43 +110,34 @@ export async function startRolloutEnvironment(options: {
   /** The fleet to seed; the demo fleet by default. */
   groups?: DemoGroupSpec[];
 }): Promise<RolloutEnvironment> {
-  let deps: PhoenixDeps | undefined;
   const stepErrors: RolloutEnvironment["stepErrors"] = [];
-  const cloud = await startTestCloud({
+  const phoenix = await startDeployedCloud({
     speed: options.speed,
-    plugins: [
-      autoScalingPlugin({ bootSeconds: 30 }),
-      stepFunctionsPlugin({
-        functions: rolloutFunctions(() => {
-          if (!deps) throw new Error("deps not ready");
-          return deps;
-        }, stepErrors),
-      }),
-    ],
+    parts: [autoScalingPlugin({ bootSeconds: 30 })],
+    ...(options.policy !== undefined ? { policy: options.policy } : {}),
+    ...(options.backoff !== undefined ? { backoff: options.backoff } : {}),
+    wrap: recordingErrors(stepErrors),
   });
+  const { cloud, deployment } = phoenix;
   try {
-    const phoenix = await phoenixOn(cloud, {
-      ...(options.policy !== undefined ? { policy: options.policy } : {}),
-      ...(options.backoff !== undefined ? { backoff: options.backoff } : {}),
-    });
-    deps = phoenix.deps;
+    const deps = deployment.depsOf("on-image", { clients: "all" });
     const fleet = await seedDemoFleet(clientConfig(cloud), options.groups);
     await (cloud.parts.find((part) => part.name === "autoscaling") as AutoScalingPart).markBooted();
-    const stateMachineArn = await createRolloutStateMachine(deps.clients.sfn);
     const ec2 = new EC2Client(clientConfig(cloud));
     const autoScaling = new AutoScalingClient(clientConfig(cloud));
-    const onImage = createImageEventHandler(deps, { logger: quietLogger() });
+    const onImage = createImageEventHandler(deployment.depsOf("on-image"), { logger: quietLogger() });
     const sample = sampleEvents("ami")["docs-ami-available.json"];
     return {
       cloud,
+      deployment,
       deps,
-      resources: phoenix.resources,
+      resources: deployment.resources,
       fleet,
       ec2,
       autoScaling,
-      stateMachineArn,
+      stateMachineArn: deployment.stateMachineArns.rollout,
       stepErrors,
-      onImage: (event) => onImage(event, lambdaContext("on-image")),
+      onImage: (event) => onImage(event, lambdaContext(deployment.functionOf("on-image").name)),
       amiAvailable: (imageId) => ({
         ...structuredClone(sample),
         region: "us-east-1",
@@ -253,6 +160,7 @@ export async function startRolloutEnvironment(options: {
           images: [...new Set(images)].sort(),
         };
       },
+      drainNotifications: phoenix.drainNotifications,
       stop: () => cloud.stop(),
     };
   } catch (error) {

@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerImage } from "../../local/seed.js";
 import { markImageRejected } from "../../src/rollout/aws/image-marks.js";
 import {
-  drainNotifications,
   type RolloutEnvironment,
   startedExecution,
   startRolloutEnvironment,
@@ -73,7 +72,7 @@ describe("groups of one wave", () => {
       reason: "found bad by hand",
       execution: "test",
     });
-    await drainNotifications(env.cloud, env.resources.notificationQueueUrl);
+    await env.drainNotifications();
     const { executionArn } = await env.deps.clients.sfn.send(
       new StartExecutionCommand({
         stateMachineArn: env.stateMachineArn,
@@ -85,7 +84,7 @@ describe("groups of one wave", () => {
     expect(result.status).toBe("FAILED");
     expect(result.error).toBe("Phoenix.ImageRefused");
     expect(result.cause).toContain("found bad by hand");
-    const notes = await drainNotifications(env.cloud, env.resources.notificationQueueUrl);
+    const notes = await env.drainNotifications();
     expect(notes).toContainEqual(expect.objectContaining({ kind: "image-refused" }));
     for (const group of GROUPS) expect((await env.groupState(group)).images).not.toContain(image);
   });

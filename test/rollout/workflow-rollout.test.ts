@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerImage } from "../../local/seed.js";
 import { familyCompleted, getRollout } from "../../src/rollout/aws/rollout-records.js";
 import {
-  drainNotifications,
   type RolloutEnvironment,
   startedExecution,
   startRolloutEnvironment,
@@ -34,7 +33,7 @@ describe("rollout workflow, end to end on the local cloud", () => {
 
   it("rolls a new web image over both web groups in two waves; api and the unmanaged group are untouched", async () => {
     v2 = await registerImage(env.ec2, { family: "web", name: "golden-web-v2" });
-    await drainNotifications(env.cloud, env.resources.notificationQueueUrl);
+    await env.drainNotifications();
     const execution = startedExecution(await env.onImage(env.amiAvailable(v2)));
     const result = await waitForExecution(env.deps.clients.sfn, execution);
     expect(result.status, result.cause).toBe("SUCCEEDED");
@@ -56,7 +55,7 @@ describe("rollout workflow, end to end on the local cloud", () => {
     expect(record).toMatchObject({ status: "succeeded", waves: [1, 2], wavesStarted: [1, 2] });
     expect((await familyCompleted(env.deps, "web"))?.imageId).toBe(v2);
 
-    const notes = await drainNotifications(env.cloud, env.resources.notificationQueueUrl);
+    const notes = await env.drainNotifications();
     expect(notes.map((n) => n.subject)).toEqual([
       expect.stringContaining(`Rollout started: ${v2} to web (2 groups, 2 waves)`),
       expect.stringContaining(`Rollout succeeded: ${v2} to web`),
@@ -80,7 +79,7 @@ describe("rollout workflow, end to end on the local cloud", () => {
       tags: { "phoenix-local:health": "unhealthy" },
     });
     const backendRefreshes = (await refreshesOf("web-backend")).length;
-    await drainNotifications(env.cloud, env.resources.notificationQueueUrl);
+    await env.drainNotifications();
     const execution = startedExecution(await env.onImage(env.amiAvailable(bad)));
     const result = await waitForExecution(env.deps.clients.sfn, execution);
     expect(result.status).toBe("FAILED");
@@ -100,7 +99,7 @@ describe("rollout workflow, end to end on the local cloud", () => {
     expect(tags["phoenix:image-status-reason"]).toMatch(/web-frontend/);
     expect((await getRollout(env.deps, "web", bad))?.status).toBe("failed");
 
-    const notes = await drainNotifications(env.cloud, env.resources.notificationQueueUrl);
+    const notes = await env.drainNotifications();
     const failure = notes.find((n) => n.severity === "critical");
     expect(failure?.subject).toMatch(/Rollout FAILED: .* web-frontend rolled-back/);
     expect(failure?.message).toMatch(/failed health checks/);

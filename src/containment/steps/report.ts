@@ -20,9 +20,11 @@ export async function report(deps: PhoenixDeps, state: ContainState): Promise<Re
   const input = state.containment;
   const timeline = buildTimeline(stepTimes(state));
   const { replace, dispose, evidence, revoke } = state.results;
-  const outcome = replace?.replaced
+  const done = replace?.replaced
     ? `isolated, evidence kept (${evidence?.snapshotIds.length ?? 0} snapshot(s)), replaced in ${replace.groupName}, ${dispose?.disposition ?? "not disposed"}`
     : `isolated and kept, evidence kept (${evidence?.snapshotIds.length ?? 0} snapshot(s)); standalone, so not replaced`;
+  // Said in the outcome itself: credentials left valid are what a responder must act on.
+  const outcome = revoke?.credentialsNotRevoked ? `${done}; ${revoke.credentialsNotRevoked}` : done;
   await deps.audit.write(
     {
       subject: instanceSubject(input.instanceId),
@@ -37,7 +39,8 @@ export async function report(deps: PhoenixDeps, state: ContainState): Promise<Re
         findingType: input.findingType,
         severity: input.severity,
         snapshotIds: evidence?.snapshotIds ?? [],
-        credentialsDeniedOnRole: revoke?.roleName ?? null,
+        credentialsDeniedOnRole: revoke?.credentialsNotRevoked ? null : (revoke?.roleName ?? null),
+        ...(revoke?.credentialsNotRevoked ? { credentialsNotRevoked: revoke.credentialsNotRevoked } : {}),
         disposition: dispose?.disposition ?? null,
         ...(input.approvedBy ? { approvedBy: input.approvedBy } : {}),
       },

@@ -3,68 +3,47 @@ import {
   DescribeAddressesCommand,
   DescribeIamInstanceProfileAssociationsCommand,
   DisassociateAddressCommand,
+  type IamInstanceProfileAssociation,
   ReplaceIamInstanceProfileAssociationCommand,
 } from "@aws-sdk/client-ec2";
-import { GetInstanceProfileCommand, GetRolePolicyCommand, PutRolePolicyCommand } from "@aws-sdk/client-iam";
+import { GetInstanceProfileCommand } from "@aws-sdk/client-iam";
 import type { PhoenixDeps } from "../../deps.js";
-import { isAwsError } from "./errors.js";
+import { REVOCATION_MARGIN_MS, RevocationRefusedError, revokeOnRole } from "../revocation.js";
+import { awsErrorName, isAwsError } from "./errors.js";
 import { instanceArn } from "./instance.js";
 import { ensureQuarantineProfile, profileNameOf } from "./quarantine-profile.js";
 import { ACTOR, type ContainState, instanceSubject, type RevokeResult } from "./types.js";
 
-/** One inline policy per instance, so containing one instance never touches another's. */
-export const denyPolicyName = (instanceId: string): string => `phoenix-revoke-${instanceId}`;
+/** How long the step waits, in real time, for EC2 to confirm the profile swap before it is retried. */
+export const ASSOCIATION_WAIT_MS = 30_000;
 
 /**
- * The deny that invalidates credentials already handed to this instance: every action, for
- * sessions whose source instance is this one and that were issued before now. Other instances
- * using the same role are not affected; the instance gets no new credentials of the role because
- * its profile was swapped first.
- */
-export function denyPolicyDocument(arn: string, issuedBefore: string): string {
-  return JSON.stringify({
-    Version: "2012-10-17",
-    Statement: [
-      {
-        Sid: "PhoenixRevokeInstanceCredentials",
-        Effect: "Deny",
-        Action: "*",
-        Resource: "*",
-        Condition: {
-          StringEquals: { "ec2:SourceInstanceARN": arn },
-          DateLessThan: { "aws:TokenIssueTime": issuedBefore },
-        },
-      },
-    ],
-  });
-}
-
-/**
- * Step 4: swap the instance profile for the quarantine profile, deny the credentials the
- * instance already holds, and take its Elastic IPs away. Each part checks before it acts.
+ * Step 4: swap the instance profile for the quarantine profile, wait until EC2 confirms the
+ * swap, deny the credentials the instance already holds (src/containment/revocation.ts), and
+ * take its Elastic IPs away. Each part checks before it acts.
  */
 export async function revokeCredentials(deps: PhoenixDeps, state: ContainState): Promise<RevokeResult> {
   const input = state.containment;
   const isolation = state.results.isolate;
   const quarantineProfileArn = await ensureQuarantineProfile(deps, input);
   const profile = await swapProfile(deps, input.instanceId, quarantineProfileArn);
+  // The swap is asynchronous: until the association is confirmed, the instance may still be
+  // handed credentials of its old role. The revocation time is taken after it, with a margin.
+  const swapConfirmedAt = await confirmSwap(deps, input.instanceId, quarantineProfileArn);
   // The original profile was recorded before anything changed; the association may already show quarantine.
   const originalProfileArn = isolation?.originalProfileArn ?? profile.replaced;
 
   let roleName: string | undefined;
-  let tokensIssuedBefore: string | undefined;
-  let denyWritten = false;
+  let deny: DenyOutcome | undefined;
   if (originalProfileArn && originalProfileArn !== quarantineProfileArn) {
     roleName = await roleOfProfile(deps, originalProfileArn);
     if (roleName) {
-      const deny = await denyExistingCredentials(
-        deps,
+      deny = await denyExistingCredentials(deps, {
+        account: isolation?.ownerId ?? input.accountId,
         roleName,
-        input.instanceId,
-        isolation?.ownerId ?? input.accountId,
-      );
-      tokensIssuedBefore = deny.issuedBefore;
-      denyWritten = deny.written;
+        instanceArn: instanceArn(deps.region, isolation?.ownerId ?? input.accountId, input.instanceId),
+        issuedBefore: new Date(swapConfirmedAt.getTime() + REVOCATION_MARGIN_MS).toISOString(),
+      });
     }
   }
   const disassociatedAddresses = await disassociateAddresses(
@@ -76,8 +55,10 @@ export async function revokeCredentials(deps: PhoenixDeps, state: ContainState):
   const revokedAt = deps.now().toISOString();
   const result: RevokeResult = {
     quarantineProfileArn,
-    ...(roleName ? { roleName, denyPolicyName: denyPolicyName(input.instanceId) } : {}),
-    ...(tokensIssuedBefore ? { tokensIssuedBefore } : {}),
+    swapConfirmedAt: swapConfirmedAt.toISOString(),
+    ...(roleName ? { roleName } : {}),
+    ...(deny?.written ? { denyPolicyName: deny.policy, tokensIssuedBefore: deny.tokensIssuedBefore } : {}),
+    ...(deny && !deny.written ? { credentialsNotRevoked: deny.refused } : {}),
     disassociatedAddresses: disassociatedAddresses.map((a) => a.publicIp),
     revokedAt,
   };
@@ -85,20 +66,20 @@ export async function revokeCredentials(deps: PhoenixDeps, state: ContainState):
     {
       subject: instanceSubject(input.instanceId),
       action: "revoke-credentials",
-      outcome: "ok",
+      // The profile is swapped either way; a deny Phoenix may not write is a failure to see.
+      outcome: deny && !deny.written ? "failed" : "ok",
       actor: ACTOR,
       execution: input.containmentId,
       findingId: input.findingId,
+      ...(deny && !deny.written ? { reason: deny.refused } : {}),
       details: {
-        profile: { from: originalProfileArn ?? null, to: quarantineProfileArn, swapped: profile.swapped },
-        deny: roleName
-          ? {
-              role: roleName,
-              policy: denyPolicyName(input.instanceId),
-              tokensIssuedBefore,
-              written: denyWritten,
-            }
-          : null,
+        profile: {
+          from: originalProfileArn ?? null,
+          to: quarantineProfileArn,
+          swapped: profile.swapped,
+          confirmedAt: swapConfirmedAt.toISOString(),
+        },
+        deny: roleName && deny ? { role: roleName, ...deny } : null,
         addresses: disassociatedAddresses,
         revokedAt,
       },
@@ -113,17 +94,7 @@ async function swapProfile(
   instanceId: string,
   quarantineProfileArn: string,
 ): Promise<{ swapped: boolean; replaced?: string }> {
-  const { IamInstanceProfileAssociations = [] } = await deps.clients.ec2.send(
-    new DescribeIamInstanceProfileAssociationsCommand({
-      Filters: [
-        { Name: "instance-id", Values: [instanceId] },
-        { Name: "state", Values: ["associating", "associated"] },
-      ],
-    }),
-  );
-  const association = IamInstanceProfileAssociations.find(
-    (a) => a.State === "associated" || a.State === "associating",
-  );
+  const association = current(await associationsOf(deps, instanceId));
   const quarantineName = profileNameOf(quarantineProfileArn);
   if (
     association?.IamInstanceProfile?.Arn &&
@@ -153,6 +124,57 @@ async function swapProfile(
   return { swapped: true };
 }
 
+async function associationsOf(
+  deps: PhoenixDeps,
+  instanceId: string,
+): Promise<IamInstanceProfileAssociation[]> {
+  const { IamInstanceProfileAssociations = [] } = await deps.clients.ec2.send(
+    new DescribeIamInstanceProfileAssociationsCommand({
+      Filters: [
+        { Name: "instance-id", Values: [instanceId] },
+        { Name: "state", Values: ["associating", "associated", "disassociating"] },
+      ],
+    }),
+  );
+  return IamInstanceProfileAssociations;
+}
+
+const current = (associations: IamInstanceProfileAssociation[]) =>
+  associations.find((a) => a.State === "associated" || a.State === "associating");
+
+/**
+ * Waits until the instance's only association is the quarantine profile, associated: from then
+ * on EC2 hands it no credentials of its old role. Returns when that was seen; if EC2 has not
+ * confirmed within ASSOCIATION_WAIT_MS, throws so that the workflow retries the step (which
+ * finds the swap requested and waits again).
+ */
+async function confirmSwap(
+  deps: PhoenixDeps,
+  instanceId: string,
+  quarantineProfileArn: string,
+): Promise<Date> {
+  const quarantineName = profileNameOf(quarantineProfileArn);
+  const deadline = Date.now() + ASSOCIATION_WAIT_MS;
+  let delay = 250;
+  for (;;) {
+    const associations = await associationsOf(deps, instanceId);
+    const confirmed =
+      associations.length === 1 &&
+      associations[0]?.State === "associated" &&
+      associations[0].IamInstanceProfile?.Arn !== undefined &&
+      profileNameOf(associations[0].IamInstanceProfile.Arn) === quarantineName;
+    if (confirmed) return deps.now();
+    if (Date.now() + delay > deadline) {
+      const states = associations.map((a) => `${a.IamInstanceProfile?.Arn ?? "?"} ${a.State}`).join(", ");
+      throw new Error(
+        `EC2 has not confirmed the quarantine profile on ${instanceId} yet (${states || "no association"}); the step is retried`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 2_000);
+  }
+}
+
 async function roleOfProfile(deps: PhoenixDeps, profileArn: string): Promise<string | undefined> {
   try {
     const { InstanceProfile } = await deps.clients.iam.send(
@@ -166,45 +188,62 @@ async function roleOfProfile(deps: PhoenixDeps, profileArn: string): Promise<str
   }
 }
 
+type DenyOutcome =
+  | {
+      written: true;
+      /** The role's revocation policy (release reads it from the audit record). */
+      policy: string;
+      instanceArn: string;
+      tokensIssuedBefore: string;
+      /** How many instances the policy lists, and its size against the role's budget. */
+      listed: number;
+      characters: number;
+    }
+  | { written: false; instanceArn: string; refused: string };
+
+/**
+ * The deny on the role, for this instance's sessions issued before the swap was confirmed (plus
+ * the margin). Phoenix may write it only on a fleet role (tagged `phoenix:fleet-role=true`, or
+ * listed at deploy): on any other role IAM refuses, and the containment goes on with the
+ * instance's credentials not revoked, said so in the audit trail and the report, rather than
+ * stopping before evidence and replacement.
+ */
 async function denyExistingCredentials(
   deps: PhoenixDeps,
-  roleName: string,
-  instanceId: string,
-  ownerId: string,
-): Promise<{ issuedBefore: string; written: boolean }> {
-  const PolicyName = denyPolicyName(instanceId);
+  target: { account: string; roleName: string; instanceArn: string; issuedBefore: string },
+): Promise<DenyOutcome> {
   try {
-    const existing = await deps.clients.iam.send(
-      new GetRolePolicyCommand({ RoleName: roleName, PolicyName }),
-    );
-    const issuedBefore = issuedBeforeIn(existing.PolicyDocument);
-    if (issuedBefore) return { issuedBefore, written: false };
-  } catch (error) {
-    if (!isAwsError(error, "NoSuchEntityException", "NoSuchEntity")) throw error;
-  }
-  // "Now" is after the profile swap: every credential of the role this instance holds predates it.
-  const issuedBefore = deps.now().toISOString();
-  await deps.clients.iam.send(
-    new PutRolePolicyCommand({
-      RoleName: roleName,
-      PolicyName,
-      PolicyDocument: denyPolicyDocument(instanceArn(deps.region, ownerId, instanceId), issuedBefore),
-    }),
-  );
-  return { issuedBefore, written: true };
-}
-
-/** IAM returns policy documents URL-encoded. */
-function issuedBeforeIn(document: string | undefined): string | undefined {
-  if (!document) return undefined;
-  try {
-    const text = document.trimStart().startsWith("{") ? document : decodeURIComponent(document);
-    const parsed = JSON.parse(text) as {
-      Statement?: { Condition?: { DateLessThan?: Record<string, string> } }[];
+    const written = await revokeOnRole(deps, target);
+    return {
+      written: true,
+      policy: written.policyName,
+      instanceArn: target.instanceArn,
+      tokensIssuedBefore: written.issuedBefore,
+      listed: written.listed,
+      characters: written.characters,
     };
-    return parsed.Statement?.[0]?.Condition?.DateLessThan?.["aws:TokenIssueTime"];
-  } catch {
-    return undefined;
+  } catch (error) {
+    if (isAwsError(error, "AccessDenied", "AccessDeniedException")) {
+      return {
+        written: false,
+        instanceArn: target.instanceArn,
+        refused:
+          `credentials not revoked: role ${target.roleName} is not a fleet role (tag it phoenix:fleet-role=true, ` +
+          "or list it in PHOENIX_FLEET_ROLE_ARNS), so Phoenix may not write its deny on it; the credentials the " +
+          "instance already holds stay valid until they expire",
+      };
+    }
+    if (
+      error instanceof RevocationRefusedError ||
+      isAwsError(error, "LimitExceeded", "LimitExceededException")
+    ) {
+      return {
+        written: false,
+        instanceArn: target.instanceArn,
+        refused: `credentials not revoked: ${error instanceof RevocationRefusedError ? error.message : `IAM refused the policy (${awsErrorName(error)}: ${(error as Error).message})`}`,
+      };
+    }
+    throw error;
   }
 }
 

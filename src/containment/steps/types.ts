@@ -61,10 +61,15 @@ export interface HardenResult {
 
 export interface RevokeResult {
   quarantineProfileArn: string;
-  /** The role whose credentials were denied (from the original profile), if any. */
+  /** When EC2 confirmed the quarantine profile on the instance (the revocation time is after it). */
+  swapConfirmedAt?: string;
+  /** The role of the original profile, if any (its credentials are denied unless credentialsNotRevoked). */
   roleName?: string;
+  /** The role's inline policy that lists the instance (one per role and stage). */
   denyPolicyName?: string;
   tokensIssuedBefore?: string;
+  /** Why the instance's existing credentials could not be denied (e.g. not a fleet role). */
+  credentialsNotRevoked?: string;
   disassociatedAddresses: string[];
   revokedAt: string;
 }

@@ -1,26 +1,20 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { CreateStateMachineCommand, SFNClient } from "@aws-sdk/client-sfn";
-import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
 import { lambdaContext as benchLambdaContext, sqsBatch } from "../../../bench/lib/events.js";
 import type { LocalCloud } from "../../../local/cloud.js";
+import type { FunctionWrapper, LocalDeployment } from "../../../local/deployment/index.js";
 import { primaryInterfaceGroups } from "../../../local/moto-fixes/primary-eni-groups.js";
 import { serialDynamoDb } from "../../../local/moto-fixes/serial-dynamodb.js";
-import type { LocalPhoenixResources } from "../../../local/phoenix/resources.js";
 import { type DemoGroupSpec, type SeededFleet, seedDemoFleet } from "../../../local/seed.js";
-import { renderContainDefinition } from "../../../src/containment/steps/catalog.js";
 import type { ContainmentInput, ContainState } from "../../../src/containment/steps/types.js";
 import type { PhoenixDeps } from "../../../src/deps.js";
 import { parsePolicy } from "../../../src/policy/index.js";
-import { startTestCloud } from "../../support/cloud.js";
-import { phoenixOn } from "../../support/phoenix.js";
+import type { PhoenixResources } from "../../../src/resources.js";
+import { holding, type ReceivedNotification, startDeployedCloud, wrapAll } from "../../support/phoenix.js";
 import { loadGuardDutyEvent } from "../../unit/containment/sample-events.js";
 import { Wiretap } from "./wiretap.js";
-
-// Handlers log JSON through Powertools; tests read effects, not logs.
-process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -30,39 +24,54 @@ export function containTemplate(): string {
 
 export interface Harness {
   cloud: LocalCloud;
+  deployment: LocalDeployment;
+  /** The deps of the deployed on-finding function (its graph environment), with every AWS client. */
   deps: PhoenixDeps;
-  resources: LocalPhoenixResources;
+  resources: PhoenixResources;
   fleet: SeededFleet;
   tap: Wiretap;
   /** The same deps with another policy (same tables, topic and clients). */
   withPolicy(policy: unknown): PhoenixDeps;
+  /** What Phoenix published to its topic since the last drain. */
+  drainNotifications(): ReceivedNotification[];
   stop(): Promise<void>;
 }
 
+/**
+ * Phoenix deployed from its graph on a local cloud with the demo fleet, every successful call
+ * through the gateway tapped. The contain workflow is deployed on the local Step Functions engine;
+ * by default (`workflow: "held"`) its first step, Admit, is held, so that an execution the intake
+ * starts stays RUNNING with no effect and a test sees the intake's effects alone. With
+ * `workflow: "run"` the workflow runs (`speed` makes its waits shorter).
+ */
 export async function startHarness(
-  options: { policy?: unknown; groups?: DemoGroupSpec[] } = {},
+  options: {
+    policy?: unknown;
+    groups?: DemoGroupSpec[];
+    workflow?: "held" | "run";
+    speed?: number;
+    wrap?: FunctionWrapper;
+  } = {},
 ): Promise<Harness> {
   const tap = new Wiretap();
-  const cloud = await startTestCloud({ plugins: [serialDynamoDb(), primaryInterfaceGroups(), tap.plugin()] });
+  const phoenix = await startDeployedCloud({
+    parts: [serialDynamoDb(), primaryInterfaceGroups(), tap.plugin()],
+    policy: options.policy ?? {},
+    ...(options.speed !== undefined ? { speed: options.speed } : {}),
+    wrap: wrapAll(options.workflow === "run" ? undefined : holding("contain-admit"), options.wrap),
+  });
+  const { cloud, deps, deployment, resources } = phoenix;
   try {
     const fleet = await seedDemoFleet(cloud.context.internalClientConfig, options.groups);
-    const { deps, resources } = await phoenixOn(cloud, { policy: options.policy ?? {} });
-    // A contain state machine for StartExecution to target (moto records executions, runs nothing).
-    const name = resources.containStateMachineArn.split(":").pop()!;
-    await new SFNClient(cloud.context.internalClientConfig).send(
-      new CreateStateMachineCommand({
-        name,
-        roleArn: `arn:aws:iam::${cloud.context.accountId}:role/phoenix-contain`,
-        definition: renderContainDefinition(containTemplate()),
-      }),
-    );
     return {
       cloud,
+      deployment,
       deps,
       resources,
       fleet,
       tap,
       withPolicy: (policy) => ({ ...deps, policy: parsePolicy(policy) }),
+      drainNotifications: phoenix.drainNotifications,
       stop: () => cloud.stop(),
     };
   } catch (error) {
@@ -132,38 +141,7 @@ export function containState(instanceId: string, overrides: Partial<ContainmentI
   };
 }
 
-export interface ReceivedNotification {
-  subject: string;
-  message: string;
-  kind?: string;
-}
-
 /** Everything published to the notification topic since the last drain. */
 export async function drainNotifications(h: Harness): Promise<ReceivedNotification[]> {
-  const sqs = new SQSClient(h.cloud.context.internalClientConfig);
-  const received: ReceivedNotification[] = [];
-  for (;;) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: h.resources.notificationQueueUrl, MaxNumberOfMessages: 10 }),
-    );
-    if (Messages.length === 0) return received;
-    for (const m of Messages) {
-      const envelope = JSON.parse(m.Body ?? "{}") as {
-        Subject?: string;
-        Message?: string;
-        MessageAttributes?: Record<string, { Value: string }>;
-      };
-      received.push({
-        subject: envelope.Subject ?? "",
-        message: envelope.Message ?? "",
-        ...(envelope.MessageAttributes?.["kind"] ? { kind: envelope.MessageAttributes["kind"].Value } : {}),
-      });
-      await sqs.send(
-        new DeleteMessageCommand({
-          QueueUrl: h.resources.notificationQueueUrl,
-          ReceiptHandle: m.ReceiptHandle,
-        }),
-      );
-    }
-  }
+  return h.drainNotifications();
 }

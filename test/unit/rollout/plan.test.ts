@@ -149,6 +149,31 @@ describe("planRollout", () => {
     expect([...result.skipped, ...result.protected, ...result.excluded, ...result.problems]).toEqual([]);
   });
 
+  it("names a group tagged phoenix:managed with a yes IAM would not match as a problem, not a managed group", () => {
+    // IAM's condition on StartInstanceRefresh is StringEquals "true": "True" would plan a group
+    // that the refresh is then denied on.
+    const result = plan([
+      group("web-a"),
+      group("web-caps", { "phoenix:managed": "True" }),
+      group("web-spaced", { "phoenix:managed": " true " }),
+    ]);
+    expect(names(result)).toEqual(["web-a"]);
+    expect(result.problems).toEqual([
+      {
+        name: "web-caps",
+        reason: expect.stringContaining('tagged phoenix:managed="True": only the exact value "true"'),
+      },
+      { name: "web-spaced", reason: expect.stringContaining('tagged phoenix:managed=" true "') },
+    ]);
+    const explicit = plan([group("web-caps", { "phoenix:managed": "TRUE" })], {
+      explicitGroups: ["web-caps"],
+    });
+    expect(explicit.problems).toEqual([
+      { name: "web-caps", reason: expect.stringContaining("case-sensitively") },
+    ]);
+    expect(explicit.excluded).toEqual([]);
+  });
+
   it("with explicit groups, rolls only those and says why the others cannot be rolled", () => {
     const result = plan(
       [

@@ -1,0 +1,540 @@
+import { createHash } from "node:crypto";
+import { appendFileSync } from "node:fs";
+import type { LocalCloudContext, LocalCloudPart } from "../context.js";
+import type { AwsRequest } from "../gateway/request.js";
+import type { AwsResponse } from "../gateway/response.js";
+import type { ControlRoute, ResponseObserver, ServiceHandler } from "../gateway/server.js";
+import { type Check, checksFor } from "./contexts.js";
+import { type Context, denialMessage, evaluateCheck, type PolicySet, sessionContext } from "./evaluator.js";
+import { MotoLookups, type RolePolicies } from "./lookups.js";
+import {
+  accountOfArn,
+  assumedRoleArn,
+  CredentialRegistry,
+  DecisionLog,
+  type DecisionRecord,
+  isRoleArn,
+  type RoleSession,
+  roleNameOfArn,
+} from "./model.js";
+import {
+  accessDenied,
+  accessKeyOf,
+  assumeRoleResult,
+  callerIdentityResult,
+  expiredToken,
+  invalidToken,
+  sessionTokenOf,
+  stsParam,
+} from "./wire.js";
+
+export { type Check, CONTEXT_BUILDERS, functionArn } from "./contexts.js";
+export { assumedRoleArn, type DecisionRecord, type RoleSession } from "./model.js";
+
+/**
+ * IAM on the local cloud, enforced for every call a Phoenix principal makes, as AWS would:
+ * - the credentials of a role session (a deployed function's, a state machine's, an instance
+ *   profile's, or AssumeRole's) are issued here and known by their access key id;
+ * - every call signed with them is authorized before it is served: the request context AWS would
+ *   build (contexts.ts), the role's policies as IAM holds them at the time of the call (read from
+ *   moto, cached until an IAM write passes through the gateway), evaluated by iam-simulate
+ *   (evaluator.ts); a denial answers with the service's own error;
+ * - any other credentials (a person at the CLI, a test, the local cloud's own parts) are the
+ *   account's administrator, as the account owner's would be;
+ * - every decision is kept (`GET /_phoenix/iam/decisions`).
+ * With `enforce: false` (`phoenix local --iam off`) credentials are still issued and STS still
+ * answers, but no call is evaluated.
+ */
+
+export const IAM_PART = "iam";
+export const DECISIONS_ROUTE = "/_phoenix/iam/decisions";
+export const INSTANCE_CREDENTIALS_ROUTE = "/_phoenix/instances/*/credentials";
+
+/** Instance-profile credentials last hours, as EC2's do (they are rotated before they expire). */
+export const INSTANCE_CREDENTIALS_SECONDS = 6 * 3600;
+
+export interface SdkCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  expiration?: Date;
+}
+
+export interface SessionRequest {
+  roleArn: string;
+  sessionName: string;
+  sourceInstanceArn?: string;
+  /** Seconds of simulated time the credentials last; unlimited when not given (a deployed function's). */
+  durationSeconds?: number;
+}
+
+export type CheckOutcome = { allowed: true } | { allowed: false; message: string; record?: DecisionRecord };
+
+export interface IamPart extends LocalCloudPart {
+  readonly enforcing: boolean;
+  readonly decisions: DecisionLog;
+  /** Credentials of a role session, as Lambda and Step Functions hand them to what they run. */
+  credentialsFor(request: SessionRequest): SdkCredentials;
+  /** What IMDS would hand an instance for its instance profile now (404-style error if none). */
+  instanceCredentials(instanceId: string): Promise<InstanceCredentials>;
+  /** Authorizes a call the local cloud makes itself as a role (Step Functions invoking a function). */
+  check(
+    session: { roleArn: string; sessionName: string },
+    checks: Check[],
+    call: string,
+  ): Promise<CheckOutcome>;
+  /** Forget cached policies (after IAM writes that did not pass through the gateway). */
+  invalidatePolicies(): void;
+}
+
+export interface InstanceCredentials {
+  Code: "Success";
+  Type: "AWS-HMAC";
+  LastUpdated: string;
+  AccessKeyId: string;
+  SecretAccessKey: string;
+  SessionToken: string;
+  /** IMDS's own name for the session token. */
+  Token: string;
+  Expiration: string;
+  RoleArn: string;
+  InstanceProfileArn: string;
+}
+
+export class InstanceCredentialsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InstanceCredentialsError";
+  }
+}
+
+export interface IamPluginOptions {
+  /** Evaluate calls (default true); false only for debugging (`phoenix local --iam off`). */
+  enforce?: boolean;
+  /** Decisions kept (default 20,000). */
+  decisionCapacity?: number;
+  /** Append every denial to this file (JSON lines); PHOENIX_IAM_DENIALS by default. */
+  denialsFile?: string;
+}
+
+/** What the administrator's credentials are allowed: everything, as the account owner. */
+const ADMINISTRATOR_POLICY = {
+  Version: "2012-10-17",
+  Statement: [{ Sid: "AccountAdministrator", Effect: "Allow", Action: "*", Resource: "*" }],
+};
+
+const IAM_READS = /^(Get|List|Simulate|Generate)/;
+
+/** A stable role id (AROA…), as IAM gives each role. */
+const roleId = (roleArn: string) =>
+  `AROA${createHash("sha256").update(roleArn).digest("hex").slice(0, 17).toUpperCase()}`;
+
+export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudContext) => IamPart {
+  const enforcing = options.enforce !== false;
+  return (context) => {
+    const registry = new CredentialRegistry();
+    const decisions = new DecisionLog(options.decisionCapacity);
+    const lookups = new MotoLookups(context.internalClientConfig);
+    const scope = { region: context.region, account: context.accountId };
+    let policies = new Map<string, Promise<(RolePolicies & { tagsMatter: boolean }) | undefined>>();
+    const counts = { Allow: 0, Deny: 0 };
+    const denialsFile = options.denialsFile ?? process.env.PHOENIX_IAM_DENIALS;
+
+    const policiesOf = (roleName: string) => {
+      let found = policies.get(roleName);
+      if (!found) {
+        found = lookups
+          .rolePolicies(roleName)
+          .then((p) =>
+            p
+              ? { ...p, tagsMatter: /resourcetag/i.test(JSON.stringify([p.identity, p.boundary ?? null])) }
+              : undefined,
+          );
+        // A failed read is not remembered: the next call asks again.
+        found.catch(() => {
+          if (policies.get(roleName) === found) policies.delete(roleName);
+        });
+        policies.set(roleName, found);
+      }
+      return found;
+    };
+    const invalidatePolicies = () => {
+      policies = new Map();
+    };
+
+    const record = (entry: Omit<DecisionRecord, "seq">) => {
+      counts[entry.decision]++;
+      const full = decisions.add(entry);
+      if (entry.decision === "Deny") {
+        context.log(`iam: denied ${entry.principal} ${entry.action}: ${entry.reason ?? ""}`);
+        // Debugging aid (e.g. a whole test suite): every denial appended to this file, one JSON a line.
+        if (denialsFile) appendFileSync(denialsFile, `${JSON.stringify(full)}\n`);
+      }
+      return full;
+    };
+
+    const issue = (request: SessionRequest & { issuedAt?: number }) => {
+      if (!isRoleArn(request.roleArn)) throw new Error(`not a role ARN: ${request.roleArn}`);
+      const now = request.issuedAt ?? context.clock.now();
+      const session: RoleSession = {
+        accountId: accountOfArn(request.roleArn),
+        roleArn: request.roleArn,
+        roleName: roleNameOfArn(request.roleArn),
+        sessionName: request.sessionName,
+        ...(request.sourceInstanceArn ? { sourceInstanceArn: request.sourceInstanceArn } : {}),
+        issuedAt: now,
+        ...(request.durationSeconds !== undefined ? { expiresAt: now + request.durationSeconds * 1000 } : {}),
+      };
+      return { session, credentials: registry.issue(session) };
+    };
+
+    /** Evaluates a call's checks as a session; the first denied check's record, if any. */
+    const evaluateAs = async (
+      session: RoleSession,
+      checks: Check[] | undefined,
+      call: string,
+      build?: (tagsMatter: boolean) => Promise<{ checks: Check[] } | { problem: string }>,
+    ): Promise<DecisionRecord | undefined> => {
+      const now = context.clock.now();
+      const principal = assumedRoleArn(session);
+      const deny = (reason: string) =>
+        record({
+          time: new Date(now).toISOString(),
+          principal,
+          action: call,
+          call,
+          resources: [],
+          decision: "Deny",
+          reason,
+        });
+      let held: Awaited<ReturnType<typeof policiesOf>>;
+      try {
+        held = await policiesOf(session.roleName);
+      } catch (error) {
+        return deny(`the role's policies could not be read from IAM: ${(error as Error).message}`);
+      }
+      if (!held) return deny(`role ${session.roleArn} does not exist (any more)`);
+      let all = checks;
+      if (!all) {
+        const built = await build!(held.tagsMatter);
+        if ("problem" in built) return deny(built.problem);
+        all = built.checks;
+      }
+      const base: Context = sessionContext(session, now, context.region);
+      let denied: DecisionRecord | undefined;
+      for (const check of all) {
+        const entry = record(
+          await evaluateCheck({
+            principal,
+            account: session.accountId,
+            policies: held,
+            check,
+            base,
+            call,
+            now,
+          }),
+        );
+        if (entry.decision === "Deny" && !denied) denied = entry;
+      }
+      return denied;
+    };
+
+    const sessionOf = (request: AwsRequest) => {
+      const key = accessKeyOf(request);
+      return key ? registry.lookup(key) : undefined;
+    };
+
+    const authorize = async (request: AwsRequest): Promise<AwsResponse | undefined> => {
+      const known = sessionOf(request);
+      // Not issued here: the account's administrator (a person, a test, the local cloud itself).
+      if (!known) return undefined;
+      if (sessionTokenOf(request) !== known.credentials.sessionToken) return invalidToken(request);
+      const now = context.clock.now();
+      const call = `${request.service}:${request.action}`;
+      if (known.session.expiresAt !== undefined && now >= known.session.expiresAt) {
+        if (enforcing) {
+          record({
+            time: new Date(now).toISOString(),
+            principal: assumedRoleArn(known.session),
+            action: call,
+            call,
+            resources: [],
+            decision: "Deny",
+            reason: `the credentials expired at ${new Date(known.session.expiresAt).toISOString()}`,
+          });
+        }
+        return expiredToken(request);
+      }
+      if (!enforcing) return undefined;
+      // STS answers these itself (sts.ts); GetCallerIdentity needs no permission in AWS.
+      if (
+        request.service === "sts" &&
+        (request.action === "GetCallerIdentity" || request.action === "AssumeRole")
+      ) {
+        return undefined;
+      }
+      const denied = await evaluateAs(known.session, undefined, call, (tagsMatter) =>
+        checksFor(
+          {
+            service: request.service,
+            action: request.action,
+            protocol: request.protocol,
+            params: request.params,
+            json: request.json,
+            path: request.path,
+          },
+          { scope, lookups, tagsMatter },
+        ),
+      );
+      return denied ? accessDenied(request, denialMessage(denied)) : undefined;
+    };
+
+    const sts: ServiceHandler = {
+      name: "iam-sts",
+      handles: (request) =>
+        request.service === "sts" &&
+        (request.action === "AssumeRole" ||
+          (request.action === "GetCallerIdentity" && sessionOf(request) !== undefined)),
+      async handle(request) {
+        const caller = sessionOf(request);
+        if (request.action === "GetCallerIdentity") {
+          const session = caller!.session;
+          return callerIdentityResult(request, {
+            arn: assumedRoleArn(session),
+            userId: `${roleId(session.roleArn)}:${session.sessionName}`,
+            account: session.accountId,
+          });
+        }
+        return assumeRole(request, caller?.session);
+      },
+    };
+
+    const assumeRole = async (request: AwsRequest, caller: RoleSession | undefined): Promise<AwsResponse> => {
+      const roleArn = stsParam(request, "RoleArn") ?? "";
+      const sessionName = stsParam(request, "RoleSessionName") ?? "";
+      const now = context.clock.now();
+      if (!isRoleArn(roleArn) || !/^[\w+=,.@-]{2,64}$/.test(sessionName)) {
+        return accessDeniedValidation(request, roleArn, sessionName);
+      }
+      const duration = Number(stsParam(request, "DurationSeconds") ?? 3600);
+      const principal = caller ? assumedRoleArn(caller) : `arn:aws:iam::${context.accountId}:root`;
+      const role = await lookups.role(roleNameOfArn(roleArn));
+      const resource = { arn: role?.arn ?? roleArn, tags: role?.tags ?? {} };
+      if (enforcing) {
+        const identity: PolicySet | undefined = caller
+          ? await policiesOf(caller.roleName)
+          : { identity: [{ name: "administrator", policy: ADMINISTRATOR_POLICY }] };
+        const externalId = stsParam(request, "ExternalId");
+        const check: Check = {
+          action: "sts:AssumeRole",
+          resources: [resource],
+          context: {
+            "sts:RoleSessionName": sessionName,
+            ...(externalId ? { "sts:ExternalId": externalId } : {}),
+          },
+        };
+        const base: Context = caller
+          ? sessionContext(caller, now, context.region)
+          : {
+              "aws:PrincipalArn": principal,
+              "aws:PrincipalAccount": context.accountId,
+              "aws:CurrentTime": new Date(now).toISOString(),
+            };
+        const entry =
+          role && identity
+            ? record(
+                await evaluateCheck({
+                  principal,
+                  account: context.accountId,
+                  // The role's trust policy is the resource policy of sts:AssumeRole.
+                  policies: {
+                    identity: identity.identity,
+                    ...(identity.boundary ? { boundary: identity.boundary } : {}),
+                    resourcePolicy: role.trustPolicy ?? { Version: "2012-10-17", Statement: [] },
+                  },
+                  check,
+                  base,
+                  call: "sts:AssumeRole",
+                  now,
+                }),
+              )
+            : record({
+                time: new Date(now).toISOString(),
+                principal,
+                action: "sts:AssumeRole",
+                call: "sts:AssumeRole",
+                resources: [roleArn],
+                decision: "Deny",
+                reason: role ? "the caller's role no longer exists" : `role ${roleArn} does not exist`,
+              });
+        if (entry.decision === "Deny") {
+          const because = entry.statement?.effect === "Deny" ? "with an explicit deny" : "";
+          return accessDenied(
+            request,
+            `User: ${principal} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}${because ? ` ${because}` : ""}`,
+          );
+        }
+      } else if (!role) {
+        return accessDenied(
+          request,
+          `User: ${principal} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`,
+        );
+      }
+      // Role chaining caps a session at one hour, and the chained session is not the instance's.
+      const seconds = Math.min(
+        Math.max(900, Number.isFinite(duration) ? duration : 3600),
+        caller ? 3600 : 43_200,
+      );
+      const { session, credentials } = issue({
+        roleArn: role?.arn ?? roleArn,
+        sessionName,
+        durationSeconds: seconds,
+        issuedAt: now,
+      });
+      return assumeRoleResult(request, credentials, {
+        arn: assumedRoleArn(session),
+        id: `${roleId(session.roleArn)}:${sessionName}`,
+      });
+    };
+
+    const accessDeniedValidation = (request: AwsRequest, roleArn: string, sessionName: string) =>
+      accessDenied(
+        { ...request, service: "sts", protocol: request.protocol },
+        `invalid AssumeRole request: RoleArn ${JSON.stringify(roleArn)}, RoleSessionName ${JSON.stringify(sessionName)}`,
+      );
+
+    const instanceCredentials = async (instanceId: string): Promise<InstanceCredentials> => {
+      const profileArn = await lookups.profileOfInstance(instanceId);
+      if (!profileArn) {
+        throw new InstanceCredentialsError(
+          `instance ${instanceId} has no instance profile (or does not exist): IMDS would have no credentials`,
+        );
+      }
+      const profile = await lookups.instanceProfile(profileArn.slice(profileArn.lastIndexOf("/") + 1));
+      const roleName = profile?.roleNames[0];
+      if (!roleName) {
+        throw new InstanceCredentialsError(
+          `instance profile ${profileArn} has no role: IMDS would have no credentials`,
+        );
+      }
+      const role = await lookups.role(roleName);
+      if (!role) throw new InstanceCredentialsError(`role ${roleName} of ${profileArn} does not exist`);
+      const now = context.clock.now();
+      const { credentials } = issue({
+        roleArn: role.arn,
+        sessionName: instanceId,
+        sourceInstanceArn: `arn:aws:ec2:${context.region}:${context.accountId}:instance/${instanceId}`,
+        durationSeconds: INSTANCE_CREDENTIALS_SECONDS,
+        issuedAt: now,
+      });
+      return {
+        Code: "Success",
+        Type: "AWS-HMAC",
+        LastUpdated: new Date(now).toISOString(),
+        AccessKeyId: credentials.accessKeyId,
+        SecretAccessKey: credentials.secretAccessKey,
+        SessionToken: credentials.sessionToken,
+        Token: credentials.sessionToken,
+        Expiration: new Date(credentials.expiration!).toISOString(),
+        RoleArn: role.arn,
+        InstanceProfileArn: profileArn,
+      };
+    };
+
+    const instanceRoute: ControlRoute = async (req) => {
+      if (req.method !== "POST") {
+        return { status: 405, body: { error: "use POST /_phoenix/instances/<instance-id>/credentials" } };
+      }
+      const instanceId = /^\/_phoenix\/instances\/([^/]+)\/credentials/.exec(req.url ?? "")?.[1] ?? "";
+      try {
+        return { status: 200, body: await instanceCredentials(decodeURIComponent(instanceId)) };
+      } catch (error) {
+        if (error instanceof InstanceCredentialsError) return { status: 404, body: { error: error.message } };
+        throw error;
+      }
+    };
+
+    const decisionsRoute: ControlRoute = async (req) => {
+      const query = new URL(req.url ?? "/", "http://gateway").searchParams;
+      const number = (name: string) => (query.get(name) ? Number(query.get(name)) : undefined);
+      const since = number("since");
+      const limit = number("limit");
+      const decision = query.get("decision") ?? undefined;
+      const principal = query.get("principal") ?? undefined;
+      const action = query.get("action") ?? undefined;
+      return {
+        status: 200,
+        body: {
+          enforcing,
+          last: decisions.last,
+          decisions: decisions.query({
+            ...(since !== undefined ? { since } : {}),
+            ...(limit !== undefined ? { limit } : {}),
+            ...(decision ? { decision } : {}),
+            ...(principal ? { principal } : {}),
+            ...(action ? { action } : {}),
+          }),
+        },
+      };
+    };
+
+    // Policies change only through IAM writes: forget what was read once one is served.
+    const noticeIamWrites: ResponseObserver = (request) => {
+      if (request.service === "iam" && !IAM_READS.test(request.action)) invalidatePolicies();
+    };
+
+    return {
+      name: IAM_PART,
+      enforcing,
+      decisions,
+      authorizers: [authorize],
+      handlers: [sts],
+      observers: [noticeIamWrites],
+      control: { [DECISIONS_ROUTE]: decisionsRoute, [INSTANCE_CREDENTIALS_ROUTE]: instanceRoute },
+      health: () => ({ enforcing, sessions: registry.size, allowed: counts.Allow, denied: counts.Deny }),
+      async stop() {
+        if (denialsFile && counts.Allow + counts.Deny > 0) {
+          const byPrincipal: Record<string, number> = {};
+          for (const d of decisions.query())
+            byPrincipal[d.principal.split("/")[1] ?? d.principal] =
+              (byPrincipal[d.principal.split("/")[1] ?? d.principal] ?? 0) + 1;
+          appendFileSync(
+            denialsFile,
+            `${JSON.stringify({ summary: { enforcing, ...counts, byRole: byPrincipal } })}\n`,
+          );
+        }
+      },
+      credentialsFor(request) {
+        const { credentials } = issue(request);
+        return {
+          accessKeyId: credentials.accessKeyId,
+          secretAccessKey: credentials.secretAccessKey,
+          sessionToken: credentials.sessionToken,
+          ...(credentials.expiration !== undefined ? { expiration: new Date(credentials.expiration) } : {}),
+        };
+      },
+      instanceCredentials,
+      async check(session, checks, call) {
+        if (!enforcing) return { allowed: true };
+        const { session: full } = issueTransient(session);
+        const denied = await evaluateAs(full, checks, call);
+        return denied
+          ? { allowed: false, message: denialMessage(denied), record: denied }
+          : { allowed: true };
+      },
+      invalidatePolicies,
+    };
+
+    function issueTransient(session: { roleArn: string; sessionName: string }): { session: RoleSession } {
+      return {
+        session: {
+          accountId: accountOfArn(session.roleArn),
+          roleArn: session.roleArn,
+          roleName: roleNameOfArn(session.roleArn),
+          sessionName: session.sessionName,
+          issuedAt: context.clock.now(),
+        },
+      };
+    }
+  };
+}
