@@ -157,7 +157,7 @@ export async function loadGraph(request: GraphRequest): Promise<LoadedGraph> {
     const again = tryRead(file);
     if (again) return { graph: again, source: "cache", digest, ms: Date.now() - started, path: file };
     request.log?.(`synthesizing stage ${request.stage} (the SST program, offline; cached as ${digest})`);
-    const graph = await synthesize(root, request, cacheDir);
+    const graph = await synthesize(root, request, cacheDir, digest);
     const temporary = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
     writeFileSync(temporary, `${JSON.stringify(graph)}\n`);
     renameSync(temporary, file);
@@ -230,8 +230,12 @@ function prune(cacheDir: string): void {
 }
 
 /** Runs `npm run synth`'s two steps (the offline `sst install`, then build/synth/main.ts). */
-async function synthesize(root: string, request: GraphRequest, cacheDir: string): Promise<SynthGraph> {
-  const digest = graphDigest(request);
+async function synthesize(
+  root: string,
+  request: GraphRequest,
+  cacheDir: string,
+  digest: string,
+): Promise<SynthGraph> {
   const policyFile = join(cacheDir, `${digest}.policy.json`);
   writeFileSync(policyFile, `${JSON.stringify(request.policy, null, 2)}\n`);
   const out = join(cacheDir, `${digest}.${process.pid}.${randomUUID().slice(0, 8)}.out.json`);

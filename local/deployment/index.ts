@@ -43,7 +43,7 @@ import {
   queueNameOf,
 } from "./model.js";
 import { QueueDirectory } from "./queues.js";
-import { eventTargetsHandler, lambdaHandler, sqsHandler } from "./wire.js";
+import { eventTargetsHandler, lambdaHandler, sqsHandler, VERBATIM_QUEUE_ATTRIBUTES } from "./wire.js";
 
 export type { FunctionWrapper } from "./deploy.js";
 export { DeploymentError } from "./model.js";
@@ -233,12 +233,18 @@ export function deploymentPlugin(
         const loaded = await graphOf(options, root, policy, context);
         const graph = loaded.graph;
         const model = deploymentModel(graph, scope);
-        // moto drops RedriveAllowPolicy; the gateway answers it (wire.ts).
+        // The queue documents as the graph sets them (moto drops one and reformats the others).
+        const verbatim = (queue: string, attributes: Record<string, string>) =>
+          extraQueueAttributes.set(queue, { ...extraQueueAttributes.get(queue), ...attributes });
         for (const queue of model.queues)
-          if (queue.attributes.RedriveAllowPolicy)
-            extraQueueAttributes.set(queue.name, { RedriveAllowPolicy: queue.attributes.RedriveAllowPolicy });
-        for (const p of model.redriveAllowPolicies)
-          extraQueueAttributes.set(p.queue, { RedriveAllowPolicy: p.policy });
+          verbatim(
+            queue.name,
+            Object.fromEntries(
+              Object.entries(queue.attributes).filter(([k]) => VERBATIM_QUEUE_ATTRIBUTES.includes(k)),
+            ),
+          );
+        for (const p of model.queuePolicies) verbatim(p.queue, { Policy: p.policy });
+        for (const p of model.redriveAllowPolicies) verbatim(p.queue, { RedriveAllowPolicy: p.policy });
         if (options.writeStageGraph && loaded.source !== "file") writeStageGraph(root, graph);
         context.log(
           `deployment: stage ${graph.stage}, ${graph.resources.length} resources (graph ${loaded.source === "synth" ? "synthesized" : `from the ${loaded.source}`} in ${loaded.ms} ms)`,

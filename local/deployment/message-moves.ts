@@ -67,7 +67,7 @@ export class MessageMoves {
     return undefined;
   }
 
-  async start(sourceArn: string, destinationArn?: string, maxPerSecond?: number): Promise<string> {
+  async start(sourceArn: string, destinationArn?: string): Promise<string> {
     const source = await this.queues.info(sourceArn).catch(() => {
       throw new MoveTaskError(
         "ResourceNotFoundException",
@@ -86,7 +86,6 @@ export class MessageMoves {
         `The destination queue ${queueNameOf(destination)} doesn't exist.`,
       );
     });
-    void maxPerSecond;
     const task: MoveTask = {
       TaskHandle: randomUUID(),
       Status: "COMPLETED",

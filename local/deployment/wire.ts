@@ -23,7 +23,10 @@ import { arnService, type EventSourceMappingSpec, functionNameOf, type TargetSpe
 
 export interface WireDeps {
   motoUrl: string;
-  /** Queue attributes moto does not keep (RedriveAllowPolicy), by queue name. */
+  /**
+   * Queue attributes as they were set (the graph's, or SetQueueAttributes'), by queue name: moto
+   * drops RedriveAllowPolicy and re-serializes RedrivePolicy and Policy; AWS answers them as set.
+   */
   extraQueueAttributes: Map<string, Record<string, string>>;
   lambda: LambdaRuntime;
   mappings: Map<string, { spec: EventSourceMappingSpec; source: SqsEventSource }>;
@@ -293,8 +296,8 @@ export function eventTargetsHandler(deps: WireDeps): ServiceHandler {
   };
 }
 
-/** Attributes moto drops but AWS keeps: served from the deployment's copy. */
-const EXTRA_QUEUE_ATTRIBUTES = ["RedriveAllowPolicy"];
+/** Attributes answered as they were set (moto drops the first and re-serializes the others). */
+export const VERBATIM_QUEUE_ATTRIBUTES = ["RedriveAllowPolicy", "RedrivePolicy", "Policy"];
 
 const queueNameOfUrl = (url: unknown): string =>
   typeof url === "string" ? (url.split("/").filter(Boolean).pop() ?? "") : "";
@@ -316,7 +319,9 @@ function setAttributesOf(request: AwsRequest): Record<string, string> {
   if (request.protocol === "json") {
     const attributes = request.json.Attributes;
     return attributes && typeof attributes === "object"
-      ? Object.fromEntries(Object.entries(attributes as Record<string, unknown>).map(([k, v]) => [k, String(v)]))
+      ? Object.fromEntries(
+          Object.entries(attributes as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
+        )
       : {};
   }
   const out: Record<string, string> = {};
@@ -326,10 +331,14 @@ function setAttributesOf(request: AwsRequest): Record<string, string> {
 }
 
 async function queueAttributes(deps: WireDeps, request: AwsRequest): Promise<AwsResponse> {
-  const queue = queueNameOfUrl(request.protocol === "json" ? request.json.QueueUrl : request.params.get("QueueUrl"));
+  const queue = queueNameOfUrl(
+    request.protocol === "json" ? request.json.QueueUrl : request.params.get("QueueUrl"),
+  );
   if (request.action === "SetQueueAttributes") {
     const attributes = setAttributesOf(request);
-    const extra = Object.fromEntries(Object.entries(attributes).filter(([k]) => EXTRA_QUEUE_ATTRIBUTES.includes(k)));
+    const extra = Object.fromEntries(
+      Object.entries(attributes).filter(([k]) => VERBATIM_QUEUE_ATTRIBUTES.includes(k)),
+    );
     const response = await forwardToMoto(deps.motoUrl, request);
     if (response.status < 300 && Object.keys(extra).length > 0)
       deps.extraQueueAttributes.set(queue, { ...deps.extraQueueAttributes.get(queue), ...extra });
@@ -339,20 +348,31 @@ async function queueAttributes(deps: WireDeps, request: AwsRequest): Promise<Aws
   const extra = deps.extraQueueAttributes.get(queue);
   if (response.status >= 300 || !extra) return response;
   const wanted = requestedAttributes(request);
-  const add = Object.entries(extra).filter(([k]) => wanted.includes("All") || wanted.includes(k));
-  if (add.length === 0) return response;
+  const change = Object.entries(extra).filter(([k]) => wanted.includes("All") || wanted.includes(k));
+  if (change.length === 0) return response;
   if (request.protocol === "json") {
-    const body = JSON.parse(response.body.toString("utf8") || "{}") as { Attributes?: Record<string, string> };
-    body.Attributes = { ...body.Attributes, ...Object.fromEntries(add) };
+    const body = JSON.parse(response.body.toString("utf8") || "{}") as {
+      Attributes?: Record<string, string>;
+    };
+    const attributes = { ...body.Attributes };
+    for (const [k, v] of change) {
+      if (v === "") delete attributes[k];
+      else attributes[k] = v;
+    }
+    body.Attributes = attributes;
     return { ...response, body: JSON.stringify(body) };
   }
-  const xml = add
-    .map(([k, v]) => `<Attribute><Name>${xmlEscape(k)}</Name><Value>${xmlEscape(v)}</Value></Attribute>`)
-    .join("");
-  return {
-    ...response,
-    body: response.body.toString("utf8").replace("</GetQueueAttributesResult>", `${xml}</GetQueueAttributesResult>`),
-  };
+  let xml = response.body.toString("utf8");
+  for (const [k, v] of change) {
+    const element = new RegExp(`<Attribute>\\s*<Name>${k}</Name>\\s*<Value>[^<]*</Value>\\s*</Attribute>`);
+    xml = xml.replace(element, "");
+    if (v !== "")
+      xml = xml.replace(
+        "</GetQueueAttributesResult>",
+        `<Attribute><Name>${xmlEscape(k)}</Name><Value>${xmlEscape(v)}</Value></Attribute></GetQueueAttributesResult>`,
+      );
+  }
+  return { ...response, body: xml };
 }
 
 export function sqsHandler(deps: WireDeps): ServiceHandler {
@@ -386,8 +406,11 @@ export function sqsHandler(deps: WireDeps): ServiceHandler {
       try {
         const sourceArn = String(request.json.SourceArn ?? "");
         if (request.action === "ListMessageMoveTasks")
-          return jsonResult({ Results: deps.moves.list(sourceArn, Number(request.json.MaxResults ?? 1) || 1) });
-        const destination = typeof request.json.DestinationArn === "string" ? request.json.DestinationArn : undefined;
+          return jsonResult({
+            Results: deps.moves.list(sourceArn, Number(request.json.MaxResults ?? 1) || 1),
+          });
+        const destination =
+          typeof request.json.DestinationArn === "string" ? request.json.DestinationArn : undefined;
         return jsonResult({ TaskHandle: await deps.moves.start(sourceArn, destination) });
       } catch (error) {
         if (error instanceof MoveTaskError) return awsError("json", "sqs", 400, error.code, error.message);

@@ -52,8 +52,11 @@ export interface CallView {
 export interface BuildContext {
   scope: ArnScope;
   lookups: MotoLookups;
-  /** Whether resource tags can change the decision (a policy of the caller conditions on them). */
-  tagsMatter: boolean;
+  /**
+   * Whether resource tags can change the decision for an action of this service (a statement of
+   * the caller's policies that may apply to it conditions on them): if not, they are not looked up.
+   */
+  tagsMatter: (service: string) => boolean;
 }
 
 type Builder = (call: CallView, ctx: BuildContext) => Promise<Check[]>;
@@ -62,6 +65,17 @@ export class ContextError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "ContextError";
+  }
+}
+
+/**
+ * The resource the call names does not exist, so the call cannot succeed: the service's own
+ * answer (InvalidAssociationID.NotFound…) is what the caller gets, as from AWS.
+ */
+export class MissingResource extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MissingResource";
   }
 }
 
@@ -156,7 +170,7 @@ const ec2Arn = (ctx: BuildContext, type: string, id: string, account?: string) =
 
 /** EC2 resources by id, with their tags when tags matter. */
 async function ec2Resources(ctx: BuildContext, ids: string[], type?: string): Promise<CheckResource[]> {
-  const tags = ctx.tagsMatter ? await ctx.lookups.ec2Tags(ids) : undefined;
+  const tags = ctx.tagsMatter("ec2") ? await ctx.lookups.ec2Tags(ids) : undefined;
   const resources: CheckResource[] = [];
   for (const id of ids) {
     const of = type ?? ec2TypeOfId(id);
@@ -272,7 +286,7 @@ async function launchChecks(
 ): Promise<Check[]> {
   const version = await ctx.lookups.templateVersion(template, template.version);
   if (!version) {
-    throw new ContextError(
+    throw new MissingResource(
       `launch template ${template.id ?? template.name} version ${template.version ?? "$Default"} not found`,
     );
   }
@@ -285,9 +299,18 @@ async function launchChecks(
   const subnets = [
     ...new Set([...subnetIds, ...(data.NetworkInterfaces ?? []).map((n) => n.SubnetId!).filter(Boolean)]),
   ];
-  const owners = await ctx.lookups.subnetOwners(subnets);
   const image = data.ImageId?.startsWith("ami-") ? [data.ImageId] : [];
-  const known = ctx.tagsMatter ? await ctx.lookups.ec2Tags([...groupIds, ...image, version.id]) : undefined;
+  const profile = data.IamInstanceProfile;
+  const [owners, known, passing] = await Promise.all([
+    ctx.lookups.subnetOwners(subnets),
+    ctx.tagsMatter("ec2") ? ctx.lookups.ec2Tags([...groupIds, ...image, version.id]) : undefined,
+    profile?.Arn || profile?.Name
+      ? passProfileRole(ctx, {
+          ...(profile.Arn ? { arn: profile.Arn } : {}),
+          ...(profile.Name ? { name: profile.Name } : {}),
+        })
+      : [],
+  ]);
   const tagged = (id: string) => (known ? { tags: known.get(id) ?? {} } : {});
   const resources: CheckResource[] = [
     await created(ctx, "instance"),
@@ -321,15 +344,7 @@ async function launchChecks(
       context: { "ec2:CreateAction": "RunInstances" },
     });
   }
-  const profile = data.IamInstanceProfile;
-  if (profile?.Arn || profile?.Name) {
-    checks.push(
-      ...(await passProfileRole(ctx, {
-        ...(profile.Arn ? { arn: profile.Arn } : {}),
-        ...(profile.Name ? { name: profile.Name } : {}),
-      })),
-    );
-  }
+  checks.push(...passing);
   return checks;
 }
 
@@ -366,7 +381,12 @@ const groupAction =
       if (!template) continue;
       const subnets =
         call.params.get("VPCZoneIdentifier")?.split(",").filter(Boolean) ?? group?.subnetIds ?? [];
-      checks.push(...(await launchChecks(ctx, template, subnets)));
+      try {
+        checks.push(...(await launchChecks(ctx, template, subnets)));
+      } catch (error) {
+        // Auto Scaling refuses a template that does not exist (ValidationError) after the group's check.
+        if (!(error instanceof MissingResource)) throw error;
+      }
       break;
     }
     return checks;
@@ -381,7 +401,7 @@ const tableArn = async (ctx: BuildContext, table: string, index?: string) => {
 
 async function tableResource(ctx: BuildContext, table: string, index?: string): Promise<CheckResource> {
   const arn = await tableArn(ctx, table, index);
-  if (!ctx.tagsMatter) return { arn };
+  if (!ctx.tagsMatter("dynamodb")) return { arn };
   return { arn, tags: await ctx.lookups.dynamoTags(await tableArn(ctx, table)) };
 }
 
@@ -544,7 +564,7 @@ export const CONTEXT_BUILDERS: Record<string, Builder> = {
   ),
   "ec2:ReplaceIamInstanceProfileAssociation": async (call, ctx) => {
     const instanceId = await ctx.lookups.instanceOfAssociation(required(call, "AssociationId"));
-    if (!instanceId) throw new ContextError(`no instance has association ${param(call, "AssociationId")}`);
+    if (!instanceId) throw new MissingResource(`no instance has association ${param(call, "AssociationId")}`);
     return [
       {
         action: "ec2:ReplaceIamInstanceProfileAssociation",
@@ -558,7 +578,7 @@ export const CONTEXT_BUILDERS: Record<string, Builder> = {
   },
   "ec2:DisassociateIamInstanceProfile": async (call, ctx) => {
     const instanceId = await ctx.lookups.instanceOfAssociation(required(call, "AssociationId"));
-    if (!instanceId) throw new ContextError(`no instance has association ${param(call, "AssociationId")}`);
+    if (!instanceId) throw new MissingResource(`no instance has association ${param(call, "AssociationId")}`);
     return [
       { action: "ec2:DisassociateIamInstanceProfile", resources: await ec2Resources(ctx, [instanceId]) },
     ];
@@ -604,14 +624,14 @@ export const CONTEXT_BUILDERS: Record<string, Builder> = {
       ...(publicIp ? { publicIp } : {}),
     });
     const ids = [address?.allocationId, address?.networkInterfaceId].filter((id): id is string => !!id);
-    if (ids.length === 0) throw new ContextError(`no Elastic IP for ${associationId ?? publicIp}`);
+    if (ids.length === 0) throw new MissingResource(`no Elastic IP for ${associationId ?? publicIp}`);
     return [{ action: "ec2:DisassociateAddress", resources: await ec2Resources(ctx, ids) }];
   },
   "ec2:CreateLaunchTemplateVersion": async (call, ctx) => {
     const id =
       param(call, "LaunchTemplateId") ??
       (await ctx.lookups.launchTemplateId(required(call, "LaunchTemplateName")));
-    if (!id) throw new ContextError(`no launch template ${param(call, "LaunchTemplateName")}`);
+    if (!id) throw new MissingResource(`no launch template ${param(call, "LaunchTemplateName")}`);
     return [
       {
         action: "ec2:CreateLaunchTemplateVersion",
@@ -668,7 +688,7 @@ export const CONTEXT_BUILDERS: Record<string, Builder> = {
     return [
       {
         action: "sns:Publish",
-        resources: [{ arn, ...(ctx.tagsMatter ? { tags: await ctx.lookups.snsTags(arn) } : {}) }],
+        resources: [{ arn, ...(ctx.tagsMatter("sns") ? { tags: await ctx.lookups.snsTags(arn) } : {}) }],
       },
     ];
   },
@@ -726,7 +746,7 @@ export const CONTEXT_BUILDERS: Record<string, Builder> = {
   ],
   "ssm:SendCommand": async (call, ctx) => {
     const instances = list(call, "InstanceIds");
-    const tags = ctx.tagsMatter ? await ctx.lookups.ec2Tags(instances) : undefined;
+    const tags = ctx.tagsMatter("ssm") ? await ctx.lookups.ec2Tags(instances) : undefined;
     return [
       {
         action: "ssm:SendCommand",
@@ -788,7 +808,7 @@ export function apiOperation(call: Pick<CallView, "service" | "action" | "path" 
 export async function checksFor(
   call: CallView,
   ctx: BuildContext,
-): Promise<{ checks: Check[] } | { problem: string }> {
+): Promise<{ checks: Check[]; missing?: string } | { problem: string }> {
   const operation = apiOperation(call);
   const builder = CONTEXT_BUILDERS[operation];
   if (builder) {
@@ -796,6 +816,7 @@ export async function checksFor(
       return { checks: await builder(call, ctx) };
     } catch (error) {
       if (error instanceof ContextError) return { problem: error.message };
+      if (error instanceof MissingResource) return { checks: [], missing: error.message };
       throw error;
     }
   }

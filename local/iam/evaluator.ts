@@ -105,6 +105,50 @@ function resourceDecision(arn: string, overall: string, analysis: RequestAnalysi
   return { arn, decision: "Deny", denial: overall === "ExplicitlyDenied" ? "explicit" : "implicit" };
 }
 
+type Simulated = { decision: ResourceDecision; error?: string };
+
+// iam-simulate is deterministic and CPU-bound (a CreateTags check takes ~15 ms: it matches the ARN
+// against every resource type of the action), and runs on the gateway's one thread: the outcome of
+// the same request against the same policies is remembered. Per policy set (a new set after any
+// IAM write), keyed by the whole request; the clock's keys count only when a policy names them.
+const MEMO_LIMIT = 5_000;
+const memos = new WeakMap<object, { timeSensitive: boolean; results: Map<string, Simulated> }>();
+const TIME_KEYS = ["aws:CurrentTime", "aws:EpochTime", "aws:TokenIssueTime"];
+
+async function simulate(policies: PolicySet, simulation: Simulation): Promise<Simulated> {
+  let memo = memos.get(policies);
+  if (!memo) {
+    memo = {
+      timeSensitive: /CurrentTime|EpochTime|TokenIssueTime/i.test(JSON.stringify(policies)),
+      results: new Map(),
+    };
+    memos.set(policies, memo);
+  }
+  const context = { ...simulation.request.contextVariables };
+  if (!memo.timeSensitive) for (const key of TIME_KEYS) delete context[key];
+  const key = JSON.stringify([simulation.request.action, simulation.request.resource, context]);
+  const known = memo.results.get(key);
+  if (known) return known;
+  const outcome = await runSimulationOnce(simulation);
+  if (memo.results.size >= MEMO_LIMIT) memo.results.clear();
+  memo.results.set(key, outcome);
+  return outcome;
+}
+
+async function runSimulationOnce(simulation: Simulation): Promise<Simulated> {
+  const arn = simulation.request.resource.resource;
+  const result = await runSimulation(simulation, {});
+  if (result.resultType === "error") {
+    return {
+      decision: { arn, decision: "Deny", denial: "implicit" },
+      error: `iam-simulate refused the request (${JSON.stringify(result.errors)}): denied`,
+    };
+  }
+  const analysis = result.resultType === "single" ? result.result.analysis : result.results[0]?.analysis;
+  if (!analysis) return { decision: { arn, decision: "Deny", denial: "implicit" } };
+  return { decision: resourceDecision(arn, result.overallResult, analysis) };
+}
+
 export interface PolicySet {
   identity: RolePolicies["identity"];
   boundary?: RolePolicies["boundary"];
@@ -154,18 +198,9 @@ export async function evaluateCheck(options: {
       ...(policies.boundary ? { permissionBoundaryPolicies: [policies.boundary] } : {}),
       ...(policies.resourcePolicy ? { resourcePolicy: policies.resourcePolicy } : {}),
     };
-    const result = await runSimulation(simulation, {});
-    if (result.resultType === "error") {
-      reason = `iam-simulate refused the request (${JSON.stringify(result.errors)}): denied`;
-      perResource.push({ arn: resource.arn, decision: "Deny", denial: "implicit" });
-      continue;
-    }
-    const analysis = result.resultType === "single" ? result.result.analysis : result.results[0]?.analysis;
-    if (!analysis) {
-      perResource.push({ arn: resource.arn, decision: "Deny", denial: "implicit" });
-      continue;
-    }
-    perResource.push(resourceDecision(resource.arn, result.overallResult, analysis));
+    const simulated = await simulate(policies, simulation);
+    if ("error" in simulated) reason = simulated.error;
+    perResource.push({ ...simulated.decision, arn: resource.arn });
   }
   const refused =
     perResource.find((r) => r.decision === "Deny" && r.denial === "explicit") ??

@@ -85,6 +85,8 @@ export interface IamPart extends LocalCloudPart {
   ): Promise<CheckOutcome>;
   /** Forget cached policies (after IAM writes that did not pass through the gateway). */
   invalidatePolicies(): void;
+  /** The role session an access key id was issued for (undefined: not issued here, an administrator). */
+  sessionOf(accessKeyId: string): RoleSession | undefined;
 }
 
 export interface InstanceCredentials {
@@ -136,24 +138,29 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
     const decisions = new DecisionLog(options.decisionCapacity);
     const lookups = new MotoLookups(context.internalClientConfig);
     const scope = { region: context.region, account: context.accountId };
-    let policies = new Map<string, Promise<(RolePolicies & { tagsMatter: boolean }) | undefined>>();
+    let policies = new Map<
+      string,
+      Promise<(RolePolicies & { tagsMatter: (service: string) => boolean }) | undefined>
+    >();
     const counts = { Allow: 0, Deny: 0 };
     const denialsFile = options.denialsFile ?? process.env.PHOENIX_IAM_DENIALS;
 
     const policiesOf = (roleName: string) => {
       let found = policies.get(roleName);
       if (!found) {
-        found = lookups
-          .rolePolicies(roleName)
-          .then((p) =>
-            p
-              ? { ...p, tagsMatter: /resourcetag/i.test(JSON.stringify([p.identity, p.boundary ?? null])) }
-              : undefined,
-          );
-        // A failed read is not remembered: the next call asks again.
-        found.catch(() => {
+        found = lookups.rolePolicies(roleName).then((p) =>
+          p
+            ? {
+                ...p,
+                tagsMatter: tagConditionedServices([...p.identity, ...(p.boundary ? [p.boundary] : [])]),
+              }
+            : undefined,
+        );
+        // A failed read, or a role not there (yet), is not remembered: the next call asks again.
+        const forget = () => {
           if (policies.get(roleName) === found) policies.delete(roleName);
-        });
+        };
+        found.then((p) => p ?? forget(), forget);
         policies.set(roleName, found);
       }
       return found;
@@ -193,7 +200,9 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
       session: RoleSession,
       checks: Check[] | undefined,
       call: string,
-      build?: (tagsMatter: boolean) => Promise<{ checks: Check[] } | { problem: string }>,
+      build?: (
+        tagsMatter: (service: string) => boolean,
+      ) => Promise<{ checks: Check[]; missing?: string } | { problem: string }>,
     ): Promise<DecisionRecord | undefined> => {
       const now = context.clock.now();
       const principal = assumedRoleArn(session);
@@ -218,6 +227,19 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
       if (!all) {
         const built = await build!(held.tagsMatter);
         if ("problem" in built) return deny(built.problem);
+        if (built.missing) {
+          // Nothing to authorize: the service answers that the resource does not exist.
+          record({
+            time: new Date(now).toISOString(),
+            principal,
+            action: call,
+            call,
+            resources: [],
+            decision: "Allow",
+            reason: `${built.missing}: passed on, the service answers that it does not exist`,
+          });
+          return undefined;
+        }
         all = built.checks;
       }
       const base: Context = sessionContext(session, now, context.region);
@@ -244,7 +266,21 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
       return key ? registry.lookup(key) : undefined;
     };
 
+    const timing = { calls: 0, ms: 0, maxMs: 0 };
     const authorize = async (request: AwsRequest): Promise<AwsResponse | undefined> => {
+      // Not issued here: the account's administrator (a person, a test, the local cloud itself).
+      if (!sessionOf(request)) return undefined;
+      const started = performance.now();
+      try {
+        return await authorizeCall(request);
+      } finally {
+        const ms = performance.now() - started;
+        timing.calls++;
+        timing.ms += ms;
+        timing.maxMs = Math.max(timing.maxMs, ms);
+      }
+    };
+    const authorizeCall = async (request: AwsRequest): Promise<AwsResponse | undefined> => {
       const known = sessionOf(request);
       // Not issued here: the account's administrator (a person, a test, the local cloud itself).
       if (!known) return undefined;
@@ -478,9 +514,14 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
       };
     };
 
-    // Policies change only through IAM writes: forget what was read once one is served.
+    // Policies change only through IAM writes: forget what was read once one is served (the role's
+    // when the write names one; all after a managed policy's change, which applies to every role
+    // it is attached to; instance-profile writes change no role's policies).
     const noticeIamWrites: ResponseObserver = (request) => {
-      if (request.service === "iam" && !IAM_READS.test(request.action)) invalidatePolicies();
+      if (request.service !== "iam" || IAM_READS.test(request.action)) return;
+      const role = request.params.get("RoleName");
+      if (role) policies.delete(role);
+      else if (/Policy/.test(request.action)) invalidatePolicies();
     };
 
     return {
@@ -491,7 +532,18 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
       handlers: [sts],
       observers: [noticeIamWrites],
       control: { [DECISIONS_ROUTE]: decisionsRoute, [INSTANCE_CREDENTIALS_ROUTE]: instanceRoute },
-      health: () => ({ enforcing, sessions: registry.size, allowed: counts.Allow, denied: counts.Deny }),
+      health: () => ({
+        enforcing,
+        sessions: registry.size,
+        allowed: counts.Allow,
+        denied: counts.Deny,
+        /** Time spent authorizing calls signed with issued credentials (real ms). */
+        authorization: {
+          calls: timing.calls,
+          meanMs: timing.calls ? Math.round((timing.ms / timing.calls) * 10) / 10 : 0,
+          maxMs: Math.round(timing.maxMs),
+        },
+      }),
       async stop() {
         if (denialsFile && counts.Allow + counts.Deny > 0) {
           const byPrincipal: Record<string, number> = {};
@@ -500,7 +552,7 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
               (byPrincipal[d.principal.split("/")[1] ?? d.principal] ?? 0) + 1;
           appendFileSync(
             denialsFile,
-            `${JSON.stringify({ summary: { enforcing, ...counts, byRole: byPrincipal } })}\n`,
+            `${JSON.stringify({ summary: { enforcing, ...counts, timing, byRole: byPrincipal } })}\n`,
           );
         }
       },
@@ -523,6 +575,7 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
           : { allowed: true };
       },
       invalidatePolicies,
+      sessionOf: (accessKeyId) => registry.lookup(accessKeyId)?.session,
     };
 
     function issueTransient(session: { roleArn: string; sessionName: string }): { session: RoleSession } {
@@ -537,4 +590,28 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
       };
     }
   };
+}
+
+/**
+ * Which services' actions a statement conditioned on resource tags may apply to: tags are looked
+ * up only for those (a conservative filter, not an evaluation: a NotAction statement, or an
+ * action pattern with a wildcard in its service, counts for every service).
+ */
+export function tagConditionedServices(policies: { policy: unknown }[]): (service: string) => boolean {
+  const services = new Set<string>();
+  for (const { policy } of policies) {
+    const statements = (policy as { Statement?: unknown })?.Statement;
+    for (const statement of Array.isArray(statements) ? statements : [statements]) {
+      if (!statement || typeof statement !== "object") continue;
+      const { Action, NotAction, Condition } = statement as Record<string, unknown>;
+      if (!/resourcetag/i.test(JSON.stringify(Condition ?? {}))) continue;
+      if (NotAction !== undefined) services.add("*");
+      for (const action of Array.isArray(Action) ? Action : [Action]) {
+        if (typeof action !== "string") continue;
+        const service = action.split(":")[0]!.toLowerCase();
+        services.add(/[*?]/.test(service) ? "*" : service);
+      }
+    }
+  }
+  return (service) => services.has("*") || services.has(service.toLowerCase());
 }

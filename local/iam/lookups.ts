@@ -279,35 +279,39 @@ export class MotoLookups {
 
   /** A role's identity policies as IAM holds them now: inline ones, attached managed ones, its boundary. */
   async rolePolicies(roleName: string): Promise<RolePolicies | undefined> {
-    const role = await this.role(roleName);
+    const [role, inline, attached] = await Promise.all([
+      this.role(roleName),
+      this.pages(async (Marker) => {
+        const page = await this.iam.send(new ListRolePoliciesCommand({ RoleName: roleName, Marker }));
+        return { items: page.PolicyNames ?? [], next: page.IsTruncated ? page.Marker : undefined };
+      }).catch((error: unknown) => (notFound(error) ? [] : Promise.reject(error))),
+      this.pages(async (Marker) => {
+        const page = await this.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName, Marker }));
+        return {
+          items: (page.AttachedPolicies ?? []).map((p) => p.PolicyArn!).filter(Boolean),
+          next: page.IsTruncated ? page.Marker : undefined,
+        };
+      }).catch((error: unknown) => (notFound(error) ? [] : Promise.reject(error))),
+    ]);
     if (!role) return undefined;
-    const identity: RolePolicies["identity"] = [];
-    let Marker: string | undefined;
-    const inline: string[] = [];
-    do {
-      const page = await this.iam.send(new ListRolePoliciesCommand({ RoleName: roleName, Marker }));
-      inline.push(...(page.PolicyNames ?? []));
-      Marker = page.IsTruncated ? page.Marker : undefined;
-    } while (Marker);
-    for (const name of inline) {
-      const { PolicyDocument } = await this.iam.send(
-        new GetRolePolicyCommand({ RoleName: roleName, PolicyName: name }),
-      );
-      identity.push({ name: `inline:${name}`, policy: policyJson(PolicyDocument) });
-    }
-    const attached: string[] = [];
-    do {
-      const page = await this.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName, Marker }));
-      attached.push(...(page.AttachedPolicies ?? []).map((p) => p.PolicyArn!).filter(Boolean));
-      Marker = page.IsTruncated ? page.Marker : undefined;
-    } while (Marker);
-    for (const arn of attached) {
-      const policy = await this.managedPolicy(arn);
-      if (policy !== undefined) identity.push({ name: arn, policy });
-    }
-    const boundaryPolicy = role.permissionsBoundaryArn
-      ? await this.managedPolicy(role.permissionsBoundaryArn)
-      : undefined;
+    const [documents, managed, boundaryPolicy] = await Promise.all([
+      Promise.all(
+        inline.map((name) =>
+          this.iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: name })),
+        ),
+      ),
+      Promise.all(attached.map((arn) => this.managedPolicy(arn))),
+      role.permissionsBoundaryArn
+        ? this.managedPolicy(role.permissionsBoundaryArn)
+        : Promise.resolve(undefined),
+    ]);
+    const identity: RolePolicies["identity"] = [
+      ...inline.map((name, i) => ({
+        name: `inline:${name}`,
+        policy: policyJson(documents[i]?.PolicyDocument),
+      })),
+      ...attached.flatMap((arn, i) => (managed[i] !== undefined ? [{ name: arn, policy: managed[i] }] : [])),
+    ];
     return {
       role,
       identity,
@@ -315,6 +319,17 @@ export class MotoLookups {
         ? { boundary: { name: `boundary:${role.permissionsBoundaryArn}`, policy: boundaryPolicy } }
         : {}),
     };
+  }
+
+  private async pages<T>(page: (marker?: string) => Promise<{ items: T[]; next?: string }>): Promise<T[]> {
+    const all: T[] = [];
+    let marker: string | undefined;
+    do {
+      const { items, next } = await page(marker);
+      all.push(...items);
+      marker = next;
+    } while (marker);
+    return all;
   }
 
   private async managedPolicy(arn: string): Promise<unknown> {

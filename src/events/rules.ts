@@ -4,7 +4,8 @@ import type { EventTargetName } from "./targets.js";
 
 /**
  * Phoenix's EventBridge rules as data: the deployed stack declares exactly these, and the local
- * cloud creates exactly these in moto, so a pattern is tested once and means the same in both.
+ * cloud deploys them from the stack's graph into moto, so a pattern is tested once and means the
+ * same in both.
  *
  * Patterns filter as much as EventBridge allows, so that handlers are not invoked (and not
  * billed) for events they would only drop; the handlers still check everything themselves.

@@ -1,6 +1,6 @@
 /**
  * Where Phoenix's EventBridge rules deliver, named by the Lambda function that handles the
- * event. The deployed stack and the local cloud build the same topology from this table:
+ * event. The stack builds its topology from this table (and the local cloud deploys the stack's graph):
  *
  * - `buffered`: rule → SQS queue `phoenix-<stage>-<queue>` (redrive to `…-dlq` after
  *   `maxReceiveCount` receives) → function, which receives Lambda's SQS batch event

@@ -88,7 +88,7 @@ export async function startCliCloud(speed = 60): Promise<CliCloud> {
   const exited = new Promise<void>((r) => child.on("exit", () => r()));
   let output = "";
   const endpoint = await new Promise<string>((resolveEndpoint, reject) => {
-    const timer = setTimeout(() => reject(new Error(`phoenix local did not start:\n${output}`)), 45_000);
+    const timer = setTimeout(() => reject(new Error(`phoenix local did not start:\n${output}`)), 120_000);
     const read = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /Local cloud: (http:\/\/127\.0\.0\.1:\d+)/.exec(output);

@@ -236,13 +236,14 @@ describe("the local deployment is the synth graph", () => {
       ])) as { Attributes: Record<string, string> };
       expect(Attributes.VisibilityTimeout).toBe(String(queue.visibilityTimeoutSeconds ?? 30));
       expect(Attributes.MessageRetentionPeriod).toBe(String(queue.messageRetentionSeconds ?? 345_600));
-      if (queue.redrivePolicy) expect(json(Attributes.RedrivePolicy)).toEqual(json(queue.redrivePolicy));
+      // The documents as set (AWS answers them so; moto would reformat them).
+      if (queue.redrivePolicy) expect(Attributes.RedrivePolicy).toBe(queue.redrivePolicy);
       else expect(Attributes.RedrivePolicy).toBeUndefined();
       const url = `https://sqs.us-east-1.amazonaws.com/123456789012/${queue.name}`;
       const policy = inputs("aws:sqs/queuePolicy:QueuePolicy").find((p) => p.queueUrl === url);
-      if (policy) expect(json(Attributes.Policy)).toEqual(json(policy.policy));
+      if (policy) expect(Attributes.Policy).toBe(policy.policy);
       const allow = inputs("aws:sqs/redriveAllowPolicy:RedriveAllowPolicy").find((p) => p.queueUrl === url);
-      if (allow) expect(json(Attributes.RedriveAllowPolicy)).toEqual(json(allow.redriveAllowPolicy));
+      if (allow) expect(Attributes.RedriveAllowPolicy).toBe(allow.redriveAllowPolicy);
     }
   });
 

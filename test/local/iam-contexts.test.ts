@@ -8,6 +8,7 @@ import {
   CONTEXT_BUILDERS,
   checksFor,
 } from "../../local/iam/contexts.js";
+import { tagConditionedServices } from "../../local/iam/index.js";
 import type { MotoLookups } from "../../local/iam/lookups.js";
 import { arnFormat, sarAction } from "../../local/iam/sar.js";
 import { PHOENIX_FUNCTIONS } from "../../src/catalog.js";
@@ -324,7 +325,7 @@ async function typesOf(action: string, arn: string): Promise<string[]> {
 async function checksOf(operation: string): Promise<Check[]> {
   const sample = SAMPLES[operation];
   if (!sample) throw new Error(`no sample call for ${operation}`);
-  const result = await checksFor(sample, { scope, lookups, tagsMatter: true });
+  const result = await checksFor(sample, { scope, lookups, tagsMatter: () => true });
   if ("problem" in result) throw new Error(`${operation}: ${result.problem}`);
   return result.checks;
 }
@@ -448,5 +449,29 @@ describe("request-context builders", () => {
 
   it("names the IAM operation of a Lambda Invoke, whose REST path names no action", () => {
     expect(apiOperation(SAMPLES["lambda:Invoke"]!)).toBe("lambda:Invoke");
+  });
+});
+
+describe("which resource tags are looked up", () => {
+  it("those of the services a tag-conditioned statement may apply to (NotAction and wildcards: all)", () => {
+    const conditioned = { Condition: { Null: { "aws:ResourceTag/phoenix:quarantine": "false" } } };
+    const matters = tagConditionedServices([
+      {
+        policy: {
+          Statement: [
+            { Effect: "Allow", Action: ["ec2:TerminateInstances"], Resource: "*", ...conditioned },
+            { Effect: "Allow", Action: "dynamodb:PutItem", Resource: "*" },
+          ],
+        },
+      },
+    ]);
+    expect([matters("ec2"), matters("dynamodb"), matters("autoscaling")]).toEqual([true, false, false]);
+    const everything = tagConditionedServices([
+      { policy: { Statement: { Effect: "Deny", NotAction: "iam:*", Resource: "*", ...conditioned } } },
+    ]);
+    expect(everything("dynamodb")).toBe(true);
+    expect(
+      tagConditionedServices([{ policy: { Statement: [{ Action: "*", ...conditioned }] } }])("sns"),
+    ).toBe(true);
   });
 });

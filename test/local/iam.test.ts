@@ -567,3 +567,56 @@ describe("enforcement", () => {
     }
   });
 });
+
+describe("temporary credentials", () => {
+  it("are refused once expired, on the local cloud's clock: an instance's after its Expiration", async () => {
+    // 7,200× faster: an instance's six hours of credentials last three real seconds.
+    const fast = await startTestCloud({ plugins: [], speed: 7200 });
+    try {
+      const config = clientConfig(fast);
+      const fastIam = new IAMClient(config);
+      await fastIam.send(new CreateRoleCommand({ RoleName: "short", AssumeRolePolicyDocument: TRUST_EC2 }));
+      await fastIam.send(
+        new PutRolePolicyCommand({
+          RoleName: "short",
+          PolicyName: "main",
+          PolicyDocument: policy({ Effect: "Allow", Action: "ec2:DescribeInstances", Resource: "*" }),
+        }),
+      );
+      await fastIam.send(new CreateInstanceProfileCommand({ InstanceProfileName: "short" }));
+      await fastIam.send(
+        new AddRoleToInstanceProfileCommand({ InstanceProfileName: "short", RoleName: "short" }),
+      );
+      const { Instances = [] } = await new EC2Client(config).send(
+        new RunInstancesCommand({
+          ImageId: "ami-12c6146b",
+          MinCount: 1,
+          MaxCount: 1,
+          IamInstanceProfile: { Name: "short" },
+        }),
+      );
+      const response = await fetch(
+        `${fast.endpoint}/_phoenix/instances/${Instances[0]!.InstanceId}/credentials`,
+        {
+          method: "POST",
+        },
+      );
+      const body = (await response.json()) as Record<string, string>;
+      const credentials = {
+        accessKeyId: body.AccessKeyId!,
+        secretAccessKey: body.SecretAccessKey!,
+        sessionToken: body.SessionToken!,
+      };
+      const describe = () =>
+        errorOf(
+          new EC2Client({ ...config, credentials, maxAttempts: 1 }).send(new DescribeInstancesCommand({})),
+        );
+      expect((await describe()).name).toBe("none");
+      while (fast.context.clock.now() < Date.parse(body.Expiration!))
+        await new Promise((r) => setTimeout(r, 100));
+      expect(await describe()).toMatchObject({ name: "RequestExpired" });
+    } finally {
+      await fast.stop();
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import {
   AutoScalingClient,
   CancelInstanceRefreshCommand,
+  CreateOrUpdateTagsCommand,
   DescribeAutoScalingGroupsCommand,
   StartInstanceRefreshCommand,
 } from "@aws-sdk/client-auto-scaling";
@@ -277,6 +278,21 @@ describe("a refresh Phoenix did not start", () => {
   });
 
   it("is waited out, then the group is rolled", async () => {
+    // web-legacy is the demo's unmanaged group: IAM refuses rollout-group's refresh of it (the
+    // policy's phoenix:managed condition, as in AWS). Managed from here on, for this test.
+    await autoScaling.send(
+      new CreateOrUpdateTagsCommand({
+        Tags: [
+          {
+            ResourceId: "web-legacy",
+            ResourceType: "auto-scaling-group",
+            Key: "phoenix:managed",
+            Value: "true",
+            PropagateAtLaunch: false,
+          },
+        ],
+      }),
+    );
     const foreign = await startForeignRefresh("web-legacy", 900);
     const imageId = await registerImage(ec2, { family: "web", name: "after-foreign" });
     let task = await step<GroupTask>("lock", await taskFor("web-legacy", imageId));

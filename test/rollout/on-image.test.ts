@@ -135,20 +135,22 @@ describe("on-image: the shared sample events", () => {
     const arn = String((event.resources as string[])[0]).replace("us-west-2", "us-east-1");
     event.resources = [arn];
     // moto has no Image Builder: GetImage is answered here, as AWS would for a distributed image.
-    const send = vi.spyOn(deps.clients.imageBuilder, "send").mockImplementation(async (command) => {
-      expect(command).toBeInstanceOf(GetImageCommand);
-      expect((command as GetImageCommand).input.imageBuildVersionArn).toBe(arn);
-      return {
-        image: {
-          outputResources: {
-            amis: [
-              { region: "eu-west-1", image: "ami-0eeeeeeeeeeeeeeee", accountId: "123456789012" },
-              { region: "us-east-1", image: imageId, accountId: "123456789012" },
-            ],
+    const send = vi
+      .spyOn(phoenix.deployment.depsOf("on-image").clients.imageBuilder, "send")
+      .mockImplementation(async (command) => {
+        expect(command).toBeInstanceOf(GetImageCommand);
+        expect((command as GetImageCommand).input.imageBuildVersionArn).toBe(arn);
+        return {
+          image: {
+            outputResources: {
+              amis: [
+                { region: "eu-west-1", image: "ami-0eeeeeeeeeeeeeeee", accountId: "123456789012" },
+                { region: "us-east-1", image: imageId, accountId: "123456789012" },
+              ],
+            },
           },
-        },
-      };
-    });
+        };
+      });
     const result = await handle(event);
     expect(send).toHaveBeenCalledOnce();
     expect(result).toMatchObject({ status: "handled", images: [{ imageId, action: "started" }] });
@@ -157,9 +159,11 @@ describe("on-image: the shared sample events", () => {
 
   it("ignores an Image Builder image with no AMI in this region", async () => {
     const event = rewrite(imageBuilder["docs-image-state-change-testing-to-available.json"]);
-    vi.spyOn(deps.clients.imageBuilder, "send").mockImplementation(async () => ({
-      image: { outputResources: { amis: [{ region: "eu-west-1", image: "ami-0eeeeeeeeeeeeeeee" }] } },
-    }));
+    vi.spyOn(phoenix.deployment.depsOf("on-image").clients.imageBuilder, "send").mockImplementation(
+      async () => ({
+        image: { outputResources: { amis: [{ region: "eu-west-1", image: "ami-0eeeeeeeeeeeeeeee" }] } },
+      }),
+    );
     const result = await handle(event);
     expect(result).toMatchObject({
       status: "ignored",

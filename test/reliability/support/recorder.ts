@@ -1,5 +1,6 @@
 import type { LocalCloudPlugin } from "../../../local/context.js";
 import type { AwsRequest } from "../../../local/gateway/request.js";
+import { assumedRoleArn, IAM_PART, type IamPart } from "../../../local/iam/index.js";
 import { READ_ONLY } from "./effects.js";
 
 /** One call the gateway served successfully, with who made it and its parameters. */
@@ -7,13 +8,18 @@ export interface RecordedCall {
   seq: number;
   service: string;
   action: string;
-  /** The access key the call was signed with: Phoenix's own functions sign as `phoenix-local`. */
+  /**
+   * Who signed the call: a role session the local cloud issued (Phoenix's functions and state
+   * machines each call with their role's), as its assumed-role ARN; else the access key id.
+   */
   caller: string;
   params: Record<string, string>;
   json: Record<string, unknown>;
 }
 
+/** The local cloud's own parts sign as `phoenix-local`. */
 export const PHOENIX_CALLER = "phoenix-local";
+const isPhoenix = (caller: string) => caller === PHOENIX_CALLER || caller.startsWith("arn:aws:sts::");
 const CREDENTIAL = /Credential=([^/]+)\//;
 
 /** Records every successful call (observers only see answers below 300). */
@@ -21,16 +27,17 @@ export class CallRecorder {
   readonly calls: RecordedCall[] = [];
 
   plugin(): LocalCloudPlugin {
-    return () => ({
+    return (context) => ({
       name: "call-recorder",
       observers: [
         (request: AwsRequest) => {
-          const auth = String(request.headers.authorization ?? "");
+          const key = CREDENTIAL.exec(String(request.headers.authorization ?? ""))?.[1] ?? "";
+          const session = context.part<IamPart>(IAM_PART)?.sessionOf(key);
           this.calls.push({
             seq: this.calls.length + 1,
             service: request.service,
             action: request.action,
-            caller: CREDENTIAL.exec(auth)?.[1] ?? "",
+            caller: session ? assumedRoleArn(session) : key,
             params: Object.fromEntries(request.params),
             json: request.json,
           });
@@ -45,7 +52,7 @@ export class CallRecorder {
 
   /** Phoenix's successful mutating calls since a mark. */
   phoenixMutations(mark = 0): RecordedCall[] {
-    return this.calls.slice(mark).filter((c) => c.caller === PHOENIX_CALLER && !READ_ONLY.test(c.action));
+    return this.calls.slice(mark).filter((c) => isPhoenix(c.caller) && !READ_ONLY.test(c.action));
   }
 }
 
