@@ -342,16 +342,9 @@ export class EventTargets {
         stats.failed++;
         const retriesLeft = attempt <= policy.maximumRetryAttempts;
         const young = clock.now() - firstAt < policy.maximumEventAgeInSeconds * 1000;
+        const reason = `${failure.code}: ${failure.message}`;
         if (failure.retryable && retriesLeft && young && !this.abort.signal.aborted) {
-          this.report(
-            rule,
-            target,
-            event,
-            attempt,
-            "failed",
-            firstReal,
-            `${failure.code}: ${failure.message}`,
-          );
+          this.report(rule, target, event, attempt, "failed", firstReal, reason);
           try {
             // Exponential backoff with (full) jitter, in simulated time.
             await clock.sleep(delay * (0.5 + Math.random() / 2), this.abort.signal);
@@ -368,16 +361,7 @@ export class EventTargets {
             : "MaximumRetryAttemptsExhausted";
         const where = await this.deadLetter(rule, target, event, failure, attempt - 1, condition);
         if (where !== "dropped") stats.deadLettered++;
-        this.report(
-          rule,
-          target,
-          event,
-          attempt,
-          "failed",
-          firstReal,
-          `${failure.code}: ${failure.message}`,
-          where,
-        );
+        this.report(rule, target, event, attempt, "failed", firstReal, reason, where);
         return;
       }
     }
