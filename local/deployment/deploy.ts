@@ -28,7 +28,7 @@ import type { LocalLambdaHandler, StepFunctionsPart } from "../stepfunctions/ind
 import type { LambdaRuntime } from "./lambda-runtime.js";
 import type { AlarmSpec, DeploymentModel, FunctionSpec, QueueSpec, TableIndex, TableSpec } from "./model.js";
 import { DeploymentError } from "./model.js";
-import { type MotoTarget, motoJson, motoQuery, motoRest, queryParams } from "./moto-calls.js";
+import { MotoCallError, type MotoTarget, motoJson, motoQuery, motoRest, queryParams } from "./moto-calls.js";
 
 /**
  * Creates what the model says, in moto and in the local runtime, in dependency order: IAM,
@@ -175,7 +175,13 @@ export async function deployIam(model: DeploymentModel, iam: IAMClient): Promise
 export async function deployLogGroups(model: DeploymentModel, moto: MotoTarget): Promise<void> {
   await pool(model.logGroups, 8, async (group) => {
     try {
-      await motoJson(moto, "logs", "Logs_20140328", "CreateLogGroup", { logGroupName: group.name });
+      await motoJson(moto, "logs", "Logs_20140328", "CreateLogGroup", { logGroupName: group.name }).catch(
+        (error: unknown) => {
+          // A retried create whose first attempt did land (moto answered 500 after creating it).
+          if (!(error instanceof MotoCallError && error.code === "ResourceAlreadyExistsException"))
+            throw error;
+        },
+      );
       if (group.retentionInDays)
         await motoJson(moto, "logs", "Logs_20140328", "PutRetentionPolicy", {
           logGroupName: group.name,

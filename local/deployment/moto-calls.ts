@@ -48,6 +48,26 @@ async function answer(response: Response, what: string): Promise<unknown> {
   }
 }
 
+/**
+ * moto's Flask server answers an occasional 500 under load (a race in its lazily created
+ * backends); AWS answers 5xx now and then too, and every deployment tool retries them. So a
+ * call is retried on 5xx and on a dropped connection, with backoff; a 4xx is final.
+ */
+const ATTEMPTS = 5;
+
+async function withRetries(what: string, call: () => Promise<Response>): Promise<unknown> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const response = await call();
+      if (response.status < 500 || attempt === ATTEMPTS) return await answer(response, what);
+      await response.text();
+    } catch (error) {
+      if (error instanceof MotoCallError || attempt === ATTEMPTS) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+  }
+}
+
 export interface MotoTarget {
   motoUrl: string;
   region: string;
@@ -61,15 +81,16 @@ export async function motoRest(
   path: string,
   body?: unknown,
 ): Promise<unknown> {
-  const response = await fetch(`${target.motoUrl}${path}`, {
-    method,
-    headers: {
-      authorization: authorization(target.region, service),
-      "content-type": "application/json",
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return answer(response, `${service} ${method} ${path}`);
+  return withRetries(`${service} ${method} ${path}`, () =>
+    fetch(`${target.motoUrl}${path}`, {
+      method,
+      headers: {
+        authorization: authorization(target.region, service),
+        "content-type": "application/json",
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    }),
+  );
 }
 
 /** A JSON-protocol call (CloudWatch Logs: `Logs_20140328.<Action>`). */
@@ -80,16 +101,17 @@ export async function motoJson(
   action: string,
   body: unknown,
 ): Promise<unknown> {
-  const response = await fetch(`${target.motoUrl}/`, {
-    method: "POST",
-    headers: {
-      authorization: authorization(target.region, service),
-      "content-type": "application/x-amz-json-1.1",
-      "x-amz-target": `${targetPrefix}.${action}`,
-    },
-    body: JSON.stringify(body),
-  });
-  return answer(response, `${service} ${action}`);
+  return withRetries(`${service} ${action}`, () =>
+    fetch(`${target.motoUrl}/`, {
+      method: "POST",
+      headers: {
+        authorization: authorization(target.region, service),
+        "content-type": "application/x-amz-json-1.1",
+        "x-amz-target": `${targetPrefix}.${action}`,
+      },
+      body: JSON.stringify(body),
+    }),
+  );
 }
 
 /** A Query-protocol call (CloudWatch): flat form parameters. */
@@ -101,15 +123,17 @@ export async function motoQuery(
   params: Record<string, string>,
 ): Promise<string> {
   const form = new URLSearchParams({ Action: action, Version: version, ...params });
-  const response = await fetch(`${target.motoUrl}/`, {
-    method: "POST",
-    headers: {
-      authorization: authorization(target.region, service),
-      "content-type": "application/x-www-form-urlencoded; charset=utf-8",
-    },
-    body: form.toString(),
-  });
-  return String(await answer(response, `${service} ${action}`));
+  const text = await withRetries(`${service} ${action}`, () =>
+    fetch(`${target.motoUrl}/`, {
+      method: "POST",
+      headers: {
+        authorization: authorization(target.region, service),
+        "content-type": "application/x-www-form-urlencoded; charset=utf-8",
+      },
+      body: form.toString(),
+    }),
+  );
+  return String(text);
 }
 
 /** A structure flattened into Query parameters: `Dimensions.member.1.Name`, … */
