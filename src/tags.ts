@@ -13,6 +13,8 @@ export const TAG_FLEET_ROLE = "phoenix:fleet-role";
 export const TAG_IMAGE_FAMILY = "phoenix:image-family";
 export const TAG_WAVE = "phoenix:wave";
 export const TAG_PROTECTED = "phoenix:protected";
+/** On a group: CloudWatch alarm names (comma-separated) whose ALARM rolls its refresh back. */
+export const TAG_ROLLBACK_ALARMS = "phoenix:rollback-alarms";
 /** Set on an instance by Phoenix when it isolates it; the value names the finding or reason. */
 export const TAG_QUARANTINE = "phoenix:quarantine";
 /** On resources Phoenix creates for containment (isolation groups, the quarantine profile). */

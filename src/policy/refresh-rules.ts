@@ -5,6 +5,9 @@
  * again for each group (src/rollout/preferences.ts).
  */
 
+/** AWS's upper bound on AlarmSpecification.Alarms. */
+export const MAX_REFRESH_ALARMS = 10;
+
 /** AWS's upper bound for CheckpointDelay and BakeTime (48 hours). */
 export const MAX_DELAY_SECONDS = 172_800;
 

@@ -1,5 +1,6 @@
 import * as z from "../validation/zod.js";
-import { refreshProblems } from "./refresh-rules.js";
+import { familyRefresh } from "./family.js";
+import { MAX_REFRESH_ALARMS, refreshProblems } from "./refresh-rules.js";
 
 /**
  * Phoenix's one policy. Every field has a default that is safe: containment acts only on
@@ -75,41 +76,62 @@ const containmentSchema = z.strictObject({
   replacementTimeoutMinutes: z._default(z.int().check(z.minimum(1)), 30),
 });
 
-const refreshSchema = z
-  .strictObject({
-    minHealthyPercentage: z._default(z.int().check(z.minimum(0), z.maximum(100)), 90),
-    maxHealthyPercentage: z._default(z.int().check(z.minimum(100), z.maximum(200)), 100),
+/**
+ * The refresh preferences' fields. `withDefaults` false gives the same fields, all optional and
+ * without defaults: a family's override names only what differs from `rollout.refresh`.
+ */
+function refreshFields<D extends boolean>(withDefaults: D) {
+  const field = <T extends z.ZodMiniType>(schema: T, value: z.output<T>) =>
+    (withDefaults ? z._default(schema, value as never) : z.optional(schema)) as D extends true
+      ? z.ZodMiniDefault<T>
+      : z.ZodMiniOptional<T>;
+  return {
+    minHealthyPercentage: field(z.int().check(z.minimum(0), z.maximum(100)), 90),
+    maxHealthyPercentage: field(z.int().check(z.minimum(100), z.maximum(200)), 100),
     /** Seconds; absent means the group's own health check grace period / default warmup. */
     instanceWarmup: z.optional(z.int().check(z.minimum(0))),
-    skipMatching: z._default(z.boolean(), true),
-    autoRollback: z._default(z.boolean(), true),
+    skipMatching: field(z.boolean(), true),
+    autoRollback: field(z.boolean(), true),
     checkpointPercentages: z.optional(z.array(z.int().check(z.minimum(1), z.maximum(100)))),
     checkpointDelay: z.optional(z.int().check(z.minimum(0))),
     /** Seconds the refresh waits after the last replacement before it reports success. */
     bakeTime: z.optional(z.int().check(z.minimum(0))),
+    /**
+     * CloudWatch alarm names (AlarmSpecification): while the refresh runs, any of them in ALARM
+     * fails it, and with autoRollback rolls it back. A group adds its own with the tag
+     * `phoenix:rollback-alarms` (comma-separated). AWS takes at most 10 per refresh.
+     */
+    alarms: z.optional(z.array(nonEmptyString()).check(z.maxLength(MAX_REFRESH_ALARMS))),
     /**
      * Instances protected from scale-in: "Refresh" replaces them like the others (default: an
      * immutable fleet leaves none behind), "Ignore" leaves them on the old image (the group is
      * then reported as not rolled), "Wait" waits up to an hour for the protection to go, then
      * the refresh fails. AWS's own default, when left unset, is "Wait".
      */
-    scaleInProtectedInstances: z._default(z.enum(["Refresh", "Ignore", "Wait"]), "Refresh"),
+    scaleInProtectedInstances: field(z.enum(["Refresh", "Ignore", "Wait"]), "Refresh"),
     /**
      * Instances in Standby (out of service, still in the group): "Terminate" terminates them
      * (default: none is left on the old image to be put back in service), "Ignore" leaves them
      * (the group is then reported as not rolled), "Wait" (AWS's default) as for protected ones.
      */
-    standbyInstances: z._default(z.enum(["Terminate", "Ignore", "Wait"]), "Terminate"),
-  })
-  .check(
-    // The rules AWS checks only at StartInstanceRefresh: refused here, so a policy no group could
-    // be refreshed with fails `phoenix config check`, the deploy and every cold start.
-    z.superRefine((refresh, ctx) => {
-      for (const problem of refreshProblems(refresh)) {
-        ctx.addIssue({ code: "custom", message: problem.message, path: problem.path });
-      }
-    }),
-  );
+    standbyInstances: field(z.enum(["Terminate", "Ignore", "Wait"]), "Terminate"),
+  };
+}
+
+const refreshSchema = z.strictObject(refreshFields(true)).check(
+  // The rules AWS checks only at StartInstanceRefresh: refused here, so a policy no group could
+  // be refreshed with fails `phoenix config check`, the deploy and every cold start.
+  z.superRefine((refresh, ctx) => {
+    for (const problem of refreshProblems(refresh)) {
+      ctx.addIssue({ code: "custom", message: problem.message, path: problem.path });
+    }
+  }),
+);
+
+/** Per image family: what differs from the rollout policy for that family's groups. */
+const familyRolloutSchema = z.strictObject({
+  refresh: z.optional(z.strictObject(refreshFields(false))),
+});
 
 const imageGateSchema = z
   .strictObject({
@@ -159,32 +181,50 @@ function signingKeyProblem(keyId: string | undefined, owners: readonly string[])
   );
 }
 
-const rolloutSchema = z.strictObject({
-  imageGate: z._default(imageGateSchema, {
-    allowedOwners: ["self"],
-    requiredTags: { "phoenix:scan-status": "passed" },
-    requireSignature: false,
-    signatureTag: "phoenix:signature",
-  }),
-  /** Parameter Store names (exact, or a prefix ending in "/") whose value is a family's AMI id. */
-  imageParameters: z._default(z.array(z.string().check(z.startsWith("/"))), ["/phoenix/images/"]),
-  refresh: z._default(refreshSchema, {
-    minHealthyPercentage: 90,
-    maxHealthyPercentage: 100,
-    skipMatching: true,
-    autoRollback: true,
-    scaleInProtectedInstances: "Refresh",
-    standbyInstances: "Terminate",
-  }),
-  /** Groups refreshed at once within a wave. */
-  maxConcurrentGroups: z._default(z.int().check(z.minimum(1), z.maximum(40)), 5),
-  /** Minutes a wave must stay healthy before the next starts. */
-  waveBakeMinutes: z._default(z.number().check(z.minimum(0)), 10),
-  /** A refresh Phoenix did not start is running on a group: wait for it, or skip the group. */
-  foreignRefresh: z._default(z.enum(["wait", "skip"]), "wait"),
-  foreignRefreshMaxWaitMinutes: z._default(z.int().check(z.minimum(1)), 60),
-  lockTtlMinutes: z._default(z.int().check(z.minimum(1)), 180),
-});
+const rolloutSchema = z
+  .strictObject({
+    imageGate: z._default(imageGateSchema, {
+      allowedOwners: ["self"],
+      requiredTags: { "phoenix:scan-status": "passed" },
+      requireSignature: false,
+      signatureTag: "phoenix:signature",
+    }),
+    /** Parameter Store names (exact, or a prefix ending in "/") whose value is a family's AMI id. */
+    imageParameters: z._default(z.array(z.string().check(z.startsWith("/"))), ["/phoenix/images/"]),
+    refresh: z._default(refreshSchema, {
+      minHealthyPercentage: 90,
+      maxHealthyPercentage: 100,
+      skipMatching: true,
+      autoRollback: true,
+      scaleInProtectedInstances: "Refresh",
+      standbyInstances: "Terminate",
+    }),
+    /** Groups refreshed at once within a wave. */
+    maxConcurrentGroups: z._default(z.int().check(z.minimum(1), z.maximum(40)), 5),
+    /** Minutes a wave must stay healthy before the next starts. */
+    waveBakeMinutes: z._default(z.number().check(z.minimum(0)), 10),
+    /** A refresh Phoenix did not start is running on a group: wait for it, or skip the group. */
+    foreignRefresh: z._default(z.enum(["wait", "skip"]), "wait"),
+    foreignRefreshMaxWaitMinutes: z._default(z.int().check(z.minimum(1)), 60),
+    lockTtlMinutes: z._default(z.int().check(z.minimum(1)), 180),
+    /** Per image family: refresh preferences that differ (e.g. its own alarms or checkpoints). */
+    families: z._default(z.record(nonEmptyString(), familyRolloutSchema), {}),
+  })
+  .check(
+    // A family's preferences are the rollout's with its override on top: the merged ones must
+    // pass AWS's rules too, named by the family's path.
+    z.superRefine((rollout, ctx) => {
+      for (const family of Object.keys(rollout.families)) {
+        for (const problem of refreshProblems(familyRefresh(rollout, family))) {
+          ctx.addIssue({
+            code: "custom",
+            message: problem.message,
+            path: ["families", family, "refresh", ...problem.path],
+          });
+        }
+      }
+    }),
+  );
 
 export const policySchema = z.strictObject({
   containment: z._default(containmentSchema, () => containmentSchema.parse({})),

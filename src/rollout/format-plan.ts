@@ -43,6 +43,8 @@ export function formatPreferences(p: RefreshPreferences): string {
     parts.push(`checkpoints ${p.CheckpointPercentages.join("/")}% every ${p.CheckpointDelay ?? 3600}s`);
   }
   if (p.BakeTime !== undefined) parts.push(`bake ${p.BakeTime}s`);
+  if (p.AlarmSpecification !== undefined)
+    parts.push(`rolls back on alarm ${p.AlarmSpecification.Alarms.join(", ")}`);
   return parts.join(", ");
 }
 

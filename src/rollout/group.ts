@@ -18,8 +18,8 @@ export interface GroupDescription {
   tags: Readonly<Record<string, string>>;
   /** Absent when the group uses a launch configuration: instance refresh to an image needs a template. */
   launchTemplate?: LaunchTemplateInUse;
-  /** The group launches through a mixed instances policy (its template is inside it). */
-  mixedInstances?: boolean;
+  /** The group launches through a mixed instances policy: `launchTemplate` is the one inside it. */
+  mixedInstances?: MixedInstancesInUse;
   desiredCapacity: number;
   healthCheckGracePeriod?: number;
   defaultInstanceWarmup?: number;
@@ -37,6 +37,19 @@ export interface LaunchTemplateInUse {
   imageId?: string;
   /** The number $Latest / $Default stood for when the group was described. */
   resolvedVersion?: string;
+}
+
+export interface MixedInstancesInUse {
+  /**
+   * The policy as Auto Scaling returns it (plain JSON). A refresh sends it back whole as its
+   * DesiredConfiguration, only the template version changed: a bare LaunchTemplate there would
+   * replace the instance types and the spot/on-demand mix with the template's single type.
+   */
+  policy: Record<string, unknown>;
+  /** How many instance-type overrides it has (for the plan). */
+  overrides: number;
+  /** Launch templates that overrides name instead of the group's: each would need its own version. */
+  overrideTemplates: string[];
 }
 
 export interface GroupInstance {

@@ -1,3 +1,4 @@
+import { familyRefresh } from "../policy/family.js";
 import type { Policy } from "../policy/index.js";
 import { TAG_IMAGE_FAMILY, TAG_MANAGED } from "../tags.js";
 import {
@@ -135,11 +136,13 @@ function placeGroup(group: GroupDescription, input: PlanInput): Placement {
 
   const wave = groupWave(group);
   if (!wave.ok) return { kind: "problems", reason: wave.problem };
-  if (group.mixedInstances) {
+  const mixed = group.mixedInstances;
+  if (mixed !== undefined && mixed.overrideTemplates.length > 0) {
     return {
       kind: "problems",
       reason:
-        "uses a mixed instances policy: Phoenix does not roll such groups yet (a refresh to a bare launch template would drop its instance types and spot mix)",
+        `uses a mixed instances policy whose overrides name launch templates of their own (${mixed.overrideTemplates.join(", ")}): ` +
+        "Phoenix rolls one template per group, and would leave those instance types on the old image",
     };
   }
   if (group.launchTemplate === undefined) {
@@ -148,7 +151,7 @@ function placeGroup(group: GroupDescription, input: PlanInput): Placement {
       reason: "uses no launch template (a launch configuration cannot take a new image)",
     };
   }
-  const preferences = buildRefreshPreferences(input.policy.rollout.refresh, group);
+  const preferences = buildRefreshPreferences(familyRefresh(input.policy.rollout, input.family), group);
   if (!preferences.ok)
     return { kind: "problems", reason: `refresh preferences: ${preferences.problems.join("; ")}` };
 
@@ -169,6 +172,12 @@ function placeGroup(group: GroupDescription, input: PlanInput): Placement {
     );
   } else if (refresh !== undefined) {
     notes.push("waits for the Phoenix refresh already in progress");
+  }
+  if (mixed !== undefined) {
+    notes.push(
+      `mixed instances policy (${mixed.overrides} instance type override(s)): refreshed with the policy as it is, ` +
+        "only its template version changed (overrides and the on-demand/spot distribution kept)",
+    );
   }
   if (group.launchTemplate.version.startsWith("$")) {
     const number = group.launchTemplate.resolvedVersion;

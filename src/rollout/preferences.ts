@@ -1,5 +1,16 @@
 import type { RefreshPreferencesPolicy } from "../policy/index.js";
-import { formatRefreshProblem, refreshProblems } from "../policy/refresh-rules.js";
+import { formatRefreshProblem, MAX_REFRESH_ALARMS, refreshProblems } from "../policy/refresh-rules.js";
+import { TAG_ROLLBACK_ALARMS } from "../tags.js";
+
+/** The group's own rollback alarms: `phoenix:rollback-alarms`, comma-separated names. */
+function groupAlarms(tags: Readonly<Record<string, string>> | undefined): string[] {
+  const raw = tags?.[TAG_ROLLBACK_ALARMS];
+  if (raw === undefined) return [];
+  return raw
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "");
+}
 
 /**
  * StartInstanceRefresh `Preferences`, with AWS's field names so it can be passed as is
@@ -14,15 +25,17 @@ export interface RefreshPreferences {
   CheckpointPercentages?: number[];
   CheckpointDelay?: number;
   BakeTime?: number;
+  AlarmSpecification?: { Alarms: string[] };
   /** Always sent: AWS's default (Wait) would stall a refresh for an hour, then fail it. */
   ScaleInProtectedInstances: "Refresh" | "Ignore" | "Wait";
   StandbyInstances: "Terminate" | "Ignore" | "Wait";
 }
 
-/** The group settings AWS itself falls back on when no InstanceWarmup is given. */
+/** What of the group the preferences depend on: the settings AWS falls back on for the warmup, and its tags. */
 export interface WarmupSource {
   healthCheckGracePeriod?: number | undefined;
   defaultInstanceWarmup?: number | undefined;
+  tags?: Readonly<Record<string, string>>;
 }
 
 export type PreferencesResult =
@@ -47,6 +60,12 @@ export function buildRefreshPreferences(
   if (warmup !== undefined && (!Number.isInteger(warmup) || warmup < 0)) {
     problems.push(`instance warmup ${warmup} (from the group) is not a whole number of seconds`);
   }
+  const alarms = [...new Set([...(refresh.alarms ?? []), ...groupAlarms(group.tags)])];
+  if (alarms.length > MAX_REFRESH_ALARMS) {
+    problems.push(
+      `${alarms.length} rollback alarms (policy and ${TAG_ROLLBACK_ALARMS}): AWS takes at most ${MAX_REFRESH_ALARMS} per refresh`,
+    );
+  }
   if (problems.length > 0) return { ok: false, problems };
 
   const preferences: RefreshPreferences = {
@@ -62,5 +81,6 @@ export function buildRefreshPreferences(
   if (checkpoints.length > 0) preferences.CheckpointPercentages = [...checkpoints];
   if (refresh.checkpointDelay !== undefined) preferences.CheckpointDelay = refresh.checkpointDelay;
   if (refresh.bakeTime !== undefined) preferences.BakeTime = refresh.bakeTime;
+  if (alarms.length > 0) preferences.AlarmSpecification = { Alarms: alarms };
   return { ok: true, preferences };
 }

@@ -2,11 +2,12 @@ import {
   type AutoScalingGroup,
   DescribeAutoScalingGroupsCommand,
   type Filter,
+  type MixedInstancesPolicy,
 } from "@aws-sdk/client-auto-scaling";
 import { DescribeInstancesCommand, type EC2Client } from "@aws-sdk/client-ec2";
 import type { PhoenixDeps } from "../../deps.js";
 import { TAG_IMAGE_FAMILY } from "../../tags.js";
-import type { GroupDescription, GroupInstance, LaunchTemplateInUse } from "../group.js";
+import type { GroupDescription, GroupInstance, LaunchTemplateInUse, MixedInstancesInUse } from "../group.js";
 import { describeVersion } from "./launch-template.js";
 import { activeRefresh, findPhoenixRefresh } from "./refresh.js";
 
@@ -80,7 +81,8 @@ async function describeOne(
     instances,
   };
   if (launchTemplate !== undefined) description.launchTemplate = launchTemplate;
-  if (group.MixedInstancesPolicy !== undefined) description.mixedInstances = true;
+  if (group.MixedInstancesPolicy !== undefined)
+    description.mixedInstances = mixedInUse(group.MixedInstancesPolicy);
   if (group.HealthCheckGracePeriod !== undefined)
     description.healthCheckGracePeriod = group.HealthCheckGracePeriod;
   if (group.DefaultInstanceWarmup !== undefined)
@@ -98,18 +100,31 @@ async function describeOne(
   return description;
 }
 
+function mixedInUse(policy: MixedInstancesPolicy): MixedInstancesInUse {
+  const overrides = policy.LaunchTemplate?.Overrides ?? [];
+  const own = overrides.flatMap((override) => {
+    const spec = override.LaunchTemplateSpecification;
+    return spec ? [spec.LaunchTemplateId ?? spec.LaunchTemplateName ?? "?"] : [];
+  });
+  return {
+    policy: JSON.parse(JSON.stringify(policy)) as Record<string, unknown>,
+    overrides: overrides.length,
+    overrideTemplates: [...new Set(own)],
+  };
+}
+
 /**
- * The group's launch template and the image of the version it names. A group with a mixed
- * instances policy is left without one: a refresh's DesiredConfiguration with a bare launch
- * template would drop its instance mix, so Phoenix does not roll such groups.
+ * The group's launch template (for a mixed instances policy, the one inside it) and the image
+ * of the version it names.
  */
 async function templateInUse(
   ec2: EC2Client,
   group: AutoScalingGroup,
   versions: Map<string, Promise<ResolvedVersion>>,
 ): Promise<LaunchTemplateInUse | undefined> {
-  const spec = group.LaunchTemplate;
-  if (spec === undefined || group.MixedInstancesPolicy !== undefined) return undefined;
+  const spec =
+    group.LaunchTemplate ?? group.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification;
+  if (spec === undefined) return undefined;
   const template: LaunchTemplateInUse = {
     ...(spec.LaunchTemplateId !== undefined ? { id: spec.LaunchTemplateId } : {}),
     ...(spec.LaunchTemplateName !== undefined ? { name: spec.LaunchTemplateName } : {}),

@@ -1,5 +1,9 @@
 import { createHash } from "node:crypto";
-import { type AutoScalingClient, UpdateAutoScalingGroupCommand } from "@aws-sdk/client-auto-scaling";
+import {
+  type AutoScalingClient,
+  type MixedInstancesPolicy,
+  UpdateAutoScalingGroupCommand,
+} from "@aws-sdk/client-auto-scaling";
 import {
   CreateLaunchTemplateVersionCommand,
   DescribeLaunchTemplateVersionsCommand,
@@ -84,13 +88,31 @@ export async function pinGroupVersion(
   autoScaling: AutoScalingClient,
   group: string,
   pin: VersionPin,
+  mixedInstancesPolicy?: Record<string, unknown>,
 ): Promise<void> {
+  const template = { LaunchTemplateId: pin.launchTemplateId, Version: pin.version };
   await autoScaling.send(
     new UpdateAutoScalingGroupCommand({
       AutoScalingGroupName: group,
-      LaunchTemplate: { LaunchTemplateId: pin.launchTemplateId, Version: pin.version },
+      ...(mixedInstancesPolicy === undefined
+        ? { LaunchTemplate: template }
+        : { MixedInstancesPolicy: withTemplate(mixedInstancesPolicy, template) }),
     }),
   );
+}
+
+/**
+ * A mixed group's policy with another template version in it, all else as it was. A mixed group
+ * names its template inside the policy, and Auto Scaling replaces the whole policy with the one
+ * given (UpdateAutoScalingGroup, or a refresh's DesiredConfiguration on success): sending it back
+ * whole is what keeps its overrides and its on-demand/spot distribution.
+ */
+export function withTemplate(
+  policy: Record<string, unknown>,
+  template: { LaunchTemplateId: string; Version: string },
+): MixedInstancesPolicy {
+  const mixed = policy as MixedInstancesPolicy;
+  return { ...mixed, LaunchTemplate: { ...mixed.LaunchTemplate, LaunchTemplateSpecification: template } };
 }
 
 /**

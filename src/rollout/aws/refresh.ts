@@ -1,6 +1,7 @@
 import {
   type AutoScalingClient,
   DescribeInstanceRefreshesCommand,
+  type DesiredConfiguration,
   type InstanceRefresh,
   StartInstanceRefreshCommand,
 } from "@aws-sdk/client-auto-scaling";
@@ -9,6 +10,7 @@ import type { PhoenixDeps } from "../../deps.js";
 import type { RefreshPreferences } from "../preferences.js";
 import { isActiveRefreshStatus } from "../workflow/refresh-outcome.js";
 import { awsErrorCode, RefreshInProgressError } from "./errors.js";
+import { withTemplate } from "./launch-template.js";
 import { epochSeconds, groupPartition, REFRESH_SK_PREFIX } from "./state-keys.js";
 
 /** How long the record of a Phoenix refresh is kept: long enough to outlive any refresh. */
@@ -54,7 +56,9 @@ export async function describeRefresh(
 
 /** True when the refresh is rolling the group to exactly this numbered template version. */
 export function targetsVersion(refresh: InstanceRefresh, launchTemplateId: string, version: string): boolean {
-  const desired = refresh.DesiredConfiguration?.LaunchTemplate;
+  const desired =
+    refresh.DesiredConfiguration?.LaunchTemplate ??
+    refresh.DesiredConfiguration?.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification;
   return desired?.LaunchTemplateId === launchTemplateId && desired.Version === version;
 }
 
@@ -63,6 +67,18 @@ export interface StartRefreshRequest {
   launchTemplateId: string;
   version: string;
   preferences: RefreshPreferences;
+  /** The group's mixed instances policy (as described), when it has one. */
+  mixedInstancesPolicy?: Record<string, unknown>;
+}
+
+/** What the group is refreshed to: for a mixed group, its policy with the new version (see withTemplate). */
+export function desiredConfiguration(
+  request: Pick<StartRefreshRequest, "launchTemplateId" | "version" | "mixedInstancesPolicy">,
+): DesiredConfiguration {
+  const template = { LaunchTemplateId: request.launchTemplateId, Version: request.version };
+  return request.mixedInstancesPolicy === undefined
+    ? { LaunchTemplate: template }
+    : { MixedInstancesPolicy: withTemplate(request.mixedInstancesPolicy, template) };
 }
 
 /**
@@ -92,9 +108,7 @@ export async function startOrAdoptRefresh(
       new StartInstanceRefreshCommand({
         AutoScalingGroupName: request.group,
         Strategy: "Rolling",
-        DesiredConfiguration: {
-          LaunchTemplate: { LaunchTemplateId: request.launchTemplateId, Version: request.version },
-        },
+        DesiredConfiguration: desiredConfiguration(request),
         Preferences: request.preferences,
       }),
     );

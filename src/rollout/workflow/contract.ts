@@ -86,7 +86,14 @@ export interface GroupTask {
   lockTtlSeconds: number;
   lock?: { owner: string; expiresAt: number };
   prep?: { action: PrepareAction; reason: string; waitedSeconds: number; refresh?: { refreshId: string } };
-  version?: { launchTemplateId: string; version: string; sourceVersion: string; created: boolean };
+  version?: {
+    launchTemplateId: string;
+    version: string;
+    sourceVersion: string;
+    created: boolean;
+    /** The group's mixed instances policy when the version was made: the refresh sends it back. */
+    mixedInstancesPolicy?: Record<string, unknown>;
+  };
   refresh?: { refreshId: string; adopted?: boolean; followUps?: number };
   status?: RefreshPoll;
   /** Set by a Catch: the error of the step that failed. */

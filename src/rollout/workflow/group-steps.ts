@@ -135,7 +135,7 @@ export async function versionStep(deps: Deps, task: GroupTask): Promise<NonNulla
   if (template.version.startsWith("$")) {
     // Before any new version exists: see versionToPin.
     const pin = await versionToPin(deps.clients.ec2, template, task.imageId);
-    await pinGroupVersion(deps.clients.autoScaling, task.group.name, pin);
+    await pinGroupVersion(deps.clients.autoScaling, task.group.name, pin, group?.mixedInstances?.policy);
     await audit(
       deps,
       task,
@@ -167,11 +167,13 @@ export async function versionStep(deps: Deps, task: GroupTask): Promise<NonNulla
     },
     `template-version#${task.execution}`,
   );
+  const mixed = group?.mixedInstances?.policy;
   return {
     launchTemplateId: version.launchTemplateId,
     version: version.version,
     sourceVersion: version.sourceVersion,
     created: version.created,
+    ...(mixed !== undefined ? { mixedInstancesPolicy: mixed } : {}),
   };
 }
 
@@ -186,6 +188,9 @@ export async function startStep(
     launchTemplateId: task.version.launchTemplateId,
     version: task.version.version,
     preferences: task.group.preferences,
+    ...(task.version.mixedInstancesPolicy !== undefined
+      ? { mixedInstancesPolicy: task.version.mixedInstancesPolicy }
+      : {}),
   });
   await recordPhoenixRefresh(deps, {
     group: task.group.name,
@@ -311,6 +316,9 @@ async function followUpRefresh(
     launchTemplateId: version.launchTemplateId,
     version: version.version,
     preferences: { ...task.group.preferences, SkipMatching: true },
+    ...(version.mixedInstancesPolicy !== undefined
+      ? { mixedInstancesPolicy: version.mixedInstancesPolicy }
+      : {}),
   });
   await recordPhoenixRefresh(deps, {
     group: task.group.name,

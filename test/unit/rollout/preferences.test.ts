@@ -168,3 +168,55 @@ describe("the checkpoint rules (src/policy/refresh-rules.ts)", () => {
     expect(checkpointProblems(percentages).join("\n")).toContain(problem);
   });
 });
+
+describe("rollback alarms and per-family preferences", () => {
+  it("sends the policy's alarms and the group's own (phoenix:rollback-alarms) as one AlarmSpecification", () => {
+    const result = buildRefreshPreferences(refresh({ alarms: ["fleet-5xx", "latency"] }), {
+      tags: { "phoenix:rollback-alarms": " checkout-errors ,latency,," },
+    });
+    expect(result.ok && result.preferences.AlarmSpecification).toEqual({
+      Alarms: ["fleet-5xx", "latency", "checkout-errors"],
+    });
+  });
+
+  it("sends no AlarmSpecification when there are no alarms", () => {
+    const result = buildRefreshPreferences(refresh(), { tags: {} });
+    expect(result.ok && "AlarmSpecification" in result.preferences).toBe(false);
+  });
+
+  it("refuses more than AWS's 10 alarms, naming the tag", () => {
+    const tags = { "phoenix:rollback-alarms": Array.from({ length: 11 }, (_, i) => `a${i}`).join(",") };
+    const result = buildRefreshPreferences(refresh(), { tags });
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.problems.join()).toMatch(
+      /11 rollback alarms .*phoenix:rollback-alarms.*at most 10/,
+    );
+    refusedByTheSchema({ alarms: Array.from({ length: 11 }, (_, i) => `a${i}`) }, "alarms");
+  });
+
+  it("a family's override applies on top of rollout.refresh for that family only", async () => {
+    const { familyRefresh } = await import("../../../src/policy/family.js");
+    const rollout = parsePolicy({
+      rollout: {
+        refresh: { alarms: ["global"], minHealthyPercentage: 80 },
+        families: { web: { refresh: { alarms: ["web-5xx"], checkpointPercentages: [20, 100] } } },
+      },
+    }).rollout;
+    expect(familyRefresh(rollout, "web")).toMatchObject({
+      alarms: ["web-5xx"],
+      checkpointPercentages: [20, 100],
+      minHealthyPercentage: 80,
+    });
+    expect(familyRefresh(rollout, "api")).toMatchObject({ alarms: ["global"], minHealthyPercentage: 80 });
+    expect(familyRefresh(rollout, "api").checkpointPercentages).toBeUndefined();
+  });
+
+  it("checks a family's merged preferences against AWS's rules, naming the family's field", () => {
+    expect(() =>
+      parsePolicy({ rollout: { families: { web: { refresh: { checkpointPercentages: [50] } } } } }),
+    ).toThrow("policy.rollout.families.web.refresh.checkpointPercentages: the last checkpoint must be 100");
+    expect(() => parsePolicy({ rollout: { families: { web: { refresh: { speed: 1 } } } } })).toThrow(
+      "policy.rollout.families.web.refresh.speed: unknown field",
+    );
+  });
+});
