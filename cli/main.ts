@@ -41,6 +41,17 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./commands/holds.js")).holdsCommand,
   },
   {
+    name: "pause",
+    summary:
+      "Stop every rollout (or one family's) at its next safe point until `phoenix resume`; containment is never paused",
+    load: async () => (await import("./commands/pause.js")).pauseCommand,
+  },
+  {
+    name: "resume",
+    summary: "Lift a pause: new rollouts run again; lists the rollouts the pause stopped",
+    load: async () => (await import("./commands/pause.js")).resumeRolloutsCommand,
+  },
+  {
     name: "status",
     summary: "Running and recent workflows, and each managed group's instance refresh progress",
     load: async () => (await import("./commands/status.js")).statusCommand,

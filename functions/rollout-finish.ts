@@ -6,6 +6,7 @@ import {
   type FinishResult,
   rolloutErrored,
   rolloutFailed,
+  rolloutPaused,
   rolloutSucceeded,
   rolloutSuperseded,
 } from "../src/rollout/workflow/finish-step.js";
@@ -29,7 +30,7 @@ type FinishState = Partial<PlanStepOutput> & {
 };
 
 export type RolloutFinishEvent = {
-  step: "succeeded" | "failed" | "superseded" | "errored";
+  step: "succeeded" | "failed" | "superseded" | "paused" | "errored";
   state: FinishState;
   execution?: string;
 };
@@ -73,6 +74,13 @@ async function finish(
     if (state.wave === undefined)
       throw new InvalidStepInputError("rollout-finish superseded needs state.wave");
     return rolloutSuperseded(deps, { rollout, wave: state.wave });
+  }
+  if (step === "paused") {
+    return rolloutPaused(deps, {
+      rollout,
+      ...(state.wave !== undefined ? { wave: state.wave } : {}),
+      ...(state.verdict !== undefined ? { verdict: state.verdict } : {}),
+    });
   }
   throw new InvalidStepInputError(`rollout-finish: unknown step ${JSON.stringify(step)}`);
 }

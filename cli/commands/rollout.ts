@@ -3,7 +3,9 @@ import { DescribeExecutionCommand, ExecutionAlreadyExists, StartExecutionCommand
 import { executionArnOf } from "../../src/containment/execution.js";
 import { imageSubject } from "../../src/rollout/aws/image-marks.js";
 import { describeImage } from "../../src/rollout/aws/images.js";
+import { listPauses } from "../../src/rollout/aws/pauses.js";
 import { imageFamily } from "../../src/rollout/gate.js";
+import { describePause, pauseOf, resumeCommand } from "../../src/rollout/pause.js";
 import type { RolloutRequest } from "../../src/rollout/workflow/contract.js";
 import { retryExecutionName, rolloutExecutionName } from "../../src/rollout/workflow/execution-name.js";
 import {
@@ -72,6 +74,13 @@ A rollout that succeeded, or one still running, is not retried.`,
     const timings = watchTimings(parsed);
     const connection = await openConnection(parsed, io);
     const family = groups.length > 0 ? undefined : (familyFlag ?? (await familyOfImage(connection, imageId)));
+    // The workflow refuses it too (every entry point does); said here before anything starts.
+    const pause = pauseOf(await listPauses(connection.deps), family ?? "");
+    if (pause !== undefined)
+      throw new CliError(
+        `Not started: ${describePause(pause)}. Lift it first: ${resumeCommand(pause)}`,
+        EXIT.failed,
+      );
     const actor = await actorOf(io.env, connection);
     const request: RolloutRequest = {
       imageId,

@@ -1,3 +1,5 @@
+import { listPauses } from "../../src/rollout/aws/pauses.js";
+import { describePause, type Pause, resumeCommand } from "../../src/rollout/pause.js";
 import {
   booleanFlag,
   CONNECTION_FLAGS,
@@ -16,6 +18,24 @@ import { parsePositiveNumber } from "../command.js";
 import { EXIT, UsageError } from "../io.js";
 import { plural, printJson, table } from "../output.js";
 import { progressBar } from "../progress/bar.js";
+
+/**
+ * `paused` in `status --json`: false when nothing is paused, else what is (every family, or which
+ * families), with the reason of the pause of every family first.
+ */
+function pausedView(pauses: Pause[]) {
+  if (pauses.length === 0) return false;
+  const all = pauses.find((pause) => pause.family === undefined);
+  const first = all ?? (pauses[0] as Pause);
+  return {
+    all: all !== undefined,
+    families: pauses.flatMap((pause) => (pause.family !== undefined ? [pause.family] : [])),
+    reason: first.reason,
+    by: first.by,
+    since: first.at,
+    pauses,
+  };
+}
 
 export const statusCommand: Command = {
   name: "status",
@@ -42,11 +62,12 @@ or refused (a sample, a low severity, another account) and image events that do 
     const sinceMs = sinceText !== undefined ? parseDuration(sinceText, "--since") : 86_400_000;
     const connection = await openConnection(parsed, io);
     const since = new Date(connection.deps.now().getTime() - sinceMs).toISOString();
-    const [workflows, groups, holds, records] = await Promise.all([
+    const [workflows, groups, holds, records, pauses] = await Promise.all([
       listWorkflows(connection, recent),
       managedGroupRefreshes(connection),
       listHolds(connection),
       connection.deps.audit.since(since),
+      listPauses(connection.deps),
     ]);
     const ignored = ignoredEvents(records).reverse();
     const where = whereFlags(parsed);
@@ -57,6 +78,7 @@ or refused (a sample, a low severity, another account) and image events that do 
         accountId: connection.accountId,
         stage: connection.stage,
         ...(connection.target.endpoint ? { endpoint: connection.target.endpoint } : {}),
+        paused: pausedView(pauses),
         workflows,
         groups,
         holds: holds.map((hold) => ({ ...hold, approveCommand: approve(hold.holdId) })),
@@ -68,6 +90,13 @@ or refused (a sample, a low severity, another account) and image events that do 
       `Phoenix ${connection.stage} in ${connection.region}/${connection.accountId}${connection.target.endpoint ? ` (${connection.target.endpoint})` : ""}`,
     );
     io.out("");
+    for (const pause of pauses) {
+      io.out(`PAUSED: ${describePause(pause)}`);
+      io.out(
+        `  no rollout starts until: ${resumeCommand(pause)}${where ? ` ${where}` : ""} (containment is not paused)`,
+      );
+    }
+    if (pauses.length > 0) io.out("");
     const running = workflows.filter((w) => w.status === "RUNNING");
     io.out(`Workflows: ${running.length} running, ${workflows.length - running.length} recent`);
     if (workflows.length === 0) io.out("  none yet");

@@ -6,7 +6,9 @@ import { type ExecutionSummary, listWorkflows, managedGroupRefreshes } from "../
 import { listHolds } from "../../cli/aws/holds.js";
 import { skippedBecause } from "../../cli/progress/skipped.js";
 import type { AuditRecord } from "../../src/audit/audit.js";
+import { listPauses } from "../../src/rollout/aws/pauses.js";
 import { isManaged } from "../../src/rollout/group.js";
+import { resumeCommand } from "../../src/rollout/pause.js";
 import type { LocalNotification } from "../notifications.js";
 
 /** Everything the dashboard shows, in one JSON document (`/_phoenix/dashboard/state`). */
@@ -28,11 +30,8 @@ export interface DashboardState {
   /** The latest messages Phoenix published to its topic, newest first. */
   notifications: LocalNotification[];
   audit: Pick<AuditRecord, "at" | "subject" | "action" | "outcome" | "actor" | "reason">[];
-  /**
-   * Rollouts paused by a person: not built yet (a later issue). The page shows a banner for
-   * each once the state carries them.
-   */
-  paused?: { subject: string; since: string; by: string; reason?: string }[];
+  /** Rollouts paused by a person (`phoenix pause`): the page shows a banner for each. */
+  paused: { subject: string; since: string; by: string; reason?: string; resumeCommand: string }[];
 }
 
 export interface DashboardGroup {
@@ -136,7 +135,7 @@ export async function dashboardState(
   },
 ): Promise<DashboardState> {
   const { clients, audit } = connection.deps;
-  const [groups, instances, refreshes, workflows, records, holds, notifications] = await Promise.all([
+  const [groups, instances, refreshes, workflows, records, holds, notifications, pauses] = await Promise.all([
     allGroups(connection),
     allInstances(connection),
     managedGroupRefreshes(connection),
@@ -144,6 +143,7 @@ export async function dashboardState(
     audit.since(new Date(options.now().getTime() - 86_400_000).toISOString()),
     listHolds(connection),
     options.notifications?.().catch(() => []) ?? Promise.resolve([]),
+    listPauses(connection.deps),
   ]);
   const heldByInstance = new Map(holds.map((h) => [h.instanceId, h.holdId]));
   const byId = new Map(instances.map((i) => [i.InstanceId ?? "", i]));
@@ -225,6 +225,13 @@ export async function dashboardState(
       approveCommand: `npx phoenix approve ${hold.holdId} --port ${port}`,
     })),
     notifications: notifications.slice(-8).reverse(),
+    paused: pauses.map((pause) => ({
+      subject: pause.family === undefined ? "rollouts of every family" : `rollouts of family ${pause.family}`,
+      since: pause.at,
+      by: pause.by,
+      reason: pause.reason,
+      resumeCommand: `npx ${resumeCommand(pause)} --port ${port}`,
+    })),
     audit: records
       .slice(-options.audit)
       .reverse()

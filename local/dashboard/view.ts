@@ -91,10 +91,10 @@ function header(state: DashboardState): string {
   const scope = several
     ? `<span class="scope">accounts ${esc(state.scope.accounts.join(", "))} · regions ${esc(state.scope.regions.join(", "))}</span>`
     : "";
-  const paused = (state.paused ?? [])
+  const paused = state.paused
     .map(
       (p) =>
-        `<span class="paused">paused: ${esc(p.subject)} by ${esc(p.by)} since ${time(p.since)}${p.reason ? ` (${esc(p.reason)})` : ""}</span>`,
+        `<span class="paused">paused: ${esc(p.subject)} by ${esc(p.by)} since ${time(p.since)}${p.reason ? ` (${esc(p.reason)})` : ""}; resume: <code>${esc(p.resumeCommand)}</code></span>`,
     )
     .join("");
   return `<span class="clock">local cloud time ${time(state.at)} UTC${state.speed && state.speed !== 1 ? ` (clock ×${esc(state.speed)})` : ""}</span>${scope}${paused}`;

@@ -6,12 +6,12 @@ import {
 } from "@aws-sdk/client-auto-scaling";
 import { DescribeInstancesCommand, type EC2Client } from "@aws-sdk/client-ec2";
 import type { PhoenixDeps } from "../../deps.js";
-import { TAG_IMAGE_FAMILY } from "../../tags.js";
+import { GRANTING_TAG_VALUE, TAG_IMAGE_FAMILY, TAG_MANAGED } from "../../tags.js";
 import type { GroupDescription, GroupInstance, LaunchTemplateInUse, MixedInstancesInUse } from "../group.js";
 import { describeVersion } from "./launch-template.js";
 import { activeRefresh, findPhoenixRefresh } from "./refresh.js";
 
-export type GroupSelector = { family: string } | { names: readonly string[] };
+export type GroupSelector = { family: string } | { names: readonly string[] } | { managed: true };
 
 type GroupDeps = Pick<PhoenixDeps, "clients" | "resources" | "now">;
 
@@ -41,7 +41,10 @@ async function listGroups(deps: GroupDeps, selector: GroupSelector): Promise<Aut
     }
     return groups;
   }
-  const filters: Filter[] = [{ Name: `tag:${TAG_IMAGE_FAMILY}`, Values: [selector.family] }];
+  const filters: Filter[] =
+    "family" in selector
+      ? [{ Name: `tag:${TAG_IMAGE_FAMILY}`, Values: [selector.family] }]
+      : [{ Name: `tag:${TAG_MANAGED}`, Values: [GRANTING_TAG_VALUE] }];
   return pages(deps, { Filters: filters });
 }
 

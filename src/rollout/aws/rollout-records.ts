@@ -11,7 +11,8 @@ import { COMPLETED_SK, CURRENT_SK, epochSeconds, familyPartition, ROLLOUT_SK_PRE
  * further wave (see the rollout workflow's BeginWave step).
  */
 /** "incomplete": the waves succeeded but some groups of the family could not be rolled. */
-export type RolloutStatus = "running" | "succeeded" | "incomplete" | "failed" | "superseded";
+/** "paused": stopped by `phoenix pause` before it finished (run it again after `phoenix resume`). */
+export type RolloutStatus = "running" | "succeeded" | "incomplete" | "failed" | "superseded" | "paused";
 
 export interface RolloutRecord extends ImageVersion {
   family: string;

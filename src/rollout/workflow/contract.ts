@@ -34,8 +34,11 @@ export interface GroupOrder {
   preferences: RefreshPreferences;
 }
 
-/** "blocked": no group could be rolled, and some are managed groups of the family with problems. */
-export type PlanOutcome = "proceed" | "refused" | "superseded" | "nothing-to-do" | "blocked";
+/**
+ * "blocked": no group could be rolled, and some are managed groups of the family with problems.
+ * "paused": rollouts of the family are paused (`phoenix pause`): nothing was planned.
+ */
+export type PlanOutcome = "proceed" | "refused" | "superseded" | "nothing-to-do" | "blocked" | "paused";
 
 /** `$.rollout`: the plan's result, carried through every wave. */
 export interface RolloutContext {
@@ -71,7 +74,8 @@ export interface PlanStepOutput {
   cursor: number;
 }
 
-export type PrepareAction = "refresh" | "adopt" | "wait" | "skip" | "give-up";
+/** "paused": rollouts are paused, so the group starts no refresh (and waits for none). */
+export type PrepareAction = "refresh" | "adopt" | "wait" | "skip" | "give-up" | "paused";
 
 /** `$` inside a group's branch: the order, then what each step added. */
 export interface GroupTask {
@@ -131,7 +135,14 @@ export interface RefreshPoll {
  * "incomplete": the refresh ended Successful but serving instances still run another image
  * (scale-in protected or Standby instances left alone): the group is not rolled.
  */
-export type GroupOutcome = "succeeded" | "skipped" | RefreshOutcome | "incomplete" | "blocked" | "error";
+export type GroupOutcome =
+  | "succeeded"
+  | "skipped"
+  | RefreshOutcome
+  | "incomplete"
+  | "blocked"
+  | "error"
+  | "paused";
 
 /** What each group's branch returns: the Map collects these for the wave verdict. */
 export interface GroupResult {
@@ -145,7 +156,7 @@ export interface GroupResult {
 /** BeginWave's result, at `$.wave`. */
 export type WaveStart =
   | { go: true; wave: number; reason: string; tasks: GroupTask[] }
-  | { go: false; wave: number; reason: string; tasks: [] };
+  | { go: false; wave: number; reason: string; tasks: []; paused?: boolean };
 
 /** EndWave's result, at `$.verdict`. */
 export interface WaveVerdict {
@@ -156,5 +167,7 @@ export interface WaveVerdict {
   /** This was the last wave. */
   last: boolean;
   failures: GroupResult[];
+  /** Groups that started no refresh because rollouts were paused: the rollout stops here. */
+  paused: boolean;
   summary: string;
 }

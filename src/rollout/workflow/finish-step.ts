@@ -14,7 +14,7 @@ import { notifyRollout } from "./notifications.js";
 type Deps = Pick<PhoenixDeps, "clients" | "resources" | "audit" | "notifier" | "now">;
 
 export interface FinishResult {
-  status: "succeeded" | "incomplete" | "failed" | "superseded" | "errored";
+  status: "succeeded" | "incomplete" | "failed" | "superseded" | "paused" | "errored";
   cause: string;
 }
 
@@ -137,6 +137,45 @@ export async function rolloutSuperseded(
 }
 
 /**
+ * Rollouts are paused (`phoenix pause`): the plan found them paused (nothing planned), a wave did
+ * not begin, or groups of a wave started no refresh. Refreshes already running were left to
+ * finish. The rollout ends (Phoenix.RolloutPaused); after `phoenix resume` it is run again by hand
+ * (the message gives the command), or by the next image of the family.
+ */
+export async function rolloutPaused(
+  deps: Deps,
+  input: { rollout: RolloutContext; wave?: WaveStart; verdict?: WaveVerdict },
+): Promise<FinishResult> {
+  const { rollout, wave, verdict } = input;
+  const where =
+    rollout.outcome === "paused"
+      ? `not started: ${rollout.reason}`
+      : verdict !== undefined
+        ? `stopped in wave ${verdict.wave}: ${verdict.summary}`
+        : `stopped before wave ${wave?.wave ?? "?"}: ${wave?.reason ?? "paused"}`;
+  // The execution's name is taken (it ended FAILED): a run after resume is a retry.
+  const groups = rollout.waves.flatMap((w) => w.groups.map((g) => `--group ${g.name}`));
+  const again = `phoenix rollout --image ${rollout.imageId} ${rollout.explicit ? groups.join(" ") : `--family ${rollout.family}`} --retry`;
+  const cause = `${rollout.imageId} rollout to ${rollout.family} ${where}. After phoenix resume, run it again: ${again}`;
+  if (!rollout.explicit && rollout.outcome === "proceed") {
+    await endRollout(deps, rollout.family, rollout.imageId, {
+      status: "paused",
+      reason: cause,
+      execution: rollout.execution,
+    });
+  }
+  await writeAudit(deps, rollout, "skipped", cause, { paused: true, rerun: again });
+  await notifyRollout(deps, {
+    subject: `Rollout paused: ${rollout.imageId} to ${rollout.family}`,
+    message: cause,
+    kind: "rollout",
+    severity: "warning",
+    data: { ...about(rollout), ...(verdict ? { wave: verdict.wave } : wave ? { wave: wave.wave } : {}) },
+  });
+  return { status: "paused", cause };
+}
+
+/**
  * A step failed beyond its retries. The state may hold the rollout (after the plan) or only the
  * request (the plan step itself failed). The image is not blamed: the failure is Phoenix's or AWS's.
  */
@@ -211,6 +250,7 @@ async function writeAudit(
   rollout: RolloutContext,
   outcome: "ok" | "failed" | "skipped",
   reason: string,
+  details: Record<string, unknown> = {},
 ): Promise<void> {
   await deps.audit.write(
     {
@@ -221,7 +261,7 @@ async function writeAudit(
       execution: rollout.execution,
       imageId: rollout.imageId,
       reason,
-      details: { family: rollout.family },
+      details: { family: rollout.family, ...details },
     },
     `end-rollout#${rollout.execution}`,
   );

@@ -4,6 +4,7 @@ import { describeGroup } from "../aws/groups.js";
 import { groupSubject, ROLLOUT_ACTOR } from "../aws/image-marks.js";
 import { ensureTemplateVersion, pinGroupVersion, versionToPin } from "../aws/launch-template.js";
 import { acquireGroupLock, describeHolder, releaseGroupLock, renewGroupLock } from "../aws/lock.js";
+import { listPauses } from "../aws/pauses.js";
 import {
   describeRefresh,
   findPhoenixRefresh,
@@ -12,6 +13,7 @@ import {
   startOrAdoptRefresh,
 } from "../aws/refresh.js";
 import { describeStragglers, type GroupInstance, instancesNotOn, isOnImage } from "../group.js";
+import { describePause, pauseOf } from "../pause.js";
 import {
   type GroupOutcome,
   type GroupResult,
@@ -115,6 +117,9 @@ export async function prepareStep(deps: Deps, task: GroupTask): Promise<NonNulla
     if (record === undefined && task.foreignRefresh === "skip") {
       return result("skip", `${label} ${whose} is running (foreignRefresh: skip)`);
     }
+    // Waiting for another refresh would start ours once it ends: not while paused.
+    const pause = pauseOf(await listPauses(deps), task.family);
+    if (pause !== undefined) return result("paused", `not started: ${describePause(pause)}`);
     if (waited >= task.foreignWaitSeconds) {
       return result(
         "give-up",
@@ -124,6 +129,8 @@ export async function prepareStep(deps: Deps, task: GroupTask): Promise<NonNulla
     return result("wait", `waiting for ${label} ${whose}`);
   }
   if (isOnImage(group, task.imageId)) return result("skip", `already on ${task.imageId}`);
+  const pause = pauseOf(await listPauses(deps), task.family);
+  if (pause !== undefined) return result("paused", `not started: ${describePause(pause)}`);
   return result("refresh", `refresh to ${task.imageId}`);
 }
 
@@ -393,6 +400,7 @@ function groupResult(task: GroupTask): GroupResult {
     return { ...base, ...withRefresh, outcome: task.status.outcome, reason };
   }
   if (task.prep?.action === "skip") return { ...base, outcome: "skipped", reason: task.prep.reason };
+  if (task.prep?.action === "paused") return { ...base, outcome: "paused", reason: task.prep.reason };
   if (task.prep?.action === "give-up") return { ...base, outcome: "blocked", reason: task.prep.reason };
   return {
     ...base,

@@ -3,8 +3,10 @@ import { InvalidStepInputError } from "../aws/errors.js";
 import { describeGroups } from "../aws/groups.js";
 import { checkImage } from "../aws/image-check.js";
 import { imageSubject, ROLLOUT_ACTOR } from "../aws/image-marks.js";
+import { listPauses } from "../aws/pauses.js";
 import { claimFamilyCurrent, endRollout, putRunningRollout } from "../aws/rollout-records.js";
 import { supersedeDecision } from "../aws/supersede-check.js";
+import { describePause, pauseOf } from "../pause.js";
 import { formatPlan, planRollout, type RolloutPlan } from "../plan.js";
 import type { GroupOrder, PlanStepOutput, RolloutContext, RolloutRequest } from "./contract.js";
 import { rolloutRequestSchema } from "./contract.js";
@@ -50,6 +52,9 @@ export async function planStep(deps: Deps, input: PlanStepInput): Promise<PlanSt
   const family = check.gate.family;
   const creationDate = check.image.CreationDate ?? "";
   const context: RolloutContext = { ...base, family };
+
+  const pause = pauseOf(await listPauses(deps), family);
+  if (pause !== undefined) return stop(deps, context, "paused", describePause(pause));
 
   if (!context.explicit) {
     const decision = await supersedeDecision(
@@ -223,7 +228,7 @@ async function refuse(deps: Deps, context: RolloutContext, reasons: string[]): P
 async function stop(
   deps: Deps,
   context: RolloutContext,
-  outcome: "superseded",
+  outcome: "superseded" | "paused",
   reason: string,
 ): Promise<PlanStepOutput> {
   await deps.audit.write(

@@ -11,16 +11,22 @@ const FINE: ReadonlySet<GroupOutcome> = new Set(["succeeded", "skipped"]);
  * image for it would block the family until someone publishes again.
  */
 export function judgeWave(results: readonly GroupResult[], wave: number, last: boolean): WaveVerdict {
-  const failures = results.filter((result) => !FINE.has(result.outcome));
+  // A paused group is not a failure (nothing went wrong with it or the image): the rollout stops.
+  const failures = results.filter((result) => !FINE.has(result.outcome) && result.outcome !== "paused");
+  const paused = results.filter((result) => result.outcome === "paused");
   const rejectImage = failures.some(
     (result) => isRefreshOutcome(result.outcome) && blamesImage(result.outcome),
   );
   const count = (outcome: GroupOutcome) => results.filter((result) => result.outcome === outcome).length;
+  const pausedNote =
+    paused.length > 0
+      ? `, ${paused.length} not started (paused: ${paused.map((p) => p.group).join(", ")})`
+      : "";
   const summary =
     failures.length === 0
-      ? `wave ${wave}: ${count("succeeded")} refreshed, ${count("skipped")} skipped`
-      : `wave ${wave} failed: ${failures.map((f) => `${f.group} ${f.outcome}${f.reason ? ` (${f.reason})` : ""}`).join("; ")}`;
-  return { wave, ok: failures.length === 0, rejectImage, last, failures, summary };
+      ? `wave ${wave}: ${count("succeeded")} refreshed, ${count("skipped")} skipped${pausedNote}`
+      : `wave ${wave} failed: ${failures.map((f) => `${f.group} ${f.outcome}${f.reason ? ` (${f.reason})` : ""}`).join("; ")}${pausedNote}`;
+  return { wave, ok: failures.length === 0, rejectImage, last, failures, paused: paused.length > 0, summary };
 }
 
 function isRefreshOutcome(outcome: GroupOutcome): outcome is RefreshOutcome {

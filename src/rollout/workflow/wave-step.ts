@@ -1,7 +1,9 @@
 import type { PhoenixDeps } from "../../deps.js";
 import { InvalidStepInputError } from "../aws/errors.js";
 import { imageSubject, ROLLOUT_ACTOR } from "../aws/image-marks.js";
+import { listPauses } from "../aws/pauses.js";
 import { endRollout, familyCurrent, markWaveStarted } from "../aws/rollout-records.js";
+import { describePause, pauseOf } from "../pause.js";
 import type { GroupResult, GroupTask, RolloutContext, WaveStart, WaveVerdict } from "./contract.js";
 import { judgeWave } from "./verdict.js";
 
@@ -23,6 +25,11 @@ export async function beginWave(deps: Deps, input: WaveStepInput): Promise<WaveS
   const wave = rollout.waves[input.index];
   if (wave === undefined) throw new InvalidStepInputError(`no wave at index ${input.index}`);
 
+  const pause = pauseOf(await listPauses(deps), rollout.family);
+  if (pause !== undefined) {
+    const reason = `${describePause(pause)} (before wave ${wave.wave})`;
+    return notStarted(deps, rollout, wave.wave, reason, true);
+  }
   if (!rollout.explicit) {
     const current = await familyCurrent(deps, rollout.family);
     if (current !== undefined && current.imageId !== rollout.imageId) {
@@ -78,6 +85,7 @@ async function notStarted(
   rollout: RolloutContext,
   wave: number,
   reason: string,
+  paused = false,
 ): Promise<WaveStart> {
   await deps.audit.write(
     {
@@ -92,7 +100,7 @@ async function notStarted(
     },
     `start-wave#${rollout.execution}#${wave}`,
   );
-  return { go: false, wave, reason, tasks: [] };
+  return { go: false, wave, reason, tasks: [], ...(paused ? { paused: true } : {}) };
 }
 
 /** After a wave's groups all ended: the verdict that decides whether the next wave may start. */
