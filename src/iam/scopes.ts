@@ -260,6 +260,13 @@ export const SCOPE_RULES: Record<string, ScopeRule> = {
         .map((arn) => `${arn.replace(":stateMachine:", ":execution:")}:*`),
     },
   ],
+  // A superseded rollout is stopped: only executions of the rollout state machine.
+  "states:StopExecution": (ctx) => [
+    {
+      id: "RolloutExecutions",
+      resources: [`${ctx.stateMachineArns.rollout.replace(":stateMachine:", ":execution:")}:*`],
+    },
+  ],
 
   // --- image sources (read-only)
   "ssm:GetParameter": (ctx) => [{ id: "ImageParameters", resources: ctx.imageParameterArns }],

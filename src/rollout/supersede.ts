@@ -1,8 +1,9 @@
 /**
  * When images of one family arrive close together, the newest (by the image's CreationDate,
- * not by event arrival) wins. An older rollout still in flight keeps the waves it has started
- * (their refreshes run to a terminal status; interrupting them would leave groups half-rolled)
- * and loses the waves it has not. An older image that arrives late is ignored.
+ * not by event arrival) wins. An older rollout still in flight is stopped at once (its execution
+ * stopped, its locks released); the refreshes it started run to a terminal status (interrupting
+ * them would leave groups half-rolled) and the newer rollout waits for them. Its waves not
+ * started never start. An older image that arrives late is ignored.
  */
 
 export interface ImageVersion {

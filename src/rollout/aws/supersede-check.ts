@@ -1,4 +1,4 @@
-import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
+import { DescribeExecutionCommand, StopExecutionCommand } from "@aws-sdk/client-sfn";
 import type { PhoenixDeps } from "../../deps.js";
 import {
   decideSupersede,
@@ -7,6 +7,7 @@ import {
   type SupersedeDecision,
 } from "../supersede.js";
 import { awsErrorCode } from "./errors.js";
+import { releaseGroupLock } from "./lock.js";
 import { endRollout, familyCompleted, inFlightRollouts } from "./rollout-records.js";
 
 type Deps = Pick<PhoenixDeps, "clients" | "resources" | "now">;
@@ -72,4 +73,47 @@ async function executionStatus(deps: Deps, executionArn: string | undefined): Pr
     if (awsErrorCode(error) === "ExecutionDoesNotExist") return "MISSING";
     return undefined;
   }
+}
+
+export interface StoppedRollout {
+  /** Whether StopExecution stopped it (false: it had ended already). */
+  stopped: boolean;
+  /** Groups whose lock it held, released for the newer rollout. */
+  released: string[];
+}
+
+/**
+ * Stops a superseded rollout now rather than at its next wave: StopExecution (idempotent: an
+ * execution that has ended is left as it is), then the group locks it held are released, since
+ * a stopped execution runs no Catch and its locks would hold the groups until their TTL. Its
+ * refreshes already running are left to finish: the newer rollout waits for them, then rolls
+ * those groups on (cancelling one midway would leave its group half on each image).
+ */
+export async function stopSupersededRollout(
+  deps: Deps & Pick<PhoenixDeps, "clients">,
+  executionArn: string,
+  groups: readonly string[],
+  reason: string,
+): Promise<StoppedRollout> {
+  let stopped = false;
+  if (executionArn.startsWith("arn:")) {
+    try {
+      await deps.clients.sfn.send(
+        new StopExecutionCommand({
+          executionArn,
+          error: "Phoenix.Superseded",
+          cause: reason.slice(0, 32_000),
+        }),
+      );
+      stopped = true;
+    } catch (error) {
+      if (awsErrorCode(error) !== "ExecutionDoesNotExist") throw error;
+    }
+  }
+  // The rollout's locks are owned by its execution (ARN): only those are released.
+  const released: string[] = [];
+  for (const group of groups) {
+    if (await releaseGroupLock(deps, group, executionArn)) released.push(group);
+  }
+  return { stopped, released };
 }

@@ -5,7 +5,7 @@ import { checkImage } from "../aws/image-check.js";
 import { imageSubject, ROLLOUT_ACTOR } from "../aws/image-marks.js";
 import { listPauses } from "../aws/pauses.js";
 import { claimFamilyCurrent, endRollout, putRunningRollout } from "../aws/rollout-records.js";
-import { supersedeDecision } from "../aws/supersede-check.js";
+import { stopSupersededRollout, supersedeDecision } from "../aws/supersede-check.js";
 import { describePause, pauseOf } from "../pause.js";
 import { formatPlan, planRollout, type RolloutPlan } from "../plan.js";
 import type { GroupOrder, PlanStepOutput, RolloutContext, RolloutRequest } from "./contract.js";
@@ -124,7 +124,12 @@ export async function planStep(deps: Deps, input: PlanStepInput): Promise<PlanSt
       await endRollout(deps, family, request.imageId, { status: "superseded", reason, execution });
       return stop(deps, context, "superseded", reason);
     }
-    await supersedeOlder(deps, context, creationDate);
+    await supersedeOlder(
+      deps,
+      context,
+      creationDate,
+      groups.map((group) => group.name),
+    );
   }
 
   const groupCount = waves.reduce((sum, wave) => sum + wave.groups.length, 0);
@@ -164,10 +169,17 @@ function baseContext(deps: Deps, request: RolloutRequest, execution: string): Ro
 }
 
 /**
- * Rollouts of older images of the family lose the waves they have not started: their record
- * says superseded, and their next BeginWave finds a newer image in "current" anyway.
+ * Rollouts of older images of the family lose the waves they have not started: their record says
+ * superseded, and their execution is stopped now (not at its next wave), its locks released on
+ * the family's groups (see stopSupersededRollout). Its BeginWave would find a newer image in
+ * "current" anyway, should the stop not land.
  */
-async function supersedeOlder(deps: Deps, context: RolloutContext, creationDate: string): Promise<void> {
+async function supersedeOlder(
+  deps: Deps,
+  context: RolloutContext,
+  creationDate: string,
+  familyGroups: string[],
+): Promise<void> {
   const decision = await supersedeDecision(
     deps,
     context.family,
@@ -177,6 +189,15 @@ async function supersedeOlder(deps: Deps, context: RolloutContext, creationDate:
   for (const cancellation of decision.cancel) {
     const reason = cancellation.reason;
     await endRollout(deps, context.family, cancellation.imageId, { status: "superseded", reason });
+    const stop =
+      cancellation.executionId !== undefined
+        ? await stopSupersededRollout(
+            deps,
+            cancellation.executionId,
+            familyGroups,
+            `${reason} (${context.execution})`,
+          )
+        : undefined;
     await deps.audit.write(
       {
         subject: imageSubject(cancellation.imageId),
@@ -193,6 +214,7 @@ async function supersedeOlder(deps: Deps, context: RolloutContext, creationDate:
           ...(cancellation.executionId !== undefined
             ? { supersededExecution: cancellation.executionId }
             : {}),
+          ...(stop !== undefined ? { executionStopped: stop.stopped, locksReleased: stop.released } : {}),
         },
       },
       `supersede#${context.execution}`,
