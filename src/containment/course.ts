@@ -62,7 +62,7 @@ export function containCourse(
       ? {
           state: "Replace",
           action: "detach",
-          text: `detach from ${group} without decrement (a replacement launches from its current launch template), wait up to ${policy.replacementTimeoutMinutes} min for full healthy capacity`,
+          text: `detach from ${group} without decrement (a replacement launches from its current launch template), wait up to ${policy.replacementTimeoutMinutes} min for full healthy capacity (longer while a launch lifecycle hook holds the replacement, by its heartbeat timeout)`,
         }
       : {
           state: "Replace",

@@ -228,6 +228,7 @@ export const SCOPE_RULES: Record<string, ScopeRule> = {
   "autoscaling:DescribeAutoScalingGroups": noResourceLevel,
   "autoscaling:DescribeAutoScalingInstances": noResourceLevel,
   "autoscaling:DescribeInstanceRefreshes": noResourceLevel,
+  "autoscaling:DescribeLifecycleHooks": noResourceLevel,
   "ec2:DescribeAddresses": noResourceLevel,
   "ec2:DescribeIamInstanceProfileAssociations": noResourceLevel,
   "ec2:DescribeImages": noResourceLevel,

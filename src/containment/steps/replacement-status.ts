@@ -1,4 +1,8 @@
-import { DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
+import {
+  type AutoScalingClient,
+  DescribeAutoScalingGroupsCommand,
+  DescribeLifecycleHooksCommand,
+} from "@aws-sdk/client-auto-scaling";
 import type { PhoenixDeps } from "../../deps.js";
 import { ContainmentStepError } from "./errors.js";
 import { ACTOR, type ContainState, instanceSubject, type ReplacementStatusResult } from "./types.js";
@@ -6,7 +10,10 @@ import { ACTOR, type ContainState, instanceSubject, type ReplacementStatusResult
 /**
  * Step 6 (wait): one poll of the group. It is whole again when it has its desired count of
  * instances that are InService and Healthy (the contained one no longer counts: it was detached).
- * Gives up after the policy's replacementTimeoutMinutes.
+ * Gives up after the policy's replacementTimeoutMinutes, plus, while a replacement waits for a
+ * launch lifecycle hook (Pending:Wait), that hook's heartbeat timeout: Auto Scaling holds the
+ * instance there until someone completes the action or the timeout applies the default result,
+ * and a hook that does its work in time must not fail the containment.
  */
 export async function checkReplacement(
   deps: PhoenixDeps,
@@ -51,12 +58,41 @@ export async function checkReplacement(
     );
     return { healthy: true, healthyCount, desiredCapacity, checkedAt, healthyAt: checkedAt };
   }
-  const timeoutMs = deps.policy.containment.replacementTimeoutMinutes * 60_000;
+  const waiting = (group.Instances ?? [])
+    .filter(
+      (i) => i.InstanceId !== input.instanceId && /^Pending:(Wait|Proceed)$/.test(i.LifecycleState ?? ""),
+    )
+    .map((i) => i.InstanceId ?? "");
+  const hookSeconds =
+    waiting.length > 0 ? await launchHookSeconds(deps.clients.autoScaling, replaced.groupName) : 0;
+  const minutes = deps.policy.containment.replacementTimeoutMinutes;
+  const timeoutMs = minutes * 60_000 + hookSeconds * 1000;
   if (Date.parse(checkedAt) - Date.parse(replaced.detachedAt ?? checkedAt) > timeoutMs) {
     throw new ContainmentStepError(
       "Phoenix.Timeout",
-      `Group ${replaced.groupName} has ${healthyCount} of ${desiredCapacity} healthy instances ${deps.policy.containment.replacementTimeoutMinutes} minutes after the detach (containment.replacementTimeoutMinutes).`,
+      `Group ${replaced.groupName} has ${healthyCount} of ${desiredCapacity} healthy instances ${minutes} minutes` +
+        `${hookSeconds > 0 ? ` (+ ${hookSeconds} s of launch lifecycle hook: ${waiting.join(", ")} in Pending:Wait)` : ""}` +
+        " after the detach (containment.replacementTimeoutMinutes).",
     );
   }
-  return { healthy: false, healthyCount, desiredCapacity, checkedAt };
+  return {
+    healthy: false,
+    healthyCount,
+    desiredCapacity,
+    checkedAt,
+    ...(waiting.length > 0 ? { waitingForLifecycleHook: waiting } : {}),
+  };
+}
+
+/** The longest heartbeat timeout of the group's launch hooks (AWS's default is 3600 s). */
+async function launchHookSeconds(autoScaling: AutoScalingClient, group: string): Promise<number> {
+  const { LifecycleHooks = [] } = await autoScaling.send(
+    new DescribeLifecycleHooksCommand({ AutoScalingGroupName: group }),
+  );
+  return Math.max(
+    0,
+    ...LifecycleHooks.filter((hook) => hook.LifecycleTransition === "autoscaling:EC2_INSTANCE_LAUNCHING").map(
+      (hook) => hook.HeartbeatTimeout ?? 3600,
+    ),
+  );
 }

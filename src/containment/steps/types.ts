@@ -101,6 +101,8 @@ export interface ReplacementStatusResult {
   desiredCapacity: number;
   checkedAt: string;
   healthyAt?: string;
+  /** Replacements held by a launch lifecycle hook (Pending:Wait) at this poll. */
+  waitingForLifecycleHook?: string[];
 }
 
 export interface DisposeResult {
