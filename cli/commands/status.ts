@@ -1,5 +1,6 @@
 import { listPauses } from "../../src/rollout/aws/pauses.js";
 import { describePause, type Pause, resumeCommand } from "../../src/rollout/pause.js";
+import { isActiveRefreshStatus } from "../../src/rollout/workflow/refresh-outcome.js";
 import {
   booleanFlag,
   CONNECTION_FLAGS,
@@ -119,7 +120,7 @@ or refused (a sample, a low severity, another account) and image events that do 
         `${g.family ?? "-"}/wave ${g.wave}`,
         g.refresh ? progressBar(g.refresh.percentComplete) : "",
         g.refresh
-          ? `${g.refresh.status}${g.refresh.instancesToUpdate !== undefined ? `, ${g.refresh.instancesToUpdate} left` : ""}`
+          ? `${g.refresh.status}${g.refresh.instancesToUpdate !== undefined ? `, ${g.refresh.instancesToUpdate} left` : ""}${g.refresh.reason && isActiveRefreshStatus(g.refresh.status) ? ` — ${g.refresh.reason}` : ""}`
           : "no refresh yet",
       ]),
     ))

@@ -5,6 +5,7 @@ import {
   type HistoryEvent,
   type SFNClient,
 } from "@aws-sdk/client-sfn";
+import { isActiveRefreshStatus } from "../../src/rollout/workflow/refresh-outcome.js";
 import { truncateAtWord } from "../output.js";
 import { progressBar } from "./bar.js";
 import { skippedBecause } from "./skipped.js";
@@ -23,6 +24,8 @@ export type FollowEvent =
       refreshId: string;
       status: string;
       percentComplete: number;
+      /** What a running refresh waits for (AWS's StatusReason: a checkpoint, warmup, a hook). */
+      reason?: string;
       instancesToUpdate?: number;
       text: string;
     }
@@ -120,7 +123,14 @@ export class ExecutionFollower {
       if (this.startedAt && latest.StartTime && new Date(latest.StartTime) < this.startedAt) continue;
       const percent = latest.PercentageComplete ?? 0;
       const left = latest.InstancesToUpdate;
-      const text = `  ⟳ ${group.padEnd(14)} ${progressBar(percent)} ${latest.Status}${left !== undefined ? `, ${left} instance(s) left` : ""}`;
+      // While it runs, AWS's StatusReason says what it waits for: a checkpoint, warmup, a lifecycle hook.
+      const waiting = isActiveRefreshStatus(latest.Status) ? latest.StatusReason : undefined;
+      const warm = latest.ProgressDetails?.WarmPoolProgress?.PercentageComplete;
+      const text =
+        `  ⟳ ${group.padEnd(14)} ${progressBar(percent)} ${latest.Status}` +
+        `${left !== undefined ? `, ${left} instance(s) left` : ""}` +
+        `${warm !== undefined ? `, warm pool ${warm}%` : ""}` +
+        `${waiting ? ` — ${waiting}` : ""}`;
       const key = `${group}:${latest.InstanceRefreshId}`;
       if (this.refreshLines.get(key) === text) continue;
       this.refreshLines.set(key, text);
@@ -131,6 +141,7 @@ export class ExecutionFollower {
         status: latest.Status ?? "Unknown",
         percentComplete: percent,
         ...(left !== undefined ? { instancesToUpdate: left } : {}),
+        ...(waiting ? { reason: waiting } : {}),
         text,
       });
     }
