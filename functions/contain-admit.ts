@@ -1,7 +1,8 @@
 import { autoScaling, dynamo, ec2, sfn, sns } from "../src/aws/client-factories.js";
 import { admit } from "../src/containment/steps/admit.js";
 import { containStepHandler } from "../src/containment/steps/lambda.js";
-import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+import type { PhoenixDeps } from "../src/deps.js";
+import { deployedHandler } from "../src/lambda.js";
 
 /**
  * The AWS clients this function's code uses: only these are bundled into it. The intake's own:
@@ -13,6 +14,4 @@ export const CLIENTS = { autoScaling, dynamo, ec2, sfn, sns };
 export const createContainAdmitHandler = (deps: PhoenixDeps) =>
   containStepHandler("admit", admit, deps, { ownValidation: true });
 
-export const handler = containStepHandler("admit", admit, () => depsFromEnv(CLIENTS), {
-  ownValidation: true,
-});
+export const handler = deployedHandler(createContainAdmitHandler, CLIENTS);

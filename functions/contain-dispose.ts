@@ -1,7 +1,8 @@
 import { dynamo, ec2, sns } from "../src/aws/client-factories.js";
 import { dispose } from "../src/containment/steps/dispose.js";
 import { containStepHandler } from "../src/containment/steps/lambda.js";
-import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+import type { PhoenixDeps } from "../src/deps.js";
+import { deployedHandler } from "../src/lambda.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
 export const CLIENTS = { dynamo, ec2, sns };
@@ -10,4 +11,4 @@ export const CLIENTS = { dynamo, ec2, sns };
 export const createContainDisposeHandler = (deps: PhoenixDeps) =>
   containStepHandler("dispose", dispose, deps);
 
-export const handler = containStepHandler("dispose", dispose, () => depsFromEnv(CLIENTS));
+export const handler = deployedHandler(createContainDisposeHandler, CLIENTS);

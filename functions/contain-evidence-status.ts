@@ -1,7 +1,8 @@
 import { dynamo, ec2, sns } from "../src/aws/client-factories.js";
 import { checkEvidence } from "../src/containment/steps/evidence-status.js";
 import { containStepHandler } from "../src/containment/steps/lambda.js";
-import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+import type { PhoenixDeps } from "../src/deps.js";
+import { deployedHandler } from "../src/lambda.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
 export const CLIENTS = { dynamo, ec2, sns };
@@ -10,4 +11,4 @@ export const CLIENTS = { dynamo, ec2, sns };
 export const createContainEvidenceStatusHandler = (deps: PhoenixDeps) =>
   containStepHandler("evidenceStatus", checkEvidence, deps);
 
-export const handler = containStepHandler("evidenceStatus", checkEvidence, () => depsFromEnv(CLIENTS));
+export const handler = deployedHandler(createContainEvidenceStatusHandler, CLIENTS);

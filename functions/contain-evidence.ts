@@ -1,7 +1,8 @@
 import { dynamo, ec2, sns, ssm } from "../src/aws/client-factories.js";
 import { collectEvidence } from "../src/containment/steps/evidence.js";
 import { containStepHandler } from "../src/containment/steps/lambda.js";
-import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+import type { PhoenixDeps } from "../src/deps.js";
+import { deployedHandler } from "../src/lambda.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
 export const CLIENTS = { dynamo, ec2, sns, ssm };
@@ -10,4 +11,4 @@ export const CLIENTS = { dynamo, ec2, sns, ssm };
 export const createContainEvidenceHandler = (deps: PhoenixDeps) =>
   containStepHandler("evidence", collectEvidence, deps);
 
-export const handler = containStepHandler("evidence", collectEvidence, () => depsFromEnv(CLIENTS));
+export const handler = deployedHandler(createContainEvidenceHandler, CLIENTS);

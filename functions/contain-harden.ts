@@ -1,7 +1,8 @@
 import { dynamo, ec2, sns } from "../src/aws/client-factories.js";
 import { harden } from "../src/containment/steps/harden.js";
 import { containStepHandler } from "../src/containment/steps/lambda.js";
-import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+import type { PhoenixDeps } from "../src/deps.js";
+import { deployedHandler } from "../src/lambda.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
 export const CLIENTS = { dynamo, ec2, sns };
@@ -9,4 +10,4 @@ export const CLIENTS = { dynamo, ec2, sns };
 /** Step 3: termination protection, shutdown stops, volumes kept. */
 export const createContainHardenHandler = (deps: PhoenixDeps) => containStepHandler("harden", harden, deps);
 
-export const handler = containStepHandler("harden", harden, () => depsFromEnv(CLIENTS));
+export const handler = deployedHandler(createContainHardenHandler, CLIENTS);

@@ -1,7 +1,8 @@
 import { dynamo, ec2, sns } from "../src/aws/client-factories.js";
 import { isolate } from "../src/containment/steps/isolate.js";
 import { containStepHandler } from "../src/containment/steps/lambda.js";
-import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+import type { PhoenixDeps } from "../src/deps.js";
+import { deployedHandler } from "../src/lambda.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
 export const CLIENTS = { dynamo, ec2, sns };
@@ -10,4 +11,4 @@ export const CLIENTS = { dynamo, ec2, sns };
 export const createContainIsolateHandler = (deps: PhoenixDeps) =>
   containStepHandler("isolate", isolate, deps);
 
-export const handler = containStepHandler("isolate", isolate, () => depsFromEnv(CLIENTS));
+export const handler = deployedHandler(createContainIsolateHandler, CLIENTS);

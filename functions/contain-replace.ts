@@ -1,7 +1,8 @@
 import { autoScaling, dynamo, sns } from "../src/aws/client-factories.js";
 import { containStepHandler } from "../src/containment/steps/lambda.js";
 import { replace } from "../src/containment/steps/replace.js";
-import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+import type { PhoenixDeps } from "../src/deps.js";
+import { deployedHandler } from "../src/lambda.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
 export const CLIENTS = { autoScaling, dynamo, sns };
@@ -10,4 +11,4 @@ export const CLIENTS = { autoScaling, dynamo, sns };
 export const createContainReplaceHandler = (deps: PhoenixDeps) =>
   containStepHandler("replace", replace, deps);
 
-export const handler = containStepHandler("replace", replace, () => depsFromEnv(CLIENTS));
+export const handler = deployedHandler(createContainReplaceHandler, CLIENTS);

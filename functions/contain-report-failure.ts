@@ -1,7 +1,8 @@
 import { dynamo, sns } from "../src/aws/client-factories.js";
 import { containStepHandler } from "../src/containment/steps/lambda.js";
 import { reportFailure } from "../src/containment/steps/report-failure.js";
-import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+import type { PhoenixDeps } from "../src/deps.js";
+import { deployedHandler } from "../src/lambda.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
 export const CLIENTS = { dynamo, sns };
@@ -10,4 +11,4 @@ export const CLIENTS = { dynamo, sns };
 export const createContainReportFailureHandler = (deps: PhoenixDeps) =>
   containStepHandler("failure", reportFailure, deps);
 
-export const handler = containStepHandler("failure", reportFailure, () => depsFromEnv(CLIENTS));
+export const handler = deployedHandler(createContainReportFailureHandler, CLIENTS);

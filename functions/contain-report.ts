@@ -1,7 +1,8 @@
 import { dynamo, sns } from "../src/aws/client-factories.js";
 import { containStepHandler } from "../src/containment/steps/lambda.js";
 import { report } from "../src/containment/steps/report.js";
-import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+import type { PhoenixDeps } from "../src/deps.js";
+import { deployedHandler } from "../src/lambda.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
 export const CLIENTS = { dynamo, sns };
@@ -9,4 +10,4 @@ export const CLIENTS = { dynamo, sns };
 /** Step 8: audit and notify the outcome with its timeline. */
 export const createContainReportHandler = (deps: PhoenixDeps) => containStepHandler("report", report, deps);
 
-export const handler = containStepHandler("report", report, () => depsFromEnv(CLIENTS));
+export const handler = deployedHandler(createContainReportHandler, CLIENTS);

@@ -1,7 +1,8 @@
 import { dynamo, ec2, iam, sns } from "../src/aws/client-factories.js";
 import { containStepHandler } from "../src/containment/steps/lambda.js";
 import { revokeCredentials } from "../src/containment/steps/revoke.js";
-import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+import type { PhoenixDeps } from "../src/deps.js";
+import { deployedHandler } from "../src/lambda.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
 export const CLIENTS = { dynamo, ec2, iam, sns };
@@ -10,4 +11,4 @@ export const CLIENTS = { dynamo, ec2, iam, sns };
 export const createContainRevokeHandler = (deps: PhoenixDeps) =>
   containStepHandler("revoke", revokeCredentials, deps);
 
-export const handler = containStepHandler("revoke", revokeCredentials, () => depsFromEnv(CLIENTS));
+export const handler = deployedHandler(createContainRevokeHandler, CLIENTS);

@@ -1,12 +1,10 @@
-import { Logger } from "@aws-lambda-powertools/logger";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import middy from "@middy/core";
-import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { Logger } from "@aws-lambda-powertools/logger";
+import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { autoScaling, dynamo, ec2, sfn, sns } from "../src/aws/client-factories.js";
 import { type IntakeOutcome, takeFinding } from "../src/containment/intake.js";
-import { type DepsSource, resolveDeps } from "../src/containment/steps/lambda.js";
-import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+import type { PhoenixDeps } from "../src/deps.js";
 import { type Finding, parseGuardDutyEvent } from "../src/findings/guardduty.js";
+import { deployedHandler, functionLogger, type LambdaHandler, lambdaHandler } from "../src/lambda.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
 export const CLIENTS = { autoScaling, dynamo, ec2, sfn, sns };
@@ -30,10 +28,9 @@ type Parsed = { record: SQSRecord; receivedAt: string } & (
  * Records about the same instance are handled one after the other: in a flood, the first opens
  * the containment and the rest join it cheaply, instead of all racing through the EC2 lookups.
  */
-export function createOnFindingHandler(source: DepsSource) {
-  const logger = new Logger({ serviceName: "phoenix", persistentKeys: { function: "on-finding" } });
-  return middy<SQSEvent, SQSBatchResponse, Error, Context>(async (event: SQSEvent) => {
-    const deps = resolveDeps(source);
+export function createOnFindingHandler(deps: PhoenixDeps): LambdaHandler<SQSEvent, SQSBatchResponse> {
+  const logger = functionLogger("on-finding");
+  return lambdaHandler(logger, async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const batchItemFailures: SQSBatchItemFailure[] = [];
     const lanes = [...byInstance((event.Records ?? []).map((record) => parse(deps, record))).values()];
     for (let i = 0; i < lanes.length; i += CONCURRENCY) {
@@ -61,10 +58,10 @@ export function createOnFindingHandler(source: DepsSource) {
       );
     }
     return { batchItemFailures };
-  }).use(injectLambdaContext(logger, { resetKeys: true }));
+  });
 }
 
-export const handler = createOnFindingHandler(() => depsFromEnv(CLIENTS));
+export const handler = deployedHandler(createOnFindingHandler, CLIENTS);
 
 function parse(deps: PhoenixDeps, record: SQSRecord): Parsed {
   const receivedAt = deps.now().toISOString();

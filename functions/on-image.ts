@@ -1,10 +1,8 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { ExecutionAlreadyExists, StartExecutionCommand } from "@aws-sdk/client-sfn";
-import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { dynamo, ec2, imageBuilder, kms, sfn, sns, ssm } from "../src/aws/client-factories.js";
-import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+import { startNamedExecution } from "../src/aws/executions.js";
+import type { PhoenixDeps } from "../src/deps.js";
 import { maxReceiveCountOf } from "../src/events/targets.js";
 import {
   DEAD_LETTER_IMAGE_EVENT,
@@ -17,18 +15,13 @@ import {
 } from "../src/images/event-records.js";
 import { familyFromParameterName } from "../src/images/parameters.js";
 import { parseImageTrigger } from "../src/images/triggers.js";
+import { deployedHandler, functionLogger, type LambdaHandler, lambdaHandler } from "../src/lambda.js";
 import { checkImage } from "../src/rollout/aws/image-check.js";
 import { imageSubject, ROLLOUT_ACTOR } from "../src/rollout/aws/image-marks.js";
 import { type AmiLookup, amiOfParameter, amisOfImageBuild } from "../src/rollout/aws/image-sources.js";
 import { supersedeDecision } from "../src/rollout/aws/supersede-check.js";
 import { imageFamily } from "../src/rollout/gate.js";
 import { rolloutExecutionName } from "../src/rollout/workflow/execution-name.js";
-import {
-  functionLogger,
-  type LambdaHandler,
-  lambdaHandler,
-  lazyHandler,
-} from "../src/rollout/workflow/lambda.js";
 import { notifyRollout } from "../src/rollout/workflow/notifications.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
@@ -107,24 +100,27 @@ export function createOnImageHandler(
 ): LambdaHandler<SQSEvent, SQSBatchResponse> {
   const logger = options.logger ?? functionLogger("on-image");
   const maxAttempts = options.maxAttempts ?? maxReceiveCountOf("on-image");
-  const wrapped = middy<SQSEvent, SQSBatchResponse, Error, Context>(async (event: SQSEvent) => {
-    if (!Array.isArray(event?.Records)) {
-      // Invoked by hand with an EventBridge event (a sample): decided at once, as the direct handler.
-      logger.warn("not an SQS batch: handled as one EventBridge event, decided at once");
-      await handleImageEvent(deps, logger, event, { attempt: 1 });
-      return { batchItemFailures: [] };
-    }
-    const records = event.Records;
-    const redeliver = await Promise.all(
-      records.map((record) => handleRecord(deps, logger, record, maxAttempts)),
-    );
-    return {
-      batchItemFailures: records
-        .filter((_, i) => redeliver[i])
-        .map((record) => ({ itemIdentifier: record.messageId })),
-    };
-  }).use(injectLambdaContext(logger, { resetKeys: true }));
-  return (event, context) => wrapped(event, context);
+  return lambdaHandler(
+    logger,
+    async (event: SQSEvent): Promise<SQSBatchResponse> => {
+      if (!Array.isArray(event?.Records)) {
+        // Invoked by hand with an EventBridge event (a sample): decided at once, as the direct handler.
+        logger.warn("not an SQS batch: handled as one EventBridge event, decided at once");
+        await handleImageEvent(deps, logger, event, { attempt: 1 });
+        return { batchItemFailures: [] };
+      }
+      const records = event.Records;
+      const redeliver = await Promise.all(
+        records.map((record) => handleRecord(deps, logger, record, maxAttempts)),
+      );
+      return {
+        batchItemFailures: records
+          .filter((_, i) => redeliver[i])
+          .map((record) => ({ itemIdentifier: record.messageId })),
+      };
+    },
+    { resetKeys: true },
+  );
 }
 
 /**
@@ -287,40 +283,34 @@ async function decide(deps: PhoenixDeps, candidate: Candidate, ctx: EventContext
   if (!decision.proceed) return ignoreImage(deps, imageId, decision.reason, ctx, family);
 
   const name = rolloutExecutionName(family, imageId);
-  try {
-    const { executionArn } = await deps.clients.sfn.send(
-      new StartExecutionCommand({
-        stateMachineArn: deps.resources.rolloutStateMachineArn,
-        name,
-        // Only what identifies the rollout: the same image from two triggers is the same input.
-        input: JSON.stringify({ family, imageId }),
-      }),
-    );
-    await deps.audit.write(
-      {
-        subject: imageSubject(imageId),
-        action: "start-rollout",
-        outcome: "ok",
-        actor: ROLLOUT_ACTOR,
-        imageId,
-        reason: `${decision.reason}; execution ${name}`,
-        ...(executionArn !== undefined ? { execution: executionArn } : {}),
-        details: { family, eventId: ctx.facts.id, attempt: ctx.delivery.attempt },
-      },
-      `start-rollout#${name}`,
-    );
-    return {
-      imageId,
-      family,
-      action: "started",
-      reason: decision.reason,
-      ...(executionArn ? { executionArn } : {}),
-    };
-  } catch (error) {
-    if (!(error instanceof ExecutionAlreadyExists) && (error as Error).name !== "ExecutionAlreadyExists")
-      throw error;
+  const { executionArn, created } = await startNamedExecution(deps.clients.sfn, {
+    stateMachineArn: deps.resources.rolloutStateMachineArn,
+    name,
+    // Only what identifies the rollout: the same image from two triggers is the same input.
+    input: { family, imageId },
+  });
+  if (!created)
     return { imageId, family, action: "already-started", reason: `execution ${name} already exists` };
-  }
+  await deps.audit.write(
+    {
+      subject: imageSubject(imageId),
+      action: "start-rollout",
+      outcome: "ok",
+      actor: ROLLOUT_ACTOR,
+      imageId,
+      reason: `${decision.reason}; execution ${name}`,
+      execution: executionArn,
+      details: { family, eventId: ctx.facts.id, attempt: ctx.delivery.attempt },
+    },
+    `start-rollout#${name}`,
+  );
+  return {
+    imageId,
+    family,
+    action: "started",
+    reason: decision.reason,
+    executionArn,
+  };
 }
 
 /** Deferred while deliveries remain (audited once per event), else ignored for good. */
@@ -435,4 +425,4 @@ async function recordDeadLetter(
   );
 }
 
-export const handler = lazyHandler(() => createOnImageHandler(depsFromEnv(CLIENTS)));
+export const handler = deployedHandler(createOnImageHandler, CLIENTS);

@@ -1,14 +1,9 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { dynamo, sns } from "../src/aws/client-factories.js";
-import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+import type { PhoenixDeps } from "../src/deps.js";
+import { deployedHandler, functionLogger, type LambdaHandler, lambdaHandler } from "../src/lambda.js";
 import { groupSubject, ROLLOUT_ACTOR } from "../src/rollout/aws/image-marks.js";
 import { findPhoenixRefresh } from "../src/rollout/aws/refresh.js";
-import {
-  functionLogger,
-  type LambdaHandler,
-  lambdaHandler,
-  lazyHandler,
-} from "../src/rollout/workflow/lambda.js";
 import * as z from "../src/validation/zod.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
@@ -86,4 +81,4 @@ export function createOnRefreshEventHandler(
   });
 }
 
-export const handler = lazyHandler(() => createOnRefreshEventHandler(depsFromEnv(CLIENTS)));
+export const handler = deployedHandler(createOnRefreshEventHandler, CLIENTS);

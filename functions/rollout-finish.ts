@@ -1,5 +1,12 @@
 import { dynamo, ec2, sns } from "../src/aws/client-factories.js";
-import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+import type { PhoenixDeps } from "../src/deps.js";
+import {
+  deployedHandler,
+  functionLogger,
+  type HandlerOptions,
+  type LambdaHandler,
+  lambdaHandler,
+} from "../src/lambda.js";
 import { InvalidStepInputError } from "../src/rollout/aws/errors.js";
 import type { PlanStepOutput, WaveStart, WaveVerdict } from "../src/rollout/workflow/contract.js";
 import {
@@ -10,13 +17,6 @@ import {
   rolloutSucceeded,
   rolloutSuperseded,
 } from "../src/rollout/workflow/finish-step.js";
-import {
-  functionLogger,
-  type HandlerOptions,
-  type LambdaHandler,
-  lambdaHandler,
-  lazyHandler,
-} from "../src/rollout/workflow/lambda.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
 export const CLIENTS = { dynamo, ec2, sns };
@@ -85,4 +85,4 @@ async function finish(
   throw new InvalidStepInputError(`rollout-finish: unknown step ${JSON.stringify(step)}`);
 }
 
-export const handler = lazyHandler(() => createRolloutFinishHandler(depsFromEnv(CLIENTS)));
+export const handler = deployedHandler(createRolloutFinishHandler, CLIENTS);

@@ -1,6 +1,13 @@
 import { autoScaling, dynamo, ec2, sns } from "../src/aws/client-factories.js";
-import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
-import { InvalidStepInputError } from "../src/rollout/aws/errors.js";
+import type { PhoenixDeps } from "../src/deps.js";
+import {
+  deployedHandler,
+  functionLogger,
+  type HandlerOptions,
+  type LambdaHandler,
+  lambdaHandler,
+} from "../src/lambda.js";
+import { InvalidStepInputError, isWaiting } from "../src/rollout/aws/errors.js";
 import type { GroupResult, GroupTask } from "../src/rollout/workflow/contract.js";
 import {
   abandonStep,
@@ -13,13 +20,6 @@ import {
   startStep,
   versionStep,
 } from "../src/rollout/workflow/group-steps.js";
-import {
-  functionLogger,
-  type HandlerOptions,
-  type LambdaHandler,
-  lambdaHandler,
-  lazyHandler,
-} from "../src/rollout/workflow/lambda.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
 export const CLIENTS = { autoScaling, dynamo, ec2, sns };
@@ -35,53 +35,57 @@ export function createRolloutGroupHandler(
   options: HandlerOptions = {},
 ): LambdaHandler<RolloutGroupEvent, GroupTask | GroupResult> {
   const logger = options.logger ?? functionLogger("rollout-group");
-  return lambdaHandler(logger, async (event: RolloutGroupEvent) => {
-    const task = parseGroupTask(event?.task);
-    const context = {
-      execution: task.execution,
-      group: task.group.name,
-      imageId: task.imageId,
-      step: event.step,
-    };
-    switch (event.step) {
-      case "lock":
-        return { ...task, lock: await lockStep(deps, task) };
-      case "prepare": {
-        const prep = await prepareStep(deps, task);
-        logger.info("prepared", { ...context, action: prep.action, reason: prep.reason });
-        return { ...task, prep };
+  return lambdaHandler(
+    logger,
+    async (event: RolloutGroupEvent) => {
+      const task = parseGroupTask(event?.task);
+      const context = {
+        execution: task.execution,
+        group: task.group.name,
+        imageId: task.imageId,
+        step: event.step,
+      };
+      switch (event.step) {
+        case "lock":
+          return { ...task, lock: await lockStep(deps, task) };
+        case "prepare": {
+          const prep = await prepareStep(deps, task);
+          logger.info("prepared", { ...context, action: prep.action, reason: prep.reason });
+          return { ...task, prep };
+        }
+        case "version":
+          return { ...task, version: await versionStep(deps, task) };
+        case "start": {
+          const refresh = await startStep(deps, task);
+          logger.info("refresh started", { ...context, ...refresh });
+          return { ...task, refresh };
+        }
+        case "poll": {
+          const status = await pollStep(deps, task);
+          return status.followUp
+            ? {
+                ...task,
+                status,
+                refresh: { refreshId: status.followUp.refreshId, followUps: status.followUp.followUps },
+              }
+            : { ...task, status };
+        }
+        case "release": {
+          const result = await releaseStep(deps, task);
+          logger.info("group done", { ...context, outcome: result.outcome, reason: result.reason });
+          return result;
+        }
+        case "abandon": {
+          const result = await abandonStep(deps, task);
+          logger.warn("group abandoned", { ...context, outcome: result.outcome, reason: result.reason });
+          return result;
+        }
+        default:
+          throw new InvalidStepInputError(`rollout-group: unknown step ${JSON.stringify(event.step)}`);
       }
-      case "version":
-        return { ...task, version: await versionStep(deps, task) };
-      case "start": {
-        const refresh = await startStep(deps, task);
-        logger.info("refresh started", { ...context, ...refresh });
-        return { ...task, refresh };
-      }
-      case "poll": {
-        const status = await pollStep(deps, task);
-        return status.followUp
-          ? {
-              ...task,
-              status,
-              refresh: { refreshId: status.followUp.refreshId, followUps: status.followUp.followUps },
-            }
-          : { ...task, status };
-      }
-      case "release": {
-        const result = await releaseStep(deps, task);
-        logger.info("group done", { ...context, outcome: result.outcome, reason: result.reason });
-        return result;
-      }
-      case "abandon": {
-        const result = await abandonStep(deps, task);
-        logger.warn("group abandoned", { ...context, outcome: result.outcome, reason: result.reason });
-        return result;
-      }
-      default:
-        throw new InvalidStepInputError(`rollout-group: unknown step ${JSON.stringify(event.step)}`);
-    }
-  });
+    },
+    { expected: isWaiting },
+  );
 }
 
-export const handler = lazyHandler(() => createRolloutGroupHandler(depsFromEnv(CLIENTS)));
+export const handler = deployedHandler(createRolloutGroupHandler, CLIENTS);

@@ -1,13 +1,13 @@
 import { autoScaling, dynamo, ec2, kms, sfn, sns } from "../src/aws/client-factories.js";
-import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
-import type { PlanStepOutput } from "../src/rollout/workflow/contract.js";
+import type { PhoenixDeps } from "../src/deps.js";
 import {
+  deployedHandler,
   functionLogger,
   type HandlerOptions,
   type LambdaHandler,
   lambdaHandler,
-  lazyHandler,
-} from "../src/rollout/workflow/lambda.js";
+} from "../src/lambda.js";
+import type { PlanStepOutput } from "../src/rollout/workflow/contract.js";
 import { type PlanStepInput, planStep } from "../src/rollout/workflow/plan-step.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
@@ -32,4 +32,4 @@ export function createRolloutPlanHandler(
   });
 }
 
-export const handler = lazyHandler(() => createRolloutPlanHandler(depsFromEnv(CLIENTS)));
+export const handler = deployedHandler(createRolloutPlanHandler, CLIENTS);

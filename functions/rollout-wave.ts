@@ -1,5 +1,12 @@
 import { dynamo, sns } from "../src/aws/client-factories.js";
-import { depsFromEnv, type PhoenixDeps } from "../src/deps.js";
+import type { PhoenixDeps } from "../src/deps.js";
+import {
+  deployedHandler,
+  functionLogger,
+  type HandlerOptions,
+  type LambdaHandler,
+  lambdaHandler,
+} from "../src/lambda.js";
 import { InvalidStepInputError } from "../src/rollout/aws/errors.js";
 import type {
   GroupResult,
@@ -7,13 +14,6 @@ import type {
   WaveStart,
   WaveVerdict,
 } from "../src/rollout/workflow/contract.js";
-import {
-  functionLogger,
-  type HandlerOptions,
-  type LambdaHandler,
-  lambdaHandler,
-  lazyHandler,
-} from "../src/rollout/workflow/lambda.js";
 import { beginWave, endWave } from "../src/rollout/workflow/wave-step.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
@@ -65,4 +65,4 @@ export function createRolloutWaveHandler(
   });
 }
 
-export const handler = lazyHandler(() => createRolloutWaveHandler(depsFromEnv(CLIENTS)));
+export const handler = deployedHandler(createRolloutWaveHandler, CLIENTS);

@@ -1,5 +1,5 @@
 import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
-import { executionArnOf } from "../../src/containment/execution.js";
+import { executionArnOf } from "../../src/aws/executions.js";
 import { CliError, EXIT } from "../io.js";
 import type { Connection } from "./connect.js";
 

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { DescribeExecutionCommand, ExecutionAlreadyExists, StartExecutionCommand } from "@aws-sdk/client-sfn";
-import { executionArnOf } from "../../src/containment/execution.js";
+import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
+import { executionArnOf, startNamedExecution } from "../../src/aws/executions.js";
 import { imageSubject } from "../../src/rollout/aws/image-marks.js";
 import { describeImage } from "../../src/rollout/aws/images.js";
 import { listPauses } from "../../src/rollout/aws/pauses.js";
@@ -217,23 +217,14 @@ async function describe(connection: Connection, name: string): Promise<Started |
 }
 
 async function start(connection: Connection, name: string, request: RolloutRequest): Promise<Started> {
-  const { sfn } = connection.deps.clients;
-  const stateMachineArn = connection.stateMachines.rollout;
-  try {
-    const { executionArn } = await sfn.send(
-      new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(request) }),
-    );
-    return {
-      name,
-      arn: executionArn ?? executionArnOf(stateMachineArn, name),
-      created: true,
-      status: "RUNNING",
-    };
-  } catch (error) {
-    if (!(error instanceof ExecutionAlreadyExists) && (error as Error).name !== "ExecutionAlreadyExists")
-      throw error;
-    const existing = await describe(connection, name);
-    if (existing === undefined) throw error;
-    return existing;
-  }
+  const started = await startNamedExecution(connection.deps.clients.sfn, {
+    stateMachineArn: connection.stateMachines.rollout,
+    name,
+    input: request,
+  });
+  if (started.created) return { name, arn: started.executionArn, created: true, status: "RUNNING" };
+  const existing = await describe(connection, name);
+  if (existing === undefined)
+    throw new CliError(`Step Functions says ${name} exists, but cannot describe it: try again.`, EXIT.failed);
+  return existing;
 }

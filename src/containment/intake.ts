@@ -3,6 +3,7 @@ import {
   DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
 } from "@aws-sdk/client-auto-scaling";
+import { awsErrorCode } from "../aws/errors.js";
 import type { PhoenixDeps } from "../deps.js";
 import type { Finding, Tags } from "../findings/guardduty.js";
 import { TAG_QUARANTINE } from "../tags.js";
@@ -30,7 +31,6 @@ import {
   openContainment,
   readPreviousStarts,
 } from "./state.js";
-import { awsErrorName } from "./steps/errors.js";
 import { attachedInterfaces, findInstance, isGone, type OwnedInstance, tagsOf } from "./steps/instance.js";
 import { existingIsolationGroups, type IsolationGroups } from "./steps/isolation-groups.js";
 import { instanceSubject } from "./steps/types.js";
@@ -276,7 +276,7 @@ async function isolateAtIntake(
         actor: ACTOR,
         execution: item.executionName,
         findingId: item.epoch,
-        reason: `The intake could not cut the network (${awsErrorName(error)}: ${(error as Error).message}); the workflow's isolate step will.`,
+        reason: `The intake could not cut the network (${awsErrorCode(error)}: ${(error as Error).message}); the workflow's isolate step will.`,
         // The step reads the interfaces as they are and finishes what was begun.
         details: { by: "intake", interfaces: plan.map((eni) => eni.networkInterfaceId) },
       },

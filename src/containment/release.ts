@@ -11,10 +11,10 @@ import {
 } from "@aws-sdk/client-ec2";
 import { DeleteRolePolicyCommand } from "@aws-sdk/client-iam";
 import type { AuditRecord } from "../audit/audit.js";
+import { isAwsError } from "../aws/errors.js";
 import type { PhoenixDeps } from "../deps.js";
 import { revocationPolicyName, withdrawFromRole } from "./revocation.js";
 import { type ContainmentItem, getContainment, markReleased } from "./state.js";
-import { isAwsError } from "./steps/errors.js";
 import { type HardenOriginal, hardenOriginalKey } from "./steps/harden.js";
 import {
   attachedInterfaces,

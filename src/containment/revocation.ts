@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { DeleteRolePolicyCommand, PutRolePolicyCommand } from "@aws-sdk/client-iam";
 import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { isAwsError } from "../aws/errors.js";
 import type { PhoenixDeps } from "../deps.js";
-import { isAwsError } from "./steps/errors.js";
 
 /**
  * The revocation of contained instances' credentials on their role: ONE inline policy per role

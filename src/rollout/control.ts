@@ -1,7 +1,7 @@
 import { CancelInstanceRefreshCommand } from "@aws-sdk/client-auto-scaling";
+import { awsErrorCode } from "../aws/errors.js";
 import type { PhoenixDeps } from "../deps.js";
 import { TAG_IMAGE_FAMILY } from "../tags.js";
-import { awsErrorCode } from "./aws/errors.js";
 import { describeGroups } from "./aws/groups.js";
 import { deletePause, listPauses, putPause } from "./aws/pauses.js";
 import { isManaged } from "./group.js";

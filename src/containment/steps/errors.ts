@@ -19,15 +19,3 @@ export class ContainmentStepError extends Error {
     this.name = name;
   }
 }
-
-/** The AWS error code of an SDK v3 error (its name), or undefined. */
-export function awsErrorName(error: unknown): string | undefined {
-  return typeof error === "object" && error !== null && "name" in error
-    ? String((error as { name: unknown }).name)
-    : undefined;
-}
-
-export function isAwsError(error: unknown, ...names: string[]): boolean {
-  const name = awsErrorName(error);
-  return name !== undefined && names.includes(name);
-}

@@ -1,7 +1,8 @@
 import { DescribeInstancesCommand, type Instance, type InstanceNetworkInterface } from "@aws-sdk/client-ec2";
+import { isAwsError } from "../../aws/errors.js";
 import type { PhoenixDeps } from "../../deps.js";
 import type { Tags } from "../../findings/guardduty.js";
-import { ContainmentStepError, isAwsError } from "./errors.js";
+import { ContainmentStepError } from "./errors.js";
 
 /** An instance with the account that owns it (which DescribeInstances reports on the reservation). */
 export type OwnedInstance = Instance & { ownerId?: string };

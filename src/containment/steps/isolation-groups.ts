@@ -8,9 +8,10 @@ import {
   RevokeSecurityGroupIngressCommand,
   type SecurityGroup,
 } from "@aws-sdk/client-ec2";
+import { isAwsError } from "../../aws/errors.js";
 import type { PhoenixDeps } from "../../deps.js";
 import { declareTagWrite } from "../../iam/tag-writes.js";
-import { ContainmentStepError, isAwsError } from "./errors.js";
+import { ContainmentStepError } from "./errors.js";
 import { ACTOR, type ContainmentInput } from "./types.js";
 
 /**

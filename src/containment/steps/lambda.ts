@@ -1,9 +1,6 @@
-import { Logger } from "@aws-lambda-powertools/logger";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import middy from "@middy/core";
-import type { Context } from "aws-lambda";
 import type { PhoenixDeps } from "../../deps.js";
-import { awsErrorName, ContainmentStepError } from "./errors.js";
+import { functionLogger, type LambdaHandler, lambdaHandler } from "../../lambda.js";
+import { ContainmentStepError } from "./errors.js";
 import type { ContainState, StepName, StepResults } from "./types.js";
 
 /** A step of the contain workflow: small, effectful, safe to run again. */
@@ -12,45 +9,37 @@ export type ContainStep<K extends StepName> = (
   state: ContainState,
 ) => Promise<StepResults[K]>;
 
-/** Deps given directly (tests, the local cloud) or built lazily on the first invocation (Lambda). */
-export type DepsSource = PhoenixDeps | (() => PhoenixDeps);
-
-export const resolveDeps = (source: DepsSource): PhoenixDeps =>
-  typeof source === "function" ? source() : source;
-
 /**
- * The Lambda entry point of one step: receives the workflow state, runs the step, and returns
- * the state with the step's result added under `results.<name>` (the ASL's OutputPath takes it
- * from the invoke response). An error is logged and rethrown with its name intact, because the
- * name is what the workflow's Retry and Catch match on.
+ * The handler of one contain step (wrapped by src/lambda.ts like every Phoenix function):
+ * receives the workflow state, runs the step, and returns the state with the step's result added
+ * under `results.<name>` (the ASL's OutputPath takes it from the invoke response).
  */
 export function containStepHandler<K extends StepName>(
   name: K,
   step: ContainStep<K>,
-  source: DepsSource,
+  deps: PhoenixDeps,
   /** The Admit step validates (and audits) any input itself: it is the gate for hand-made ones. */
   options: { ownValidation?: boolean } = {},
-) {
-  const logger = new Logger({ serviceName: "phoenix", persistentKeys: { step: name } });
-  return middy<ContainState, ContainState, Error, Context>(async (event: ContainState) => {
-    if (!options.ownValidation && (!event?.containment?.containmentId || !event.containment.instanceId)) {
-      throw new ContainmentStepError(
-        "Phoenix.Refused",
-        `The ${name} step needs { containment: { containmentId, instanceId, … } }.`,
-      );
-    }
-    const state: ContainState = { ...event, results: event?.results ?? {} };
-    logger.appendKeys({
-      containmentId: state.containment?.containmentId,
-      instanceId: state.containment?.instanceId,
-    });
-    try {
-      const result = await step(resolveDeps(source), state);
+): LambdaHandler<ContainState, ContainState> {
+  const logger = functionLogger(`contain-${name}`, { step: name });
+  return lambdaHandler(
+    logger,
+    async (event: ContainState) => {
+      if (!options.ownValidation && (!event?.containment?.containmentId || !event.containment.instanceId)) {
+        throw new ContainmentStepError(
+          "Phoenix.Refused",
+          `The ${name} step needs { containment: { containmentId, instanceId, … } }.`,
+        );
+      }
+      const state: ContainState = { ...event, results: event?.results ?? {} };
+      logger.appendKeys({
+        containmentId: state.containment?.containmentId,
+        instanceId: state.containment?.instanceId,
+      });
+      const result = await step(deps, state);
       logger.info(`${name} done`, { result });
       return { ...state, results: { ...state.results, [name]: result } };
-    } catch (error) {
-      logger.error(`${name} failed`, { errorName: awsErrorName(error), error: error as Error });
-      throw error;
-    }
-  }).use(injectLambdaContext(logger, { resetKeys: true }));
+    },
+    { resetKeys: true },
+  );
 }

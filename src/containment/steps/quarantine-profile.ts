@@ -1,7 +1,7 @@
 import { CreateInstanceProfileCommand, GetInstanceProfileCommand } from "@aws-sdk/client-iam";
+import { isAwsError } from "../../aws/errors.js";
 import type { PhoenixDeps } from "../../deps.js";
 import { TAG_ROLE } from "../../tags.js";
-import { isAwsError } from "./errors.js";
 import { ACTOR, type ContainmentInput } from "./types.js";
 
 /**

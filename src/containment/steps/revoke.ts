@@ -7,9 +7,9 @@ import {
   ReplaceIamInstanceProfileAssociationCommand,
 } from "@aws-sdk/client-ec2";
 import { GetInstanceProfileCommand } from "@aws-sdk/client-iam";
+import { awsErrorCode, isAwsError } from "../../aws/errors.js";
 import type { PhoenixDeps } from "../../deps.js";
 import { REVOCATION_MARGIN_MS, RevocationRefusedError, revokeOnRole } from "../revocation.js";
-import { awsErrorName, isAwsError } from "./errors.js";
 import { instanceArn } from "./instance.js";
 import { ensureQuarantineProfile, profileNameOf } from "./quarantine-profile.js";
 import { ACTOR, type ContainState, instanceSubject, type RevokeResult } from "./types.js";
@@ -240,7 +240,7 @@ async function denyExistingCredentials(
       return {
         written: false,
         instanceArn: target.instanceArn,
-        refused: `credentials not revoked: ${error instanceof RevocationRefusedError ? error.message : `IAM refused the policy (${awsErrorName(error)}: ${(error as Error).message})`}`,
+        refused: `credentials not revoked: ${error instanceof RevocationRefusedError ? error.message : `IAM refused the policy (${awsErrorCode(error)}: ${(error as Error).message})`}`,
       };
     }
     throw error;

@@ -1,8 +1,8 @@
 import { GetImageCommand } from "@aws-sdk/client-imagebuilder";
 import { GetParameterCommand } from "@aws-sdk/client-ssm";
+import { awsErrorCode } from "../../aws/errors.js";
 import type { PhoenixDeps } from "../../deps.js";
 import { parseAmiIdValue } from "../../images/ami-id.js";
-import { awsErrorCode } from "./errors.js";
 
 /**
  * Two of the three image events do not carry the AMI id: Image Builder names a build version

@@ -6,10 +6,11 @@ import {
   StartInstanceRefreshCommand,
 } from "@aws-sdk/client-auto-scaling";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { awsErrorCode } from "../../aws/errors.js";
 import type { PhoenixDeps } from "../../deps.js";
 import type { RefreshPreferences } from "../preferences.js";
 import { isActiveRefreshStatus } from "../workflow/refresh-outcome.js";
-import { awsErrorCode, RefreshInProgressError } from "./errors.js";
+import { RefreshInProgressError } from "./errors.js";
 import { withTemplate } from "./launch-template.js";
 import { epochSeconds, groupPartition, REFRESH_SK_PREFIX } from "./state-keys.js";
 

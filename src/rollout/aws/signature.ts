@@ -4,10 +4,10 @@ import {
   type SigningAlgorithmSpec,
   VerifyCommand,
 } from "@aws-sdk/client-kms";
+import { awsErrorCode, isTransientAwsError } from "../../aws/errors.js";
 import type { ImageGatePolicy } from "../../policy/index.js";
 import { signatureToVerify } from "../gate.js";
 import type { ImageFacts } from "../image.js";
-import { awsErrorCode, isTransientAwsError } from "./errors.js";
 
 /**
  * KMS Verify over the image's signing payload. Returns true or false when KMS gave a verdict,

@@ -1,4 +1,5 @@
 import { DescribeExecutionCommand, StopExecutionCommand } from "@aws-sdk/client-sfn";
+import { awsErrorCode } from "../../aws/errors.js";
 import type { PhoenixDeps } from "../../deps.js";
 import {
   decideSupersede,
@@ -6,7 +7,6 @@ import {
   type InFlightRollout,
   type SupersedeDecision,
 } from "../supersede.js";
-import { awsErrorCode } from "./errors.js";
 import { releaseGroupLock } from "./lock.js";
 import { endRollout, familyCompleted, inFlightRollouts } from "./rollout-records.js";
 
