@@ -94,3 +94,48 @@ export function instanceActivityEvent(activity: InstanceActivity): BusEvent {
     },
   };
 }
+
+/** Where an instance comes from and goes to in a lifecycle action (warm pools add `WarmPool`). */
+export type LifecycleEnd = "EC2" | "AutoScalingGroup" | "WarmPool";
+
+export interface LifecycleActionSubject {
+  groupName: string;
+  groupArn: string;
+  instanceId: string;
+  hookName: string;
+  token: string;
+  transition: "autoscaling:EC2_INSTANCE_LAUNCHING" | "autoscaling:EC2_INSTANCE_TERMINATING";
+  notificationMetadata?: string;
+  origin: LifecycleEnd;
+  destination: LifecycleEnd;
+}
+
+/**
+ * `EC2 Instance-launch Lifecycle Action` / `EC2 Instance-terminate Lifecycle Action`, sent when an
+ * instance enters a wait state for a hook (user guide, event reference and warm pool events):
+ * NotificationMetadata only when the hook has some; Origin/Destination EC2 → AutoScalingGroup
+ * for a launch into the group, AutoScalingGroup → EC2 for a termination, EC2 → WarmPool and
+ * WarmPool → AutoScalingGroup with a warm pool.
+ */
+export function lifecycleActionEvent(subject: LifecycleActionSubject): BusEvent {
+  const launching = subject.transition === "autoscaling:EC2_INSTANCE_LAUNCHING";
+  return {
+    source: SOURCE,
+    detailType: launching
+      ? "EC2 Instance-launch Lifecycle Action"
+      : "EC2 Instance-terminate Lifecycle Action",
+    resources: [subject.groupArn],
+    detail: {
+      LifecycleActionToken: subject.token,
+      AutoScalingGroupName: subject.groupName,
+      LifecycleHookName: subject.hookName,
+      EC2InstanceId: subject.instanceId,
+      LifecycleTransition: subject.transition,
+      ...(subject.notificationMetadata !== undefined
+        ? { NotificationMetadata: subject.notificationMetadata }
+        : {}),
+      Origin: subject.origin,
+      Destination: subject.destination,
+    },
+  };
+}

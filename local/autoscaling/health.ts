@@ -42,12 +42,24 @@ export interface MotoInstanceState {
   healthStatus: string;
 }
 
+/**
+ * Launch lifecycle hooks (lifecycle.ts): whether an instance still waits in Pending:Wait, or when
+ * its hooks said CONTINUE; undefined when it never waited.
+ */
+export interface LaunchGate {
+  launchState(instanceId: string): { waiting: true } | { waiting: false; decidedAt: number } | undefined;
+}
+
+/** Simulated milliseconds an instance shows Pending:Proceed after its launch hooks completed. */
+const PROCEED_MS = 5_000;
+
 export class SimulatedHealth {
   private readonly instances = new Map<string, TrackedInstance>();
 
   constructor(
     private readonly clock: Pick<Clock, "now">,
     readonly bootMs: number,
+    private readonly gate?: LaunchGate,
   ) {}
 
   has(instanceId: string): boolean {
@@ -88,17 +100,33 @@ export class SimulatedHealth {
     const tracked = this.instances.get(instanceId);
     const motoHealth = moto.healthStatus === "Unhealthy" ? "Unhealthy" : "Healthy";
     if (!tracked) return { lifecycleState: moto.lifecycleState, healthStatus: motoHealth, booted: true };
-    const booted = this.clock.now() >= tracked.bootedAt;
+    const now = this.clock.now();
+    const booted = now >= tracked.bootedAt;
     // Standby, Terminating, Detaching…: moto's own lifecycle wins; only InService is simulated.
     if (moto.lifecycleState !== "InService") {
       return { lifecycleState: moto.lifecycleState, healthStatus: motoHealth, booted };
     }
-    const unhealthy = motoHealth === "Unhealthy" || (booted && tracked.unhealthyImage);
-    return {
-      lifecycleState: booted ? "InService" : "Pending",
-      healthStatus: unhealthy ? "Unhealthy" : "Healthy",
-      booted,
-    };
+    // A launch hook holds the instance in Pending:Wait (booted or not: it runs meanwhile), then
+    // Pending:Proceed; its health checks only count from InService, after the hooks (user guide,
+    // "health check grace period": it starts once lifecycle hooks complete).
+    const gate = this.gate?.launchState(instanceId);
+    let state = booted ? "InService" : "Pending";
+    if (gate?.waiting) state = "Pending:Wait";
+    else if (gate && now < Math.max(tracked.bootedAt, gate.decidedAt + PROCEED_MS)) state = "Pending:Proceed";
+    const inService = state === "InService";
+    const unhealthy = motoHealth === "Unhealthy" || (inService && tracked.unhealthyImage);
+    return { lifecycleState: state, healthStatus: unhealthy ? "Unhealthy" : "Healthy", booted };
+  }
+
+  /**
+   * When the instance's health checks start to count: at launch, or once its launch hooks
+   * completed; undefined while it waits for them (a refresh's health timeout runs from then).
+   */
+  healthClockStart(instanceId: string): number | undefined {
+    const tracked = this.instances.get(instanceId);
+    const gate = this.gate?.launchState(instanceId);
+    if (gate?.waiting) return undefined;
+    return gate ? gate.decidedAt : tracked?.firstSeenAt;
   }
 
   isHealthy(instanceId: string, moto: MotoInstanceState): boolean {

@@ -2,8 +2,11 @@ import type { LocalCloudContext, LocalCloudPart } from "../context.js";
 import { forwardToMoto } from "../gateway/forward.js";
 import { type AwsRequest, queryList } from "../gateway/request.js";
 import type { ControlRoute, ResponseObserver, ServiceHandler } from "../gateway/server.js";
+import { alarmStates } from "./alarms.js";
 import { SimulatedHealth } from "./health.js";
 import { LaunchProfiles } from "./launch-profiles.js";
+import { LifecycleManager } from "./lifecycle.js";
+import { lifecycleHandler } from "./lifecycle-wire.js";
 import { MotoFleet } from "./moto-fleet.js";
 import { EventOutbox } from "./outbox.js";
 import { healthOverlayHandler } from "./overlay.js";
@@ -17,7 +20,8 @@ export { UNHEALTHY_IMAGE_TAG } from "./health.js";
 
 /**
  * Auto Scaling in the local cloud beyond moto: instance refresh (StartInstanceRefresh,
- * DescribeInstanceRefreshes, CancelInstanceRefresh, RollbackInstanceRefresh), simulated
+ * DescribeInstanceRefreshes, CancelInstanceRefresh, RollbackInstanceRefresh; mixed instances
+ * policies, CloudWatch alarms), lifecycle hooks and their actions (lifecycle*.ts), simulated
  * instance boot and health, shown in DescribeAutoScalingGroups/DescribeAutoScalingInstances, and
  * the launch template's instance profile on the instances a group launches.
  */
@@ -74,16 +78,19 @@ export function autoScalingPlugin(
   }
 
   return (context) => {
-    const health = new SimulatedHealth(context.clock, bootSeconds * 1000);
     const fleet = new MotoFleet(context);
-    const profiles = new LaunchProfiles(fleet, (message) => context.log(message));
-    const tracker = new InstanceTracker(fleet, health, context.clock, profiles);
-    const book = new RefreshBook(() => context.clock.now());
     const outbox = new EventOutbox(
       (events) => context.putEvents(events),
       () => context.clock.now(),
       (message) => context.log(message),
     );
+    const lifecycle = new LifecycleManager({ context, fleet, events: outbox });
+    const health = new SimulatedHealth(context.clock, bootSeconds * 1000, lifecycle);
+    const profiles = new LaunchProfiles(fleet, (message) => context.log(message));
+    const tracker = new InstanceTracker(fleet, health, context.clock, profiles, lifecycle);
+    lifecycle.resync = async (name) => (await tracker.sync([name]))[0];
+    const book = new RefreshBook(() => context.clock.now());
+    const alarms = (names: string[]) => alarmStates(context.motoUrl, context.region, names);
     const engine = new RefreshEngine({
       context,
       events: outbox,
@@ -91,12 +98,14 @@ export function autoScalingPlugin(
       fleet,
       tracker,
       health,
+      lifecycle,
+      alarms,
       timing: {
         bootSeconds,
         ...(healthTimeout !== undefined ? { healthTimeoutSeconds: healthTimeout } : {}),
       },
     });
-    const api = new InstanceRefreshApi(book, engine, fleet);
+    const api = new InstanceRefreshApi(book, engine, fleet, alarms);
 
     const markBooted = async (selector: BootedSelector = {}): Promise<string[]> => {
       const groups = await tracker.sync(selector.autoScalingGroupNames ?? []);
@@ -160,17 +169,20 @@ export function autoScalingPlugin(
       name: "autoscaling",
       handlers: [
         instanceRefreshHandler(api),
+        lifecycleHandler(lifecycle, fleet, trackLaunches, context),
         trackLaunches,
         healthOverlayHandler(context.motoUrl, {
           health,
           tracker,
           presentGroup: (name) => engine.presentGroup(name),
+          held: (name) => lifecycle.heldInstances(name),
         }),
       ],
       observers: [noticeImageTags],
       control: { [BOOTED_ROUTE]: bootedRoute, [HEALTH_ROUTE]: healthRoute },
       stop: async () => {
         await engine.stop();
+        await lifecycle.stop();
         // Deliver what the refreshes emitted before moto goes away, but never hang a shutdown on it.
         await Promise.race([outbox.flush(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
       },
@@ -179,6 +191,7 @@ export function autoScalingPlugin(
         trackedInstances: health.all().length,
         activeRefreshes: engine.activeCount(),
         refreshes: book.all().length,
+        lifecycleWaits: lifecycle.actions.all().filter((w) => !w.outcome).length,
       }),
       markBooted,
     };

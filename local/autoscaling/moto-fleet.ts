@@ -2,21 +2,24 @@ import {
   AutoScalingClient,
   DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
+  DetachInstancesCommand,
   SetDesiredCapacityCommand,
   TerminateInstanceInAutoScalingGroupCommand,
   UpdateAutoScalingGroupCommand,
 } from "@aws-sdk/client-auto-scaling";
 import {
   AssociateIamInstanceProfileCommand,
+  CreateTagsCommand,
   DescribeInstancesCommand,
   DescribeLaunchTemplatesCommand,
   DescribeLaunchTemplateVersionsCommand,
   DescribeTagsCommand,
   EC2Client,
+  TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
 import type { LocalCloudContext } from "../context.js";
 import { type LaunchedFrom, UNHEALTHY_IMAGE_TAG } from "./health.js";
-import type { LaunchTemplateSpec } from "./refresh-model.js";
+import type { LaunchTemplateSpec, MixedInstancesPolicy } from "./refresh-model.js";
 
 /**
  * The Auto Scaling and EC2 calls the refresh engine makes, straight to moto (no faults, not in
@@ -39,6 +42,18 @@ export interface GroupInstance {
   protectedFromScaleIn: boolean;
 }
 
+/** One instance as DescribeAutoScalingInstances answers it (what a held instance keeps showing). */
+export interface GroupMembership {
+  instanceId: string;
+  groupName: string;
+  instanceType?: string;
+  availabilityZone?: string;
+  lifecycleState: string;
+  healthStatus: string;
+  launchTemplate?: LaunchTemplateSpec;
+  protectedFromScaleIn: boolean;
+}
+
 export interface GroupSnapshot {
   name: string;
   arn: string;
@@ -47,6 +62,8 @@ export interface GroupSnapshot {
   launchTemplate?: LaunchTemplateSpec;
   launchConfigurationName?: string;
   usesMixedInstancesPolicy: boolean;
+  /** As moto returns it; `launchTemplate` is then its LaunchTemplateSpecification. */
+  mixedInstancesPolicy?: MixedInstancesPolicy;
   instances: GroupInstance[];
 }
 
@@ -94,7 +111,8 @@ export class MotoFleet {
         }),
       );
       for (const group of page.AutoScalingGroups ?? []) {
-        const lt = group.LaunchTemplate;
+        const mixed = group.MixedInstancesPolicy as MixedInstancesPolicy | undefined;
+        const lt = group.LaunchTemplate ?? mixed?.LaunchTemplate?.LaunchTemplateSpecification;
         groups.push({
           name: group.AutoScalingGroupName ?? "",
           arn: group.AutoScalingGroupARN ?? "",
@@ -114,7 +132,8 @@ export class MotoFleet {
           ...(group.LaunchConfigurationName
             ? { launchConfigurationName: group.LaunchConfigurationName }
             : {}),
-          usesMixedInstancesPolicy: group.MixedInstancesPolicy !== undefined,
+          usesMixedInstancesPolicy: mixed !== undefined,
+          ...(mixed ? { mixedInstancesPolicy: mixed } : {}),
           instances: (group.Instances ?? []).map((i) => ({
             instanceId: i.InstanceId ?? "",
             lifecycleState: i.LifecycleState ?? "InService",
@@ -237,10 +256,89 @@ export class MotoFleet {
     );
   }
 
+  /** A mixed group's policy, whole (moto replaces the policy it had with what it is given). */
+  async setMixedInstancesPolicy(groupName: string, policy: MixedInstancesPolicy): Promise<void> {
+    const spec = policy.LaunchTemplate?.LaunchTemplateSpecification;
+    const named = spec?.LaunchTemplateId
+      ? { LaunchTemplateId: spec.LaunchTemplateId }
+      : { LaunchTemplateName: spec?.LaunchTemplateName };
+    await this.autoscaling.send(
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: groupName,
+        MixedInstancesPolicy: {
+          ...policy,
+          LaunchTemplate: {
+            ...policy.LaunchTemplate,
+            LaunchTemplateSpecification: { ...named, ...(spec?.Version ? { Version: spec.Version } : {}) },
+          },
+        } as NonNullable<
+          ConstructorParameters<typeof UpdateAutoScalingGroupCommand>[0]["MixedInstancesPolicy"]
+        >,
+      }),
+    );
+  }
+
   async setDesiredCapacity(groupName: string, capacity: number): Promise<void> {
     await this.autoscaling.send(
       new SetDesiredCapacityCommand({ AutoScalingGroupName: groupName, DesiredCapacity: capacity }),
     );
+  }
+
+  /** The instances' group memberships as moto has them (none for instances outside any group). */
+  async memberships(instanceIds: string[]): Promise<GroupMembership[]> {
+    if (instanceIds.length === 0) return [];
+    const { AutoScalingInstances = [] } = await this.autoscaling.send(
+      new DescribeAutoScalingInstancesCommand({ InstanceIds: instanceIds }),
+    );
+    return AutoScalingInstances.map((i) => ({
+      instanceId: i.InstanceId ?? "",
+      groupName: i.AutoScalingGroupName ?? "",
+      ...(i.InstanceType ? { instanceType: i.InstanceType } : {}),
+      ...(i.AvailabilityZone ? { availabilityZone: i.AvailabilityZone } : {}),
+      lifecycleState: i.LifecycleState ?? "InService",
+      healthStatus: i.HealthStatus ?? "HEALTHY",
+      ...(i.LaunchTemplate
+        ? {
+            launchTemplate: {
+              ...(i.LaunchTemplate.LaunchTemplateId
+                ? { LaunchTemplateId: i.LaunchTemplate.LaunchTemplateId }
+                : {}),
+              ...(i.LaunchTemplate.LaunchTemplateName
+                ? { LaunchTemplateName: i.LaunchTemplate.LaunchTemplateName }
+                : {}),
+              ...(i.LaunchTemplate.Version ? { Version: i.LaunchTemplate.Version } : {}),
+            },
+          }
+        : {}),
+      protectedFromScaleIn: i.ProtectedFromScaleIn ?? false,
+    }));
+  }
+
+  /**
+   * Takes instances out of moto's group while they wait for terminate hooks: moto then launches
+   * their replacements (without decrement) or lowers desired capacity (with), as AWS does when a
+   * termination starts. The group tag goes back on, since AWS keeps it until the instance is gone.
+   */
+  async detachForTermination(groupName: string, instanceIds: string[], decrement: boolean): Promise<void> {
+    await this.autoscaling.send(
+      new DetachInstancesCommand({
+        AutoScalingGroupName: groupName,
+        InstanceIds: instanceIds,
+        ShouldDecrementDesiredCapacity: decrement,
+      }),
+    );
+    await this.ec2
+      .send(
+        new CreateTagsCommand({
+          Resources: instanceIds,
+          Tags: [{ Key: "aws:autoscaling:groupName", Value: groupName }],
+        }),
+      )
+      .catch(() => {});
+  }
+
+  async terminateInstances(instanceIds: string[]): Promise<void> {
+    if (instanceIds.length) await this.ec2.send(new TerminateInstancesCommand({ InstanceIds: instanceIds }));
   }
 
   /** False when the instance already left the group (e.g. a containment detached it): nothing to do. */

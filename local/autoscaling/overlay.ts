@@ -1,9 +1,12 @@
 import { forwardToMoto } from "../gateway/forward.js";
+import { queryList } from "../gateway/request.js";
 import { xmlEscape } from "../gateway/response.js";
 import type { ServiceHandler } from "../gateway/server.js";
 import type { LaunchedFrom, SimulatedHealth } from "./health.js";
-import type { LaunchTemplateSpec } from "./refresh-model.js";
+import type { HeldInstance } from "./lifecycle.js";
+import type { LaunchTemplateSpec, MixedInstancesPolicy } from "./refresh-model.js";
 import type { InstanceTracker } from "./tracker.js";
+import { structureXml } from "./wire.js";
 import {
   applyEdits,
   child,
@@ -32,12 +35,16 @@ export interface GroupPresentation {
    * capacity for that), the desired capacity AWS would still show.
    */
   desiredCapacity?: number;
+  /** A mixed group's policy as AWS still shows it while the refresh runs. */
+  mixedInstancesPolicy?: MixedInstancesPolicy;
 }
 
 export interface OverlaySources {
   health: SimulatedHealth;
   tracker: Pick<InstanceTracker, "sync">;
   presentGroup(groupName: string): GroupPresentation | undefined;
+  /** Instances moto no longer has in the group that AWS would still show (Terminating:Wait). */
+  held?(groupName?: string): HeldInstance[];
 }
 
 const OVERLAID = new Set(["DescribeAutoScalingGroups", "DescribeAutoScalingInstances"]);
@@ -54,7 +61,7 @@ export function healthOverlayHandler(motoUrl: string, sources: OverlaySources): 
       const body =
         request.action === "DescribeAutoScalingGroups"
           ? await overlayGroups(xml, sources)
-          : await overlayInstances(xml, sources);
+          : await overlayInstances(xml, sources, queryList(request.params, "InstanceIds"));
       return { ...response, body };
     },
   };
@@ -82,16 +89,27 @@ export async function overlayGroups(xml: string, sources: OverlaySources): Promi
     if (presentation?.launchTemplate && launchTemplate) {
       edits.push(replaceElement(launchTemplate, launchTemplateXml(presentation.launchTemplate)));
     }
+    const mixed = child(xml, group.member, "MixedInstancesPolicy");
+    if (presentation?.mixedInstancesPolicy && mixed) {
+      edits.push(replaceContent(mixed, structureXml(presentation.mixedInstancesPolicy)));
+    }
     const desired = child(xml, group.member, "DesiredCapacity");
     if (presentation?.desiredCapacity !== undefined && desired) {
       edits.push(replaceContent(desired, String(presentation.desiredCapacity)));
     }
     for (const instance of group.instances) edits.push(...instanceEdits(xml, instance, sources.health));
+    const held = heldAsLaunched(sources, sources.held?.(group.name) ?? []);
+    const instances = child(xml, group.member, "Instances");
+    if (held.length && instances) edits.push(appendMembers(xml, instances, held, false));
   }
   return applyEdits(xml, edits);
 }
 
-export async function overlayInstances(xml: string, sources: OverlaySources): Promise<string> {
+export async function overlayInstances(
+  xml: string,
+  sources: OverlaySources,
+  instanceIds: string[] = [],
+): Promise<string> {
   const list = elementAt(xml, [
     "DescribeAutoScalingInstancesResponse",
     "DescribeAutoScalingInstancesResult",
@@ -105,9 +123,47 @@ export async function overlayInstances(xml: string, sources: OverlaySources): Pr
       .map((m) => textOf(xml, child(xml, m, "AutoScalingGroupName")) ?? ""),
   );
   if (unseenGroups.size) await sources.tracker.sync([...unseenGroups]);
-  return applyEdits(
-    xml,
-    members.flatMap((member) => instanceEdits(xml, member, sources.health)),
+  const edits = members.flatMap((member) => instanceEdits(xml, member, sources.health));
+  const held = heldAsLaunched(
+    sources,
+    (sources.held?.() ?? []).filter((h) => instanceIds.length === 0 || instanceIds.includes(h.instanceId)),
+  );
+  if (held.length) edits.push(appendMembers(xml, list, held, true));
+  return applyEdits(xml, edits);
+}
+
+/** Held instances with the launch template version they were launched from, as for any member. */
+function heldAsLaunched(sources: OverlaySources, held: HeldInstance[]): HeldInstance[] {
+  return held.map((h) => {
+    const launchedFrom = sources.health.get(h.instanceId)?.launchTemplate;
+    return launchedFrom ? { ...h, launchTemplate: launchedFrom } : h;
+  });
+}
+
+/** Adds members after a list's last one (a `<List/>` becomes `<List>…</List>`). */
+function appendMembers(xml: string, list: ElementSpan, held: HeldInstance[], withGroup: boolean): Edit {
+  const members = held.map((h) => heldMemberXml(h, withGroup)).join("");
+  if (list.contentStart === list.contentEnd && xml.slice(list.start, list.end).endsWith("/>")) {
+    return replaceElement(list, `<${list.name}>${members}</${list.name}>`);
+  }
+  return { start: list.contentEnd, end: list.contentEnd, text: members };
+}
+
+/** A held instance as AWS lists it: in DescribeAutoScalingInstances with its group's name. */
+function heldMemberXml(h: HeldInstance, withGroup: boolean): string {
+  const field = (name: string, value: string | undefined) =>
+    value === undefined ? "" : `<${name}>${xmlEscape(value)}</${name}>`;
+  return (
+    "<member>" +
+    field("InstanceId", h.instanceId) +
+    field("InstanceType", h.instanceType) +
+    (withGroup ? field("AutoScalingGroupName", h.groupName) : "") +
+    field("AvailabilityZone", h.availabilityZone) +
+    field("LifecycleState", h.lifecycleState) +
+    field("HealthStatus", h.healthStatus) +
+    (h.launchTemplate ? launchTemplateXml(h.launchTemplate) : "") +
+    field("ProtectedFromScaleIn", String(h.protectedFromScaleIn)) +
+    "</member>"
   );
 }
 

@@ -1,12 +1,15 @@
+import type { AlarmState } from "./alarms.js";
 import type { MotoFleet } from "./moto-fleet.js";
 import type { RefreshEngine } from "./refresh-engine.js";
 import {
   type DesiredConfiguration,
   type InstanceRefresh,
   isNumberedVersion,
+  type LaunchTemplateSpec,
   RefreshApiError,
   type RefreshBook,
   type RefreshPreferences,
+  templateOf,
 } from "./refresh-model.js";
 import { countsForUpdate, dispositionOf, preferencesProblem, withDefaults } from "./refresh-plan.js";
 
@@ -19,7 +22,7 @@ export interface StartRefreshRequest {
   groupName?: string;
   strategy?: string;
   desiredConfiguration?: DesiredConfiguration;
-  /** Set when the request asks for something the local cloud does not model (e.g. a mixed instances policy). */
+  /** Set when the request asks for something the local cloud does not model. */
   unsupported?: string;
   preferences: RefreshPreferences;
 }
@@ -38,6 +41,7 @@ export class InstanceRefreshApi {
     private readonly book: RefreshBook,
     private readonly engine: RefreshEngine,
     private readonly fleet: MotoFleet,
+    private readonly alarms: (names: string[]) => Promise<Map<string, AlarmState>> = async () => new Map(),
   ) {}
 
   async start(request: StartRefreshRequest): Promise<string> {
@@ -48,12 +52,30 @@ export class InstanceRefreshApi {
     if (request.unsupported) throw validation(request.unsupported);
     const problem = preferencesProblem(request.preferences);
     if (problem) throw validation(problem);
+    await this.requireAlarms(request.preferences.AlarmSpecification?.Alarms ?? []);
 
-    const desired = request.desiredConfiguration?.LaunchTemplate;
-    if (desired) {
-      if (group.launchConfigurationName || group.usesMixedInstancesPolicy || !group.launchTemplate) {
+    const desiredConfiguration = request.desiredConfiguration;
+    const desired = templateOf(desiredConfiguration);
+    if (desiredConfiguration) {
+      if (group.launchConfigurationName || !group.launchTemplate) {
         throw validation(
-          "The local cloud supports a DesiredConfiguration only for Auto Scaling groups that use a launch template.",
+          "The local cloud supports a DesiredConfiguration only for Auto Scaling groups that use a launch template or a mixed instances policy.",
+        );
+      }
+      if (desiredConfiguration.LaunchTemplate && desiredConfiguration.MixedInstancesPolicy) {
+        throw validation(
+          "Valid requests must contain either LaunchTemplate or MixedInstancesPolicy in DesiredConfiguration, not both.",
+        );
+      }
+      // A mixed group keeps its policy: its launch template is changed within it.
+      if (desiredConfiguration.LaunchTemplate && group.usesMixedInstancesPolicy) {
+        throw validation(
+          "The Auto Scaling group uses a mixed instances policy. Specify the launch template in DesiredConfiguration.MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification.",
+        );
+      }
+      if (!desired) {
+        throw validation(
+          "DesiredConfiguration.MixedInstancesPolicy must include LaunchTemplate.LaunchTemplateSpecification.",
         );
       }
       await this.requireLaunchTemplateVersion(desired);
@@ -81,6 +103,7 @@ export class InstanceRefreshApi {
       preferences,
       ...(request.desiredConfiguration ? { desiredConfiguration: request.desiredConfiguration } : {}),
       ...(group.launchTemplate ? { previousLaunchTemplate: group.launchTemplate } : {}),
+      ...(group.mixedInstancesPolicy ? { previousMixedPolicy: group.mixedInstancesPolicy } : {}),
       instancesToUpdate: group.instances.filter((i) => countsForUpdate(dispositionOf(i, preferences))).length,
     });
     this.engine.start(refresh, group);
@@ -131,7 +154,17 @@ export class InstanceRefreshApi {
     return group;
   }
 
-  private async requireLaunchTemplateVersion(spec: DesiredConfiguration["LaunchTemplate"]): Promise<void> {
+  /** Every alarm named must exist in CloudWatch (same account and Region) when the refresh starts. */
+  private async requireAlarms(names: string[]): Promise<void> {
+    if (names.length === 0) return;
+    const states = await this.alarms(names);
+    const missing = names.filter((n) => !states.has(n));
+    if (missing.length > 0) {
+      throw validation(`The following CloudWatch alarms could not be found: ${missing.join(", ")}.`);
+    }
+  }
+
+  private async requireLaunchTemplateVersion(spec: LaunchTemplateSpec): Promise<void> {
     if (Boolean(spec.LaunchTemplateId) === Boolean(spec.LaunchTemplateName)) {
       throw validation(
         "Valid requests must contain either LaunchTemplateId or LaunchTemplateName, not both.",

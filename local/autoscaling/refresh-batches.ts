@@ -1,6 +1,7 @@
 import type { BusEvent, LocalCloudContext } from "../context.js";
 import { instanceActivityEvent } from "./events.js";
 import type { SimulatedHealth } from "./health.js";
+import type { LifecycleManager } from "./lifecycle.js";
 import type { GroupSnapshot, MotoFleet } from "./moto-fleet.js";
 import { type Batch, nextBatch } from "./refresh-plan.js";
 import { type Pass, type PassFailure, type Run, sleepIn, throwIfInterrupted } from "./refresh-run.js";
@@ -17,6 +18,13 @@ import type { InstanceTracker } from "./tracker.js";
  * healthy instance from ever timing out when the grace period is shorter than a boot. After it
  * is healthy, InstanceWarmup (default: the group's HealthCheckGracePeriod) passes before it
  * counts as updated and the next batch starts.
+ *
+ * Lifecycle hooks: a replacement in Pending:Wait is not healthy yet, and its health timeout
+ * only starts once its launch hooks completed (the grace period starts then); one whose launch
+ * a hook abandoned is replaced by the group, and the batch waits for that one instead. An old
+ * instance terminated with terminate hooks waits in Terminating:Wait; the batch is over once it
+ * is gone (a refresh waits for in-flight terminations, as CancelInstanceRefresh's
+ * WaitForTransitioningInstances describes).
  */
 
 export interface BatchTiming {
@@ -30,6 +38,8 @@ export interface BatchDeps {
   fleet: MotoFleet;
   tracker: InstanceTracker;
   health: SimulatedHealth;
+  /** Terminations go through the group's terminate hooks; launches may wait for launch hooks. */
+  lifecycle: Pick<LifecycleManager, "terminate" | "isHeld" | "successorsOf">;
   timing: BatchTiming;
 }
 
@@ -82,8 +92,16 @@ export class BatchReplacer {
     for (const id of instanceIds) {
       this.throwIfInterrupted(run);
       const startedAt = this.deps.context.clock.now();
-      if (await this.deps.fleet.terminateInGroup(id, false))
-        this.emitActivity(run, "Terminate", id, startedAt);
+      if (await this.deps.lifecycle.terminate(id, false)) this.emitActivity(run, "Terminate", id, startedAt);
+    }
+    await this.awaitTerminated(run, instanceIds);
+  }
+
+  /** Waits until instances terminated with terminate hooks have left Terminating:Wait/Proceed. */
+  private async awaitTerminated(run: Run, instanceIds: string[]): Promise<void> {
+    const floor = MIN_POLL_REAL_MS * this.deps.context.clock.speed;
+    while (instanceIds.some((id) => this.deps.lifecycle.isHeld(id))) {
+      await this.sleep(run, Math.max(floor, MAX_POLL_SIMULATED_MS / 10));
     }
   }
 
@@ -108,7 +126,7 @@ export class BatchReplacer {
       }
       for (const id of batch.terminateFirst) {
         const startedAt = this.deps.context.clock.now();
-        await fleet.terminateInGroup(id, false);
+        await this.deps.lifecycle.terminate(id, false);
         this.emitActivity(run, "Terminate", id, startedAt);
       }
       const launchedAt = this.deps.context.clock.now();
@@ -126,12 +144,13 @@ export class BatchReplacer {
       const gone = new Set<string>();
       for (const id of [...run.surplus]) {
         const startedAt = this.deps.context.clock.now();
-        await fleet.terminateInGroup(id, true);
+        await this.deps.lifecycle.terminate(id, true);
         run.surplus.delete(id);
         gone.add(id);
         this.emitActivity(run, "Terminate", id, startedAt);
       }
       run.shownDesiredCapacity = undefined;
+      await this.awaitTerminated(run, [...batch.terminateFirst, ...gone]);
       const latest = waited.group;
       if (!latest) return { group: undefined };
       return {
@@ -166,7 +185,7 @@ export class BatchReplacer {
       .sort((a, b) => Number(this.isHealthy(a, states)) - Number(this.isHealthy(b, states)));
     for (const id of ordered.slice(0, run.surplus.size)) {
       const startedAt = this.deps.context.clock.now();
-      await this.deps.fleet.terminateInGroup(id, true);
+      await this.deps.lifecycle.terminate(id, true);
       this.emitActivity(run, "Terminate", id, startedAt);
     }
     run.surplus.clear();
@@ -192,8 +211,9 @@ export class BatchReplacer {
    */
   private async awaitHealthy(
     run: Run,
-    instanceIds: string[],
+    launchedIds: string[],
   ): Promise<{ group: GroupSnapshot | undefined } | { failure: PassFailure }> {
+    let instanceIds = [...launchedIds];
     const { clock } = this.deps.context;
     const timeoutMs = this.healthTimeoutSeconds(run) * 1000;
     const started = clock.now();
@@ -208,6 +228,15 @@ export class BatchReplacer {
       if (waiting.length === 0) return { group };
       const now = clock.now();
       let wakeAt = Number.POSITIVE_INFINITY;
+      // A launch a hook abandoned: the group launched another in its place, which is awaited instead.
+      const abandoned = waiting.filter(
+        (id) => !states.has(id) && this.deps.lifecycle.successorsOf(id).length > 0,
+      );
+      if (abandoned.length > 0) {
+        const successors = abandoned.flatMap((id) => this.deps.lifecycle.successorsOf(id));
+        instanceIds = [...instanceIds.filter((id) => !abandoned.includes(id)), ...successors];
+        continue;
+      }
       for (const id of waiting) {
         if (!states.has(id)) {
           return {
@@ -218,7 +247,9 @@ export class BatchReplacer {
           };
         }
         const tracked = this.deps.health.get(id);
-        const deadline = (tracked?.firstSeenAt ?? started) + timeoutMs;
+        // In Pending:Wait there is no deadline yet: the hook's own timeout bounds the wait.
+        const clockStart = this.deps.health.healthClockStart(id) ?? (tracked ? undefined : started);
+        const deadline = clockStart === undefined ? Number.POSITIVE_INFINITY : clockStart + timeoutMs;
         if (now >= deadline) {
           const image = tracked?.imageId ? ` (image ${tracked.imageId})` : "";
           return {

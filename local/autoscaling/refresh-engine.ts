@@ -1,10 +1,18 @@
 import type { BusEvent, LocalCloudContext } from "../context.js";
+import { type AlarmState, alarmReason } from "./alarms.js";
 import { checkpointEvent, type RefreshEventKind, refreshEvent } from "./events.js";
 import type { SimulatedHealth } from "./health.js";
+import type { LifecycleManager } from "./lifecycle.js";
 import type { GroupSnapshot, MotoFleet } from "./moto-fleet.js";
 import type { GroupPresentation } from "./overlay.js";
 import { BatchReplacer, type BatchTiming } from "./refresh-batches.js";
-import type { InstanceRefresh, RefreshBook } from "./refresh-model.js";
+import {
+  type DesiredConfiguration,
+  type InstanceRefresh,
+  mergedPolicy,
+  type RefreshBook,
+  templateOf,
+} from "./refresh-model.js";
 import {
   checkpointCount,
   countsForUpdate,
@@ -47,12 +55,17 @@ export interface EngineDeps {
   fleet: MotoFleet;
   tracker: InstanceTracker;
   health: SimulatedHealth;
+  lifecycle: LifecycleManager;
+  /** The states of CloudWatch alarms (Preferences.AlarmSpecification), by name. */
+  alarms: (names: string[]) => Promise<Map<string, AlarmState>>;
   timing: BatchTiming;
 }
 
 /** How often a waiting refresh looks again at the instances it waits for: simulated, and at least real. */
 const WAIT_POLL_SIMULATED_MS = 10_000;
 const MIN_WAIT_POLL_REAL_MS = 20;
+/** Alarms are read at most this often in real time, whatever the clock's speed. */
+const ALARM_POLL_REAL_MS = 50;
 
 function checkpointReason(percentage: number, delaySeconds: number): string {
   return `Checkpoint ${percentage}% reached; waiting ${delaySeconds} seconds before continuing.`;
@@ -103,6 +116,7 @@ export class RefreshEngine {
     if (!run) return undefined;
     return {
       ...(run.shownLaunchTemplate ? { launchTemplate: run.shownLaunchTemplate } : {}),
+      ...(run.shownMixedPolicy ? { mixedInstancesPolicy: run.shownMixedPolicy } : {}),
       ...(run.shownDesiredCapacity !== undefined ? { desiredCapacity: run.shownDesiredCapacity } : {}),
     };
   }
@@ -130,9 +144,51 @@ export class RefreshEngine {
   }
 
   private async drive(run: Run): Promise<void> {
+    const watch = new AbortController();
+    const watching = this.watchAlarms(run, watch.signal);
+    try {
+      await this.driveUnwatched(run, watch);
+    } finally {
+      watch.abort();
+      await watching;
+    }
+  }
+
+  /**
+   * While the refresh runs forward (replacing, at checkpoints, baking), an alarm of its
+   * AlarmSpecification in ALARM fails it, or rolls it back with AutoRollback (user guide,
+   * "Undo changes with a manual or auto rollback"). Not watched during a rollback.
+   */
+  private async watchAlarms(run: Run, signal: AbortSignal): Promise<void> {
+    const names = run.refresh.Preferences.AlarmSpecification?.Alarms ?? [];
+    if (names.length === 0) return;
+    const { clock } = this.deps.context;
+    const poll = Math.max(WAIT_POLL_SIMULATED_MS, ALARM_POLL_REAL_MS * clock.speed);
+    const forward = () => ["Pending", "InProgress", "Baking"].includes(run.refresh.Status);
+    while (!signal.aborted && forward()) {
+      try {
+        const states = await this.deps.alarms(names);
+        const firing = names.filter((n) => states.get(n) === "ALARM");
+        if (firing.length > 0 && forward() && run.intent === undefined && !signal.aborted) {
+          run.intent = "alarm";
+          run.alarmReason = alarmReason(firing);
+          run.controller.abort();
+          return;
+        }
+      } catch (error) {
+        this.deps.context.log(
+          `instance refresh ${run.refresh.InstanceRefreshId}: alarms: ${(error as Error).message}`,
+        );
+      }
+      await clock.sleep(poll, signal).catch(() => {});
+    }
+  }
+
+  private async driveUnwatched(run: Run, watch: AbortController): Promise<void> {
     try {
       const failure = await this.forward(run);
       if (!failure) return await this.succeed(run);
+      watch.abort();
       if (run.refresh.Preferences.AutoRollback) {
         this.deps.book.beginRollback(run.refresh.InstanceRefreshId, `Automatic rollback: ${failure.reason}`);
         return await this.rollbackAfterInterruption(run);
@@ -154,6 +210,12 @@ export class RefreshEngine {
       }
       if (run.intent === "rollback") return await this.rollbackAfterInterruption(run);
       if (run.intent === "cancel") return await this.cancelled(run);
+      if (run.intent === "alarm") {
+        const reason = run.alarmReason ?? alarmReason([]);
+        if (!run.refresh.Preferences.AutoRollback) return await this.fail(run, reason);
+        this.deps.book.beginRollback(run.refresh.InstanceRefreshId, reason);
+        return await this.rollbackAfterInterruption(run);
+      }
     } catch (second) {
       if (second instanceof Interrupted) return this.afterInterruption(run, second);
       this.deps.context.log(
@@ -187,12 +249,9 @@ export class RefreshEngine {
     this.deps.book.transition(refresh.InstanceRefreshId, "InProgress");
     this.emit(run, "Started");
 
-    const desired = refresh.DesiredConfiguration?.LaunchTemplate;
+    const desired = templateOf(refresh.DesiredConfiguration);
     const target = await this.deps.tracker.resolve(desired ?? group.launchTemplate);
-    if (desired) {
-      run.shownLaunchTemplate = group.launchTemplate;
-      await this.deps.fleet.setLaunchTemplate(name, desired);
-    }
+    if (refresh.DesiredConfiguration) await this.applyConfiguration(run, group, refresh.DesiredConfiguration);
     const preferences = refresh.Preferences;
     const matches = (id: string) =>
       preferences.SkipMatching === true &&
@@ -311,6 +370,7 @@ export class RefreshEngine {
     }
     // The group now shows the desired configuration: moto has had it since the refresh started.
     run.shownLaunchTemplate = undefined;
+    run.shownMixedPolicy = undefined;
     this.deps.book.transition(refresh.InstanceRefreshId, "Successful");
     this.deps.book.setReason(refresh.InstanceRefreshId, undefined);
     this.emit(run, "Succeeded");
@@ -352,13 +412,48 @@ export class RefreshEngine {
     }
   }
 
+  /**
+   * moto launches from the group's configuration, so the desired one is applied to it at once;
+   * the group shows the old one (the overlay) until the refresh succeeds, as AWS's does. A mixed
+   * desired configuration keeps the group's Overrides and InstancesDistribution it leaves out.
+   */
+  private async applyConfiguration(
+    run: Run,
+    group: GroupSnapshot,
+    desired: DesiredConfiguration,
+  ): Promise<void> {
+    const name = group.name;
+    if (desired.MixedInstancesPolicy) {
+      run.shownMixedPolicy = group.mixedInstancesPolicy;
+      run.shownLaunchTemplate = group.mixedInstancesPolicy ? undefined : group.launchTemplate;
+      await this.deps.fleet.setMixedInstancesPolicy(
+        name,
+        mergedPolicy(group.mixedInstancesPolicy, desired.MixedInstancesPolicy),
+      );
+    } else if (desired.LaunchTemplate) {
+      run.shownLaunchTemplate = group.launchTemplate;
+      await this.deps.fleet.setLaunchTemplate(name, desired.LaunchTemplate);
+    }
+  }
+
+  /** Puts the group back on the configuration it had when the refresh started. */
+  private async applyPrevious(run: Run): Promise<void> {
+    const { previousMixedPolicy, previousLaunchTemplate } = run.refresh;
+    const name = run.refresh.AutoScalingGroupName;
+    if (previousMixedPolicy) await this.deps.fleet.setMixedInstancesPolicy(name, previousMixedPolicy);
+    else if (previousLaunchTemplate) await this.deps.fleet.setLaunchTemplate(name, previousLaunchTemplate);
+    run.shownLaunchTemplate = undefined;
+    run.shownMixedPolicy = undefined;
+  }
+
   /** Without a successful refresh, AWS leaves the group on the configuration it had. */
   private async restorePreviousConfiguration(run: Run): Promise<void> {
     const previous = run.refresh.previousLaunchTemplate;
     run.shownLaunchTemplate = undefined;
+    run.shownMixedPolicy = undefined;
     if (!run.refresh.DesiredConfiguration || !previous) return;
     try {
-      await this.deps.fleet.setLaunchTemplate(run.refresh.AutoScalingGroupName, previous);
+      await this.applyPrevious(run);
     } catch (error) {
       // The group may be gone; the refresh must still reach its final status.
       this.deps.context.log(`instance refresh ${run.refresh.InstanceRefreshId}: ${(error as Error).message}`);
@@ -373,8 +468,7 @@ export class RefreshEngine {
     const name = refresh.AutoScalingGroupName;
     const previousSpec = refresh.previousLaunchTemplate;
     if (!previousSpec) throw new Error("no previous launch template to roll back to");
-    await this.deps.fleet.setLaunchTemplate(name, previousSpec);
-    run.shownLaunchTemplate = undefined;
+    await this.applyPrevious(run);
     const previous = await this.deps.tracker.resolve(previousSpec);
     const [group] = await this.deps.tracker.sync([name]);
     if (!group) throw new Error(`the Auto Scaling group ${name} no longer exists`);

@@ -70,8 +70,48 @@ export interface RefreshPreferences {
   BakeTime?: number;
 }
 
+/**
+ * A MixedInstancesPolicy as the API shapes it (LaunchTemplate.LaunchTemplateSpecification,
+ * LaunchTemplate.Overrides, InstancesDistribution): kept as given, rendered back as given.
+ */
+export interface MixedInstancesPolicy {
+  LaunchTemplate?: { LaunchTemplateSpecification?: LaunchTemplateSpec; Overrides?: unknown[] };
+  InstancesDistribution?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+/** Either a launch template or a mixed instances policy ("you must specify either", API reference). */
 export interface DesiredConfiguration {
-  LaunchTemplate: LaunchTemplateSpec;
+  LaunchTemplate?: LaunchTemplateSpec;
+  MixedInstancesPolicy?: MixedInstancesPolicy;
+}
+
+/** The launch template a configuration launches from, wherever it names it. */
+export function templateOf(config: DesiredConfiguration | undefined): LaunchTemplateSpec | undefined {
+  return config?.LaunchTemplate ?? config?.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification;
+}
+
+/**
+ * The policy a mixed desired configuration gives the group: what it names, and for what it
+ * leaves out (Overrides, InstancesDistribution) the group's current values, which AWS keeps.
+ */
+export function mergedPolicy(
+  current: MixedInstancesPolicy | undefined,
+  desired: MixedInstancesPolicy,
+): MixedInstancesPolicy {
+  const overrides = desired.LaunchTemplate?.Overrides ?? current?.LaunchTemplate?.Overrides;
+  const distribution = desired.InstancesDistribution ?? current?.InstancesDistribution;
+  return {
+    ...current,
+    ...desired,
+    LaunchTemplate: {
+      ...(desired.LaunchTemplate?.LaunchTemplateSpecification
+        ? { LaunchTemplateSpecification: desired.LaunchTemplate.LaunchTemplateSpecification }
+        : {}),
+      ...(overrides ? { Overrides: overrides } : {}),
+    },
+    ...(distribution ? { InstancesDistribution: distribution } : {}),
+  };
 }
 
 export interface RollbackDetails {
@@ -96,8 +136,10 @@ export interface InstanceRefresh {
   DesiredConfiguration?: DesiredConfiguration;
   RollbackDetails?: RollbackDetails;
   Strategy: "Rolling";
-  /** The group's launch template when the refresh started: what a rollback returns to. */
+  /** The group's launch template when the refresh started (its policy's, for a mixed group). */
   previousLaunchTemplate?: LaunchTemplateSpec;
+  /** A mixed group's policy when the refresh started: what a rollback or failure restores. */
+  previousMixedPolicy?: MixedInstancesPolicy;
 }
 
 /** An AWS error the API answers with (code as on the wire, e.g. `InstanceRefreshInProgress`). */
@@ -117,6 +159,7 @@ export interface NewRefresh {
   preferences: RefreshPreferences;
   desiredConfiguration?: DesiredConfiguration;
   previousLaunchTemplate?: LaunchTemplateSpec;
+  previousMixedPolicy?: MixedInstancesPolicy;
   instancesToUpdate: number;
 }
 
@@ -150,6 +193,7 @@ export class RefreshBook {
       Strategy: "Rolling",
       ...(request.desiredConfiguration ? { DesiredConfiguration: request.desiredConfiguration } : {}),
       ...(request.previousLaunchTemplate ? { previousLaunchTemplate: request.previousLaunchTemplate } : {}),
+      ...(request.previousMixedPolicy ? { previousMixedPolicy: request.previousMixedPolicy } : {}),
     };
     this.byGroup.set(request.groupName, [refresh, ...(this.byGroup.get(request.groupName) ?? [])]);
     this.byId.set(refresh.InstanceRefreshId, refresh);
@@ -253,7 +297,7 @@ export function irreversibleReason(
   if (!refresh.DesiredConfiguration) {
     return "The instance refresh cannot be rolled back because it was started without a desired configuration.";
   }
-  if (!isNumberedVersion(refresh.DesiredConfiguration.LaunchTemplate.Version)) {
+  if (!isNumberedVersion(templateOf(refresh.DesiredConfiguration)?.Version)) {
     return "The instance refresh cannot be rolled back because its desired configuration uses the $Latest or $Default launch template version.";
   }
   if (!refresh.previousLaunchTemplate) {

@@ -10,6 +10,8 @@ export const DEFAULT_MIN_HEALTHY_PERCENTAGE = 90;
 /** AWS's default when CheckpointPercentages is given without CheckpointDelay (one hour). */
 export const DEFAULT_CHECKPOINT_DELAY_SECONDS = 3600;
 const MAX_DELAY_SECONDS = 172_800;
+/** AlarmSpecification.Alarms: "You can specify up to 10 alarms" (API reference). */
+const MAX_ALARMS = 10;
 /**
  * ScaleInProtectedInstances/StandbyInstances Wait (AWS's default for both): how long a refresh
  * waits for protected instances to lose their protection and Standby instances to return to
@@ -40,6 +42,10 @@ export function preferencesProblem(p: RefreshPreferences): string | undefined {
       return `CheckpointDelay must be between 0 and ${MAX_DELAY_SECONDS} seconds.`;
     }
   }
+  const alarms = p.AlarmSpecification?.Alarms ?? [];
+  if (alarms.length > MAX_ALARMS) return `AlarmSpecification can include at most ${MAX_ALARMS} alarms.`;
+  if (alarms.some((a) => a.length < 1 || a.length > 255))
+    return "Alarm names must be 1 to 255 characters long.";
   const checkpoints = p.CheckpointPercentages ?? [];
   for (const [i, value] of checkpoints.entries()) {
     if (!Number.isInteger(value) || value < 1 || value > 100)

@@ -1,10 +1,11 @@
 import type { Clock } from "../clock.js";
 import type { GroupSnapshot } from "./moto-fleet.js";
-import type { InstanceRefresh, LaunchTemplateSpec } from "./refresh-model.js";
+import type { InstanceRefresh, LaunchTemplateSpec, MixedInstancesPolicy } from "./refresh-model.js";
 
 /** What the engine and the batch replacer share about one refresh while it runs. */
 
-export type Intent = "cancel" | "rollback" | "shutdown";
+/** Why a run was interrupted: by request, by shutdown, or by one of its CloudWatch alarms. */
+export type Intent = "cancel" | "rollback" | "shutdown" | "alarm";
 
 export interface Run {
   refresh: InstanceRefresh;
@@ -13,12 +14,16 @@ export interface Run {
   /** Replaced by a fresh one when a rollback phase starts, so that phase can be cancelled too. */
   controller: AbortController;
   intent?: Intent;
+  /** With intent "alarm": the StatusReason naming the alarms in ALARM. */
+  alarmReason?: string;
   /** Old instances whose replacements were launched first: above desired capacity until they go. */
   surplus: Set<string>;
   /** The group's desired capacity while a launch-first batch has raised moto's. */
   shownDesiredCapacity?: number;
   /** What the group shows as its launch template while the refresh runs (AWS changes it only on success). */
   shownLaunchTemplate?: LaunchTemplateSpec;
+  /** Likewise a mixed group's policy. */
+  shownMixedPolicy?: MixedInstancesPolicy;
   finished?: Promise<void>;
 }
 

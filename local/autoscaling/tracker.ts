@@ -22,6 +22,8 @@ export class InstanceTracker {
     private readonly health: SimulatedHealth,
     private readonly clock: Pick<Clock, "now">,
     private readonly profiles?: Pick<LaunchProfiles, "apply">,
+    /** Launch lifecycle hooks: a new instance may have to wait for them (lifecycle.ts). */
+    private readonly launches?: { onLaunch(group: { name: string; arn: string }, instanceId: string): void },
   ) {}
 
   /**
@@ -71,6 +73,8 @@ export class InstanceTracker {
         }),
     );
     for (const { group, instance } of unseen) {
+      if (this.health.has(instance.instanceId)) continue; // a concurrent sync got there first
+      this.launches?.onLaunch(group, instance.instanceId);
       const fact = factsById.get(instance.instanceId);
       const from = launchedFrom.get(group.name);
       this.health.record({

@@ -3,8 +3,10 @@ import { type AwsResponse, awsError, queryResult, xmlEscape } from "../gateway/r
 import type { ServiceHandler } from "../gateway/server.js";
 import type { InstanceRefreshApi, StartRefreshRequest } from "./refresh-api.js";
 import {
+  type DesiredConfiguration,
   type InstanceRefresh,
   type LaunchTemplateSpec,
+  type MixedInstancesPolicy,
   RefreshApiError,
   type RefreshPreferences,
 } from "./refresh-model.js";
@@ -78,22 +80,75 @@ export function parseStart(params: URLSearchParams): StartRefreshRequest {
     const value = params.get(`DesiredConfiguration.LaunchTemplate.${key}`);
     if (value) launchTemplate[key] = value;
   }
-  const mixed = [...params.keys()].some((key) => key.startsWith("DesiredConfiguration.MixedInstancesPolicy"));
+  const mixed = queryStructure(params, "DesiredConfiguration.MixedInstancesPolicy") as
+    | MixedInstancesPolicy
+    | undefined;
+  const desired: DesiredConfiguration = {
+    ...(Object.keys(launchTemplate).length ? { LaunchTemplate: launchTemplate } : {}),
+    ...(mixed ? { MixedInstancesPolicy: mixed } : {}),
+  };
   const strategy = params.get("Strategy") ?? undefined;
   return {
     ...(params.get("AutoScalingGroupName") ? { groupName: params.get("AutoScalingGroupName")! } : {}),
     ...(strategy ? { strategy } : {}),
-    ...(Object.keys(launchTemplate).length
-      ? { desiredConfiguration: { LaunchTemplate: launchTemplate } }
-      : {}),
-    ...(mixed
-      ? {
-          unsupported:
-            "The local cloud does not support a MixedInstancesPolicy in DesiredConfiguration; use a LaunchTemplate.",
-        }
-      : {}),
+    ...(Object.keys(desired).length ? { desiredConfiguration: desired } : {}),
     preferences: parsePreferences(params),
   };
+}
+
+/** Members the API types as integers (InstancesDistribution, Overrides' WeightedCapacity is a string). */
+const INTEGER_MEMBERS = new Set([
+  "OnDemandBaseCapacity",
+  "OnDemandPercentageAboveBaseCapacity",
+  "SpotInstancePools",
+]);
+
+/**
+ * A Query-protocol structure under `prefix` as a plain object: `A.B` nests, `A.member.N` is the
+ * Nth element of list A; undefined when no parameter has the prefix.
+ */
+export function queryStructure(params: URLSearchParams, prefix: string): Record<string, unknown> | undefined {
+  let root: Record<string, unknown> | undefined;
+  for (const [key, value] of params) {
+    if (!key.startsWith(`${prefix}.`)) continue;
+    root ??= {};
+    const path = key.slice(prefix.length + 1).split(".");
+    let node: Record<string, unknown> | unknown[] = root;
+    for (let i = 0; i < path.length; i++) {
+      const name = path[i]!;
+      const last = i === path.length - 1;
+      if (name === "member" && Array.isArray(node)) {
+        const index = Number(path[++i]) - 1;
+        if (i === path.length - 1) {
+          node[index] = value;
+          break;
+        }
+        if (node[index] === undefined) node[index] = {};
+        node = node[index] as Record<string, unknown>;
+        continue;
+      }
+      const record = node as Record<string, unknown>;
+      if (last) {
+        record[name] = INTEGER_MEMBERS.has(name) && /^\d+$/.test(value) ? Number(value) : value;
+        break;
+      }
+      if (record[name] === undefined) record[name] = path[i + 1] === "member" ? [] : {};
+      node = record[name] as Record<string, unknown> | unknown[];
+    }
+  }
+  return root;
+}
+
+/** A plain object as Query-protocol XML: lists as `member` elements, in the order given. */
+export function structureXml(value: unknown): string {
+  if (Array.isArray(value)) return value.map((v) => element("member", structureXml(v))).join("");
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => element(k, structureXml(v)))
+      .join("");
+  }
+  return xmlEscape(String(value));
 }
 
 function parsePreferences(params: URLSearchParams): RefreshPreferences {
@@ -136,7 +191,7 @@ function parsePreferences(params: URLSearchParams): RefreshPreferences {
   return preferences;
 }
 
-function integer(params: URLSearchParams, name: string): number | undefined {
+export function integer(params: URLSearchParams, name: string): number | undefined {
   const value = params.get(name);
   return value === null || value === "" ? undefined : toInteger(value, name);
 }
@@ -147,7 +202,7 @@ function toInteger(value: string, name: string): number {
   return Number(value);
 }
 
-function boolean(params: URLSearchParams, name: string): boolean | undefined {
+export function boolean(params: URLSearchParams, name: string): boolean | undefined {
   const value = params.get(name);
   if (value === null || value === "") return undefined;
   if (value !== "true" && value !== "false") {
@@ -168,20 +223,28 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], name: str
 
 // ── rendering ─────────────────────────────────────────────────────────────────────────────────
 
-function result(action: string, xml: string): AwsResponse {
+export function result(action: string, xml: string): AwsResponse {
   return queryResult(action, xml, AUTOSCALING_NAMESPACE);
 }
 
-function element(name: string, content: string): string {
+/**
+ * A call whose output shape has no members still answers `<ActionResult/>`: the AWS CLI
+ * (botocore) fails without it, where the SDK does not care.
+ */
+export function emptyResult(action: string): AwsResponse {
+  return queryResult(action, " ", AUTOSCALING_NAMESPACE);
+}
+
+export function element(name: string, content: string): string {
   return `<${name}>${content}</${name}>`;
 }
 
 /** An element holding escaped text; nothing when the value is absent. */
-function field(name: string, value: string | number | boolean | undefined): string {
+export function field(name: string, value: string | number | boolean | undefined): string {
   return value === undefined ? "" : element(name, xmlEscape(String(value)));
 }
 
-function time(ms: number | undefined): string | undefined {
+export function time(ms: number | undefined): string | undefined {
   return ms === undefined ? undefined : new Date(ms).toISOString();
 }
 
@@ -206,7 +269,12 @@ export function refreshXml(r: InstanceRefresh): string {
     (r.DesiredConfiguration
       ? element(
           "DesiredConfiguration",
-          element("LaunchTemplate", launchTemplateXml(r.DesiredConfiguration.LaunchTemplate)),
+          (r.DesiredConfiguration.LaunchTemplate
+            ? element("LaunchTemplate", launchTemplateXml(r.DesiredConfiguration.LaunchTemplate))
+            : "") +
+            (r.DesiredConfiguration.MixedInstancesPolicy
+              ? element("MixedInstancesPolicy", structureXml(r.DesiredConfiguration.MixedInstancesPolicy))
+              : ""),
         )
       : "") +
     (r.RollbackDetails
