@@ -1,6 +1,6 @@
 import { autoScaling, dynamo, ec2, sfn, sns } from "../src/aws/client-factories.js";
-import { admit } from "../src/containment/steps/admit.js";
-import { containStepHandler } from "../src/containment/steps/lambda.js";
+import { admit } from "../src/containment/workflow/admit.js";
+import { containStepHandler } from "../src/containment/workflow/lambda.js";
 import type { PhoenixDeps } from "../src/deps.js";
 import { deployedHandler } from "../src/lambda.js";
 

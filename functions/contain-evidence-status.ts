@@ -1,6 +1,6 @@
 import { dynamo, ec2, sns } from "../src/aws/client-factories.js";
-import { checkEvidence } from "../src/containment/steps/evidence-status.js";
-import { containStepHandler } from "../src/containment/steps/lambda.js";
+import { checkEvidence } from "../src/containment/workflow/evidence-status.js";
+import { containStepHandler } from "../src/containment/workflow/lambda.js";
 import type { PhoenixDeps } from "../src/deps.js";
 import { deployedHandler } from "../src/lambda.js";
 

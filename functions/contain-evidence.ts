@@ -1,6 +1,6 @@
 import { dynamo, ec2, sns, ssm } from "../src/aws/client-factories.js";
-import { collectEvidence } from "../src/containment/steps/evidence.js";
-import { containStepHandler } from "../src/containment/steps/lambda.js";
+import { collectEvidence } from "../src/containment/workflow/evidence.js";
+import { containStepHandler } from "../src/containment/workflow/lambda.js";
 import type { PhoenixDeps } from "../src/deps.js";
 import { deployedHandler } from "../src/lambda.js";
 

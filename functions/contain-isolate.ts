@@ -1,6 +1,6 @@
 import { dynamo, ec2, sns } from "../src/aws/client-factories.js";
-import { isolate } from "../src/containment/steps/isolate.js";
-import { containStepHandler } from "../src/containment/steps/lambda.js";
+import { isolate } from "../src/containment/workflow/isolate.js";
+import { containStepHandler } from "../src/containment/workflow/lambda.js";
 import type { PhoenixDeps } from "../src/deps.js";
 import { deployedHandler } from "../src/lambda.js";
 

@@ -1,6 +1,6 @@
 import { autoScaling, dynamo, sns } from "../src/aws/client-factories.js";
-import { containStepHandler } from "../src/containment/steps/lambda.js";
-import { replace } from "../src/containment/steps/replace.js";
+import { containStepHandler } from "../src/containment/workflow/lambda.js";
+import { replace } from "../src/containment/workflow/replace.js";
 import type { PhoenixDeps } from "../src/deps.js";
 import { deployedHandler } from "../src/lambda.js";
 

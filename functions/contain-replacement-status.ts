@@ -1,6 +1,6 @@
 import { autoScaling, dynamo, sns } from "../src/aws/client-factories.js";
-import { containStepHandler } from "../src/containment/steps/lambda.js";
-import { checkReplacement } from "../src/containment/steps/replacement-status.js";
+import { containStepHandler } from "../src/containment/workflow/lambda.js";
+import { checkReplacement } from "../src/containment/workflow/replacement-status.js";
 import type { PhoenixDeps } from "../src/deps.js";
 import { deployedHandler } from "../src/lambda.js";
 

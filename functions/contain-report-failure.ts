@@ -1,6 +1,6 @@
 import { dynamo, sns } from "../src/aws/client-factories.js";
-import { containStepHandler } from "../src/containment/steps/lambda.js";
-import { reportFailure } from "../src/containment/steps/report-failure.js";
+import { containStepHandler } from "../src/containment/workflow/lambda.js";
+import { reportFailure } from "../src/containment/workflow/report-failure.js";
 import type { PhoenixDeps } from "../src/deps.js";
 import { deployedHandler } from "../src/lambda.js";
 

@@ -1,6 +1,6 @@
 import { dynamo, sns } from "../src/aws/client-factories.js";
-import { containStepHandler } from "../src/containment/steps/lambda.js";
-import { report } from "../src/containment/steps/report.js";
+import { containStepHandler } from "../src/containment/workflow/lambda.js";
+import { report } from "../src/containment/workflow/report.js";
 import type { PhoenixDeps } from "../src/deps.js";
 import { deployedHandler } from "../src/lambda.js";
 

@@ -1,6 +1,6 @@
 import { dynamo, ec2, iam, sns } from "../src/aws/client-factories.js";
-import { containStepHandler } from "../src/containment/steps/lambda.js";
-import { revokeCredentials } from "../src/containment/steps/revoke.js";
+import { containStepHandler } from "../src/containment/workflow/lambda.js";
+import { revokeCredentials } from "../src/containment/workflow/revoke.js";
 import type { PhoenixDeps } from "../src/deps.js";
 import { deployedHandler } from "../src/lambda.js";
 

@@ -1,7 +1,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { autoScaling, dynamo, ec2, sfn, sns } from "../src/aws/client-factories.js";
-import { type IntakeOutcome, takeFinding } from "../src/containment/intake.js";
+import { type IntakeOutcome, takeFinding } from "../src/containment/workflow/intake.js";
 import type { PhoenixDeps } from "../src/deps.js";
 import { type Finding, parseGuardDutyEvent } from "../src/findings/guardduty.js";
 import { deployedHandler, functionLogger, type LambdaHandler, lambdaHandler } from "../src/lambda.js";

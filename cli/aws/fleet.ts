@@ -5,7 +5,7 @@ import {
   type InstanceRefresh,
 } from "@aws-sdk/client-auto-scaling";
 import { type ExecutionListItem, ListExecutionsCommand } from "@aws-sdk/client-sfn";
-import { isManaged } from "../../src/rollout/group.js";
+import { isManaged } from "../../src/rollout/core/group.js";
 import type { Connection } from "./connect.js";
 
 /** Read-only views of Phoenix's workflows and the groups it manages, for status and the dashboard. */
@@ -74,7 +74,7 @@ export async function managedGroupRefreshes(connection: Connection): Promise<Gro
     groups.push(...(page.AutoScalingGroups ?? []));
     NextToken = page.NextToken;
   } while (NextToken);
-  // The planner's rule (src/rollout/group.ts), so status shows what a rollout would refresh.
+  // The planner's rule (src/rollout/core/group.ts), so status shows what a rollout would refresh.
   const managed = groups.filter((g) =>
     isManaged({ tags: { "phoenix:managed": tag(g, "phoenix:managed") ?? "" } }),
   );

@@ -1,4 +1,4 @@
-import { approveHold, HoldNotFoundError, HoldNotPendingError } from "../../src/containment/holds.js";
+import { approveHold, HoldNotFoundError, HoldNotPendingError } from "../../src/containment/workflow/holds.js";
 import { booleanFlag, CONNECTION_FLAGS, CONNECTION_USAGE, JSON_FLAG, parseCommandArgs } from "../args.js";
 import { actorOf, openConnection } from "../aws/session.js";
 import type { Command } from "../command.js";

@@ -1,5 +1,5 @@
 import type { AuditRecord } from "../../src/audit/audit.js";
-import { instanceSubject } from "../../src/containment/steps/types.js";
+import { instanceSubject } from "../../src/containment/core/types.js";
 import { imageSubject } from "../../src/rollout/aws/image-marks.js";
 import {
   booleanFlag,

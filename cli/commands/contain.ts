@@ -1,8 +1,8 @@
-import { approveHold } from "../../src/containment/holds.js";
-import { type IntakeOutcome, takeFinding } from "../../src/containment/intake.js";
-import { getContainment } from "../../src/containment/state.js";
-import { findInstance, isGone } from "../../src/containment/steps/instance.js";
-import { instanceSubject } from "../../src/containment/steps/types.js";
+import { findInstance, isGone } from "../../src/containment/aws/instance.js";
+import { getContainment } from "../../src/containment/aws/state.js";
+import { instanceSubject } from "../../src/containment/core/types.js";
+import { approveHold } from "../../src/containment/workflow/holds.js";
+import { type IntakeOutcome, takeFinding } from "../../src/containment/workflow/intake.js";
 import type { Finding } from "../../src/findings/guardduty.js";
 import {
   booleanFlag,

@@ -6,7 +6,7 @@ import {
   guardDutyFinding,
 } from "../../local/demo/finding.js";
 import { type LocalNotification, NOTIFICATIONS_PATH } from "../../local/notifications.js";
-import { findInstance, tagsOf } from "../../src/containment/steps/instance.js";
+import { findInstance, tagsOf } from "../../src/containment/aws/instance.js";
 import {
   booleanFlag,
   JSON_FLAG,

@@ -1,5 +1,9 @@
-import { PauseRequestError, pauseRollouts, resumeRollouts } from "../../src/rollout/control.js";
-import { describePause, resumeCommand } from "../../src/rollout/pause.js";
+import { describePause, resumeCommand } from "../../src/rollout/core/pause.js";
+import {
+  PauseRequestError,
+  pauseRollouts,
+  resumeRollouts,
+} from "../../src/rollout/workflow/pause-control.js";
 import {
   booleanFlag,
   CONNECTION_FLAGS,

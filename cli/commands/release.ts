@@ -1,4 +1,4 @@
-import { ReleaseRefusedError, releaseInstance } from "../../src/containment/release.js";
+import { ReleaseRefusedError, releaseInstance } from "../../src/containment/workflow/release.js";
 import {
   booleanFlag,
   CONNECTION_FLAGS,

@@ -4,10 +4,10 @@ import { executionArnOf, startNamedExecution } from "../../src/aws/executions.js
 import { imageSubject } from "../../src/rollout/aws/image-marks.js";
 import { describeImage } from "../../src/rollout/aws/images.js";
 import { listPauses } from "../../src/rollout/aws/pauses.js";
-import { imageFamily } from "../../src/rollout/gate.js";
-import { describePause, pauseOf, resumeCommand } from "../../src/rollout/pause.js";
+import { retryExecutionName, rolloutExecutionName } from "../../src/rollout/core/execution-name.js";
+import { imageFamily } from "../../src/rollout/core/gate.js";
+import { describePause, pauseOf, resumeCommand } from "../../src/rollout/core/pause.js";
 import type { RolloutRequest } from "../../src/rollout/workflow/contract.js";
-import { retryExecutionName, rolloutExecutionName } from "../../src/rollout/workflow/execution-name.js";
 import {
   booleanFlag,
   CONNECTION_FLAGS,

@@ -1,6 +1,6 @@
 import { listPauses } from "../../src/rollout/aws/pauses.js";
-import { describePause, type Pause, resumeCommand } from "../../src/rollout/pause.js";
-import { isActiveRefreshStatus } from "../../src/rollout/workflow/refresh-outcome.js";
+import { describePause, type Pause, resumeCommand } from "../../src/rollout/core/pause.js";
+import { isActiveRefreshStatus } from "../../src/rollout/core/refresh-outcome.js";
 import {
   booleanFlag,
   CONNECTION_FLAGS,

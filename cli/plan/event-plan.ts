@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { managedScope, routeFinding } from "../../src/containment/route.js";
+import { managedScope, routeFinding } from "../../src/containment/core/route.js";
 import { findingOverridePrefixes, findingSeverityThreshold } from "../../src/events/rules.js";
 import { type Finding, parseGuardDutyEvent } from "../../src/findings/guardduty.js";
 import { familyFromParameterName } from "../../src/images/parameters.js";

@@ -1,8 +1,9 @@
 import { describeGroups } from "../../src/rollout/aws/groups.js";
 import { checkImage } from "../../src/rollout/aws/image-check.js";
 import { familyCompleted, inFlightRollouts } from "../../src/rollout/aws/rollout-records.js";
-import { formatPlan, planRollout, type RolloutPlan } from "../../src/rollout/plan.js";
-import { decideSupersede, type SupersedeDecision } from "../../src/rollout/supersede.js";
+import { formatPlan } from "../../src/rollout/core/format-plan.js";
+import { planRollout, type RolloutPlan } from "../../src/rollout/core/plan.js";
+import { decideSupersede, type SupersedeDecision } from "../../src/rollout/core/supersede.js";
 import type { Connection } from "../aws/connect.js";
 import { manualRolloutName } from "../commands/rollout.js";
 

@@ -1,16 +1,16 @@
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
-import { containCourse, type PlannedStep } from "../../src/containment/course.js";
-import { groupOf as describeInstanceGroup } from "../../src/containment/intake.js";
-import { protectionHold } from "../../src/containment/protection.js";
-import type { RouteDecision } from "../../src/containment/route.js";
+import { findInstance, isGone, tagsOf } from "../../src/containment/aws/instance.js";
 import {
   getContainment,
   groupLimit,
   groupMembers,
   isOpen,
   windowBuckets,
-} from "../../src/containment/state.js";
-import { findInstance, isGone, tagsOf } from "../../src/containment/steps/instance.js";
+} from "../../src/containment/aws/state.js";
+import { containCourse, type PlannedStep } from "../../src/containment/core/course.js";
+import { protectionHold } from "../../src/containment/core/protection.js";
+import type { RouteDecision } from "../../src/containment/core/route.js";
+import { groupOf as describeInstanceGroup } from "../../src/containment/workflow/intake.js";
 import type { Policy } from "../../src/policy/index.js";
 import type { Connection } from "../aws/connect.js";
 import { CliError, EXIT } from "../io.js";
@@ -29,7 +29,7 @@ export interface InstancePlan {
   reason: string;
   /** "State: what it does", as formatted from `course`. */
   steps: string[];
-  /** The workflow's states and what each does for this instance (src/containment/course.ts). */
+  /** The workflow's states and what each does for this instance (src/containment/core/course.ts). */
   course: PlannedStep[];
 }
 
@@ -164,7 +164,7 @@ function withoutTags(group: GroupFacts): NonNullable<InstancePlan["group"]> {
 
 /**
  * Starts counted against the per-account limit: the current and the previous window bucket.
- * The keys mirror src/containment/state.ts (windowKey), which does not export a reader.
+ * The keys mirror src/containment/aws/state.ts (windowKey), which does not export a reader.
  */
 async function accountStarts(connection: Connection): Promise<number> {
   const { deps } = connection;

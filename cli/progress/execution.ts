@@ -5,7 +5,7 @@ import {
   type HistoryEvent,
   type SFNClient,
 } from "@aws-sdk/client-sfn";
-import { isActiveRefreshStatus } from "../../src/rollout/workflow/refresh-outcome.js";
+import { isActiveRefreshStatus } from "../../src/rollout/core/refresh-outcome.js";
 import { truncateAtWord } from "../output.js";
 import { progressBar } from "./bar.js";
 import { skippedBecause } from "./skipped.js";

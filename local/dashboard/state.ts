@@ -7,8 +7,8 @@ import { listHolds } from "../../cli/aws/holds.js";
 import { skippedBecause } from "../../cli/progress/skipped.js";
 import type { AuditRecord } from "../../src/audit/audit.js";
 import { listPauses } from "../../src/rollout/aws/pauses.js";
-import { isManaged } from "../../src/rollout/group.js";
-import { resumeCommand } from "../../src/rollout/pause.js";
+import { isManaged } from "../../src/rollout/core/group.js";
+import { resumeCommand } from "../../src/rollout/core/pause.js";
 import type { LocalNotification } from "../notifications.js";
 
 /** Everything the dashboard shows, in one JSON document (`/_phoenix/dashboard/state`). */

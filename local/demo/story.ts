@@ -3,7 +3,7 @@ import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { type WatchedExecution, type WatchLine, WorkflowWatcher } from "../../cli/progress/watcher.js";
-import { tagsOf } from "../../src/containment/steps/instance.js";
+import { tagsOf } from "../../src/containment/aws/instance.js";
 import type { LocalCloud } from "../cloud.js";
 import type { LocalDeployment } from "../deployment/index.js";
 import { registerImage, type SeededFleet } from "../seed.js";

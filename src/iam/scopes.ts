@@ -12,7 +12,7 @@
  * - `aws:TagKeys` and `ec2:CreateAction` on ec2:CreateTags: each function may write only the keys
  *   its code declares (src/iam/tag-writes.ts), on the resource types it tags.
  * - `autoscaling:ResourceTag/<key>` on the Auto Scaling group of StartInstanceRefresh and
- *   UpdateAutoScalingGroup (`phoenix:managed` exactly "true", as src/rollout/group.ts decides).
+ *   UpdateAutoScalingGroup (`phoenix:managed` exactly "true", as src/rollout/core/group.ts decides).
  * - `ec2:LaunchTemplate` on RunInstances (only launches through a launch template).
  * - `aws:ResourceTag/phoenix:fleet-role` on IAM roles (PassRole, PutRolePolicy): the fleet roles;
  *   `iam:PassedToService` on iam:PassRole; `kms:ResourceAliases` for a key named by alias.
@@ -97,7 +97,7 @@ const phoenixSecurityGroups: ScopeRule = (ctx) => [
 const autoScalingGroups = (ctx: PolicyContext) =>
   `arn:${ctx.partition}:autoscaling:${ctx.region}:${ctx.account}:autoScalingGroup:*:autoScalingGroupName/*`;
 
-/** Groups tagged `phoenix:managed` with the one value the planner counts (src/rollout/group.ts). */
+/** Groups tagged `phoenix:managed` with the one value the planner counts (src/rollout/core/group.ts). */
 const managedGroups: ScopeRule = (ctx) => [
   {
     id: "RefreshManagedGroups",

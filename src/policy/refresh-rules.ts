@@ -2,7 +2,7 @@
  * The rules AWS applies to instance refresh preferences only when StartInstanceRefresh is called.
  * One place: the policy schema runs them (so `phoenix config check`, deploy and every cold start
  * refuse a policy no group could be refreshed with, naming the field), and the planner runs them
- * again for each group (src/rollout/preferences.ts).
+ * again for each group (src/rollout/core/preferences.ts).
  */
 
 /** AWS's upper bound on AlarmSpecification.Alarms. */

@@ -1,19 +1,14 @@
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { FollowEvent } from "../../cli/progress/execution.js";
 import { registerImage } from "../../local/seed.js";
-import { type CliCloud, phoenix, startCliCloud } from "./support.js";
+import { phoenix, useCliCloud } from "./support.js";
 
 /** Commands that start or change workflows: rollout, contain (--force), approve, release, watch. */
 
-let world: CliCloud;
+const world = useCliCloud();
 const run = (...argv: string[]) => phoenix(argv, world.env);
 const groupInstances = (name: string) => world.fleet.groups.find((g) => g.name === name)!.instanceIds;
-
-beforeAll(async () => {
-  world = await startCliCloud();
-});
-afterAll(() => world?.stop());
 
 describe("rollout and watch", () => {
   it("starts the rollout state machine under the on-image name, and watch follows it to success", async () => {

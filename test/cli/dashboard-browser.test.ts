@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { CreateTagsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { phoenix } from "./support.js";
+import { phoenix, storyOf } from "./support.js";
 
 /**
  * The dashboard as a person sees it after `npm start`: the real demo (its fleet and story), then
@@ -44,20 +44,7 @@ beforeAll(async () => {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
-  let output = "";
-  const told = new Promise<void>((ready, fail) => {
-    const timer = setTimeout(() => fail(new Error(`the demo did not finish its story:\n${output}`)), 150_000);
-    const read = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes("Press Ctrl-C to stop.")) {
-        clearTimeout(timer);
-        ready();
-      }
-    };
-    demo.stdout!.on("data", read);
-    demo.stderr!.on("data", read);
-    demo.on("exit", (code) => fail(new Error(`the demo exited ${code}:\n${output}`)));
-  });
+  const story = storyOf(demo, "the demo", 150_000);
   [browser] = await Promise.all([
     chromium.launch({
       executablePath: CHROMIUM,
@@ -72,8 +59,9 @@ beforeAll(async () => {
         "--disable-sync",
       ],
     }),
-    told,
+    story.told,
   ]);
+  const output = story.output();
   endpoint = /Local cloud up on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1]!;
   standalone = /standalone\s+(i-[0-9a-f]+)/.exec(output)![1]!;
 }, 180_000);

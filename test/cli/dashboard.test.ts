@@ -1,19 +1,15 @@
 import { EC2Client } from "@aws-sdk/client-ec2";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { DashboardState } from "../../local/dashboard/state.js";
 import { registerImage } from "../../local/seed.js";
-import { type CliCloud, phoenix, startCliCloud } from "./support.js";
+import { phoenix, useCliCloud } from "./support.js";
 
 /**
  * The dashboard's page, the sections it polls and the JSON they are drawn from, over HTTP. What
  * a person sees in a browser is dashboard-browser.test.ts.
  */
 
-let world: CliCloud;
-beforeAll(async () => {
-  world = await startCliCloud();
-});
-afterAll(() => world?.stop());
+const world = useCliCloud();
 
 const state = async (): Promise<DashboardState> => {
   const response = await fetch(`${world.endpoint}/_phoenix/dashboard/state`);

@@ -1,17 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CliCloud, phoenix, startCliCloud } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { phoenix, useCliCloud } from "./support.js";
 
 /**
  * What an on-call engineer reaches for (issue 18): the held containments and how to approve
  * them, a finding made by hand for a local instance, the notifications the topic received, the
  * events Phoenix did not act on, and who the audit trail says acted.
  */
-let world: CliCloud;
-beforeAll(async () => {
-  world = await startCliCloud();
-});
-afterAll(() => world?.stop());
-
+const world = useCliCloud();
 const run = (...argv: string[]) => phoenix(argv, world.env);
 const vault = () => world.fleet.groups.find((g) => g.name === "vault")!.instanceIds;
 const api = () => world.fleet.groups.find((g) => g.name === "api")!.instanceIds;

@@ -3,20 +3,19 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DescribeLaunchTemplateVersionsCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { COMMANDS } from "../../cli/main.js";
 import { registerImage } from "../../local/seed.js";
-import { type CliCloud, phoenix, startCliCloud } from "./support.js";
+import { phoenix, useCliCloud } from "./support.js";
 
 /** Read-only commands (plan, status, audit, watch, config) and the errors every command shares. */
 
-let world: CliCloud;
+const world = useCliCloud();
 let newWebImage: string;
 let unscannedImage: string;
 const dir = tmpdir();
 
 beforeAll(async () => {
-  world = await startCliCloud();
   const ec2 = new EC2Client(world.backstage);
   newWebImage = await registerImage(ec2, { family: "web", name: "golden-web-v2" });
   unscannedImage = await registerImage(ec2, {
@@ -25,7 +24,6 @@ beforeAll(async () => {
     tags: { "phoenix:scan-status": "pending" },
   });
 });
-afterAll(() => world?.stop());
 
 const run = (...argv: string[]) => phoenix(argv, world.env);
 

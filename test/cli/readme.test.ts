@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { storyOf } from "./support.js";
 
 /**
  * The README, followed as a newcomer would: `npm start -- --port <not 4566>`, then every shell
@@ -19,7 +20,7 @@ let work: string;
 let demo: ChildProcess;
 let exited: Promise<number | null>;
 // npm start's own exit code after Ctrl-C is npm's business; what is printed is the demo's.
-let output = "";
+let story: ReturnType<typeof storyOf>;
 const printed = { standalone: "", webImage: "", apiImage: "" };
 
 /** A shell like a person's: no AWS_* or PHOENIX_* settings, the demo's run directory. */
@@ -80,22 +81,9 @@ beforeAll(async () => {
   });
   // "close": npm, the demo under it and moto have all let go of the output.
   exited = new Promise((r) => demo.on("close", (code, signal) => r(code ?? (signal ? 128 : null))));
-  await new Promise<void>((ready, fail) => {
-    const timer = setTimeout(
-      () => fail(new Error(`npm start did not finish its story:\n${output}`)),
-      150_000,
-    );
-    const read = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes("Press Ctrl-C to stop.")) {
-        clearTimeout(timer);
-        ready();
-      }
-    };
-    demo.stdout!.on("data", read);
-    demo.stderr!.on("data", read);
-    demo.on("exit", (code) => fail(new Error(`npm start exited ${code}:\n${output}`)));
-  });
+  story = storyOf(demo, "npm start", 150_000);
+  await story.told;
+  const output = story.output();
   printed.standalone = /standalone\s+(i-[0-9a-f]+)/.exec(output)![1]!;
   printed.webImage = /web=(ami-[0-9a-f]+)/.exec(output)![1]!;
   printed.apiImage = /api=(ami-[0-9a-f]+)/.exec(output)![1]!;
@@ -115,6 +103,7 @@ afterAll(async () => {
 
 describe("the README, on a port other than 4566", () => {
   it("npm start told the story on that port and says how to reach it", () => {
+    const output = story.output();
     expect(output).toContain(`Local cloud up on http://127.0.0.1:${port}`);
     expect(output).toContain("3 of 3 acts went as Phoenix intends");
     expect(output).toMatch(/group web-legacy\s+1 instance\n/);
@@ -217,6 +206,7 @@ describe("the README, on a port other than 4566", () => {
     // What a terminal does: SIGINT to the whole foreground group (npm, the demo, moto).
     process.kill(-demo.pid!, "SIGINT");
     await exited;
+    const output = story.output();
     expect(output).toContain(`Ctrl-C: stopping the local cloud on http://127.0.0.1:${port}`);
     expect(output).toContain("discarded");
     expect(existsSync(join(runDir, `local-cloud-${port}.json`))).toBe(false);

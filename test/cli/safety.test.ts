@@ -1,13 +1,14 @@
 import { execFile } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { AutoScalingClient, CreateOrUpdateTagsCommand } from "@aws-sdk/client-auto-scaling";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { registerImage } from "../../local/seed.js";
-import { type CliCloud, phoenix, startCliCloud } from "./support.js";
+import { loadGuardDutyEvent } from "../support/sample-events.js";
+import { phoenix, useCliCloud } from "./support.js";
 
 /**
  * Safety (issue 11) through the documented entry points: the AWS CLI and the phoenix CLI against
@@ -19,14 +20,8 @@ import { type CliCloud, phoenix, startCliCloud } from "./support.js";
  * instance of a protected group, and `phoenix release` then said Phoenix had no containment.
  */
 const exec = promisify(execFile);
-const sharedEvent = (path: string) => join(import.meta.dirname, "../../../shared/events", path);
-let world: CliCloud;
+const world = useCliCloud();
 const groupInstances = (name: string) => world.fleet.groups.find((g) => g.name === name)!.instanceIds;
-
-beforeAll(async () => {
-  world = await startCliCloud();
-});
-afterAll(() => world?.stop());
 
 async function aws(...args: string[]): Promise<Record<string, unknown>> {
   const { stdout } = await exec("aws", [...args, "--output", "json"], {
@@ -266,9 +261,9 @@ describe("the plan and the workflow agree (plan --instance, plan --event vs what
 
   it("plan --event finds the instance's group although the finding carries no group tag", async () => {
     const [, instanceId] = groupInstances("web-backend");
-    const sample = JSON.parse(
-      readFileSync(sharedEvent("guardduty/unauthorizedaccess-ec2-torclient-target.json"), "utf8"),
-    ) as { detail: Record<string, unknown> & { resource: { instanceDetails: Record<string, unknown> } } };
+    const sample = loadGuardDutyEvent("unauthorizedaccess-ec2-torclient-target.json") as {
+      detail: Record<string, unknown> & { resource: { instanceDetails: Record<string, unknown> } };
+    };
     sample.detail.resource.instanceDetails["instanceId"] = instanceId;
     delete sample.detail.resource.instanceDetails["tags"];
     (sample.detail as Record<string, unknown>)["accountId"] = "123456789012";

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -7,6 +7,7 @@ import { main } from "../../cli/main.js";
 import type { DemoGroupSpec, SeededFleet } from "../../local/seed.js";
 import { DEMO_GROUPS, seedDemoFleet } from "../../local/seed.js";
 import { defaultPolicy, type Policy } from "../../src/policy/index.js";
+import { startedForFile } from "../support/lifecycle.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -63,6 +64,41 @@ export function fastPolicy(): Policy {
   policy.rollout.waveBakeMinutes = 0.5;
   policy.rollout.refresh.instanceWarmup = 10;
   return policy;
+}
+
+/** The CLI cloud of a test file: started in beforeAll, stopped in afterAll (see startCliCloud). */
+export function useCliCloud(speed?: number): CliCloud {
+  return startedForFile(() => startCliCloud(speed));
+}
+
+/**
+ * Everything a child (`npm start`, `phoenix demo`) prints, stdout and stderr as they come, and
+ * `told`: resolved once it has told its story ("Press Ctrl-C to stop."), rejected, with what it
+ * printed, when it exits first or takes longer than `timeoutMs`.
+ */
+export function storyOf(child: ChildProcess, name: string, timeoutMs: number) {
+  let output = "";
+  const told = new Promise<void>((ready, fail) => {
+    const timer = setTimeout(
+      () => fail(new Error(`${name} did not finish its story:\n${output}`)),
+      timeoutMs,
+    );
+    const read = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes("Press Ctrl-C to stop.")) {
+        clearTimeout(timer);
+        ready();
+      }
+    };
+    child.stdout!.on("data", read);
+    child.stderr!.on("data", read);
+    child.on("exit", (code) => fail(new Error(`${name} exited ${code}:\n${output}`)));
+  });
+  return {
+    told,
+    /** What it printed so far. */
+    output: () => output,
+  };
 }
 
 /**

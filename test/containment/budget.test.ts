@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOnFindingHandler } from "../../functions/on-finding.js";
-import { approveHold } from "../../src/containment/holds.js";
+import { describe, expect, it } from "vitest";
+import { approveHold } from "../../src/containment/workflow/holds.js";
 import {
   type ContainmentItem,
   finishContainment,
@@ -8,33 +7,17 @@ import {
   getHold,
   groupMembers,
   windowBuckets,
-} from "../../src/containment/state.js";
+} from "../../src/containment/aws/state.js";
 import type { PhoenixDeps } from "../../src/deps.js";
-import {
-  drainNotifications,
-  guardDutyEvent,
-  type Harness,
-  lambdaContext,
-  sqsEvent,
-  startHarness,
-  TOR_CLIENT,
-} from "./support/fixtures.js";
+import { ACCOUNT, findingDelivery, guardDutyEvent, TOR_CLIENT, useHarness } from "./support/fixtures.js";
 
-const ACCOUNT = "123456789012";
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(async () => {
-  await h?.stop();
-});
+const h = useHarness();
 
 const instancesOf = (group: string) => h.fleet.groups.find((g) => g.name === group)!.instanceIds;
 
 /** Findings on every instance, three copies each, shuffled into batches delivered all at once. */
 async function flood(deps: PhoenixDeps, instanceIds: string[], tag: string) {
-  const onFinding = createOnFindingHandler(deps);
+  const deliver = findingDelivery(deps);
   const events = instanceIds
     .flatMap((instanceId, i) =>
       [1, 2, 3].map((count) =>
@@ -49,9 +32,7 @@ async function flood(deps: PhoenixDeps, instanceIds: string[], tag: string) {
   const batches = Array.from({ length: Math.ceil(events.length / 4) }, (_, i) =>
     events.slice(i * 4, i * 4 + 4),
   );
-  const results = await Promise.all(
-    batches.map((batch) => onFinding(sqsEvent(batch), lambdaContext("on-finding"))),
-  );
+  const results = await Promise.all(batches.map(deliver));
   expect(results.flatMap((r) => r.batchItemFailures)).toEqual([]);
   return Promise.all(instanceIds.map((id) => getContainment(deps, ACCOUNT, id))) as Promise<
     ContainmentItem[]
@@ -99,7 +80,7 @@ describe("blast-radius budgets under concurrency", () => {
       expect(held.hold?.reason).toMatch(/34% of its capacity allows 1 at a time/);
       expect((await getHold(h.deps, held.hold!.id))?.status).toBe("pending");
     }
-    const notes = await drainNotifications(h);
+    const notes = await h.drainNotifications();
     expect(notes.filter((n) => n.kind === "hold")).toHaveLength(3);
     // Nothing was done to any instance by the intake.
     expect(h.tap.since(mark, { service: "ec2" }).filter((c) => !c.action.startsWith("Describe"))).toEqual([]);

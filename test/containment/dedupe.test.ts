@@ -1,44 +1,13 @@
-import { ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOnFindingHandler } from "../../functions/on-finding.js";
-import { getContainment } from "../../src/containment/state.js";
-import { clientConfig } from "../support/cloud.js";
-import {
-  guardDutyEvent,
-  type Harness,
-  lambdaContext,
-  sqsEvent,
-  startHarness,
-  TOR_CLIENT,
-} from "./support/fixtures.js";
+import { describe, expect, it } from "vitest";
+import { getContainment } from "../../src/containment/aws/state.js";
+import { ACCOUNT, guardDutyEvent, TOR_CLIENT, useHarness } from "./support/fixtures.js";
 
-const ACCOUNT = "123456789012";
-let h: Harness;
-let onFinding: ReturnType<typeof createOnFindingHandler>;
+const h = useHarness({ policy: { containment: { allowSampleFindings: true } } });
 
-beforeAll(async () => {
-  h = await startHarness({ policy: { containment: { allowSampleFindings: true } } });
-  onFinding = createOnFindingHandler(h.deps);
-});
-afterAll(async () => {
-  await h?.stop();
-});
-
-const READ = /^(Describe|Get|List|Receive|Query|Scan|BatchGet)/;
 const mark = () => h.tap.mark();
-const mutationsSince = (m: number) =>
-  h.tap
-    .since(m)
-    .filter((c) => !READ.test(c.action) && c.service !== "dynamodb")
-    .map((c) => c.action);
-const deliver = (bodies: unknown[]) => onFinding(sqsEvent(bodies), lambdaContext("on-finding"));
-
-async function startedExecutions(): Promise<string[]> {
-  const { executions = [] } = await new SFNClient(clientConfig(h.cloud)).send(
-    new ListExecutionsCommand({ stateMachineArn: h.resources.containStateMachineArn }),
-  );
-  return executions.map((e) => e.name!);
-}
+const mutationsSince = (m: number) => h.tap.mutationsSince(m).map((c) => c.action);
+const deliver = (bodies: unknown[]) => h.onFinding(bodies);
+const startedExecutions = () => h.containExecutions();
 
 describe("dedupe: one containment per instance at a time", () => {
   it("starts exactly one containment for 100 copies of a finding and 20 other findings on the same instance", async () => {

@@ -5,51 +5,36 @@ import {
 } from "@aws-sdk/client-auto-scaling";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { DescribeExecutionCommand, SFNClient } from "@aws-sdk/client-sfn";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOnFindingHandler } from "../../functions/on-finding.js";
-import { getContainment, groupMembers } from "../../src/containment/state.js";
-import type { ContainState } from "../../src/containment/steps/types.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { getContainment, groupMembers } from "../../src/containment/aws/state.js";
+import type { ContainState } from "../../src/containment/core/types.js";
 import { clientConfig } from "../support/cloud.js";
-import {
-  drainNotifications,
-  guardDutyEvent,
-  type Harness,
-  lambdaContext,
-  sqsEvent,
-  startHarness,
-  TOR_CLIENT,
-} from "./support/fixtures.js";
+import { ACCOUNT, findingDelivery, guardDutyEvent, TOR_CLIENT, useHarness } from "./support/fixtures.js";
 
-const ACCOUNT = "123456789012";
 // Every Wait of the workflow (snapshots, replacement) and the replacement timeout, this many times shorter.
 const SPEED = 300;
-let h: Harness;
+/** Runs after the deployed Replace step returns (a test makes the replacement never healthy). */
+let afterReplace: (() => Promise<void>) | undefined;
+const h = useHarness({
+  policy: { containment: { allowSampleFindings: true, replacementTimeoutMinutes: 1 } },
+  workflow: "run",
+  speed: SPEED,
+  wrap: (fn, handler) =>
+    fn.handler === "functions/contain-replace.handler"
+      ? async (event, context) => {
+          const result = await handler(event, context);
+          await afterReplace?.();
+          return result;
+        }
+      : handler,
+});
 let ec2: EC2Client;
 let autoScaling: AutoScalingClient;
 let sfn: SFNClient;
-/** Runs after the deployed Replace step returns (a test makes the replacement never healthy). */
-let afterReplace: (() => Promise<void>) | undefined;
-
-beforeAll(async () => {
-  h = await startHarness({
-    policy: { containment: { allowSampleFindings: true, replacementTimeoutMinutes: 1 } },
-    workflow: "run",
-    speed: SPEED,
-    wrap: (fn, handler) =>
-      fn.handler === "functions/contain-replace.handler"
-        ? async (event, context) => {
-            const result = await handler(event, context);
-            await afterReplace?.();
-            return result;
-          }
-        : handler,
-  });
+beforeAll(() => {
   ec2 = new EC2Client(h.cloud.context.internalClientConfig);
   autoScaling = new AutoScalingClient(h.cloud.context.internalClientConfig);
   sfn = new SFNClient(clientConfig(h.cloud, 10));
-});
-afterAll(async () => {
-  await h?.stop();
 });
 
 /**
@@ -58,11 +43,11 @@ afterAll(async () => {
  * that execution to end.
  */
 async function containThroughTheWorkflow(instanceId: string, findingId: string) {
-  const onFinding = createOnFindingHandler(h.deployment.depsOf("on-finding"));
-  const result = await onFinding(
-    sqsEvent([guardDutyEvent(TOR_CLIENT, { instanceId, findingId })]),
-    lambdaContext(h.deployment.functionOf("on-finding").name),
+  const deliver = findingDelivery(
+    h.deployment.depsOf("on-finding"),
+    h.deployment.functionOf("on-finding").name,
   );
+  const result = await deliver([guardDutyEvent(TOR_CLIENT, { instanceId, findingId })]);
   expect(result.batchItemFailures).toEqual([]);
   const record = await getContainment(h.deps, ACCOUNT, instanceId);
   expect(record?.executionName).toBeDefined();
@@ -79,7 +64,7 @@ async function containThroughTheWorkflow(instanceId: string, findingId: string) 
 describe("a finding contained end to end: intake, then the ASL run with the real handlers", () => {
   it("isolates, keeps evidence, replaces, terminates, reports, and closes the record", async () => {
     const instanceId = h.fleet.groups.find((g) => g.name === "web-backend")!.instanceIds[0]!;
-    await drainNotifications(h);
+    await h.drainNotifications();
     const execution = await containThroughTheWorkflow(instanceId, "e2e00000000000000000000000000001");
     expect(execution.status, execution.cause).toBe("SUCCEEDED");
     const output = JSON.parse(execution.output ?? "{}") as ContainState;
@@ -95,7 +80,7 @@ describe("a finding contained end to end: intake, then the ASL run with the real
     );
     expect(outcome?.outcome).toBe("ok");
     expect((outcome?.details?.["timeline"] as { entries: unknown[] } | undefined)?.entries).toHaveLength(5);
-    const notes = await drainNotifications(h);
+    const notes = await h.drainNotifications();
     expect(
       notes.some((n) => n.subject === `Contained ${instanceId} (UnauthorizedAccess:EC2/TorClient)`),
     ).toBe(true);
@@ -104,7 +89,7 @@ describe("a finding contained end to end: intake, then the ASL run with the real
   it("fails loudly and leaves the instance isolated when the group does not recover in time", async () => {
     const group = "web-frontend";
     const instanceId = h.fleet.groups.find((g) => g.name === group)!.instanceIds[1]!;
-    await drainNotifications(h);
+    await h.drainNotifications();
     // The replacement never becomes healthy; the replacement timeout (1 simulated minute) passes.
     afterReplace = async () => {
       const { AutoScalingGroups = [] } = await autoScaling.send(
@@ -140,7 +125,7 @@ describe("a finding contained end to end: intake, then the ASL run with the real
     expect((await getContainment(h.deps, ACCOUNT, instanceId))?.status).toBe("failed");
     // A failed containment keeps its group slot until a person looks.
     expect(await groupMembers(h.deps, ACCOUNT, group)).toEqual([instanceId]);
-    const notes = await drainNotifications(h);
+    const notes = await h.drainNotifications();
     const failure = notes.find((n) => n.subject.startsWith(`Containment FAILED: ${instanceId}`));
     expect(failure?.message).toMatch(/failed while waiting for the group/);
     expect(failure?.kind).toBe("error");

@@ -1,27 +1,11 @@
 import { AssociateIamInstanceProfileCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOnFindingHandler } from "../../functions/on-finding.js";
-import { getContainment } from "../../src/containment/state.js";
-import type { ContainState } from "../../src/containment/steps/types.js";
-import {
-  guardDutyEvent,
-  type Harness,
-  lambdaContext,
-  sqsEvent,
-  startHarness,
-  TOR_CLIENT,
-} from "./support/fixtures.js";
+import { describe, expect, it } from "vitest";
+import { getContainment } from "../../src/containment/aws/state.js";
+import type { ContainState } from "../../src/containment/core/types.js";
+import { ACCOUNT, guardDutyEvent, TOR_CLIENT, useHarness } from "./support/fixtures.js";
 import { runContainment } from "./support/run-steps.js";
 
-const ACCOUNT = "123456789012";
-let h: Harness;
-
-beforeAll(async () => {
-  h = await startHarness({ policy: { containment: { allowSampleFindings: true } } });
-});
-afterAll(async () => {
-  await h?.stop();
-});
+const h = useHarness({ policy: { containment: { allowSampleFindings: true } } });
 
 const READ = /^(Describe|Get|List|Receive|Query|Scan)/;
 
@@ -48,13 +32,9 @@ describe("throttling and 5xx injected", () => {
     });
     const mark = h.tap.mark();
 
-    const onFinding = createOnFindingHandler(h.deps);
     const results = await Promise.all(
       targets.map((instanceId, i) =>
-        onFinding(
-          sqsEvent([guardDutyEvent(TOR_CLIENT, { instanceId, findingId: `fault${i}`.padEnd(32, "0") })]),
-          lambdaContext(),
-        ),
+        h.onFinding([guardDutyEvent(TOR_CLIENT, { instanceId, findingId: `fault${i}`.padEnd(32, "0") })]),
       ),
     );
     expect(results.flatMap((r) => r.batchItemFailures)).toEqual([]);

@@ -4,37 +4,24 @@ import {
   DescribeInstancesCommand,
   EC2Client,
 } from "@aws-sdk/client-ec2";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createOnFindingHandler } from "../../functions/on-finding.js";
-import { ASG_NAME_TAG } from "../../src/containment/intake.js";
-import { isolateRecordKey, type OriginalState, originalRecordKey } from "../../src/containment/isolation.js";
-import { getContainment } from "../../src/containment/state.js";
-import { type IsolationGroups, isolationGroupsFor } from "../../src/containment/steps/isolation-groups.js";
-import type { ContainState, IsolateResult } from "../../src/containment/steps/types.js";
-import {
-  drainNotifications,
-  guardDutyEvent,
-  type Harness,
-  lambdaContext,
-  sqsEvent,
-  startHarness,
-  TOR_CLIENT,
-} from "./support/fixtures.js";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ASG_NAME_TAG } from "../../src/containment/workflow/intake.js";
+import { isolateRecordKey, type OriginalState, originalRecordKey } from "../../src/containment/aws/isolation.js";
+import { getContainment } from "../../src/containment/aws/state.js";
+import { type IsolationGroups, isolationGroupsFor } from "../../src/containment/aws/isolation-groups.js";
+import type { ContainState, IsolateResult } from "../../src/containment/core/types.js";
+import { ACCOUNT, findingDelivery, guardDutyEvent, TOR_CLIENT, useHarness } from "./support/fixtures.js";
 import { runStep } from "./support/run-steps.js";
 
 // The intake cuts the network as soon as it opens a containment, before the workflow runs; the
 // workflow's isolate step then finds the work done, or does it when the intake could not.
 
-const ACCOUNT = "123456789012";
-let h: Harness;
+const h = useHarness({ policy: { containment: { allowSampleFindings: true } } });
 let ec2: EC2Client;
 let groups: IsolationGroups;
-let onFinding: ReturnType<typeof createOnFindingHandler>;
 
 beforeAll(async () => {
-  h = await startHarness({ policy: { containment: { allowSampleFindings: true } } });
   ec2 = new EC2Client(h.cloud.context.internalClientConfig);
-  onFinding = createOnFindingHandler(h.deps);
   // An earlier containment in the VPC made the two isolation groups.
   groups = await isolationGroupsFor(h.deps, [h.fleet.vpcId], {
     containmentId: "setup",
@@ -47,12 +34,9 @@ beforeAll(async () => {
     generation: 1,
   });
 });
-afterAll(async () => {
-  await h?.stop();
-});
 beforeEach(async () => {
   h.cloud.context.faults.configure({ seed: 1, rules: [] });
-  await drainNotifications(h);
+  await h.drainNotifications();
 });
 
 /** A finding as GuardDuty writes it for an instance, with the instance's tags copied in. */
@@ -85,10 +69,7 @@ describe("isolation at intake", () => {
     expect(before.flat()).not.toContain(quarantine());
 
     const m = h.tap.mark();
-    const result = await onFinding(
-      sqsEvent([findingFor(instanceId, "intake0001", { [ASG_NAME_TAG]: group.name })]),
-      lambdaContext("on-finding"),
-    );
+    const result = await h.onFinding([findingFor(instanceId, "intake0001", { [ASG_NAME_TAG]: group.name })]);
     expect(result.batchItemFailures).toEqual([]);
     // Isolated when on-finding returns: every interface in the no-rule group alone.
     expect(await interfaceGroups(instanceId)).toEqual(before.map(() => [quarantine()]));
@@ -129,10 +110,7 @@ describe("isolation at intake", () => {
     const instanceId = real.instanceIds[0]!;
     const before = await interfaceGroups(instanceId);
     const m = h.tap.mark();
-    await onFinding(
-      sqsEvent([findingFor(instanceId, "intake0002", { [ASG_NAME_TAG]: other.name })]),
-      lambdaContext("on-finding"),
-    );
+    await h.onFinding([findingFor(instanceId, "intake0002", { [ASG_NAME_TAG]: other.name })]);
     const record = await getContainment(h.deps, ACCOUNT, instanceId);
     expect(record?.groupName).toBe(real.name);
     // Asked for the suggested group, then for the one Auto Scaling says the instance is in.
@@ -148,7 +126,7 @@ describe("isolation at intake", () => {
     );
     const before = await interfaceGroups(instanceId);
     const m = h.tap.mark();
-    await onFinding(sqsEvent([findingFor(instanceId, "intake0003")]), lambdaContext("on-finding"));
+    await h.onFinding([findingFor(instanceId, "intake0003")]);
     expect((await getContainment(h.deps, ACCOUNT, instanceId))?.status).toBe("held");
     expect(h.tap.since(m, { action: "ModifyNetworkInterfaceAttribute" })).toEqual([]);
     expect(await interfaceGroups(instanceId)).toEqual(before);
@@ -164,10 +142,7 @@ describe("isolation at intake", () => {
       seed: 3,
       rules: [{ service: "ec2", action: "ModifyNetworkInterfaceAttribute", errorRate: 1 }],
     });
-    const result = await onFinding(
-      sqsEvent([findingFor(instanceId, "intake0004")]),
-      lambdaContext("on-finding"),
-    );
+    const result = await h.onFinding([findingFor(instanceId, "intake0004")]);
     h.cloud.context.faults.configure({ seed: 1, rules: [] });
     // The finding is taken (not redelivered): the workflow started and will isolate.
     expect(result.batchItemFailures).toEqual([]);
@@ -191,10 +166,7 @@ describe("isolation at intake", () => {
       seed: 5,
       rules: [{ service: "autoscaling", action: "DescribeAutoScalingGroups", errorRate: 1 }],
     });
-    const result = await onFinding(
-      sqsEvent([findingFor(instanceId, "intake0005", { [ASG_NAME_TAG]: group.name })]),
-      lambdaContext("on-finding"),
-    );
+    const result = await h.onFinding([findingFor(instanceId, "intake0005", { [ASG_NAME_TAG]: group.name })]);
     h.cloud.context.faults.configure({ seed: 1, rules: [] });
     expect(result.batchItemFailures).toHaveLength(1);
     expect(await getContainment(h.deps, ACCOUNT, instanceId)).toBeUndefined();
@@ -206,10 +178,7 @@ describe("isolation at intake", () => {
     const roomy = h.withPolicy({
       containment: { allowSampleFindings: true, budgets: { perGroupMaxCount: 5, perGroupMaxPercent: 100 } },
     });
-    await createOnFindingHandler(roomy)(
-      sqsEvent([findingFor(instanceId, "intake0006")]),
-      lambdaContext("on-finding"),
-    );
+    await findingDelivery(roomy)([findingFor(instanceId, "intake0006")]);
     const record = await getContainment(h.deps, ACCOUNT, instanceId);
     expect(record?.status).toBe("running");
     // Someone removes the mark between the intake and the step: the step writes it again.

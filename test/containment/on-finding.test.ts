@@ -1,70 +1,47 @@
 import { CreateTagsCommand, EC2Client, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
-import { ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { restoredLine } from "../../cli/commands/release.js";
 import { createOnFindingHandler } from "../../functions/on-finding.js";
-import { approveHold } from "../../src/containment/holds.js";
-import { releaseInstance } from "../../src/containment/release.js";
-import { getContainment, getHold } from "../../src/containment/state.js";
-import { clientConfig } from "../support/cloud.js";
+import { approveHold } from "../../src/containment/workflow/holds.js";
+import { releaseInstance } from "../../src/containment/workflow/release.js";
+import { getContainment, getHold } from "../../src/containment/aws/state.js";
 import {
-  drainNotifications,
+  ACCOUNT,
   guardDutyEvent,
-  type Harness,
   lambdaContext,
   sqsEvent,
-  startHarness,
   TOR_CLIENT,
+  useHarness,
 } from "./support/fixtures.js";
+import { READ_ACTION } from "./support/wiretap.js";
 
-const ACCOUNT = "123456789012";
-let h: Harness;
+const h = useHarness({ policy: { containment: { allowSampleFindings: true } } });
 let ec2: EC2Client;
 let onFinding: ReturnType<typeof createOnFindingHandler>;
 
-beforeAll(async () => {
-  h = await startHarness({ policy: { containment: { allowSampleFindings: true } } });
+beforeAll(() => {
   ec2 = new EC2Client(h.cloud.context.internalClientConfig);
   onFinding = createOnFindingHandler(h.deps);
 });
-afterAll(async () => {
-  await h?.stop();
-});
 beforeEach(async () => {
   h.cloud.context.faults.configure({ seed: 1, rules: [] });
-  await drainNotifications(h);
+  await h.drainNotifications();
 });
 
-const READ = /^(Describe|Get|List|Receive|Query|Scan|BatchGet)/;
-
 /** Successful mutating AWS calls since a wiretap mark, outside Phoenix's own tables. */
-function mutationsSince(mark: number): string[] {
-  return h.tap
-    .since(mark)
-    .filter((c) => !READ.test(c.action) && c.service !== "dynamodb")
-    .map((c) => c.action);
-}
+const mutationsSince = (mark: number): string[] => h.tap.mutationsSince(mark).map((c) => c.action);
 
 /** Writes to the state table since a mark (the audit table is expected to be written). */
 function stateWritesSince(mark: number): string[] {
   return h.tap
     .since(mark, { service: "dynamodb" })
-    .filter((c) => !READ.test(c.action) && JSON.stringify(c.json).includes(h.resources.stateTable))
+    .filter((c) => !READ_ACTION.test(c.action) && JSON.stringify(c.json).includes(h.resources.stateTable))
     .map((c) => c.action);
 }
 
 const mark = () => h.tap.mark();
-
-async function deliver(bodies: unknown[]) {
-  return onFinding(sqsEvent(bodies), lambdaContext("on-finding"));
-}
-
-async function startedExecutions(): Promise<string[]> {
-  const { executions = [] } = await new SFNClient(clientConfig(h.cloud)).send(
-    new ListExecutionsCommand({ stateMachineArn: h.resources.containStateMachineArn }),
-  );
-  return executions.map((e) => e.name!);
-}
+const deliver = (bodies: unknown[]) => h.onFinding(bodies);
+const startedExecutions = () => h.containExecutions();
 
 describe("routing", () => {
   it("notifies a medium-severity finding, once per count, and touches nothing", async () => {
@@ -74,7 +51,7 @@ describe("routing", () => {
     const result = await deliver([event, event]);
     expect(result.batchItemFailures).toEqual([]);
     expect(mutationsSince(m)).toEqual(["Publish"]);
-    const notes = await drainNotifications(h);
+    const notes = await h.drainNotifications();
     expect(notes).toHaveLength(1);
     expect(notes[0]!.subject).toContain(`Finding on ${instanceId}: Trojan:EC2/DropPoint`);
     const history = await h.deps.audit.history("finding/medium0001");
@@ -83,7 +60,7 @@ describe("routing", () => {
     await deliver([
       guardDutyEvent("trojan-ec2-droppoint-target.json", { instanceId, findingId: "medium0001", count: 7 }),
     ]);
-    expect(await drainNotifications(h)).toHaveLength(1);
+    expect(await h.drainNotifications()).toHaveLength(1);
   });
 
   it("ignores findings on anything but an EC2 instance, with the reason audited", async () => {
@@ -96,7 +73,7 @@ describe("routing", () => {
     const result = await deliver(files.map((file) => guardDutyEvent(file, { instanceId: "i-00000000" })));
     expect(result.batchItemFailures).toEqual([]);
     expect(mutationsSince(m)).toEqual([]);
-    expect(await drainNotifications(h)).toEqual([]);
+    expect(await h.drainNotifications()).toEqual([]);
     const audit = await h.deps.audit.since(new Date(Date.now() - 60_000).toISOString());
     const ignored = audit.filter((r) => r.action === "route" && r.outcome === "skipped");
     expect(ignored.map((r) => r.reason).join("\n")).toMatch(/AccessKey.*not an EC2 instance/);
@@ -194,7 +171,7 @@ describe("containment intake", () => {
     expect(record?.hold?.kind).toBe("protected");
     const hold = await getHold(h.deps, record!.hold!.id);
     expect(hold?.status).toBe("pending");
-    const notes = await drainNotifications(h);
+    const notes = await h.drainNotifications();
     expect(notes[0]?.kind).toBe("hold");
     expect(notes[0]?.message).toContain(record!.hold!.id);
     expect(await startedExecutions()).not.toContain(record!.executionName);
@@ -202,7 +179,7 @@ describe("containment intake", () => {
     // More findings on it join the held record; nothing starts.
     await deliver([guardDutyEvent(TOR_CLIENT, { instanceId, findingId: "protected01", count: 9 })]);
     expect((await getContainment(h.deps, ACCOUNT, instanceId))?.deliveries).toBe(2);
-    expect(await drainNotifications(h)).toEqual([]);
+    expect(await h.drainNotifications()).toEqual([]);
 
     const approved = await approveHold(h.deps, record!.hold!.id, "user:carol");
     expect(approved.alreadyApproved).toBe(false);
@@ -276,7 +253,7 @@ describe("accounts and regions Phoenix does not manage", () => {
       // Not even a read of EC2 or Auto Scaling, and nothing written but the audit record.
       expect(h.tap.since(m).filter((c) => c.service !== "dynamodb")).toEqual([]);
       expect(stateWritesSince(m)).toEqual([]);
-      expect(await drainNotifications(h)).toEqual([]);
+      expect(await h.drainNotifications()).toEqual([]);
       expect(await getContainment(h.deps, ACCOUNT, instanceId)).toBeUndefined();
       expect(await getContainment(h.deps, FOREIGN, instanceId)).toBeUndefined();
       const history = await h.deps.audit.history(`finding/${findingId}`);
@@ -315,7 +292,7 @@ describe("an instance that is only the TARGET", () => {
     const history = await h.deps.audit.history("finding/emrprobe01");
     expect(history.map((r) => r.outcome)).toEqual(["notified"]);
     expect(history[0]!.reason).toMatch(/only the TARGET.*containment\.containTargetTypes/);
-    const notes = await drainNotifications(h);
+    const notes = await h.drainNotifications();
     expect(notes[0]?.subject).toContain("Recon:EC2/PortProbeEMRUnprotectedPort");
   });
 });
@@ -328,7 +305,7 @@ describe("release of a held containment", () => {
     );
     await deliver([guardDutyEvent(TOR_CLIENT, { instanceId, findingId: "heldrelease1" })]);
     expect((await getContainment(h.deps, ACCOUNT, instanceId))?.status).toBe("held");
-    await drainNotifications(h);
+    await h.drainNotifications();
 
     const m = mark();
     const released = await releaseInstance(h.deps, instanceId, "user:alice");

@@ -28,9 +28,9 @@ import {
   policyCharacters,
   REVOCATION_MARGIN_MS,
   revocationPolicyName,
-} from "../../src/containment/revocation.js";
-import { revokeCredentials } from "../../src/containment/steps/revoke.js";
-import type { ContainState, RevokeResult } from "../../src/containment/steps/types.js";
+} from "../../src/containment/aws/revocation.js";
+import { revokeCredentials } from "../../src/containment/workflow/revoke.js";
+import type { ContainState, RevokeResult } from "../../src/containment/core/types.js";
 import { buildDeps, type PhoenixDeps } from "../../src/deps.js";
 import { parsePolicy } from "../../src/policy/index.js";
 import { resourceNames } from "../../src/resources.js";

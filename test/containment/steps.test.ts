@@ -16,27 +16,23 @@ import {
   type Instance,
 } from "@aws-sdk/client-ec2";
 import { GetRolePolicyCommand, IAMClient, ListRolePoliciesCommand } from "@aws-sdk/client-iam";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { releaseInstance } from "../../src/containment/release.js";
-import { revocationPolicyName } from "../../src/containment/revocation.js";
-import { getContainment } from "../../src/containment/state.js";
-import { TIMELINE_STEPS } from "../../src/containment/timeline.js";
-import { containState, drainNotifications, type Harness, startHarness } from "./support/fixtures.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { releaseInstance } from "../../src/containment/workflow/release.js";
+import { revocationPolicyName } from "../../src/containment/aws/revocation.js";
+import { getContainment } from "../../src/containment/aws/state.js";
+import { TIMELINE_STEPS } from "../../src/containment/core/timeline.js";
+import { containState, useHarness } from "./support/fixtures.js";
 import { runContainment, runStep, STEPS } from "./support/run-steps.js";
 
-let h: Harness;
+const h = useHarness();
 let ec2: EC2Client;
 let iam: IAMClient;
 let autoScaling: AutoScalingClient;
 
-beforeAll(async () => {
-  h = await startHarness();
+beforeAll(() => {
   ec2 = new EC2Client(h.cloud.context.internalClientConfig);
   iam = new IAMClient(h.cloud.context.internalClientConfig);
   autoScaling = new AutoScalingClient(h.cloud.context.internalClientConfig);
-});
-afterAll(async () => {
-  await h?.stop();
 });
 
 async function describe1(instanceId: string): Promise<Instance> {
@@ -90,7 +86,7 @@ describe("the contain steps on a grouped instance (two interfaces, an Elastic IP
   beforeAll(async () => {
     target = h.fleet.groups.find((g) => g.name === groupName)!.instanceIds[0]!;
     before = await equip(target, { secondInterface: true, elasticIp: true });
-    await drainNotifications(h);
+    await h.drainNotifications();
     callMark = lastSeq();
     tapMark = h.tap.mark();
     finalState = await runContainment(h.deps, containState(target, { groupName }));
@@ -183,7 +179,7 @@ describe("the contain steps on a grouped instance (two interfaces, an Elastic IP
   it("swaps the profile, denies the instance's earlier credentials on its role only, and drops its Elastic IP", async () => {
     const revoke = finalState.results.revoke!;
     expect(revoke.roleName).toBe(h.fleet.roleName);
-    // One revocation policy per role (src/containment/revocation.ts), listing this instance.
+    // One revocation policy per role (src/containment/aws/revocation.ts), listing this instance.
     const policyName = revocationPolicyName(h.deps.resources.stateTable);
     expect(revoke.denyPolicyName).toBe(policyName);
     const { PolicyNames = [] } = await iam.send(new ListRolePoliciesCommand({ RoleName: h.fleet.roleName }));
@@ -283,7 +279,7 @@ describe("the contain steps on a grouped instance (two interfaces, an Elastic IP
         "contain",
       ]),
     );
-    const notes = await drainNotifications(h);
+    const notes = await h.drainNotifications();
     expect(notes.map((n) => n.subject)).toContain(`Contained ${target} (UnauthorizedAccess:EC2/TorClient)`);
     expect(notes.find((n) => n.subject.startsWith("Contained"))?.message).toContain("replacement healthy");
   });
@@ -324,7 +320,7 @@ describe("a step run again (a retry) does nothing twice", () => {
     expect(firstRun["replace"]).toEqual(["DetachInstances"]);
     expect(firstRun["dispose"]).toEqual(["ModifyInstanceAttribute", "TerminateInstances"]);
     // The outcome was notified once, not once per attempt.
-    const notes = await drainNotifications(h);
+    const notes = await h.drainNotifications();
     expect(notes.filter((n) => n.subject.startsWith(`Contained ${target}`))).toHaveLength(1);
   });
 });
@@ -351,7 +347,7 @@ describe("a standalone instance, then its release", () => {
 
   beforeAll(async () => {
     target = h.fleet.standaloneInstanceId;
-    await drainNotifications(h);
+    await h.drainNotifications();
     tapMark = h.tap.mark();
     const initial = containState(target);
     // The record release looks for, as the intake would have opened it.
@@ -400,7 +396,7 @@ describe("a standalone instance, then its release", () => {
     expect(instance.NetworkInterfaces![0]!.Groups!.map((g) => g.GroupId)).toEqual(
       Object.values(state.results.isolate!.quarantineGroupIds),
     );
-    const notes = await drainNotifications(h);
+    const notes = await h.drainNotifications();
     expect(notes.map((n) => n.subject)).toContain(`Not replaced: ${target} is standalone`);
   });
 

@@ -3,7 +3,7 @@ import type { PhoenixFunction } from "../../src/catalog.js";
 import type { PolicyContext } from "../../src/iam/context.js";
 import { functionPolicy } from "../../src/iam/policy.js";
 import { parsePolicy } from "../../src/policy/index.js";
-import { isManaged } from "../../src/rollout/group.js";
+import { isManaged } from "../../src/rollout/core/group.js";
 import { ACCOUNT, type Call, decide, grantsPhoenixAccount } from "./iam-simulator.js";
 import { readRepository, testContext } from "./support.js";
 

@@ -121,7 +121,7 @@ describe("least privilege: functions", () => {
     // Every declaration is read from the code that writes with it.
     expect(
       usedActionsOfFunction("contain-evidence", readRepository).tagWrites.map((w) => w.declaredIn),
-    ).toEqual(["src/containment/steps/evidence.ts: EVIDENCE_TAG_WRITE"]);
+    ).toEqual(["src/containment/workflow/evidence.ts: EVIDENCE_TAG_WRITE"]);
   });
 
   it("never grants a wildcard action, and a mutation on every resource only with a condition", () => {

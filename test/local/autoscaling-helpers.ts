@@ -141,17 +141,20 @@ export async function createTemplate(h: Harness, name: string, v1 = h.images.old
   return templateId;
 }
 
-/** A group on launch template version 1, its instances booted unless `booted: false`. */
+/**
+ * A group on launch template version 1, its instances booted unless `booted: false`; version 2
+ * runs `v2` (default: the new image).
+ */
 export async function createGroup(
   h: Harness,
   name: string,
   desired: number,
-  extra: Partial<CreateAutoScalingGroupCommandInput> & { booted?: boolean } = {},
+  extra: Partial<CreateAutoScalingGroupCommandInput> & { booted?: boolean; v2?: string } = {},
 ): Promise<{ templateId: string }> {
-  const { booted, ...input } = extra;
+  const { booted, v2, ...input } = extra;
   // A mixed instances group names its own (already created) template.
   const mixed = input.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification?.LaunchTemplateId;
-  const templateId = mixed ?? (await createTemplate(h, name));
+  const templateId = mixed ?? (await createTemplate(h, name, h.images.old, v2 ?? h.images.new));
   await h.asg.send(
     new CreateAutoScalingGroupCommand({
       AutoScalingGroupName: name,

@@ -417,7 +417,7 @@ describe("instance credentials and the revocation deny", () => {
     expect((await read(containedCredentials)).name).toBe("none");
     expect((await describe(containedCredentials)).name).toBe("none");
 
-    // What src/containment/steps/revoke.ts writes: deny everything to the credentials this
+    // What src/containment/workflow/revoke.ts writes: deny everything to the credentials this
     // instance already holds (issued before now), on the role it shares with its sibling.
     const issuedBefore = new Date(cloud.context.clock.now()).toISOString();
     await iam.send(

@@ -109,10 +109,11 @@ describe("definitions prepared for the simulated clock", () => {
     },
   };
 
-  it("scales waits, retries and the machine's timeout by the clock speed, nested states included", () => {
+  it("scales retries by the clock speed, nested states included, and leaves the timeout to the runner", () => {
     const plan = prepareForEngine(definition, 100);
-    expect(plan.waitTimeOverrides).toEqual({ Pause: 600 });
-    expect(plan.definition.TimeoutSeconds).toBe(6);
+    // The engine would count TimeoutSeconds on one clock: the runner enforces it (execution-time.ts).
+    expect(plan.definition.TimeoutSeconds).toBeUndefined();
+    expect(plan.timeoutSeconds).toBe(600);
     const states = new Map(allStates(plan.definition).map(({ name, state }) => [name, state]));
     expect(states.get("Refresh")?.Retry).toEqual([
       { ErrorEquals: ["States.ALL"], IntervalSeconds: 0.1, MaxDelaySeconds: 0.6, BackoffRate: 2 },
@@ -123,9 +124,16 @@ describe("definitions prepared for the simulated clock", () => {
     expect(states.get("Fleet")?.Retry).toEqual([{ ErrorEquals: ["States.ALL"], IntervalSeconds: 0.01 }]);
   });
 
-  it("moves path and timestamp waits onto the simulated clock as local tasks", () => {
+  it("moves every wait onto the simulated clock as a local task", () => {
     const plan = prepareForEngine(definition, 100);
     const states = new Map(allStates(plan.definition).map(({ name, state }) => [name, state]));
+    expect(states.get("Pause")).toEqual({
+      Type: "Task",
+      Resource: LOCAL_WAIT_RESOURCE,
+      Parameters: { "input.$": "$", seconds: 60 },
+      TimeoutSeconds: 1_000_000,
+      Next: "PauseFromInput",
+    });
     expect(states.get("PauseFromInput")).toEqual({
       Type: "Task",
       Resource: LOCAL_WAIT_RESOURCE,
@@ -135,7 +143,7 @@ describe("definitions prepared for the simulated clock", () => {
       Next: "Fleet",
     });
     expect(states.get("Unused")?.Parameters).toEqual({ "input.$": "$", timestamp: "2030-01-01T00:00:00Z" });
-    expect([...plan.clockWaits].sort()).toEqual(["PauseFromInput", "Unused"]);
+    expect([...plan.clockWaits].sort()).toEqual(["Pause", "PauseFromInput", "Unused"]);
     expect(plan.stateTypes.get("PauseFromInput")).toBe("Wait");
     // The caller's definition is left alone.
     expect(definition.States.Pause).toEqual({ Type: "Wait", Seconds: 60, Next: "PauseFromInput" });

@@ -52,6 +52,11 @@ const functions = {
     return event * event;
   },
   increment: async (event: { count: number; target: number }) => ({ ...event, count: event.count + 1 }),
+  // Work that takes real time, as a handler and its AWS calls do.
+  work: async (event: { realMs: number }) => {
+    await new Promise((resolve) => setTimeout(resolve, event.realMs));
+    return event;
+  },
 };
 
 let cloud: LocalCloud;
@@ -636,6 +641,101 @@ describe("executions", () => {
     expect(execution).toMatchObject({ status: "TIMED_OUT", error: "States.Timeout" });
     const types = (await history(execution.executionArn!)).map((e) => e.type);
     expect(types).toEqual(["ExecutionStarted", "WaitStateEntered", "WaitStateAborted", "ExecutionTimedOut"]);
+  });
+
+  describe("TimeoutSeconds counts waits at their simulated length and work at its real length", () => {
+    const lambda = (FunctionName: string, rest: object) => ({
+      Type: "Task",
+      Resource: "arn:aws:states:::lambda:invoke",
+      Parameters: { FunctionName, "Payload.$": "$" },
+      ResultSelector: { "realMs.$": "$.Payload.realMs" },
+      ...rest,
+    });
+    // Three iterations at once, each a 4 s wait then 300 real ms of work: the execution is
+    // about 4.3 s old at the end (not 12 s: the waits overlap), within its 10 s.
+    const fleet = (maxConcurrency: number) => ({
+      TimeoutSeconds: 10,
+      StartAt: "Fleet",
+      States: {
+        Fleet: {
+          Type: "Map",
+          ItemsPath: "$.items",
+          MaxConcurrency: maxConcurrency,
+          ItemProcessor: {
+            StartAt: "Pause",
+            States: {
+              Pause: { Type: "Wait", Seconds: 4, Next: "Work" },
+              Work: lambda("work", { End: true }),
+            },
+          },
+          End: true,
+        },
+      },
+    });
+    const items = [{ realMs: 300 }, { realMs: 300 }, { realMs: 300 }];
+
+    it("lets real work run past TimeoutSeconds / speed, with parallel waits counted once", async () => {
+      await sfn.send(
+        new CreateStateMachineCommand({
+          name: "timeout-work",
+          definition: JSON.stringify(fleet(0)),
+          roleArn: ROLE,
+        }),
+      );
+      const started = Date.now();
+      const execution = await run("timeout-work", { items });
+      // 300 real ms is 30 s of the simulated clock at ×100: the old limit (10 s / 100 = 100 ms) cut it.
+      expect(Date.now() - started).toBeGreaterThan(300);
+      expect(execution.status).toBe("SUCCEEDED");
+      expect(JSON.parse(execution.output!)).toEqual(items);
+    });
+
+    it("times out when iterations queued behind MaxConcurrency wait longer than TimeoutSeconds in all", async () => {
+      // One at a time: 3 × 4 s of waits is 12 s > 10 s; it ends during the third wait.
+      await sfn.send(
+        new CreateStateMachineCommand({
+          name: "timeout-queued",
+          definition: JSON.stringify(fleet(1)),
+          roleArn: ROLE,
+        }),
+      );
+      const execution = await run("timeout-queued", { items: items.map(() => ({ realMs: 0 })) });
+      expect(execution).toMatchObject({ status: "TIMED_OUT", error: "States.Timeout" });
+      const events = await history(execution.executionArn!);
+      expect(events.filter((e) => e.type === "MapIterationSucceeded")).toHaveLength(2);
+      expect(events.at(-1)?.type).toBe("ExecutionTimedOut");
+    });
+
+    it("counts a Task's Retry intervals at their simulated length", async () => {
+      // Three retries 4 s apart: 12 s > 10 s, so the timeout comes before the last attempt fails.
+      const definition = {
+        TimeoutSeconds: 10,
+        StartAt: "Validate",
+        States: {
+          Validate: {
+            Type: "Task",
+            Resource: "arn:aws:states:::lambda:invoke",
+            Parameters: { FunctionName: "validate", "Payload.$": "$" },
+            Retry: [
+              { ErrorEquals: ["ValidationFailed"], IntervalSeconds: 4, MaxAttempts: 3, BackoffRate: 1 },
+            ],
+            End: true,
+          },
+        },
+      };
+      await sfn.send(
+        new CreateStateMachineCommand({
+          name: "timeout-retries",
+          definition: JSON.stringify(definition),
+          roleArn: ROLE,
+        }),
+      );
+      const execution = await run("timeout-retries", {});
+      expect(execution).toMatchObject({ status: "TIMED_OUT", error: "States.Timeout" });
+      const types = (await history(execution.executionArn!)).map((e) => e.type);
+      expect(types.filter((type) => type === "TaskFailed")).toHaveLength(3);
+      expect(types.at(-1)).toBe("ExecutionTimedOut");
+    });
   });
 
   it("gives states the context object: execution and state machine ids and names", async () => {

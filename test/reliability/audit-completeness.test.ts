@@ -1,15 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { auditCoverage } from "./support/audit-coverage.js";
-import { startWorkflowEnv, type WorkflowEnv } from "./support/workflows.js";
+import { useWorkflowEnv } from "./support/workflows.js";
 
 /** Definitions: test/reliability/support/audit-coverage.ts. */
-let env: WorkflowEnv;
-beforeAll(async () => {
-  env = await startWorkflowEnv();
-}, 60_000);
-afterAll(async () => {
-  await env?.stop();
-});
+const env = useWorkflowEnv();
 
 describe("audit completeness", () => {
   it("every change Phoenix made to the cloud (containment, rollout) has an audit record: zero missing", async () => {

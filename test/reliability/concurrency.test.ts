@@ -1,11 +1,11 @@
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { DescribeExecutionCommand, ListExecutionsCommand } from "@aws-sdk/client-sfn";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { findingEnvelope, lambdaContext, sqsBatch } from "../../bench/lib/events.js";
 import { createOnFindingHandler } from "../../functions/on-finding.js";
 import { registerImage } from "../../local/seed.js";
-import { getContainment } from "../../src/containment/state.js";
-import { startWorkflowEnv, type WorkflowEnv } from "./support/workflows.js";
+import { getContainment } from "../../src/containment/aws/state.js";
+import { useWorkflowEnv, type WorkflowEnv } from "./support/workflows.js";
 
 /**
  * Findings on every instance of the web groups and on api, each delivered several times in
@@ -13,13 +13,7 @@ import { startWorkflowEnv, type WorkflowEnv } from "./support/workflows.js";
  * Budgets (default policy: one containment per group at a time, five per account per hour) and
  * the one-execution-per-instance rule must hold; everything that was started must end.
  */
-let env: WorkflowEnv;
-beforeAll(async () => {
-  env = await startWorkflowEnv();
-}, 60_000);
-afterAll(async () => {
-  await env?.stop();
-});
+const env = useWorkflowEnv();
 
 describe("concurrency on overlapping groups", () => {
   it("locks and budgets hold with many findings and a rollout at once", async () => {

@@ -1,11 +1,11 @@
 import { DescribeInstancesCommand, EC2Client, RegisterImageCommand } from "@aws-sdk/client-ec2";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { lambdaContext, sqsBatch } from "../../bench/lib/events.js";
 import { createOnFindingHandler } from "../../functions/on-finding.js";
 import { createImageEventHandler } from "../../functions/on-image.js";
 import { createOnRefreshEventHandler } from "../../functions/on-refresh-event.js";
-import { type Harness, startHarness } from "../containment/support/fixtures.js";
+import { useHarness } from "../containment/support/fixtures.js";
 import { quietLogger } from "../rollout/support.js";
 import { allowedFindingEffects, forbiddenCalls } from "./support/effects.js";
 import { fuzzTriggers, isCleanError } from "./support/fuzz-properties.js";
@@ -26,14 +26,10 @@ describe("fuzzing the triggers (clients stubbed in process)", () => {
 });
 
 describe("fuzzing the triggers against the local cloud", () => {
-  let h: Harness;
+  const h = useHarness({}, 60_000);
   let instanceIds: string[];
-  beforeAll(async () => {
-    h = await startHarness();
+  beforeAll(() => {
     instanceIds = h.fleet.groups.flatMap((g) => g.instanceIds);
-  }, 60_000);
-  afterAll(async () => {
-    await h?.stop();
   });
 
   it(

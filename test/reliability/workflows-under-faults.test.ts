@@ -1,7 +1,7 @@
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { repeatedActions } from "./support/recorder.js";
-import { startWorkflowEnv, type WorkflowEnv } from "./support/workflows.js";
+import { useWorkflowEnv, type WorkflowEnv } from "./support/workflows.js";
 
 /**
  * Both workflows, end to end on the local cloud (real handlers, real state machines), with 30%
@@ -14,15 +14,9 @@ const SEEDS = process.env.PHOENIX_FAULT_SEEDS
     ? [11, 23, 37, 41, 59]
     : [11];
 
-let env: WorkflowEnv;
-beforeAll(async () => {
-  // At the default clock (×200): task timeouts stay in real seconds (local/stepfunctions), so a
-  // step slowed by injected faults is not timed out and run twice while it still works.
-  env = await startWorkflowEnv();
-}, 60_000);
-afterAll(async () => {
-  await env?.stop();
-});
+// At the default clock (×200): task timeouts stay in real seconds (local/stepfunctions), so a
+// step slowed by injected faults is not timed out and run twice while it still works.
+const env = useWorkflowEnv();
 
 describe.each(SEEDS)("seed %i: throttling 30%, 5xx 5%, jitter", (seed) => {
   it("a containment and a rollout both end correct, no action done twice", async () => {

@@ -15,7 +15,7 @@ import { registerImage, type SeededFleet, seedDemoFleet } from "../../local/seed
 import type { PhoenixDeps } from "../../src/deps.js";
 import { describeGroup } from "../../src/rollout/aws/groups.js";
 import { acquireGroupLock, readGroupLock, releaseGroupLock } from "../../src/rollout/aws/lock.js";
-import { buildRefreshPreferences } from "../../src/rollout/preferences.js";
+import { buildRefreshPreferences } from "../../src/rollout/core/preferences.js";
 import type { GroupResult, GroupTask } from "../../src/rollout/workflow/contract.js";
 import { clientConfig } from "../support/cloud.js";
 import { startDeployedCloud } from "../support/phoenix.js";

@@ -14,7 +14,7 @@ import { parsePolicy } from "../../src/policy/index.js";
 import { checkImage } from "../../src/rollout/aws/image-check.js";
 import { imageMarks, markImageRejected } from "../../src/rollout/aws/image-marks.js";
 import { describeImage } from "../../src/rollout/aws/images.js";
-import { signingPayload } from "../../src/rollout/signing.js";
+import { signingPayload } from "../../src/rollout/core/signing.js";
 import { clientConfig } from "../support/cloud.js";
 import { startDeployedCloud } from "../support/phoenix.js";
 

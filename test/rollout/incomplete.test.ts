@@ -1,31 +1,20 @@
 import { CreateAutoScalingGroupCommand, CreateOrUpdateTagsCommand } from "@aws-sdk/client-auto-scaling";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { registerImage } from "../../local/seed.js";
 import { familyCompleted, getRollout } from "../../src/rollout/aws/rollout-records.js";
-import {
-  type RolloutEnvironment,
-  startedExecution,
-  startRolloutEnvironment,
-  waitForExecution,
-} from "./support.js";
+import { startedExecution, useRolloutEnvironment, waitForExecution } from "./support.js";
 
 /**
  * Issue 11, item 4: a rollout that left groups of its family unrolled (problems the plan names)
  * ends failed with Phoenix.RolloutIncomplete and says which and why; before, it ended SUCCEEDED
  * ("0 group(s) in 0 wave(s), 1 with problems").
  */
-let env: RolloutEnvironment;
-beforeAll(async () => {
-  env = await startRolloutEnvironment({
-    speed: 600,
-    groups: [
-      { name: "api-a", family: "api", wave: 1, managed: true, desired: 1 },
-      { name: "api-b", family: "api", wave: 1, managed: true, desired: 1 },
-    ],
-  });
-});
-afterAll(async () => {
-  await env?.stop();
+const env = useRolloutEnvironment({
+  speed: 600,
+  groups: [
+    { name: "api-a", family: "api", wave: 1, managed: true, desired: 1 },
+    { name: "api-b", family: "api", wave: 1, managed: true, desired: 1 },
+  ],
 });
 
 async function tagWave(group: string, value: string) {

@@ -21,7 +21,9 @@ import type { PhoenixDeps } from "../../src/deps.js";
 import type { PhoenixResources } from "../../src/resources.js";
 import { clientConfig } from "../support/cloud.js";
 import { ROLLOUT_STARTS_NOTHING, startDeployedCloud } from "../support/phoenix.js";
-import { lambdaContext, sampleEvents } from "./support.js";
+import { until } from "../support/poll.js";
+import { sampleEvents } from "../support/sample-events.js";
+import { lambdaContext } from "./support.js";
 
 /**
  * Image events go EventBridge → SQS (the image buffer) → on-image, at least once: on the local
@@ -96,15 +98,14 @@ async function deliveriesOf(imageId: string): Promise<DeliveryEntry[]> {
   );
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>) => until(what, probe, 20_000);
+
+/** The deliveries of the image's event, once there have been MAX_ATTEMPTS. */
+const everyDelivery = (imageId: string) =>
+  waitFor("every delivery", async () => {
+    const seen = await deliveriesOf(imageId);
+    return seen.length >= MAX_ATTEMPTS ? seen : undefined;
+  });
 
 async function executionsFor(imageId: string) {
   const { executions = [] } = await deps.clients.sfn.send(
@@ -165,10 +166,7 @@ describe("on-image through the image buffer", () => {
 
   it("ignores an image that never gets its family tag on the last delivery: audited once, not dead-lettered", async () => {
     const imageId = await registerUntagged(`never-tagged-${Date.now()}`);
-    const deliveries = await waitFor("every delivery", async () => {
-      const seen = await deliveriesOf(imageId);
-      return seen.length >= MAX_ATTEMPTS ? seen : undefined;
-    });
+    const deliveries = await everyDelivery(imageId);
     expect(deliveries.map((d) => [d.attempt, d.outcome, d.deadLettered])).toEqual([
       ...Array.from({ length: MAX_ATTEMPTS - 1 }, (_, i) => [i + 1, "failed", false]),
       [MAX_ATTEMPTS, "delivered", false],
@@ -191,10 +189,7 @@ describe("on-image through the image buffer", () => {
     let imageId: string;
     try {
       imageId = await registerImage(ec2, { family: "web", name: `dead-letter-${Date.now()}` });
-      const deliveries = await waitFor("every delivery", async () => {
-        const seen = await deliveriesOf(imageId);
-        return seen.length >= MAX_ATTEMPTS ? seen : undefined;
-      });
+      const deliveries = await everyDelivery(imageId);
       expect(deliveries.map((d) => [d.attempt, d.outcome, d.deadLettered])).toEqual([
         ...Array.from({ length: MAX_ATTEMPTS - 1 }, (_, i) => [i + 1, "failed", false]),
         [MAX_ATTEMPTS, "failed", true],

@@ -16,10 +16,11 @@ import {
   putRunningRollout,
   recordFamilyCompleted,
 } from "../../src/rollout/aws/rollout-records.js";
-import { rolloutExecutionName } from "../../src/rollout/workflow/execution-name.js";
+import { rolloutExecutionName } from "../../src/rollout/core/execution-name.js";
 import { clientConfig } from "../support/cloud.js";
 import { type DeployedCloud, ROLLOUT_STARTS_NOTHING, startDeployedCloud } from "../support/phoenix.js";
-import { lambdaContext, lastSeq, mutatingCallsSince, sampleEvents, waitForExecution } from "./support.js";
+import { sampleEvents } from "../support/sample-events.js";
+import { lambdaContext, lastSeq, mutatingCallsSince, waitForExecution } from "./support.js";
 
 let cloud: LocalCloud;
 let deps: PhoenixDeps;
@@ -63,6 +64,13 @@ function rewrite(
   }
   if (changes.name) event.detail.name = changes.name;
   return event;
+}
+
+/** Sets an image parameter (a String, overwritten), as an image pipeline would publish it. */
+async function putImageParameter(name: string, value: string) {
+  await deps.clients.ssm.send(
+    new PutParameterCommand({ Name: name, Value: value, Type: "String", Overwrite: true }),
+  );
 }
 
 /** The calls made since `seq`, as service:action. */
@@ -187,14 +195,7 @@ describe("on-image: the shared sample events", () => {
 
   it("reads the AMI id of a family's image parameter (Parameter Store Change)", async () => {
     const imageId = await registerImage(ec2, { family: "web", name: "on-image-parameter" });
-    await deps.clients.ssm.send(
-      new PutParameterCommand({
-        Name: "/phoenix/images/web",
-        Value: imageId,
-        Type: "String",
-        Overwrite: true,
-      }),
-    );
+    await putImageParameter("/phoenix/images/web", imageId);
     const result = await handle(rewrite(ssm["docs-update.json"], { name: "/phoenix/images/web" }));
     expect(result).toMatchObject({
       status: "handled",
@@ -204,14 +205,7 @@ describe("on-image: the shared sample events", () => {
 
   it("refuses a parameter whose family disagrees with the image's tag", async () => {
     const imageId = await registerImage(ec2, { family: "api", name: "on-image-parameter-api" });
-    await deps.clients.ssm.send(
-      new PutParameterCommand({
-        Name: "/phoenix/images/web",
-        Value: imageId,
-        Type: "String",
-        Overwrite: true,
-      }),
-    );
+    await putImageParameter("/phoenix/images/web", imageId);
     const result = await handle(rewrite(ssm["docs-update.json"], { name: "/phoenix/images/web" }));
     expect(result).toMatchObject({
       images: [{ imageId, action: "refused", reason: expect.stringContaining("image family is api") }],
@@ -220,14 +214,7 @@ describe("on-image: the shared sample events", () => {
   });
 
   it("ignores a parameter value that is not an AMI id", async () => {
-    await deps.clients.ssm.send(
-      new PutParameterCommand({
-        Name: "/phoenix/images/api",
-        Value: "latest please",
-        Type: "String",
-        Overwrite: true,
-      }),
-    );
+    await putImageParameter("/phoenix/images/api", "latest please");
     const result = await handle(rewrite(ssm["docs-update.json"], { name: "/phoenix/images/api" }));
     expect(result).toMatchObject({ status: "ignored", reason: expect.stringContaining("is not an AMI id") });
   });

@@ -5,7 +5,8 @@ import { deploymentOf } from "../../local/deployment/index.js";
 import type { PhoenixDeps } from "../../src/deps.js";
 import { recordPhoenixRefresh } from "../../src/rollout/aws/refresh.js";
 import { startDeployedCloud } from "../support/phoenix.js";
-import { lambdaContext, lastSeq, mutatingCallsSince, quietLogger, sampleEvents } from "./support.js";
+import { sampleEvents } from "../support/sample-events.js";
+import { lambdaContext, lastSeq, mutatingCallsSince, quietLogger } from "./support.js";
 
 let cloud: LocalCloud;
 let deps: PhoenixDeps;

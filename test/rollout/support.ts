@@ -1,5 +1,3 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
@@ -13,7 +11,9 @@ import { type DemoGroupSpec, type SeededFleet, seedDemoFleet } from "../../local
 import type { PhoenixDeps } from "../../src/deps.js";
 import type { PhoenixResources } from "../../src/resources.js";
 import { clientConfig } from "../support/cloud.js";
+import { startedForFile } from "../support/lifecycle.js";
 import { type ReceivedNotification, recordingErrors, startDeployedCloud } from "../support/phoenix.js";
+import { sampleEvent } from "../support/sample-events.js";
 
 /** Powertools logger that prints nothing: test output stays readable (spy on it to check log lines). */
 export function quietLogger(): Logger {
@@ -39,16 +39,6 @@ export function lambdaContext(name = "test"): Context {
     fail,
     succeed: fail,
   };
-}
-
-/** The shared sample events, by folder, parsed. */
-export function sampleEvents(folder: string): Record<string, Record<string, unknown>> {
-  const dir = join("/work/shared/events", folder);
-  return Object.fromEntries(
-    readdirSync(dir)
-      .filter((file) => file.endsWith(".json"))
-      .map((file) => [file, JSON.parse(readFileSync(join(dir, file), "utf8")) as Record<string, unknown>]),
-  );
 }
 
 /** Polls DescribeExecution until the execution ends (or the real-time limit passes). */
@@ -97,19 +87,23 @@ export interface RolloutEnvironment {
   stop(): Promise<void>;
 }
 
-/**
- * The local cloud with instance refresh (autoscaling plugin) and Phoenix deployed from its graph
- * (the rollout state machine on the local Step Functions engine, its tasks the deployed
- * functions), and the demo fleet.
- */
-export async function startRolloutEnvironment(options: {
+export interface RolloutEnvironmentOptions {
   speed: number;
   policy?: unknown;
   /** The SDK retry budget of Phoenix's own clients (small: let errors reach the workflow's Retry). */
   backoff?: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
   /** The fleet to seed; the demo fleet by default. */
   groups?: DemoGroupSpec[];
-}): Promise<RolloutEnvironment> {
+}
+
+/**
+ * The local cloud with instance refresh (autoscaling plugin) and Phoenix deployed from its graph
+ * (the rollout state machine on the local Step Functions engine, its tasks the deployed
+ * functions), and the demo fleet.
+ */
+export async function startRolloutEnvironment(
+  options: RolloutEnvironmentOptions,
+): Promise<RolloutEnvironment> {
   const stepErrors: RolloutEnvironment["stepErrors"] = [];
   const phoenix = await startDeployedCloud({
     speed: options.speed,
@@ -126,7 +120,7 @@ export async function startRolloutEnvironment(options: {
     const ec2 = new EC2Client(clientConfig(cloud));
     const autoScaling = new AutoScalingClient(clientConfig(cloud));
     const onImage = createImageEventHandler(deployment.depsOf("on-image"), { logger: quietLogger() });
-    const sample = sampleEvents("ami")["docs-ami-available.json"];
+    const sample = sampleEvent("ami", "docs-ami-available.json");
     return {
       cloud,
       deployment,
@@ -167,6 +161,11 @@ export async function startRolloutEnvironment(options: {
     await cloud.stop();
     throw error;
   }
+}
+
+/** The rollout environment of a test file: started in beforeAll, stopped in afterAll. */
+export function useRolloutEnvironment(options: RolloutEnvironmentOptions): RolloutEnvironment {
+  return startedForFile(() => startRolloutEnvironment(options));
 }
 
 /** The execution on-image started for an image (it must have started one). */

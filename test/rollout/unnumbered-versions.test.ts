@@ -4,36 +4,27 @@ import {
   UpdateAutoScalingGroupCommand,
 } from "@aws-sdk/client-auto-scaling";
 import { DescribeInstancesCommand, DescribeLaunchTemplateVersionsCommand } from "@aws-sdk/client-ec2";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { registerImage } from "../../local/seed.js";
 import { describeGroups } from "../../src/rollout/aws/groups.js";
-import { plannedGroups, planRollout } from "../../src/rollout/plan.js";
-import {
-  type RolloutEnvironment,
-  startedExecution,
-  startRolloutEnvironment,
-  waitForExecution,
-} from "./support.js";
+import { plannedGroups, planRollout } from "../../src/rollout/core/plan.js";
+import { startedExecution, useRolloutEnvironment, waitForExecution } from "./support.js";
 
 /**
  * Issue 11, item 1: a group on $Latest (or $Default) must never launch a new image except through
  * a refresh that can roll back. Before the fix, the new version moved $Latest, the refresh was
  * refused (AutoRollback needs a numbered version) and every later launch ran the untested image.
  */
-let env: RolloutEnvironment;
-let v1: string;
-beforeAll(async () => {
-  env = await startRolloutEnvironment({
-    speed: 600,
-    groups: [
-      { name: "web-latest", family: "web", wave: 1, managed: true, desired: 2 },
-      { name: "web-default", family: "web", wave: 1, managed: true, desired: 1 },
-    ],
-  });
-  v1 = env.fleet.images.web!;
+const env = useRolloutEnvironment({
+  speed: 600,
+  groups: [
+    { name: "web-latest", family: "web", wave: 1, managed: true, desired: 2 },
+    { name: "web-default", family: "web", wave: 1, managed: true, desired: 1 },
+  ],
 });
-afterAll(async () => {
-  await env?.stop();
+let v1: string;
+beforeAll(() => {
+  v1 = env.fleet.images.web!;
 });
 
 async function useVersion(group: string, version: string) {

@@ -1,29 +1,18 @@
 import { DescribeInstanceRefreshesCommand } from "@aws-sdk/client-auto-scaling";
 import { StartExecutionCommand } from "@aws-sdk/client-sfn";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { registerImage } from "../../local/seed.js";
 import { markImageRejected } from "../../src/rollout/aws/image-marks.js";
-import {
-  type RolloutEnvironment,
-  startedExecution,
-  startRolloutEnvironment,
-  waitForExecution,
-} from "./support.js";
+import { startedExecution, useRolloutEnvironment, waitForExecution } from "./support.js";
 
 const GROUPS = ["batch-a", "batch-b", "batch-c"];
-let env: RolloutEnvironment;
-beforeAll(async () => {
-  env = await startRolloutEnvironment({
-    speed: 400,
-    policy: { rollout: { maxConcurrentGroups: 2 } },
-    groups: [
-      ...GROUPS.map((name) => ({ name, family: "batch", wave: 1, managed: true, desired: 2 })),
-      { name: "batch-guarded", family: "batch", wave: 1, managed: true, protected: true, desired: 1 },
-    ],
-  });
-});
-afterAll(async () => {
-  await env?.stop();
+const env = useRolloutEnvironment({
+  speed: 400,
+  policy: { rollout: { maxConcurrentGroups: 2 } },
+  groups: [
+    ...GROUPS.map((name) => ({ name, family: "batch", wave: 1, managed: true, desired: 2 })),
+    { name: "batch-guarded", family: "batch", wave: 1, managed: true, protected: true, desired: 1 },
+  ],
 });
 
 /** The most refreshes that ran at the same instant, from their start and end times. */

@@ -1,37 +1,17 @@
 import { DescribeInstanceRefreshesCommand, StartInstanceRefreshCommand } from "@aws-sdk/client-auto-scaling";
 import { CreateLaunchTemplateVersionCommand } from "@aws-sdk/client-ec2";
 import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { registerImage } from "../../local/seed.js";
 import { acquireGroupLock, readGroupLock, releaseGroupLock } from "../../src/rollout/aws/lock.js";
 import { getRollout } from "../../src/rollout/aws/rollout-records.js";
-import {
-  type RolloutEnvironment,
-  startedExecution,
-  startRolloutEnvironment,
-  waitForExecution,
-} from "./support.js";
+import { until } from "../support/poll.js";
+import { startedExecution, useRolloutEnvironment, waitForExecution } from "./support.js";
 
 const SPEED = 600;
-let env: RolloutEnvironment;
-beforeAll(async () => {
-  env = await startRolloutEnvironment({ speed: SPEED });
-});
-afterAll(async () => {
-  await env?.stop();
-});
+const env = useRolloutEnvironment({ speed: SPEED });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe("rollouts that meet other work", () => {
   it("two images in quick succession: the older is stopped at once (StopExecution), its locks released, the groups end on the newer", async () => {

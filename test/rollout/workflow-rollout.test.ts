@@ -1,24 +1,15 @@
 import { DescribeInstanceRefreshesCommand } from "@aws-sdk/client-auto-scaling";
 import { DescribeImagesCommand } from "@aws-sdk/client-ec2";
 import { StartExecutionCommand } from "@aws-sdk/client-sfn";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { registerImage } from "../../local/seed.js";
 import { familyCompleted, getRollout } from "../../src/rollout/aws/rollout-records.js";
-import {
-  type RolloutEnvironment,
-  startedExecution,
-  startRolloutEnvironment,
-  waitForExecution,
-} from "./support.js";
+import { startedExecution, useRolloutEnvironment, waitForExecution } from "./support.js";
 
-let env: RolloutEnvironment;
+const env = useRolloutEnvironment({ speed: 600 });
 let v1: { web: string; api: string };
-beforeAll(async () => {
-  env = await startRolloutEnvironment({ speed: 600 });
+beforeAll(() => {
   v1 = { web: env.fleet.images.web!, api: env.fleet.images.api! };
-});
-afterAll(async () => {
-  await env?.stop();
 });
 
 async function refreshesOf(group: string) {

@@ -1,23 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { registerImage } from "../../local/seed.js";
-import {
-  type RolloutEnvironment,
-  startedExecution,
-  startRolloutEnvironment,
-  waitForExecution,
-} from "./support.js";
+import { startedExecution, useRolloutEnvironment, waitForExecution } from "./support.js";
 
-let env: RolloutEnvironment;
-beforeAll(async () => {
-  // Two SDK attempts only: about one Auto Scaling call in eleven still fails after them, so the
-  // workflow's own Retry (Phoenix.Transient, jittered backoff) is exercised, not just the SDK's.
-  env = await startRolloutEnvironment({
-    speed: 400,
-    backoff: { maxAttempts: 2, baseDelayMs: 5, maxDelayMs: 50 },
-  });
-});
-afterAll(async () => {
-  await env?.stop();
+// Two SDK attempts only: about one Auto Scaling call in eleven still fails after them, so the
+// workflow's own Retry (Phoenix.Transient, jittered backoff) is exercised, not just the SDK's.
+const env = useRolloutEnvironment({
+  speed: 400,
+  backoff: { maxAttempts: 2, baseDelayMs: 5, maxDelayMs: 50 },
 });
 
 describe("rollout under throttling", () => {

@@ -7,7 +7,12 @@ import {
 import { DescribeInstancesCommand, type EC2Client } from "@aws-sdk/client-ec2";
 import type { PhoenixDeps } from "../../deps.js";
 import { GRANTING_TAG_VALUE, TAG_IMAGE_FAMILY, TAG_MANAGED } from "../../tags.js";
-import type { GroupDescription, GroupInstance, LaunchTemplateInUse, MixedInstancesInUse } from "../group.js";
+import type {
+  GroupDescription,
+  GroupInstance,
+  LaunchTemplateInUse,
+  MixedInstancesInUse,
+} from "../core/group.js";
 import { describeVersion } from "./launch-template.js";
 import { activeRefresh, findPhoenixRefresh } from "./refresh.js";
 

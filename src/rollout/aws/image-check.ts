@@ -1,6 +1,6 @@
 import type { PhoenixDeps } from "../../deps.js";
-import { type GateResult, gateImage } from "../gate.js";
-import type { ImageFacts } from "../image.js";
+import { type GateResult, gateImage } from "../core/gate.js";
+import type { ImageFacts } from "../core/image.js";
 import { imageMarks } from "./image-marks.js";
 import { describeImage } from "./images.js";
 import { verifyImageSignature } from "./signature.js";

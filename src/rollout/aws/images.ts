@@ -1,6 +1,6 @@
 import { DescribeImagesCommand, type EC2Client, type Image } from "@aws-sdk/client-ec2";
 import { awsErrorCode } from "../../aws/errors.js";
-import type { ImageFacts } from "../image.js";
+import type { ImageFacts } from "../core/image.js";
 
 /** EC2 answers these for an id that names no image it can show: the image is simply not there. */
 const NOT_FOUND = new Set(["InvalidAMIID.NotFound", "InvalidAMIID.Malformed", "InvalidAMIID.Unavailable"]);

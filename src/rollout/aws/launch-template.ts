@@ -10,7 +10,7 @@ import {
   type EC2Client,
   type LaunchTemplateVersion,
 } from "@aws-sdk/client-ec2";
-import type { LaunchTemplateInUse } from "../group.js";
+import type { LaunchTemplateInUse } from "../core/group.js";
 
 export interface TemplateVersionForImage {
   launchTemplateId: string;

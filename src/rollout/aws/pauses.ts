@@ -1,6 +1,6 @@
 import { DeleteCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { PhoenixDeps } from "../../deps.js";
-import type { Pause } from "../pause.js";
+import type { Pause } from "../core/pause.js";
 import { CONTROL_PARTITION, PAUSE_SK_PREFIX, pauseSortKey } from "./state-keys.js";
 
 /**

@@ -8,8 +8,8 @@ import {
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { awsErrorCode } from "../../aws/errors.js";
 import type { PhoenixDeps } from "../../deps.js";
-import type { RefreshPreferences } from "../preferences.js";
-import { isActiveRefreshStatus } from "../workflow/refresh-outcome.js";
+import type { RefreshPreferences } from "../core/preferences.js";
+import { isActiveRefreshStatus } from "../core/refresh-outcome.js";
 import { RefreshInProgressError } from "./errors.js";
 import { withTemplate } from "./launch-template.js";
 import { epochSeconds, groupPartition, REFRESH_SK_PREFIX } from "./state-keys.js";

@@ -1,7 +1,7 @@
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { writeIfCondition } from "../../aws/dynamo.js";
 import type { PhoenixDeps } from "../../deps.js";
-import type { ImageVersion, InFlightRollout } from "../supersede.js";
+import type { ImageVersion, InFlightRollout } from "../core/supersede.js";
 import { COMPLETED_SK, CURRENT_SK, epochSeconds, familyPartition, ROLLOUT_SK_PREFIX } from "./state-keys.js";
 
 /**

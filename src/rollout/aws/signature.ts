@@ -6,8 +6,8 @@ import {
 } from "@aws-sdk/client-kms";
 import { awsErrorCode, isTransientAwsError } from "../../aws/errors.js";
 import type { ImageGatePolicy } from "../../policy/index.js";
-import { signatureToVerify } from "../gate.js";
-import type { ImageFacts } from "../image.js";
+import { signatureToVerify } from "../core/gate.js";
+import type { ImageFacts } from "../core/image.js";
 
 /**
  * KMS Verify over the image's signing payload. Returns true or false when KMS gave a verdict,

@@ -6,7 +6,7 @@ import {
   type ImageVersion,
   type InFlightRollout,
   type SupersedeDecision,
-} from "../supersede.js";
+} from "../core/supersede.js";
 import { releaseGroupLock } from "./lock.js";
 import { endRollout, familyCompleted, inFlightRollouts } from "./rollout-records.js";
 

@@ -1,7 +1,7 @@
 import * as z from "../../validation/zod.js";
-import type { LaunchTemplateInUse } from "../group.js";
-import type { RefreshPreferences } from "../preferences.js";
-import type { RefreshOutcome } from "./refresh-outcome.js";
+import type { LaunchTemplateInUse } from "../core/group.js";
+import type { RefreshPreferences } from "../core/preferences.js";
+import type { RefreshOutcome } from "../core/refresh-outcome.js";
 
 /**
  * The data that flows through workflows/rollout.asl.json, state by state. The Lambda steps

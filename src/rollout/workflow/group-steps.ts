@@ -12,8 +12,9 @@ import {
   refreshReason,
   startOrAdoptRefresh,
 } from "../aws/refresh.js";
-import { describeStragglers, type GroupInstance, instancesNotOn, isOnImage } from "../group.js";
-import { describePause, pauseOf } from "../pause.js";
+import { describeStragglers, type GroupInstance, instancesNotOn, isOnImage } from "../core/group.js";
+import { describePause, pauseOf } from "../core/pause.js";
+import { refreshOutcome } from "../core/refresh-outcome.js";
 import {
   type GroupOutcome,
   type GroupResult,
@@ -22,7 +23,6 @@ import {
   type PrepareAction,
   type RefreshPoll,
 } from "./contract.js";
-import { refreshOutcome } from "./refresh-outcome.js";
 
 /**
  * The steps of one group's branch, in order: lock → prepare (someone else's refresh?) →

@@ -1,5 +1,5 @@
+import { blamesImage, type RefreshOutcome } from "../core/refresh-outcome.js";
 import type { GroupOutcome, GroupResult, WaveVerdict } from "./contract.js";
-import { blamesImage, type RefreshOutcome } from "./refresh-outcome.js";
 
 /** Outcomes that let the next wave start: the group is on the image, or policy left it alone. */
 const FINE: ReadonlySet<GroupOutcome> = new Set(["succeeded", "skipped"]);

@@ -3,7 +3,7 @@ import { InvalidStepInputError } from "../aws/errors.js";
 import { imageSubject, ROLLOUT_ACTOR } from "../aws/image-marks.js";
 import { listPauses } from "../aws/pauses.js";
 import { endRollout, familyCurrent, markWaveStarted } from "../aws/rollout-records.js";
-import { describePause, pauseOf } from "../pause.js";
+import { describePause, pauseOf } from "../core/pause.js";
 import type { GroupResult, GroupTask, RolloutContext, WaveStart, WaveVerdict } from "./contract.js";
 import { judgeWave } from "./verdict.js";
 

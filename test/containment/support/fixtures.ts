@@ -1,26 +1,23 @@
-import { readFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import type { Context } from "aws-lambda";
+import { ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
+import type { Context, SQSBatchResponse } from "aws-lambda";
 import { lambdaContext as benchLambdaContext, sqsBatch } from "../../../bench/lib/events.js";
+import { createOnFindingHandler } from "../../../functions/on-finding.js";
 import type { LocalCloud } from "../../../local/cloud.js";
 import type { FunctionWrapper, LocalDeployment } from "../../../local/deployment/index.js";
 import { primaryInterfaceGroups } from "../../../local/moto-fixes/primary-eni-groups.js";
 import { serialDynamoDb } from "../../../local/moto-fixes/serial-dynamodb.js";
 import { type DemoGroupSpec, type SeededFleet, seedDemoFleet } from "../../../local/seed.js";
-import type { ContainmentInput, ContainState } from "../../../src/containment/steps/types.js";
 import type { PhoenixDeps } from "../../../src/deps.js";
 import { parsePolicy } from "../../../src/policy/index.js";
 import type { PhoenixResources } from "../../../src/resources.js";
+import { clientConfig } from "../../support/cloud.js";
+import { ACCOUNT } from "../../support/containment.js";
+import { startedForFile } from "../../support/lifecycle.js";
 import { holding, type ReceivedNotification, startDeployedCloud, wrapAll } from "../../support/phoenix.js";
-import { loadGuardDutyEvent } from "../../unit/containment/sample-events.js";
+import { loadGuardDutyEvent } from "../../support/sample-events.js";
 import { Wiretap } from "./wiretap.js";
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-
-export function containTemplate(): string {
-  return readFileSync(path.join(repoRoot, "workflows/contain.asl.json"), "utf8");
-}
+export { ACCOUNT, containState, containTemplate } from "../../support/containment.js";
 
 export interface Harness {
   cloud: LocalCloud;
@@ -34,7 +31,19 @@ export interface Harness {
   withPolicy(policy: unknown): PhoenixDeps;
   /** What Phoenix published to its topic since the last drain. */
   drainNotifications(): ReceivedNotification[];
+  /** on-finding with the harness's deps, given one SQS batch of these bodies (findingDelivery). */
+  onFinding(bodies: unknown[]): Promise<SQSBatchResponse>;
+  /** The names of the contain workflow's executions (ListExecutions through the gateway). */
+  containExecutions(): Promise<string[]>;
   stop(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  policy?: unknown;
+  groups?: DemoGroupSpec[];
+  workflow?: "held" | "run";
+  speed?: number;
+  wrap?: FunctionWrapper;
 }
 
 /**
@@ -44,15 +53,7 @@ export interface Harness {
  * starts stays RUNNING with no effect and a test sees the intake's effects alone. With
  * `workflow: "run"` the workflow runs (`speed` makes its waits shorter).
  */
-export async function startHarness(
-  options: {
-    policy?: unknown;
-    groups?: DemoGroupSpec[];
-    workflow?: "held" | "run";
-    speed?: number;
-    wrap?: FunctionWrapper;
-  } = {},
-): Promise<Harness> {
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const tap = new Wiretap();
   const phoenix = await startDeployedCloud({
     parts: [serialDynamoDb(), primaryInterfaceGroups(), tap.plugin()],
@@ -63,6 +64,7 @@ export async function startHarness(
   const { cloud, deps, deployment, resources } = phoenix;
   try {
     const fleet = await seedDemoFleet(cloud.context.internalClientConfig, options.groups);
+    const sfn = new SFNClient(clientConfig(cloud));
     return {
       cloud,
       deployment,
@@ -72,12 +74,24 @@ export async function startHarness(
       tap,
       withPolicy: (policy) => ({ ...deps, policy: parsePolicy(policy) }),
       drainNotifications: phoenix.drainNotifications,
+      onFinding: findingDelivery(deps),
+      containExecutions: async () => {
+        const { executions = [] } = await sfn.send(
+          new ListExecutionsCommand({ stateMachineArn: resources.containStateMachineArn }),
+        );
+        return executions.map((e) => e.name!);
+      },
       stop: () => cloud.stop(),
     };
   } catch (error) {
     await cloud.stop();
     throw error;
   }
+}
+
+/** The harness of a test file: started in beforeAll, stopped in afterAll (see startHarness). */
+export function useHarness(options: HarnessOptions = {}, timeoutMs?: number): Harness {
+  return startedForFile(() => startHarness(options), timeoutMs);
 }
 
 export interface FindingPatch {
@@ -103,7 +117,7 @@ export function guardDutyEvent(file: string, patch: FindingPatch): Record<string
   } & Record<string, unknown>;
   const detail = event.detail;
   if (detail.resource.instanceDetails) detail.resource.instanceDetails["instanceId"] = patch.instanceId;
-  detail["accountId"] = patch.accountId ?? "123456789012";
+  detail["accountId"] = patch.accountId ?? ACCOUNT;
   event["account"] = detail["accountId"];
   if (patch.findingId) detail["id"] = patch.findingId;
   if (patch.severity !== undefined) detail["severity"] = patch.severity;
@@ -120,28 +134,11 @@ export const sqsEvent = sqsBatch;
 
 export const lambdaContext = (functionName = "test"): Context => benchLambdaContext(functionName);
 
-let counter = 0;
-
-/** The execution input of a containment started by hand (what the intake would send). */
-export function containState(instanceId: string, overrides: Partial<ContainmentInput> = {}): ContainState {
-  const findingId = overrides.findingId ?? `f${(++counter).toString(16).padStart(31, "0")}`;
-  return {
-    containment: {
-      containmentId: `contain_123456789012_${instanceId}_${findingId}`,
-      instanceId,
-      accountId: "123456789012",
-      findingId,
-      findingType: "UnauthorizedAccess:EC2/TorClient",
-      severity: 8,
-      findingReceivedAt: new Date().toISOString(),
-      generation: 1,
-      ...overrides,
-    },
-    results: {},
-  };
-}
-
-/** Everything published to the notification topic since the last drain. */
-export async function drainNotifications(h: Harness): Promise<ReceivedNotification[]> {
-  return h.drainNotifications();
+/**
+ * on-finding with these deps, as its SQS event source invokes it: one batch of these bodies (a
+ * fresh message id each), under a Lambda context of that function name.
+ */
+export function findingDelivery(deps: PhoenixDeps, functionName = "on-finding") {
+  const onFinding = createOnFindingHandler(deps);
+  return (bodies: unknown[]) => onFinding(sqsEvent(bodies), lambdaContext(functionName));
 }

@@ -1,16 +1,16 @@
-import { admit } from "../../../src/containment/steps/admit.js";
-import { dispose } from "../../../src/containment/steps/dispose.js";
-import { TERMINAL_ERRORS } from "../../../src/containment/steps/errors.js";
-import { collectEvidence } from "../../../src/containment/steps/evidence.js";
-import { checkEvidence } from "../../../src/containment/steps/evidence-status.js";
-import { harden } from "../../../src/containment/steps/harden.js";
-import { isolate } from "../../../src/containment/steps/isolate.js";
-import { replace } from "../../../src/containment/steps/replace.js";
-import { checkReplacement } from "../../../src/containment/steps/replacement-status.js";
-import { report } from "../../../src/containment/steps/report.js";
-import { reportFailure } from "../../../src/containment/steps/report-failure.js";
-import { revokeCredentials } from "../../../src/containment/steps/revoke.js";
-import type { ContainState, StepName, StepResults } from "../../../src/containment/steps/types.js";
+import { admit } from "../../../src/containment/workflow/admit.js";
+import { dispose } from "../../../src/containment/workflow/dispose.js";
+import { TERMINAL_ERRORS } from "../../../src/containment/core/errors.js";
+import { collectEvidence } from "../../../src/containment/workflow/evidence.js";
+import { checkEvidence } from "../../../src/containment/workflow/evidence-status.js";
+import { harden } from "../../../src/containment/workflow/harden.js";
+import { isolate } from "../../../src/containment/workflow/isolate.js";
+import { replace } from "../../../src/containment/workflow/replace.js";
+import { checkReplacement } from "../../../src/containment/workflow/replacement-status.js";
+import { report } from "../../../src/containment/workflow/report.js";
+import { reportFailure } from "../../../src/containment/workflow/report-failure.js";
+import { revokeCredentials } from "../../../src/containment/workflow/revoke.js";
+import type { ContainState, StepName, StepResults } from "../../../src/containment/core/types.js";
 import type { PhoenixDeps } from "../../../src/deps.js";
 
 /** Steps re-run after a transient failure, for tests that want to see them. */

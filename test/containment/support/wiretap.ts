@@ -11,6 +11,9 @@ export interface TappedCall {
   json: Record<string, unknown>;
 }
 
+/** Actions that only read. */
+export const READ_ACTION = /^(Describe|Get|List|Receive|Query|Scan|BatchGet)/;
+
 /**
  * Records every successful call with its parameters, in the order served (the call log keeps
  * the order but not the parameters): enough to check which group each interface was moved to.
@@ -38,6 +41,11 @@ export class Wiretap {
 
   mark(): number {
     return this.seq;
+  }
+
+  /** The successful calls since a mark that change something outside Phoenix's own tables (DynamoDB). */
+  mutationsSince(mark: number): TappedCall[] {
+    return this.since(mark).filter((c) => !READ_ACTION.test(c.action) && c.service !== "dynamodb");
   }
 
   since(mark: number, filter: Partial<Pick<TappedCall, "service" | "action">> = {}): TappedCall[] {

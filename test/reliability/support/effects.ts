@@ -1,4 +1,4 @@
-import { type ManagedScope, managedScope, routeFinding } from "../../../src/containment/route.js";
+import { type ManagedScope, managedScope, routeFinding } from "../../../src/containment/core/route.js";
 import { parseGuardDutyEvent } from "../../../src/findings/guardduty.js";
 import type { Policy } from "../../../src/policy/index.js";
 

@@ -5,6 +5,7 @@ import { waitForExecution } from "../../../bench/lib/executions.js";
 import { type PhoenixCloud, startPhoenixCloud } from "../../../bench/lib/phoenix-cloud.js";
 import { createOnFindingHandler } from "../../../functions/on-finding.js";
 import { registerImage } from "../../../local/seed.js";
+import { startedForFile } from "../../support/lifecycle.js";
 import { CallRecorder } from "./recorder.js";
 
 export interface WorkflowEnv extends PhoenixCloud {
@@ -15,10 +16,18 @@ export interface WorkflowEnv extends PhoenixCloud {
   rollout(family: string, name: string): Promise<{ status: string; executionArn: string; imageId: string }>;
 }
 
+export interface WorkflowEnvOptions {
+  policy?: unknown;
+  speed?: number;
+}
+
+/** The workflow environment of a test file: started in beforeAll (within 60 s), stopped in afterAll. */
+export function useWorkflowEnv(options: WorkflowEnvOptions = {}): WorkflowEnv {
+  return startedForFile(() => startWorkflowEnv(options), 60_000);
+}
+
 /** The whole local cloud with Phoenix deployed, every successful call recorded. */
-export async function startWorkflowEnv(
-  options: { policy?: unknown; speed?: number } = {},
-): Promise<WorkflowEnv> {
+export async function startWorkflowEnv(options: WorkflowEnvOptions = {}): Promise<WorkflowEnv> {
   const recorder = new CallRecorder();
   const pc = await startPhoenixCloud({
     speed: options.speed ?? 200,

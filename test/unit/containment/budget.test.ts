@@ -6,7 +6,7 @@ import {
   type ContainmentRecord,
   checkBudget,
   groupPercentAllowance,
-} from "../../../src/containment/budget.js";
+} from "../../../src/containment/core/budget.js";
 import { defaultPolicy } from "../../../src/policy/index.js";
 
 const defaults = defaultPolicy().containment.budgets;

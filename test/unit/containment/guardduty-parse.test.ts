@@ -1,7 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type FindingParseResult, parseGuardDutyEvent } from "../../../src/findings/guardduty.js";
-import { alteredGuardDutyEvent, loadGuardDutyEvent, REMOVE, sampleEventFiles } from "./sample-events.js";
+import {
+  alteredGuardDutyEvent,
+  loadGuardDutyEvent,
+  REMOVE,
+  sampleEventFiles,
+} from "../../support/sample-events.js";
 
 const files = sampleEventFiles("guardduty");
 const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;

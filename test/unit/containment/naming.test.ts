@@ -4,9 +4,9 @@ import {
   type ContainmentIdentity,
   containmentExecutionName,
   instanceDedupeKey,
-} from "../../../src/containment/naming.js";
+} from "../../../src/containment/core/naming.js";
 import { parseGuardDutyEvent } from "../../../src/findings/guardduty.js";
-import { alteredGuardDutyEvent, loadGuardDutyEvent } from "./sample-events.js";
+import { alteredGuardDutyEvent, loadGuardDutyEvent } from "../../support/sample-events.js";
 
 const VALID_NAME = /^[A-Za-z0-9_-]{1,80}$/;
 const identity: ContainmentIdentity = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { protectionHold } from "../../../src/containment/protection.js";
+import { protectionHold } from "../../../src/containment/core/protection.js";
 
 describe("protectionHold", () => {
   it("holds nothing without the tag", () => {

@@ -6,10 +6,10 @@ import {
   managedScope,
   type RoutableFinding,
   routeFinding as routeIn,
-} from "../../../src/containment/route.js";
+} from "../../../src/containment/core/route.js";
 import { type Finding, parseGuardDutyEvent } from "../../../src/findings/guardduty.js";
 import { type ContainmentPolicy, defaultPolicy, parsePolicy } from "../../../src/policy/index.js";
-import { loadGuardDutyEvent, sampleEventFiles } from "./sample-events.js";
+import { loadGuardDutyEvent, sampleEventFiles } from "../../support/sample-events.js";
 
 const defaults = defaultPolicy().containment;
 const containmentPolicy = (containment: Record<string, unknown>): ContainmentPolicy =>

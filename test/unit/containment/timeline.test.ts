@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildTimeline, formatDuration, formatTimeline } from "../../../src/containment/timeline.js";
+import { buildTimeline, formatDuration, formatTimeline } from "../../../src/containment/core/timeline.js";
 
 const full = {
   findingReceived: "2025-06-01T12:00:00.000Z",

@@ -6,10 +6,9 @@ import {
   gateImage,
   type ImageMark,
   signatureToVerify,
-  signingPayload,
-  signingPayloadText,
-} from "../../../src/rollout/gate.js";
-import type { ImageFacts } from "../../../src/rollout/image.js";
+} from "../../../src/rollout/core/gate.js";
+import type { ImageFacts } from "../../../src/rollout/core/image.js";
+import { signingPayload, signingPayloadText } from "../../../src/rollout/core/signing.js";
 
 const ACCOUNT = "123456789012";
 const NOW = new Date("2025-06-01T12:00:00Z");

@@ -1,14 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { defaultPolicy, type Policy, parsePolicy } from "../../../src/policy/index.js";
-import type { GroupDescription } from "../../../src/rollout/group.js";
+import { formatPlan } from "../../../src/rollout/core/format-plan.js";
+import type { GroupDescription } from "../../../src/rollout/core/group.js";
 import {
-  formatPlan,
   type PlanInput,
   plannedGroups,
   planRollout,
   type RolloutPlan,
-} from "../../../src/rollout/plan.js";
+} from "../../../src/rollout/core/plan.js";
 
 const NEW_IMAGE = "ami-0000000000000ccc0";
 const OLD_IMAGE = "ami-00000000000000aaa";

@@ -2,7 +2,7 @@ import type { RefreshPreferences as SdkRefreshPreferences } from "@aws-sdk/clien
 import { describe, expect, it } from "vitest";
 import { parsePolicy, type RefreshPreferencesPolicy } from "../../../src/policy/index.js";
 import { refreshProblems } from "../../../src/policy/refresh-rules.js";
-import { buildRefreshPreferences } from "../../../src/rollout/preferences.js";
+import { buildRefreshPreferences } from "../../../src/rollout/core/preferences.js";
 
 const refresh = (overrides: Record<string, unknown> = {}): RefreshPreferencesPolicy =>
   parsePolicy({ rollout: { refresh: overrides } }).rollout.refresh;

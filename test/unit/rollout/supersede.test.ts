@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decideSupersede, type InFlightRollout, isNewer } from "../../../src/rollout/supersede.js";
+import { decideSupersede, type InFlightRollout, isNewer } from "../../../src/rollout/core/supersede.js";
 
 const OLD = { imageId: "ami-00000001", creationDate: "2025-05-01T10:00:00.000Z" };
 const MID = { imageId: "ami-00000002", creationDate: "2025-05-02T10:00:00.000Z" };

@@ -1,16 +1,13 @@
-import { readdirSync, readFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type ImageTrigger, parseImageTrigger } from "../../../src/images/triggers.js";
 import { defaultPolicy, parsePolicy } from "../../../src/policy/index.js";
+import { sampleEvent, sampleEventFiles } from "../../support/sample-events.js";
 
-const repoRootDir = fileURLToPath(new URL("../../..", import.meta.url));
-const eventsDir = path.resolve(repoRootDir, "../shared/events");
-
+/** A sample by its path under ../shared/events (`ami/docs-ami-available.json`). */
 function loadEvent(relative: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(path.join(eventsDir, relative), "utf8"));
+  const [folder = "", file = ""] = relative.split("/");
+  return sampleEvent(folder, file);
 }
 
 /** Every sample must be listed here: a new file fails the suite until someone classifies it. */
@@ -36,9 +33,7 @@ const policy = defaultPolicy();
 
 describe("shared sample events", () => {
   const files = ["ami", "imagebuilder", "ssm-parameter"].flatMap((dir) =>
-    readdirSync(path.join(eventsDir, dir))
-      .filter((name) => name.endsWith(".json"))
-      .map((name) => `${dir}/${name}`),
+    sampleEventFiles(dir).map((name) => `${dir}/${name}`),
   );
 
   it("finds every sample listed, and lists every sample found", () => {

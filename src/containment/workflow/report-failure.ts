@@ -1,0 +1,84 @@
+import type { PhoenixDeps } from "../../deps.js";
+import { finishContainment, once } from "../aws/state.js";
+import { buildTimeline, formatTimeline } from "../core/timeline.js";
+import { ACTOR, type ContainState, type FailureReportResult, instanceSubject } from "../core/types.js";
+import { stepTimes } from "./report.js";
+
+/**
+ * Where a failed containment stopped: the first step, in workflow order, whose result is missing
+ * (a poll that never saw completion counts as the wait that failed). Derived from the results so
+ * that every Catch can share one failure state.
+ */
+export function failedAt(state: ContainState): string {
+  const r = state.results;
+  if (!r.isolate) return "isolating the network interfaces (step 2)";
+  if (!r.harden) return "termination protection and volume retention (step 3)";
+  if (!r.revoke) return "revoking credentials and Elastic IPs (step 4)";
+  if (!r.evidence) return "starting the evidence snapshots (step 5)";
+  if (r.evidenceStatus?.complete !== true) return "waiting for the evidence snapshots to complete (step 5)";
+  if (!r.replace) return "detaching the instance from its group (step 6)";
+  if (r.replace.replaced && r.replacementStatus?.healthy !== true) {
+    return "waiting for the group to be back at full healthy capacity (step 6)";
+  }
+  if (!r.dispose) return "disposing of the instance (step 7)";
+  return "reporting the outcome (step 8)";
+}
+
+/**
+ * The Catch target of every step: audit and notify loudly where the containment stopped and
+ * that the instance stays as it is (isolated, if isolation completed). The workflow then fails.
+ * Nothing is undone: Phoenix never un-isolates automatically.
+ */
+export async function reportFailure(deps: PhoenixDeps, state: ContainState): Promise<FailureReportResult> {
+  const input = state.containment;
+  const where = failedAt(state);
+  const isolated = state.results.isolate !== undefined;
+  const error = state.error ? `${state.error.Error}: ${causeMessage(state.error.Cause)}` : "unknown error";
+  const stance = isolated
+    ? "The instance stays isolated; nothing is undone automatically."
+    : "Isolation did not complete: the instance may still have network access. Act now.";
+  const message = `Containment of ${input.instanceId} (${input.findingType}) failed while ${where}. ${error}. ${stance}`;
+  const timeline = buildTimeline(stepTimes(state));
+  await deps.audit.write(
+    {
+      subject: instanceSubject(input.instanceId),
+      action: "contain",
+      outcome: "failed",
+      actor: ACTOR,
+      execution: input.containmentId,
+      findingId: input.findingId,
+      reason: message,
+      details: { failedAt: where, isolated, error: state.error ?? null, timeline },
+    },
+    `${input.containmentId}#outcome`,
+  );
+  await once(deps, `${input.containmentId}#outcome`, () =>
+    deps.notifier.notify({
+      kind: "error",
+      severity: "critical",
+      subject: `Containment FAILED: ${input.instanceId} (${where.replace(/ \(step \d\)$/, "")})`,
+      message: `${message}\n\n${formatTimeline(timeline)}`,
+      data: {
+        instanceId: input.instanceId,
+        containmentId: input.containmentId,
+        failedAt: where,
+        isolated,
+        error: state.error ?? null,
+      },
+    }),
+  );
+  await finishContainment(deps, input, "failed");
+  return { failedAt: where, isolated, message, reportedAt: deps.now().toISOString() };
+}
+
+/** Lambda failures arrive as a JSON error document in Cause; show its message. */
+function causeMessage(cause: string | undefined): string {
+  if (!cause) return "no cause given";
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === "string") return parsed.errorMessage;
+  } catch {
+    // Not JSON: the cause is the message.
+  }
+  return cause;
+}

@@ -1,0 +1,69 @@
+import type { PhoenixDeps } from "../../deps.js";
+import { finishContainment, once } from "../aws/state.js";
+import { buildTimeline, formatTimeline, type StepTimes } from "../core/timeline.js";
+import { ACTOR, type ContainState, instanceSubject, type ReportResult } from "../core/types.js";
+
+/** The times the timeline knows from a workflow's results; a step not reached is absent. */
+export function stepTimes(state: ContainState): StepTimes {
+  const { isolate, evidenceStatus, replacementStatus, dispose } = state.results;
+  return {
+    findingReceived: state.containment.findingReceivedAt,
+    ...(isolate ? { isolated: isolate.isolatedAt } : {}),
+    ...(evidenceStatus?.completedAt ? { evidenceComplete: evidenceStatus.completedAt } : {}),
+    ...(replacementStatus?.healthyAt ? { replacementHealthy: replacementStatus.healthyAt } : {}),
+    ...(dispose && dispose.disposition !== "kept" ? { disposed: dispose.disposedAt } : {}),
+  };
+}
+
+/** Step 8: the outcome, with the timeline, in the audit trail and to people; the record closes. */
+export async function report(deps: PhoenixDeps, state: ContainState): Promise<ReportResult> {
+  const input = state.containment;
+  const timeline = buildTimeline(stepTimes(state));
+  const { replace, dispose, evidence, revoke } = state.results;
+  const done = replace?.replaced
+    ? `isolated, evidence kept (${evidence?.snapshotIds.length ?? 0} snapshot(s)), replaced in ${replace.groupName}, ${dispose?.disposition ?? "not disposed"}`
+    : `isolated and kept, evidence kept (${evidence?.snapshotIds.length ?? 0} snapshot(s)); standalone, so not replaced`;
+  // Said in the outcome itself: credentials left valid are what a responder must act on.
+  const outcome = revoke?.credentialsNotRevoked ? `${done}; ${revoke.credentialsNotRevoked}` : done;
+  await deps.audit.write(
+    {
+      subject: instanceSubject(input.instanceId),
+      action: "contain",
+      outcome: "ok",
+      actor: ACTOR,
+      execution: input.containmentId,
+      findingId: input.findingId,
+      reason: outcome,
+      details: {
+        timeline,
+        findingType: input.findingType,
+        severity: input.severity,
+        snapshotIds: evidence?.snapshotIds ?? [],
+        credentialsDeniedOnRole: revoke?.credentialsNotRevoked ? null : (revoke?.roleName ?? null),
+        ...(revoke?.credentialsNotRevoked ? { credentialsNotRevoked: revoke.credentialsNotRevoked } : {}),
+        disposition: dispose?.disposition ?? null,
+        ...(input.approvedBy ? { approvedBy: input.approvedBy } : {}),
+      },
+    },
+    `${input.containmentId}#outcome`,
+  );
+  await once(deps, `${input.containmentId}#outcome`, () =>
+    deps.notifier.notify({
+      kind: "containment",
+      severity: "critical",
+      subject: `Contained ${input.instanceId} (${input.findingType})`,
+      message: `Instance ${input.instanceId}: ${outcome}.\n\n${formatTimeline(timeline)}`,
+      data: {
+        instanceId: input.instanceId,
+        containmentId: input.containmentId,
+        findingId: input.findingId,
+        timeline,
+      },
+    }),
+  );
+  await finishContainment(deps, input, "succeeded");
+  return {
+    reportedAt: deps.now().toISOString(),
+    ...(timeline.totalMs !== undefined ? { totalMs: timeline.totalMs } : {}),
+  };
+}

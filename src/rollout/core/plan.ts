@@ -1,0 +1,225 @@
+import { familyRefresh } from "../../policy/family.js";
+import type { Policy } from "../../policy/index.js";
+import { TAG_IMAGE_FAMILY, TAG_MANAGED } from "../../tags.js";
+import {
+  type GroupDescription,
+  groupFamily,
+  groupWave,
+  isManaged,
+  isOnImage,
+  type LaunchTemplateInUse,
+  managedTagProblem,
+  protectionReason,
+} from "./group.js";
+import type { ImageFacts } from "./image.js";
+import { buildRefreshPreferences, type RefreshPreferences } from "./preferences.js";
+
+export interface PlanInput {
+  image: Pick<ImageFacts, "ImageId">;
+  family: string;
+  groups: readonly GroupDescription[];
+  policy: Pick<Policy, "rollout">;
+  /** A manual rollout of named groups only; each that cannot be rolled is reported with why. */
+  explicitGroups?: readonly string[];
+}
+
+export interface PlannedGroup {
+  name: string;
+  wave: number;
+  launchTemplate: LaunchTemplateInUse;
+  /** The image of the template version in use: what new instances would get today. */
+  currentImageId: string | undefined;
+  /** Distinct images the instances run, sorted. */
+  instanceImageIds: string[];
+  desiredCapacity: number;
+  preferences: RefreshPreferences;
+  /** Things the operator should know (a refresh to wait for, a $Latest template). */
+  notes: string[];
+}
+
+export interface GroupReason {
+  name: string;
+  reason: string;
+}
+
+export interface RolloutPlan {
+  family: string;
+  imageId: string;
+  /** Ascending by wave; groups by name within a wave. */
+  waves: { wave: number; groups: PlannedGroup[] }[];
+  /** Nothing to do, or the policy says to leave the group alone this time. */
+  skipped: GroupReason[];
+  /** Never touched automatically. */
+  protected: GroupReason[];
+  /** Named explicitly but not a managed group of this family (or not found). */
+  excluded: GroupReason[];
+  /** Managed groups of the family that cannot be rolled until someone fixes them. */
+  problems: GroupReason[];
+}
+
+/**
+ * Plans a rollout of one image over the groups of its family. Every managed group of the
+ * family ends up in exactly one place: a wave, skipped, protected or problems. Pure: the
+ * groups are described by the caller, and nothing here talks to AWS.
+ */
+export function planRollout(input: PlanInput): RolloutPlan {
+  const plan: RolloutPlan = {
+    family: input.family,
+    imageId: input.image.ImageId,
+    waves: [],
+    skipped: [],
+    protected: [],
+    excluded: [],
+    problems: [],
+  };
+  const planned: PlannedGroup[] = [];
+  for (const group of candidateGroups(input, plan.excluded, plan.problems)) {
+    const outcome = placeGroup(group, input);
+    if (outcome.kind === "planned") planned.push(outcome.group);
+    else plan[outcome.kind].push({ name: group.name, reason: outcome.reason });
+  }
+  plan.waves = groupIntoWaves(planned);
+  for (const list of [plan.skipped, plan.protected, plan.excluded, plan.problems]) list.sort(byName);
+  return plan;
+}
+
+/**
+ * Groups that belong to the rollout; with explicit names, the rest are reported as excluded. A
+ * group tagged `phoenix:managed` with a yes IAM would not match ("True") is a problem, named so
+ * it can be retagged, rather than a group Phoenix plans and then may not refresh.
+ */
+function candidateGroups(
+  input: PlanInput,
+  excluded: GroupReason[],
+  problems: GroupReason[],
+): GroupDescription[] {
+  const ofFamily = (group: GroupDescription) => groupFamily(group) === input.family;
+  const belongs = (group: GroupDescription) => isManaged(group) && ofFamily(group);
+  if (input.explicitGroups === undefined) {
+    for (const group of input.groups) {
+      const problem = managedTagProblem(group);
+      if (problem !== undefined && ofFamily(group)) problems.push({ name: group.name, reason: problem });
+    }
+    return input.groups.filter(belongs);
+  }
+
+  const byName = new Map(input.groups.map((group) => [group.name, group]));
+  const candidates: GroupDescription[] = [];
+  for (const name of new Set(input.explicitGroups)) {
+    const group = byName.get(name);
+    const misspelled = group === undefined ? undefined : managedTagProblem(group);
+    if (group === undefined) excluded.push({ name, reason: "no such Auto Scaling group" });
+    else if (misspelled !== undefined) problems.push({ name, reason: misspelled });
+    else if (!isManaged(group)) excluded.push({ name, reason: `not tagged ${TAG_MANAGED}=true` });
+    else if (!belongs(group)) excluded.push({ name, reason: familyMismatch(group, input.family) });
+    else candidates.push(group);
+  }
+  return candidates;
+}
+
+function familyMismatch(group: GroupDescription, family: string): string {
+  const actual = groupFamily(group);
+  if (actual === undefined) return `no ${TAG_IMAGE_FAMILY} tag (image family is ${family})`;
+  return `image family is ${actual}, not ${family}`;
+}
+
+type Placement =
+  | { kind: "planned"; group: PlannedGroup }
+  | { kind: "skipped" | "protected" | "problems"; reason: string };
+
+/** Order matters: protection first (never touched), then what blocks, then what makes work unnecessary. */
+function placeGroup(group: GroupDescription, input: PlanInput): Placement {
+  const protection = protectionReason(group);
+  if (protection !== undefined) return { kind: "protected", reason: protection };
+
+  const wave = groupWave(group);
+  if (!wave.ok) return { kind: "problems", reason: wave.problem };
+  const mixed = group.mixedInstances;
+  if (mixed !== undefined && mixed.overrideTemplates.length > 0) {
+    return {
+      kind: "problems",
+      reason:
+        `uses a mixed instances policy whose overrides name launch templates of their own (${mixed.overrideTemplates.join(", ")}): ` +
+        "Phoenix rolls one template per group, and would leave those instance types on the old image",
+    };
+  }
+  if (group.launchTemplate === undefined) {
+    return {
+      kind: "problems",
+      reason: "uses no launch template (a launch configuration cannot take a new image)",
+    };
+  }
+  const preferences = buildRefreshPreferences(familyRefresh(input.policy.rollout, input.family), group);
+  if (!preferences.ok)
+    return { kind: "problems", reason: `refresh preferences: ${preferences.problems.join("; ")}` };
+
+  const imageId = input.image.ImageId;
+  if (isOnImage(group, imageId)) return { kind: "skipped", reason: `already on ${imageId}` };
+
+  const notes: string[] = [];
+  const refresh = group.activeRefresh;
+  if (refresh !== undefined && !refresh.startedByPhoenix) {
+    if (input.policy.rollout.foreignRefresh === "skip") {
+      return {
+        kind: "skipped",
+        reason: "a refresh not started by Phoenix is in progress (foreignRefresh: skip)",
+      };
+    }
+    notes.push(
+      `waits up to ${input.policy.rollout.foreignRefreshMaxWaitMinutes} min for a refresh not started by Phoenix`,
+    );
+  } else if (refresh !== undefined) {
+    notes.push("waits for the Phoenix refresh already in progress");
+  }
+  if (mixed !== undefined) {
+    notes.push(
+      `mixed instances policy (${mixed.overrides} instance type override(s)): refreshed with the policy as it is, ` +
+        "only its template version changed (overrides and the on-demand/spot distribution kept)",
+    );
+  }
+  if (group.launchTemplate.version.startsWith("$")) {
+    const number = group.launchTemplate.resolvedVersion;
+    notes.push(
+      `uses ${group.launchTemplate.version}${number !== undefined ? ` (version ${number} today)` : ""}: ` +
+        `Phoenix first pins the group to ${number !== undefined ? `version ${number}` : "that numbered version"} ` +
+        "(same content, so what it launches does not change), then refreshes it to a new numbered version " +
+        "(AutoRollback needs a number; a new version under $Latest would reach new instances outside the refresh)",
+    );
+  }
+
+  return {
+    kind: "planned",
+    group: {
+      name: group.name,
+      wave: wave.wave,
+      launchTemplate: { ...group.launchTemplate },
+      currentImageId: group.launchTemplate.imageId,
+      instanceImageIds: distinctImages(group),
+      desiredCapacity: group.desiredCapacity,
+      preferences: preferences.preferences,
+      notes,
+    },
+  };
+}
+
+function distinctImages(group: GroupDescription): string[] {
+  const ids = new Set(group.instances.map((instance) => instance.imageId ?? "unknown"));
+  return [...ids].sort();
+}
+
+function groupIntoWaves(groups: PlannedGroup[]): RolloutPlan["waves"] {
+  const waves = new Map<number, PlannedGroup[]>();
+  for (const group of groups) waves.set(group.wave, [...(waves.get(group.wave) ?? []), group]);
+  return [...waves.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([wave, members]) => ({ wave, groups: members.sort(byName) }));
+}
+
+function byName(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/** Groups the plan will refresh, in order. */
+export function plannedGroups(plan: RolloutPlan): PlannedGroup[] {
+  return plan.waves.flatMap((wave) => wave.groups);
+}
