@@ -1,6 +1,6 @@
-import { type Command, type CommandEntry, helpText } from "./command.js";
-import { CliError, type CommandIO, EXIT, processIO, UsageError } from "./io.js";
-import { closest } from "./suggest.js";
+import { CliError, type CommandIO, EXIT, processIO, UsageError } from "../ops/io.js";
+import { type Command, type CommandEntry, helpText } from "./lib/command.js";
+import { closest } from "./lib/suggest.js";
 
 /**
  * Every command, loaded only when it runs: a command pulls in the SDK clients, the local cloud

@@ -1,5 +1,5 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { dynamo, ec2, imageBuilder, kms, sfn, sns, ssm } from "../src/aws/client-factories.js";
 import { startNamedExecution } from "../src/aws/executions.js";
 import type { PhoenixDeps } from "../src/deps.js";
@@ -20,8 +20,8 @@ import { checkImage } from "../src/rollout/aws/image-check.js";
 import { imageSubject, ROLLOUT_ACTOR } from "../src/rollout/aws/image-marks.js";
 import { type AmiLookup, amiOfParameter, amisOfImageBuild } from "../src/rollout/aws/image-sources.js";
 import { supersedeDecision } from "../src/rollout/aws/supersede-check.js";
-import { imageFamily } from "../src/rollout/core/gate.js";
 import { rolloutExecutionName } from "../src/rollout/core/execution-name.js";
+import { imageFamily } from "../src/rollout/core/gate.js";
 import { notifyRollout } from "../src/rollout/workflow/notifications.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */

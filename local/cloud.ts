@@ -1,18 +1,18 @@
-import { CallLog } from "./calllog.js";
-import { createClock } from "./clock.js";
+import { DEFAULT_LOCAL_PORT, LOCAL_ACCOUNT_ID } from "../ops/local-defaults.js";
+import { createClock } from "./core/clock.js";
 import {
   type BusEvent,
   busPublisher,
   type LocalCloudContext,
   type LocalCloudPart,
   type LocalCloudPlugin,
-} from "./context.js";
-import { DEFAULT_LOCAL_PORT, LOCAL_ACCOUNT_ID } from "./defaults.js";
+} from "./core/context.js";
+import { type MotoOptions, type MotoServer, startMoto } from "./core/moto.js";
 import { sharedSequence } from "./events/journal.js";
-import { FaultInjector, validateFaultPlan } from "./faults.js";
+import { CallLog } from "./gateway/calllog.js";
+import { FaultInjector, validateFaultPlan } from "./gateway/faults.js";
 import { Gateway } from "./gateway/server.js";
 import { IAM_PART, iamPlugin } from "./iam/index.js";
-import { type MotoOptions, type MotoServer, startMoto } from "./moto.js";
 import { type BuiltinOptions, builtinPlugins } from "./plugins.js";
 
 export interface LocalCloudOptions {
@@ -45,7 +45,7 @@ export interface LocalCloud {
   stop(): Promise<void>;
 }
 
-export { DEFAULT_LOCAL_PORT, LOCAL_ACCOUNT_ID } from "./defaults.js";
+export { DEFAULT_LOCAL_PORT, LOCAL_ACCOUNT_ID } from "../ops/local-defaults.js";
 
 export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
   const host = options.host ?? "127.0.0.1";

@@ -1,6 +1,7 @@
 import type { Policy } from "../src/policy/index.js";
 import { autoScalingPlugin } from "./autoscaling/index.js";
-import type { LocalCloudPlugin } from "./context.js";
+import type { LocalCloudPlugin } from "./core/context.js";
+import { notificationsPlugin } from "./core/notifications.js";
 import { dashboardPlugin } from "./dashboard/index.js";
 import { type DeploymentOptions, deploymentPlugin } from "./deployment/index.js";
 import { eventsPlugin } from "./events/index.js";
@@ -8,7 +9,6 @@ import { launchTemplateSourceVersion } from "./moto-fixes/launch-template-source
 import { primaryInterfaceGroups } from "./moto-fixes/primary-eni-groups.js";
 import { registerImageTags } from "./moto-fixes/register-image-tags.js";
 import { serialDynamoDb } from "./moto-fixes/serial-dynamodb.js";
-import { notificationsPlugin } from "./notifications.js";
 import { stepFunctionsPlugin } from "./stepfunctions/index.js";
 
 export interface BuiltinOptions extends Omit<DeploymentOptions, "policy"> {

@@ -1,7 +1,7 @@
 import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
+import type { Connection } from "../../ops/connect.js";
+import { CliError, EXIT } from "../../ops/io.js";
 import { executionArnOf } from "../../src/aws/executions.js";
-import { CliError, EXIT } from "../io.js";
-import type { Connection } from "./connect.js";
 
 /** An execution by ARN, or by name in either of Phoenix's state machines. */
 export async function findExecution(

@@ -1,11 +1,11 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { type Connection, connect } from "../../ops/connect.js";
+import { CliError, type CommandIO, EXIT } from "../../ops/io.js";
+import { resolveTarget, type Target } from "../../ops/target.js";
 import { loadPolicy, loadPolicyFile, type Policy, PolicyError, parsePolicy } from "../../src/policy/index.js";
-import { booleanFlag, type ParsedArgs, stringFlag } from "../args.js";
-import { CliError, type CommandIO, EXIT } from "../io.js";
-import { type Connection, connect } from "./connect.js";
+import { booleanFlag, type ParsedArgs, stringFlag } from "../lib/args.js";
 import { callerArn } from "./identity.js";
-import { resolveTarget, type Target } from "./target.js";
 
 /**
  * The policy the CLI decides with (plans, budgets of a manual containment): `--policy file`, else

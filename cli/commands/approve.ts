@@ -1,9 +1,9 @@
+import { CliError, EXIT, UsageError } from "../../ops/io.js";
+import { printJson } from "../../ops/output.js";
 import { approveHold, HoldNotFoundError, HoldNotPendingError } from "../../src/containment/workflow/holds.js";
-import { booleanFlag, CONNECTION_FLAGS, CONNECTION_USAGE, JSON_FLAG, parseCommandArgs } from "../args.js";
 import { actorOf, openConnection } from "../aws/session.js";
-import type { Command } from "../command.js";
-import { CliError, EXIT, UsageError } from "../io.js";
-import { printJson } from "../output.js";
+import { booleanFlag, CONNECTION_FLAGS, CONNECTION_USAGE, JSON_FLAG, parseCommandArgs } from "../lib/args.js";
+import type { Command } from "../lib/command.js";
 
 export const approveCommand: Command = {
   name: "approve",

@@ -1,6 +1,10 @@
+import { EXIT } from "../../ops/io.js";
+import { plural, printJson } from "../../ops/output.js";
 import type { AuditRecord } from "../../src/audit/audit.js";
 import { instanceSubject } from "../../src/containment/core/types.js";
 import { imageSubject } from "../../src/rollout/aws/image-marks.js";
+import { isIgnoredEvent } from "../aws/ignored.js";
+import { openConnection } from "../aws/session.js";
 import {
   booleanFlag,
   CONNECTION_FLAGS,
@@ -11,12 +15,8 @@ import {
   requireImageId,
   requireInstanceId,
   stringFlag,
-} from "../args.js";
-import { isIgnoredEvent } from "../aws/ignored.js";
-import { openConnection } from "../aws/session.js";
-import type { Command } from "../command.js";
-import { EXIT } from "../io.js";
-import { plural, printJson } from "../output.js";
+} from "../lib/args.js";
+import type { Command } from "../lib/command.js";
 
 export const auditCommand: Command = {
   name: "audit",

@@ -1,11 +1,11 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { type CommandIO, EXIT, UsageError } from "../../ops/io.js";
+import { printJson } from "../../ops/output.js";
 import { loadPolicy, loadPolicyFile, type Policy, PolicyError } from "../../src/policy/index.js";
-import { booleanFlag, JSON_FLAG, parseCommandArgs } from "../args.js";
-import type { Command } from "../command.js";
-import { type CommandIO, EXIT, UsageError } from "../io.js";
-import { printJson } from "../output.js";
-import { closest } from "../suggest.js";
+import { booleanFlag, JSON_FLAG, parseCommandArgs } from "../lib/args.js";
+import type { Command } from "../lib/command.js";
+import { closest } from "../lib/suggest.js";
 
 /** `phoenix config check [file]`: validates a policy the way deploy and start do, offline. */
 export const configCommand: Command = {

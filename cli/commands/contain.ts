@@ -1,9 +1,13 @@
+import type { Connection } from "../../ops/connect.js";
+import { CliError, EXIT, UsageError } from "../../ops/io.js";
+import { printJson } from "../../ops/output.js";
 import { findInstance, isGone } from "../../src/containment/aws/instance.js";
 import { getContainment } from "../../src/containment/aws/state.js";
 import { instanceSubject } from "../../src/containment/core/types.js";
 import { approveHold } from "../../src/containment/workflow/holds.js";
 import { type IntakeOutcome, takeFinding } from "../../src/containment/workflow/intake.js";
 import type { Finding } from "../../src/findings/guardduty.js";
+import { actorOf, openConnection } from "../aws/session.js";
 import {
   booleanFlag,
   CONNECTION_FLAGS,
@@ -12,12 +16,8 @@ import {
   parseCommandArgs,
   requireInstanceId,
   stringFlag,
-} from "../args.js";
-import type { Connection } from "../aws/connect.js";
-import { actorOf, openConnection } from "../aws/session.js";
-import type { Command } from "../command.js";
-import { CliError, EXIT, UsageError } from "../io.js";
-import { printJson } from "../output.js";
+} from "../lib/args.js";
+import type { Command } from "../lib/command.js";
 import { followExecution } from "../progress/follow.js";
 import { WATCH_FLAGS, watchTimings } from "./watch.js";
 

@@ -1,8 +1,8 @@
+import { seedDemoFleet } from "../../local/core/seed.js";
 import { runStory } from "../../local/demo/story.js";
-import { seedDemoFleet } from "../../local/seed.js";
-import type { Command } from "../command.js";
-import { EXIT } from "../io.js";
-import { plural } from "../output.js";
+import { EXIT } from "../../ops/io.js";
+import { plural } from "../../ops/output.js";
+import type { Command } from "../lib/command.js";
 import { endpointHelp, parseLocalFlags, startCloudForCommand, stoppingText } from "./local.js";
 
 /** Bake and warmup short enough for the story to be told in about a minute. */

@@ -1,9 +1,9 @@
-import { booleanFlag, CONNECTION_FLAGS, CONNECTION_USAGE, JSON_FLAG, parseCommandArgs } from "../args.js";
-import { listHolds } from "../aws/holds.js";
+import { listHolds } from "../../ops/holds.js";
+import { EXIT } from "../../ops/io.js";
+import { plural, printJson } from "../../ops/output.js";
 import { openConnection, whereFlags } from "../aws/session.js";
-import type { Command } from "../command.js";
-import { EXIT } from "../io.js";
-import { plural, printJson } from "../output.js";
+import { booleanFlag, CONNECTION_FLAGS, CONNECTION_USAGE, JSON_FLAG, parseCommandArgs } from "../lib/args.js";
+import type { Command } from "../lib/command.js";
 
 export const holdsCommand: Command = {
   name: "holds",

@@ -1,12 +1,18 @@
 import { randomUUID } from "node:crypto";
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { type LocalNotification, NOTIFICATIONS_PATH } from "../../local/core/notifications.js";
 import {
   DEFAULT_FINDING_SEVERITY,
   DEFAULT_FINDING_TYPE,
   guardDutyFinding,
 } from "../../local/demo/finding.js";
-import { type LocalNotification, NOTIFICATIONS_PATH } from "../../local/notifications.js";
+import { connect } from "../../ops/connect.js";
+import { notRunning } from "../../ops/failures.js";
+import { CliError, type CommandIO, EXIT, UsageError } from "../../ops/io.js";
+import { plural, printJson } from "../../ops/output.js";
+import { resolveTarget, type Target } from "../../ops/target.js";
 import { findInstance, tagsOf } from "../../src/containment/aws/instance.js";
+import { policyFrom, whereFlags } from "../aws/session.js";
 import {
   booleanFlag,
   JSON_FLAG,
@@ -15,13 +21,7 @@ import {
   parseDuration,
   requireInstanceId,
   stringFlag,
-} from "../args.js";
-import { connect } from "../aws/connect.js";
-import { notRunning } from "../aws/failures.js";
-import { policyFrom, whereFlags } from "../aws/session.js";
-import { resolveTarget, type Target } from "../aws/target.js";
-import { CliError, type CommandIO, EXIT, UsageError } from "../io.js";
-import { plural, printJson } from "../output.js";
+} from "../lib/args.js";
 import { type EventPlan, planEvent } from "../plan/event-plan.js";
 import { envLine } from "./local.js";
 

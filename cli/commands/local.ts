@@ -1,16 +1,16 @@
 import { parseArgs } from "node:util";
 import type { LocalCloud } from "../../local/cloud.js";
-import { DEFAULT_LOCAL_PORT } from "../../local/defaults.js";
 import type { LocalDeployment } from "../../local/deployment/index.js";
 import type { BuiltinOptions } from "../../local/plugins.js";
-import { describeRecord, liveLocalClouds, recordLocalCloud } from "../../local/registry.js";
+import { CliError, type CommandIO, EXIT, UsageError } from "../../ops/io.js";
+import { DEFAULT_LOCAL_PORT } from "../../ops/local-defaults.js";
+import { describeRecord, liveLocalClouds, recordLocalCloud } from "../../ops/registry.js";
 import { loadPolicy, type Policy, PolicyError } from "../../src/policy/index.js";
 import { stageProblem } from "../../src/resources.js";
-import { parseErrorMessage } from "../args.js";
 import { readPolicyFile } from "../aws/session.js";
-import { type Command, parsePort, parsePositiveNumber } from "../command.js";
-import { CliError, type CommandIO, EXIT, UsageError } from "../io.js";
-import { closest } from "../suggest.js";
+import { parseErrorMessage } from "../lib/args.js";
+import { type Command, parsePort, parsePositiveNumber } from "../lib/command.js";
+import { closest } from "../lib/suggest.js";
 
 export interface LocalFlags {
   port: number;

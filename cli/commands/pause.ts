@@ -1,9 +1,12 @@
+import { CliError, EXIT, UsageError } from "../../ops/io.js";
+import { printJson } from "../../ops/output.js";
 import { describePause, resumeCommand } from "../../src/rollout/core/pause.js";
 import {
   PauseRequestError,
   pauseRollouts,
   resumeRollouts,
 } from "../../src/rollout/workflow/pause-control.js";
+import { actorOf, openConnection, whereFlags } from "../aws/session.js";
 import {
   booleanFlag,
   CONNECTION_FLAGS,
@@ -11,11 +14,8 @@ import {
   JSON_FLAG,
   parseCommandArgs,
   stringFlag,
-} from "../args.js";
-import { actorOf, openConnection, whereFlags } from "../aws/session.js";
-import type { Command } from "../command.js";
-import { CliError, EXIT, UsageError } from "../io.js";
-import { printJson } from "../output.js";
+} from "../lib/args.js";
+import type { Command } from "../lib/command.js";
 
 export const pauseCommand: Command = {
   name: "pause",

@@ -1,3 +1,6 @@
+import { EXIT, UsageError } from "../../ops/io.js";
+import { printJson } from "../../ops/output.js";
+import { openConnection } from "../aws/session.js";
 import {
   booleanFlag,
   CONNECTION_FLAGS,
@@ -8,11 +11,8 @@ import {
   requireImageId,
   requireInstanceId,
   stringFlag,
-} from "../args.js";
-import { openConnection } from "../aws/session.js";
-import type { Command } from "../command.js";
-import { EXIT, UsageError } from "../io.js";
-import { printJson } from "../output.js";
+} from "../lib/args.js";
+import type { Command } from "../lib/command.js";
 import { planEvent, readEventFile } from "../plan/event-plan.js";
 import { formatImagePlan, type ImagePlan, planImage } from "../plan/image-plan.js";
 import { formatInstancePlan, planInstance } from "../plan/instance-plan.js";

@@ -1,4 +1,7 @@
+import { CliError, EXIT } from "../../ops/io.js";
+import { printJson } from "../../ops/output.js";
 import { ReleaseRefusedError, releaseInstance } from "../../src/containment/workflow/release.js";
+import { actorOf, openConnection } from "../aws/session.js";
 import {
   booleanFlag,
   CONNECTION_FLAGS,
@@ -6,11 +9,8 @@ import {
   JSON_FLAG,
   parseCommandArgs,
   requireInstanceId,
-} from "../args.js";
-import { actorOf, openConnection } from "../aws/session.js";
-import type { Command } from "../command.js";
-import { CliError, EXIT } from "../io.js";
-import { printJson } from "../output.js";
+} from "../lib/args.js";
+import type { Command } from "../lib/command.js";
 
 export const releaseCommand: Command = {
   name: "release",

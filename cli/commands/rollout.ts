@@ -1,13 +1,16 @@
-import { createHash } from "node:crypto";
 import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
+import type { Connection } from "../../ops/connect.js";
+import { CliError, EXIT, UsageError } from "../../ops/io.js";
+import { printJson } from "../../ops/output.js";
 import { executionArnOf, startNamedExecution } from "../../src/aws/executions.js";
 import { imageSubject } from "../../src/rollout/aws/image-marks.js";
 import { describeImage } from "../../src/rollout/aws/images.js";
 import { listPauses } from "../../src/rollout/aws/pauses.js";
-import { retryExecutionName, rolloutExecutionName } from "../../src/rollout/core/execution-name.js";
+import { manualRolloutName, retryExecutionName } from "../../src/rollout/core/execution-name.js";
 import { imageFamily } from "../../src/rollout/core/gate.js";
 import { describePause, pauseOf, resumeCommand } from "../../src/rollout/core/pause.js";
 import type { RolloutRequest } from "../../src/rollout/workflow/contract.js";
+import { actorOf, openConnection } from "../aws/session.js";
 import {
   booleanFlag,
   CONNECTION_FLAGS,
@@ -17,30 +20,10 @@ import {
   parseCommandArgs,
   requireImageId,
   stringFlag,
-} from "../args.js";
-import type { Connection } from "../aws/connect.js";
-import { actorOf, openConnection } from "../aws/session.js";
-import type { Command } from "../command.js";
-import { CliError, EXIT, UsageError } from "../io.js";
-import { printJson } from "../output.js";
+} from "../lib/args.js";
+import type { Command } from "../lib/command.js";
 import { followExecution } from "../progress/follow.js";
 import { WATCH_FLAGS, watchTimings } from "./watch.js";
-
-/**
- * The name of a manual rollout. By family it is the very name on-image uses, so a person and an
- * event asking for the same image start one execution. Named groups get a name of their own (a
- * digest of the sorted set), as deterministic, so repeating the command cannot start a second.
- */
-export function manualRolloutName(
-  imageId: string,
-  selector: { family: string } | { groups: string[] },
-): string {
-  if ("family" in selector) return rolloutExecutionName(selector.family, imageId);
-  const digest = createHash("sha256")
-    .update(JSON.stringify([...selector.groups].sort()))
-    .digest("hex");
-  return rolloutExecutionName(`groups-${digest.slice(0, 12)}`, imageId);
-}
 
 export const rolloutCommand: Command = {
   name: "rollout",

@@ -1,6 +1,13 @@
+import { listWorkflows, managedGroupRefreshes } from "../../ops/fleet.js";
+import { listHolds } from "../../ops/holds.js";
+import { EXIT, UsageError } from "../../ops/io.js";
+import { plural, printJson, table } from "../../ops/output.js";
+import { progressBar } from "../../ops/progress/bar.js";
 import { listPauses } from "../../src/rollout/aws/pauses.js";
 import { describePause, type Pause, resumeCommand } from "../../src/rollout/core/pause.js";
 import { isActiveRefreshStatus } from "../../src/rollout/core/refresh-outcome.js";
+import { formatIgnored, ignoredEvents } from "../aws/ignored.js";
+import { openConnection, whereFlags } from "../aws/session.js";
 import {
   booleanFlag,
   CONNECTION_FLAGS,
@@ -9,16 +16,9 @@ import {
   parseCommandArgs,
   parseDuration,
   stringFlag,
-} from "../args.js";
-import { listWorkflows, managedGroupRefreshes } from "../aws/fleet.js";
-import { listHolds } from "../aws/holds.js";
-import { formatIgnored, ignoredEvents } from "../aws/ignored.js";
-import { openConnection, whereFlags } from "../aws/session.js";
-import type { Command } from "../command.js";
-import { parsePositiveNumber } from "../command.js";
-import { EXIT, UsageError } from "../io.js";
-import { plural, printJson, table } from "../output.js";
-import { progressBar } from "../progress/bar.js";
+} from "../lib/args.js";
+import type { Command } from "../lib/command.js";
+import { parsePositiveNumber } from "../lib/command.js";
 
 /**
  * `paused` in `status --json`: false when nothing is paused, else what is (every family, or which

@@ -1,3 +1,6 @@
+import { UsageError } from "../../ops/io.js";
+import { findExecution } from "../aws/executions.js";
+import { openConnection } from "../aws/session.js";
 import {
   booleanFlag,
   CONNECTION_FLAGS,
@@ -6,11 +9,8 @@ import {
   parseCommandArgs,
   parseDuration,
   stringFlag,
-} from "../args.js";
-import { findExecution } from "../aws/executions.js";
-import { openConnection } from "../aws/session.js";
-import type { Command } from "../command.js";
-import { UsageError } from "../io.js";
+} from "../lib/args.js";
+import type { Command } from "../lib/command.js";
 import { followExecution } from "../progress/follow.js";
 
 export const WATCH_FLAGS = { interval: { type: "string" }, timeout: { type: "string" } } as const;

@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import type { Connection } from "../../ops/connect.js";
+import { CliError, EXIT } from "../../ops/io.js";
 import { managedScope, routeFinding } from "../../src/containment/core/route.js";
 import { findingOverridePrefixes, findingSeverityThreshold } from "../../src/events/rules.js";
 import { type Finding, parseGuardDutyEvent } from "../../src/findings/guardduty.js";
@@ -6,8 +8,6 @@ import { familyFromParameterName } from "../../src/images/parameters.js";
 import { parseImageTrigger } from "../../src/images/triggers.js";
 import type { Policy } from "../../src/policy/index.js";
 import { amiOfParameter, amisOfImageBuild } from "../../src/rollout/aws/image-sources.js";
-import type { Connection } from "../aws/connect.js";
-import { CliError, EXIT } from "../io.js";
 import { type ImagePlan, planImage } from "./image-plan.js";
 import { type InstancePlan, planInstance } from "./instance-plan.js";
 

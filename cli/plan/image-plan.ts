@@ -1,11 +1,11 @@
+import type { Connection } from "../../ops/connect.js";
 import { describeGroups } from "../../src/rollout/aws/groups.js";
 import { checkImage } from "../../src/rollout/aws/image-check.js";
 import { familyCompleted, inFlightRollouts } from "../../src/rollout/aws/rollout-records.js";
+import { manualRolloutName } from "../../src/rollout/core/execution-name.js";
 import { formatPlan } from "../../src/rollout/core/format-plan.js";
 import { planRollout, type RolloutPlan } from "../../src/rollout/core/plan.js";
 import { decideSupersede, type SupersedeDecision } from "../../src/rollout/core/supersede.js";
-import type { Connection } from "../aws/connect.js";
-import { manualRolloutName } from "../commands/rollout.js";
 
 /** What a rollout of one image would do, computed with reads only. */
 export interface ImagePlan {

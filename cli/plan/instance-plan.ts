@@ -1,4 +1,6 @@
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import type { Connection } from "../../ops/connect.js";
+import { CliError, EXIT } from "../../ops/io.js";
 import { findInstance, isGone, tagsOf } from "../../src/containment/aws/instance.js";
 import {
   getContainment,
@@ -12,8 +14,6 @@ import { protectionHold } from "../../src/containment/core/protection.js";
 import type { RouteDecision } from "../../src/containment/core/route.js";
 import { groupOf as describeInstanceGroup } from "../../src/containment/workflow/intake.js";
 import type { Policy } from "../../src/policy/index.js";
-import type { Connection } from "../aws/connect.js";
-import { CliError, EXIT } from "../io.js";
 
 /** What containing one instance would do now, computed with reads only. */
 export interface InstancePlan {

@@ -5,10 +5,10 @@ import {
   type HistoryEvent,
   type SFNClient,
 } from "@aws-sdk/client-sfn";
+import { truncateAtWord } from "../../ops/output.js";
+import { progressBar } from "../../ops/progress/bar.js";
+import { skippedBecause } from "../../ops/progress/skipped.js";
 import { isActiveRefreshStatus } from "../../src/rollout/core/refresh-outcome.js";
-import { truncateAtWord } from "../output.js";
-import { progressBar } from "./bar.js";
-import { skippedBecause } from "./skipped.js";
 
 /**
  * Follows one execution: each state as it completes, a progress line for each instance refresh

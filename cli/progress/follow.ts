@@ -1,5 +1,5 @@
-import type { Connection } from "../aws/connect.js";
-import { type CommandIO, EXIT } from "../io.js";
+import type { Connection } from "../../ops/connect.js";
+import { type CommandIO, EXIT } from "../../ops/io.js";
 import { ExecutionFollower, type FollowResult } from "./execution.js";
 
 export interface FollowOptions {

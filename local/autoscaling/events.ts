@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { BusEvent } from "../context.js";
+import type { BusEvent } from "../core/context.js";
 import type { TrackedInstance } from "./health.js";
 
 /**

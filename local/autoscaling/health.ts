@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.js";
+import type { Clock } from "../core/clock.js";
 
 /**
  * Simulated instance boot and health. moto reports every instance InService and Healthy the

@@ -1,4 +1,4 @@
-import type { LocalCloudContext, LocalCloudPart } from "../context.js";
+import type { LocalCloudContext, LocalCloudPart } from "../core/context.js";
 import { forwardToMoto } from "../gateway/forward.js";
 import { type AwsRequest, queryList } from "../gateway/request.js";
 import type { ControlRoute, ResponseObserver, ServiceHandler } from "../gateway/server.js";
@@ -13,7 +13,11 @@ import { healthOverlayHandler } from "./overlay.js";
 import { InstanceRefreshApi } from "./refresh-api.js";
 import { RefreshEngine } from "./refresh-engine.js";
 import { RefreshBook } from "./refresh-model.js";
+import { WarmPoolRefresher } from "./refresh-warm.js";
 import { InstanceTracker } from "./tracker.js";
+import { WarmPools } from "./warm-pool.js";
+import { WarmPoolFleet } from "./warm-pool-fleet.js";
+import { warmPoolHandler } from "./warm-pool-wire.js";
 import { instanceRefreshHandler } from "./wire.js";
 
 export { UNHEALTHY_IMAGE_TAG } from "./health.js";
@@ -22,8 +26,9 @@ export { UNHEALTHY_IMAGE_TAG } from "./health.js";
  * Auto Scaling in the local cloud beyond moto: instance refresh (StartInstanceRefresh,
  * DescribeInstanceRefreshes, CancelInstanceRefresh, RollbackInstanceRefresh; mixed instances
  * policies, CloudWatch alarms), lifecycle hooks and their actions (lifecycle*.ts), simulated
- * instance boot and health, shown in DescribeAutoScalingGroups/DescribeAutoScalingInstances, and
- * the launch template's instance profile on the instances a group launches.
+ * instance boot and health, shown in DescribeAutoScalingGroups/DescribeAutoScalingInstances, the
+ * launch template's instance profile on the instances a group launches, and warm pools
+ * (PutWarmPool, DescribeWarmPool, DeleteWarmPool; warm-pool*.ts), which refreshes replace too.
  */
 
 export interface AutoScalingPluginOptions {
@@ -90,6 +95,17 @@ export function autoScalingPlugin(
     const tracker = new InstanceTracker(fleet, health, context.clock, profiles, lifecycle);
     lifecycle.resync = async (name) => (await tracker.sync([name]))[0];
     const book = new RefreshBook(() => context.clock.now());
+    // A warm instance initializes as long as any instance boots, and shuts down as long.
+    const pools = new WarmPools({
+      context,
+      fleet,
+      ec2: new WarmPoolFleet(context),
+      tracker,
+      profiles,
+      initMs: bootSeconds * 1000,
+      terminateMs: bootSeconds * 1000,
+    });
+    const warm = new WarmPoolRefresher({ context, pools, resolve: (spec) => tracker.resolve(spec) });
     const alarms = (names: string[]) => alarmStates(context.motoUrl, context.region, names);
     const engine = new RefreshEngine({
       context,
@@ -100,12 +116,14 @@ export function autoScalingPlugin(
       health,
       lifecycle,
       alarms,
+      warm,
       timing: {
         bootSeconds,
         ...(healthTimeout !== undefined ? { healthTimeoutSeconds: healthTimeout } : {}),
       },
     });
-    const api = new InstanceRefreshApi(book, engine, fleet, alarms);
+    const api = new InstanceRefreshApi(book, engine, fleet, alarms, warm);
+    pools.shownDesired = (name) => engine.presentGroup(name)?.desiredCapacity;
 
     const markBooted = async (selector: BootedSelector = {}): Promise<string[]> => {
       const groups = await tracker.sync(selector.autoScalingGroupNames ?? []);
@@ -141,6 +159,8 @@ export function autoScalingPlugin(
       },
     };
 
+    const lifecycleAndLaunches = lifecycleHandler(lifecycle, fleet, trackLaunches, context);
+
     const bootedRoute: ControlRoute = async (req, body) => {
       if (req.method !== "POST" && req.method !== "PUT") {
         return {
@@ -169,19 +189,25 @@ export function autoScalingPlugin(
       name: "autoscaling",
       handlers: [
         instanceRefreshHandler(api),
-        lifecycleHandler(lifecycle, fleet, trackLaunches, context),
+        warmPoolHandler(pools, lifecycleAndLaunches),
+        lifecycleAndLaunches,
         trackLaunches,
         healthOverlayHandler(context.motoUrl, {
           health,
           tracker,
           presentGroup: (name) => engine.presentGroup(name),
           held: (name) => lifecycle.heldInstances(name),
+          warmPool: (name) => {
+            const { config, instances } = pools.describe(name);
+            return config ? { configuration: config, size: instances.length } : undefined;
+          },
         }),
       ],
       observers: [noticeImageTags],
       control: { [BOOTED_ROUTE]: bootedRoute, [HEALTH_ROUTE]: healthRoute },
       stop: async () => {
         await engine.stop();
+        await pools.stop();
         await lifecycle.stop();
         // Deliver what the refreshes emitted before moto goes away, but never hang a shutdown on it.
         await Promise.race([outbox.flush(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { LocalCloudContext } from "../context.js";
+import type { LocalCloudContext } from "../core/context.js";
 import { type AwsRequest, queryList } from "../gateway/request.js";
 import { type AwsResponse, awsError } from "../gateway/response.js";
 import type { ServiceHandler } from "../gateway/server.js";

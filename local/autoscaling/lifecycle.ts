@@ -1,4 +1,4 @@
-import type { BusEvent, LocalCloudContext } from "../context.js";
+import type { BusEvent, LocalCloudContext } from "../core/context.js";
 import { type LifecycleEnd, lifecycleActionEvent } from "./events.js";
 import {
   type InstanceWait,

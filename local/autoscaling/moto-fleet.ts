@@ -17,7 +17,7 @@ import {
   EC2Client,
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
-import type { LocalCloudContext } from "../context.js";
+import type { LocalCloudContext } from "../core/context.js";
 import { type LaunchedFrom, UNHEALTHY_IMAGE_TAG } from "./health.js";
 import type { LaunchTemplateSpec, MixedInstancesPolicy } from "./refresh-model.js";
 
@@ -58,6 +58,10 @@ export interface GroupSnapshot {
   name: string;
   arn: string;
   desiredCapacity: number;
+  maxSize: number;
+  /** Where the group launches: its zones, and its subnets (VPCZoneIdentifier) when it has some. */
+  availabilityZones: string[];
+  subnetIds: string[];
   healthCheckGracePeriod?: number;
   launchTemplate?: LaunchTemplateSpec;
   launchConfigurationName?: string;
@@ -117,6 +121,9 @@ export class MotoFleet {
           name: group.AutoScalingGroupName ?? "",
           arn: group.AutoScalingGroupARN ?? "",
           desiredCapacity: group.DesiredCapacity ?? 0,
+          maxSize: group.MaxSize ?? 0,
+          availabilityZones: group.AvailabilityZones ?? [],
+          subnetIds: (group.VPCZoneIdentifier ?? "").split(",").filter((s) => s.trim() !== ""),
           ...(group.HealthCheckGracePeriod !== undefined
             ? { healthCheckGracePeriod: group.HealthCheckGracePeriod }
             : {}),

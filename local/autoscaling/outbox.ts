@@ -1,4 +1,4 @@
-import type { BusEvent } from "../context.js";
+import type { BusEvent } from "../core/context.js";
 
 /**
  * Puts the events a refresh emits on the bus in the order they happened, without making the

@@ -6,6 +6,8 @@ import type { LaunchedFrom, SimulatedHealth } from "./health.js";
 import type { HeldInstance } from "./lifecycle.js";
 import type { LaunchTemplateSpec, MixedInstancesPolicy } from "./refresh-model.js";
 import type { InstanceTracker } from "./tracker.js";
+import type { WarmPoolConfiguration } from "./warm-pool-model.js";
+import { warmPoolConfigurationXml } from "./warm-pool-wire.js";
 import { structureXml } from "./wire.js";
 import {
   applyEdits,
@@ -45,6 +47,8 @@ export interface OverlaySources {
   presentGroup(groupName: string): GroupPresentation | undefined;
   /** Instances moto no longer has in the group that AWS would still show (Terminating:Wait). */
   held?(groupName?: string): HeldInstance[];
+  /** The group's warm pool (moto keeps none): shown as WarmPoolConfiguration and WarmPoolSize. */
+  warmPool?(groupName: string): { configuration: WarmPoolConfiguration; size: number } | undefined;
 }
 
 const OVERLAID = new Set(["DescribeAutoScalingGroups", "DescribeAutoScalingInstances"]);
@@ -101,6 +105,18 @@ export async function overlayGroups(xml: string, sources: OverlaySources): Promi
     const held = heldAsLaunched(sources, sources.held?.(group.name) ?? []);
     const instances = child(xml, group.member, "Instances");
     if (held.length && instances) edits.push(appendMembers(xml, instances, held, false));
+    const warm = sources.warmPool?.(group.name);
+    if (warm) {
+      for (const name of ["WarmPoolConfiguration", "WarmPoolSize"]) {
+        const shown = child(xml, group.member, name);
+        if (shown) edits.push(replaceElement(shown, ""));
+      }
+      edits.push({
+        start: group.member.contentEnd,
+        end: group.member.contentEnd,
+        text: `${warmPoolConfigurationXml(warm.configuration)}<WarmPoolSize>${warm.size}</WarmPoolSize>`,
+      });
+    }
   }
   return applyEdits(xml, edits);
 }

@@ -12,6 +12,7 @@ import {
   templateOf,
 } from "./refresh-model.js";
 import { countsForUpdate, dispositionOf, preferencesProblem, withDefaults } from "./refresh-plan.js";
+import type { WarmPoolRefresher } from "./refresh-warm.js";
 
 /**
  * The four instance refresh operations with AWS's semantics and error codes, independent of the
@@ -42,6 +43,8 @@ export class InstanceRefreshApi {
     private readonly engine: RefreshEngine,
     private readonly fleet: MotoFleet,
     private readonly alarms: (names: string[]) => Promise<Map<string, AlarmState>> = async () => new Map(),
+    /** The group's warm pool, which the refresh replaces too (refresh-warm.ts). */
+    private readonly warm?: Pick<WarmPoolRefresher, "has" | "countAtStart">,
   ) {}
 
   async start(request: StartRefreshRequest): Promise<string> {
@@ -65,6 +68,13 @@ export class InstanceRefreshApi {
       if (desiredConfiguration.LaunchTemplate && desiredConfiguration.MixedInstancesPolicy) {
         throw validation(
           "Valid requests must contain either LaunchTemplate or MixedInstancesPolicy in DesiredConfiguration, not both.",
+        );
+      }
+      // "You cannot add a warm pool to Auto Scaling groups that have a mixed instances policy"
+      // (user guide, warm pools, Limitations): nor give a pooled group one.
+      if (desiredConfiguration.MixedInstancesPolicy && this.warm?.has(group.name)) {
+        throw validation(
+          "You cannot use a mixed instances policy with an Auto Scaling group that has a warm pool.",
         );
       }
       // A mixed group keeps its policy: its launch template is changed within it.
@@ -98,6 +108,11 @@ export class InstanceRefreshApi {
       }
     }
     const preferences = withDefaults(request.preferences);
+    const warmInstancesToUpdate = await this.warm?.countAtStart(
+      group.name,
+      desired ?? group.launchTemplate,
+      preferences.SkipMatching === true,
+    );
     const refresh = this.book.create({
       groupName: group.name,
       preferences,
@@ -105,6 +120,7 @@ export class InstanceRefreshApi {
       ...(group.launchTemplate ? { previousLaunchTemplate: group.launchTemplate } : {}),
       ...(group.mixedInstancesPolicy ? { previousMixedPolicy: group.mixedInstancesPolicy } : {}),
       instancesToUpdate: group.instances.filter((i) => countsForUpdate(dispositionOf(i, preferences))).length,
+      ...(warmInstancesToUpdate !== undefined ? { warmInstancesToUpdate } : {}),
     });
     this.engine.start(refresh, group);
     return refresh.InstanceRefreshId;

@@ -1,4 +1,4 @@
-import type { BusEvent, LocalCloudContext } from "../context.js";
+import type { BusEvent, LocalCloudContext } from "../core/context.js";
 import { instanceActivityEvent } from "./events.js";
 import type { SimulatedHealth } from "./health.js";
 import type { LifecycleManager } from "./lifecycle.js";

@@ -1,7 +1,7 @@
-import type { BusEvent, LocalCloudContext } from "../context.js";
+import type { BusEvent, LocalCloudContext } from "../core/context.js";
 import { type AlarmState, alarmReason } from "./alarms.js";
 import { checkpointEvent, type RefreshEventKind, refreshEvent } from "./events.js";
-import type { SimulatedHealth } from "./health.js";
+import type { LaunchedFrom, SimulatedHealth } from "./health.js";
 import type { LifecycleManager } from "./lifecycle.js";
 import type { GroupSnapshot, MotoFleet } from "./moto-fleet.js";
 import type { GroupPresentation } from "./overlay.js";
@@ -18,7 +18,6 @@ import {
   countsForUpdate,
   DEFAULT_CHECKPOINT_DELAY_SECONDS,
   dispositionOf,
-  percentageOf,
   WAIT_FOR_INSTANCES_SECONDS,
   waitedInVainReason,
   waitingReason,
@@ -32,6 +31,7 @@ import {
   sleepIn,
   throwIfInterrupted,
 } from "./refresh-run.js";
+import type { WarmPoolRefresher } from "./refresh-warm.js";
 import { type InstanceTracker, sameLaunchTemplate } from "./tracker.js";
 
 /**
@@ -59,6 +59,8 @@ export interface EngineDeps {
   /** The states of CloudWatch alarms (Preferences.AlarmSpecification), by name. */
   alarms: (names: string[]) => Promise<Map<string, AlarmState>>;
   timing: BatchTiming;
+  /** The group's warm pool, replaced after its InService instances (refresh-warm.ts). */
+  warm?: WarmPoolRefresher;
 }
 
 /** How often a waiting refresh looks again at the instances it waits for: simulated, and at least real. */
@@ -151,6 +153,7 @@ export class RefreshEngine {
     } finally {
       watch.abort();
       await watching;
+      if (run.intent !== "shutdown") await this.deps.warm?.settle(run.refresh.AutoScalingGroupName);
     }
   }
 
@@ -240,7 +243,21 @@ export class RefreshEngine {
 
   // ── forward ─────────────────────────────────────────────────────────────────────────────────
 
+  /** The InService instances, then the warm pool's (user guide: "first replaces InService instances"). */
   private async forward(run: Run): Promise<PassFailure | undefined> {
+    const failure = await this.forwardLive(run);
+    if (failure || run.stoppedShort) return failure;
+    const warm = this.deps.warm;
+    if (!warm || !run.refresh.pools) return undefined;
+    const id = run.refresh.InstanceRefreshId;
+    const candidates = warm.candidates(run, run.target);
+    await warm.replace(run, candidates, (replaced) =>
+      this.deps.book.setPoolCounts(id, "warm", replaced, candidates.length),
+    );
+    return undefined;
+  }
+
+  private async forwardLive(run: Run): Promise<PassFailure | undefined> {
     const { refresh } = run;
     const name = refresh.AutoScalingGroupName;
     const [group] = await this.deps.tracker.sync([name]);
@@ -251,6 +268,7 @@ export class RefreshEngine {
 
     const desired = templateOf(refresh.DesiredConfiguration);
     const target = await this.deps.tracker.resolve(desired ?? group.launchTemplate);
+    if (target) run.target = target;
     if (refresh.DesiredConfiguration) await this.applyConfiguration(run, group, refresh.DesiredConfiguration);
     const preferences = refresh.Preferences;
     const matches = (id: string) =>
@@ -289,7 +307,7 @@ export class RefreshEngine {
       },
       afterBatch: async (remaining) => {
         const updated = updatedWith(remaining);
-        this.deps.book.setProgress(refresh.InstanceRefreshId, percentageOf(updated, total), total - updated);
+        this.deps.book.setPoolCounts(refresh.InstanceRefreshId, "live", updated, total);
         for (let next = checkpoints[reached]; next !== undefined; next = checkpoints[reached]) {
           if (updated < checkpointCount(total, next)) break;
           reached++;
@@ -300,6 +318,7 @@ export class RefreshEngine {
           if (next < 100) this.emitCheckpoint(run, next, delaySeconds);
           if (last) {
             stopped = true;
+            if (next < 100) run.stoppedShort = true;
             return "stop";
           }
           await this.sleep(run, delaySeconds * 1000);
@@ -344,7 +363,7 @@ export class RefreshEngine {
       }
       if (waiting.size === 0) {
         this.deps.book.setReason(refresh.InstanceRefreshId, undefined);
-        this.deps.book.setProgress(refresh.InstanceRefreshId, percentageOf(total, total), 0);
+        this.deps.book.setPoolCounts(refresh.InstanceRefreshId, "live", total, total);
         return undefined;
       }
       const now = this.deps.context.clock.now();
@@ -493,9 +512,25 @@ export class RefreshEngine {
       this.emit(run, "Rollback Failed");
       return;
     }
+    await this.rollBackWarmPool(run, previous);
     this.deps.book.setProgress(id, 0, refresh.InstancesToUpdate);
     this.deps.book.transition(id, "RollbackSuccessful");
     this.emit(run, "Rollback Succeeded");
+  }
+
+  /** After the InService instances, the warm pool goes back to the previous version too. */
+  private async rollBackWarmPool(run: Run, previous: LaunchedFrom | undefined): Promise<void> {
+    const warm = this.deps.warm;
+    const { refresh } = run;
+    if (!warm || !refresh.WarmPoolProgress) return;
+    const candidates = warm.notOn(refresh.AutoScalingGroupName, previous);
+    const start = refresh.WarmPoolProgress.PercentageComplete;
+    const toUpdate = refresh.WarmPoolProgress.InstancesToUpdate;
+    await warm.replace(run, candidates, (replaced) => {
+      const share = candidates.length === 0 ? 0 : 1 - replaced / candidates.length;
+      this.deps.book.setWarmProgress(refresh.InstanceRefreshId, start * share, toUpdate);
+    });
+    this.deps.book.setWarmProgress(refresh.InstanceRefreshId, 0, toUpdate);
   }
 
   /**

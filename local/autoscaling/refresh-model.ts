@@ -122,6 +122,18 @@ export interface RollbackDetails {
   InstancesToUpdateOnRollback: number;
 }
 
+/** LivePoolProgress / WarmPoolProgress of ProgressDetails (API reference, InstanceRefreshProgressDetails). */
+export interface PoolProgress {
+  PercentageComplete: number;
+  InstancesToUpdate: number;
+}
+
+/** Instances of one pool the refresh is to update, and how many it has. */
+export interface PoolCount {
+  updated: number;
+  total: number;
+}
+
 /** One instance refresh, with AWS's field names (times are simulated epoch milliseconds). */
 export interface InstanceRefresh {
   InstanceRefreshId: string;
@@ -135,6 +147,12 @@ export interface InstanceRefresh {
   Preferences: RefreshPreferences;
   DesiredConfiguration?: DesiredConfiguration;
   RollbackDetails?: RollbackDetails;
+  /** ProgressDetails.LivePoolProgress; the overall figures when absent (a group without a warm pool). */
+  LivePoolProgress?: PoolProgress;
+  /** ProgressDetails.WarmPoolProgress, for a group that had a warm pool when the refresh started. */
+  WarmPoolProgress?: PoolProgress;
+  /** With a warm pool: each pool's counts, PercentageComplete being over both. */
+  pools?: { live: PoolCount; warm: PoolCount };
   Strategy: "Rolling";
   /** The group's launch template when the refresh started (its policy's, for a mixed group). */
   previousLaunchTemplate?: LaunchTemplateSpec;
@@ -161,6 +179,8 @@ export interface NewRefresh {
   previousLaunchTemplate?: LaunchTemplateSpec;
   previousMixedPolicy?: MixedInstancesPolicy;
   instancesToUpdate: number;
+  /** With a warm pool: its instances to update (instancesToUpdate counting the live pool only). */
+  warmInstancesToUpdate?: number;
 }
 
 export class RefreshBook {
@@ -195,6 +215,13 @@ export class RefreshBook {
       ...(request.previousLaunchTemplate ? { previousLaunchTemplate: request.previousLaunchTemplate } : {}),
       ...(request.previousMixedPolicy ? { previousMixedPolicy: request.previousMixedPolicy } : {}),
     };
+    if (request.warmInstancesToUpdate !== undefined) {
+      refresh.pools = {
+        live: { updated: 0, total: request.instancesToUpdate },
+        warm: { updated: 0, total: request.warmInstancesToUpdate },
+      };
+      derivePoolProgress(refresh);
+    }
     this.byGroup.set(request.groupName, [refresh, ...(this.byGroup.get(request.groupName) ?? [])]);
     this.byId.set(refresh.InstanceRefreshId, refresh);
     return refresh;
@@ -235,10 +262,41 @@ export class RefreshBook {
     else refresh.StatusReason = reason;
   }
 
+  /** The overall figures as given (and the live pool's, with a warm pool): a rollback's countdown. */
   setProgress(id: string, percentageComplete: number, instancesToUpdate: number): void {
     const refresh = this.require(id);
-    refresh.PercentageComplete = Math.max(0, Math.min(100, Math.floor(percentageComplete)));
+    refresh.PercentageComplete = clampPercentage(percentageComplete);
     refresh.InstancesToUpdate = Math.max(0, instancesToUpdate);
+    if (refresh.LivePoolProgress) {
+      refresh.LivePoolProgress = {
+        PercentageComplete: refresh.PercentageComplete,
+        InstancesToUpdate: refresh.InstancesToUpdate,
+      };
+    }
+  }
+
+  /** The warm pool's figures as given (a rollback's countdown); the overall ones are left alone. */
+  setWarmProgress(id: string, percentageComplete: number, instancesToUpdate: number): void {
+    const refresh = this.require(id);
+    if (!refresh.WarmPoolProgress) return;
+    refresh.WarmPoolProgress = {
+      PercentageComplete: clampPercentage(percentageComplete),
+      InstancesToUpdate: Math.max(0, instancesToUpdate),
+    };
+  }
+
+  /**
+   * Progress of a forward pass as counts: one pool's `updated` of `total`. Without a warm pool
+   * these are the overall figures; with one, PercentageComplete is over both pools.
+   */
+  setPoolCounts(id: string, pool: "live" | "warm", updated: number, total: number): void {
+    const refresh = this.require(id);
+    if (!refresh.pools) {
+      if (pool === "live") this.setProgress(id, percentageOf(updated, total), total - updated);
+      return;
+    }
+    refresh.pools[pool] = { updated: Math.max(0, updated), total: Math.max(0, total) };
+    derivePoolProgress(refresh);
   }
 
   /** The refresh CancelInstanceRefresh would cancel, now Cancelling. */
@@ -288,6 +346,32 @@ export class RefreshBook {
     if (!refresh) throw new Error(`no instance refresh ${id}`);
     return refresh;
   }
+}
+
+function clampPercentage(value: number): number {
+  return Math.max(0, Math.min(100, Math.floor(value)));
+}
+
+function percentageOf(part: number, total: number): number {
+  return total <= 0 ? 100 : Math.floor((100 * part) / total);
+}
+
+function poolProgress(count: PoolCount): PoolProgress {
+  return {
+    PercentageComplete: clampPercentage(percentageOf(count.updated, count.total)),
+    InstancesToUpdate: Math.max(0, count.total - count.updated),
+  };
+}
+
+/** Each pool's figures from its counts, and the overall ones over both pools. */
+function derivePoolProgress(refresh: InstanceRefresh): void {
+  if (!refresh.pools) return;
+  const { live, warm } = refresh.pools;
+  refresh.LivePoolProgress = poolProgress(live);
+  refresh.WarmPoolProgress = poolProgress(warm);
+  const overall = poolProgress({ updated: live.updated + warm.updated, total: live.total + warm.total });
+  refresh.PercentageComplete = overall.PercentageComplete;
+  refresh.InstancesToUpdate = overall.InstancesToUpdate;
 }
 
 /** Why a refresh cannot be rolled back, in AWS's terms; undefined when it can. */

@@ -1,4 +1,5 @@
-import type { Clock } from "../clock.js";
+import type { Clock } from "../core/clock.js";
+import type { LaunchedFrom } from "./health.js";
 import type { GroupSnapshot } from "./moto-fleet.js";
 import type { InstanceRefresh, LaunchTemplateSpec, MixedInstancesPolicy } from "./refresh-model.js";
 
@@ -25,6 +26,10 @@ export interface Run {
   /** Likewise a mixed group's policy. */
   shownMixedPolicy?: MixedInstancesPolicy;
   finished?: Promise<void>;
+  /** The version the forward pass replaces instances with (resolved when it starts). */
+  target?: LaunchedFrom;
+  /** The forward pass stopped at a last checkpoint below 100%: the rest (warm pool too) stays. */
+  stoppedShort?: boolean;
 }
 
 /** Why a pass stopped short: the instance that failed and a StatusReason naming it. */

@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.js";
+import type { Clock } from "../core/clock.js";
 import type { LaunchedFrom, SimulatedHealth } from "./health.js";
 import type { LaunchProfiles } from "./launch-profiles.js";
 import type { GroupSnapshot, MotoFleet } from "./moto-fleet.js";
@@ -16,6 +16,8 @@ const IMAGE_TAGS_TTL_MS = 2_000;
  */
 export class InstanceTracker {
   private unhealthyImages?: { ids: Promise<Set<string>>; at: number };
+  /** Instances leaving a warm pool for the group: launched earlier, from the version noted here. */
+  private readonly warmStarts = new Map<string, LaunchedFrom>();
 
   constructor(
     private readonly fleet: MotoFleet,
@@ -23,8 +25,19 @@ export class InstanceTracker {
     private readonly clock: Pick<Clock, "now">,
     private readonly profiles?: Pick<LaunchProfiles, "apply">,
     /** Launch lifecycle hooks: a new instance may have to wait for them (lifecycle.ts). */
-    private readonly launches?: { onLaunch(group: { name: string; arn: string }, instanceId: string): void },
+    private readonly launches?: {
+      onLaunch(group: { name: string; arn: string }, instanceId: string, origin?: "EC2" | "WarmPool"): void;
+    },
   ) {}
+
+  /**
+   * The instance joins its group from the warm pool (warm-pool.ts): when next seen in the group
+   * it counts as launched from `from`, not the group's current version, and its launch hooks
+   * see it come from the WarmPool.
+   */
+  noteWarmStart(instanceId: string, from: LaunchedFrom): void {
+    this.warmStarts.set(instanceId, from);
+  }
 
   /**
    * Reads the groups (all when no names are given) from moto and tracks instances new to us.
@@ -63,7 +76,7 @@ export class InstanceTracker {
       unseen
         .filter(({ instance }) => factsById.has(instance.instanceId))
         .map(({ group, instance }) => {
-          const from = launchedFrom.get(group.name);
+          const from = this.warmStarts.get(instance.instanceId) ?? launchedFrom.get(group.name);
           const profileArn = factsById.get(instance.instanceId)?.instanceProfileArn;
           return {
             instanceId: instance.instanceId,
@@ -74,9 +87,11 @@ export class InstanceTracker {
     );
     for (const { group, instance } of unseen) {
       if (this.health.has(instance.instanceId)) continue; // a concurrent sync got there first
-      this.launches?.onLaunch(group, instance.instanceId);
+      const warm = this.warmStarts.get(instance.instanceId);
+      this.warmStarts.delete(instance.instanceId);
+      this.launches?.onLaunch(group, instance.instanceId, warm ? "WarmPool" : "EC2");
       const fact = factsById.get(instance.instanceId);
-      const from = launchedFrom.get(group.name);
+      const from = warm ?? launchedFrom.get(group.name);
       this.health.record({
         instanceId: instance.instanceId,
         groupName: group.name,

@@ -7,6 +7,7 @@ import {
   type InstanceRefresh,
   type LaunchTemplateSpec,
   type MixedInstancesPolicy,
+  type PoolProgress,
   RefreshApiError,
   type RefreshPreferences,
 } from "./refresh-model.js";
@@ -260,10 +261,13 @@ export function refreshXml(r: InstanceRefresh): string {
     field("InstancesToUpdate", r.InstancesToUpdate) +
     element(
       "ProgressDetails",
-      element(
+      poolProgressXml(
         "LivePoolProgress",
-        field("PercentageComplete", r.PercentageComplete) + field("InstancesToUpdate", r.InstancesToUpdate),
-      ),
+        r.LivePoolProgress ?? {
+          PercentageComplete: r.PercentageComplete,
+          InstancesToUpdate: r.InstancesToUpdate,
+        },
+      ) + (r.WarmPoolProgress ? poolProgressXml("WarmPoolProgress", r.WarmPoolProgress) : ""),
     ) +
     element("Preferences", preferencesXml(r.Preferences)) +
     (r.DesiredConfiguration
@@ -287,6 +291,13 @@ export function refreshXml(r: InstanceRefresh): string {
         )
       : "") +
     field("Strategy", r.Strategy)
+  );
+}
+
+function poolProgressXml(name: string, p: PoolProgress): string {
+  return element(
+    name,
+    field("PercentageComplete", p.PercentageComplete) + field("InstancesToUpdate", p.InstancesToUpdate),
   );
 }
 

@@ -1,8 +1,8 @@
-import { type Connection, connect } from "../../cli/aws/connect.js";
-import { resolveTarget } from "../../cli/aws/target.js";
+import { type Connection, connect } from "../../ops/connect.js";
+import { resolveTarget } from "../../ops/target.js";
 import { defaultPolicy } from "../../src/policy/index.js";
-import type { LocalCloudContext, LocalCloudPlugin } from "../context.js";
-import { type LocalNotification, NOTIFICATIONS_PATH } from "../notifications.js";
+import type { LocalCloudContext, LocalCloudPlugin } from "../core/context.js";
+import { type LocalNotification, NOTIFICATIONS_PATH } from "../core/notifications.js";
 import { dashboardPage } from "./page.js";
 import { type DashboardState, dashboardState, ImageColours } from "./state.js";
 import { renderSections, waitingSections } from "./view.js";

@@ -1,15 +1,15 @@
 import { type AutoScalingGroup, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
 import { DescribeImagesCommand, DescribeInstancesCommand, type Instance } from "@aws-sdk/client-ec2";
 import { GetExecutionHistoryCommand, type HistoryEvent } from "@aws-sdk/client-sfn";
-import type { Connection } from "../../cli/aws/connect.js";
-import { type ExecutionSummary, listWorkflows, managedGroupRefreshes } from "../../cli/aws/fleet.js";
-import { listHolds } from "../../cli/aws/holds.js";
-import { skippedBecause } from "../../cli/progress/skipped.js";
+import type { Connection } from "../../ops/connect.js";
+import { type ExecutionSummary, listWorkflows, managedGroupRefreshes } from "../../ops/fleet.js";
+import { listHolds } from "../../ops/holds.js";
+import { skippedBecause } from "../../ops/progress/skipped.js";
 import type { AuditRecord } from "../../src/audit/audit.js";
 import { listPauses } from "../../src/rollout/aws/pauses.js";
 import { isManaged } from "../../src/rollout/core/group.js";
 import { resumeCommand } from "../../src/rollout/core/pause.js";
-import type { LocalNotification } from "../notifications.js";
+import type { LocalNotification } from "../core/notifications.js";
 
 /** Everything the dashboard shows, in one JSON document (`/_phoenix/dashboard/state`). */
 export interface DashboardState {

@@ -2,11 +2,11 @@ import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/cl
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { SFNClient } from "@aws-sdk/client-sfn";
-import { type WatchedExecution, type WatchLine, WorkflowWatcher } from "../../cli/progress/watcher.js";
+import { type WatchedExecution, type WatchLine, WorkflowWatcher } from "../../ops/progress/watcher.js";
 import { tagsOf } from "../../src/containment/aws/instance.js";
 import type { LocalCloud } from "../cloud.js";
+import { registerImage, type SeededFleet } from "../core/seed.js";
 import type { LocalDeployment } from "../deployment/index.js";
-import { registerImage, type SeededFleet } from "../seed.js";
 import { guardDutyFinding } from "./finding.js";
 
 /**

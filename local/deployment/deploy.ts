@@ -23,7 +23,7 @@ import { ALL_CLIENT_FACTORIES } from "../../src/aws/client-factories.js";
 import type { AwsTarget, ClientFactories } from "../../src/aws/clients.js";
 import { pascalName } from "../../src/catalog.js";
 import { depsFromEnvironment, type PhoenixDeps } from "../../src/deps.js";
-import type { Clock } from "../clock.js";
+import type { Clock } from "../core/clock.js";
 import type { LocalLambdaHandler, StepFunctionsPart } from "../stepfunctions/index.js";
 import type { LambdaRuntime } from "./lambda-runtime.js";
 import type { AlarmSpec, DeploymentModel, FunctionSpec, QueueSpec, TableIndex, TableSpec } from "./model.js";

@@ -5,7 +5,7 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import type { Clock } from "../clock.js";
+import type { Clock } from "../core/clock.js";
 import { eventFromMessageBody } from "../events/delivery.js";
 import { type LambdaRuntime, LambdaServiceError } from "./lambda-runtime.js";
 import {

@@ -11,7 +11,7 @@ import type { BackoffOptions } from "../../src/aws/retry.js";
 import { depsFromEnvironment, type PhoenixDeps } from "../../src/deps.js";
 import { defaultPolicy, type Policy } from "../../src/policy/index.js";
 import { type PhoenixResources, resourcesFromEnv } from "../../src/resources.js";
-import type { LocalCloudContext, LocalCloudPart } from "../context.js";
+import type { LocalCloudContext, LocalCloudPart } from "../core/context.js";
 import { Journal } from "../events/journal.js";
 import { IAM_PART, type IamPart } from "../iam/index.js";
 import { STEP_FUNCTIONS_PART, type StepFunctionsPart } from "../stepfunctions/index.js";

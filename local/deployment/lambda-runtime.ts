@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Context } from "aws-lambda";
-import type { Clock } from "../clock.js";
+import type { Clock } from "../core/clock.js";
 import type { LocalLambdaHandler } from "../stepfunctions/index.js";
 import {
   DEFAULT_ASYNC_MAX_AGE_SECONDS,

@@ -1,5 +1,5 @@
 import { AMI_STATE_CHANGE } from "../../src/images/triggers.js";
-import type { BusEvent, LocalCloudContext } from "../context.js";
+import type { BusEvent, LocalCloudContext } from "../core/context.js";
 import type { ResponseObserver } from "../gateway/server.js";
 
 /** The EC2 calls after which AWS emits `EC2 AMI State Change` with State `available`. */

@@ -1,4 +1,4 @@
-import type { BusEvent, LocalCloudContext } from "../context.js";
+import type { BusEvent, LocalCloudContext } from "../core/context.js";
 import type { ResponseObserver } from "../gateway/server.js";
 import { AmiStateEmitter } from "./ami-state.js";
 import { InstanceStateWatcher } from "./instance-state.js";

@@ -1,4 +1,4 @@
-import type { BusEvent, LocalCloudPlugin } from "../context.js";
+import type { BusEvent, LocalCloudPlugin } from "../core/context.js";
 import { createEmitters, type EmitterOptions } from "./emitters.js";
 import { Journal } from "./journal.js";
 
@@ -54,7 +54,7 @@ export function eventsPlugin(options: EventsPluginOptions = {}): LocalCloudPlugi
           const query = new URL(req.url ?? "/", "http://local").searchParams;
           const since = Number(query.get("since") ?? 0) || 0;
           const limit = Math.max(1, Math.min(1000, Number(query.get("limit") ?? 100) || 100));
-          const deliveries = context.part<DeliveryJournal & import("../context.js").LocalCloudPart>(
+          const deliveries = context.part<DeliveryJournal & import("../core/context.js").LocalCloudPart>(
             "deployment",
           )?.deliveries;
           return {

@@ -1,5 +1,5 @@
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
-import type { BusEvent, LocalCloudContext } from "../context.js";
+import type { BusEvent, LocalCloudContext } from "../core/context.js";
 import type { ResponseObserver } from "../gateway/server.js";
 
 export const INSTANCE_STATE_CHANGE = "EC2 Instance State-change Notification";

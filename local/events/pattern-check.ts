@@ -9,7 +9,7 @@ import {
 } from "@aws-sdk/client-eventbridge";
 import { DeleteQueueCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { EventPattern } from "../../src/events/rules.js";
-import type { LocalCloudContext } from "../context.js";
+import type { LocalCloudContext } from "../core/context.js";
 import { createQueue, putRuleToQueue } from "./topology.js";
 
 /** An event as a sample file holds it: only what PutEvents can carry is used. */

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { CallLog } from "../calllog.js";
-import type { FaultInjector } from "../faults.js";
+import type { CallLog } from "./calllog.js";
+import type { FaultInjector } from "./faults.js";
 import { forwardToMoto } from "./forward.js";
 import { refusal } from "./guard.js";
 import { type AwsRequest, decodeRequest } from "./request.js";

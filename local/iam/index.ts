@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { appendFileSync } from "node:fs";
-import type { LocalCloudContext, LocalCloudPart } from "../context.js";
+import type { LocalCloudContext, LocalCloudPart } from "../core/context.js";
 import type { AwsRequest } from "../gateway/request.js";
 import type { AwsResponse } from "../gateway/response.js";
 import type { ControlRoute, ResponseObserver, ServiceHandler } from "../gateway/server.js";

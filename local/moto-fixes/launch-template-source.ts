@@ -4,7 +4,7 @@ import {
   DescribeLaunchTemplateVersionsCommand,
   EC2Client,
 } from "@aws-sdk/client-ec2";
-import type { LocalCloudPlugin } from "../context.js";
+import type { LocalCloudPlugin } from "../core/context.js";
 import type { AwsRequest } from "../gateway/request.js";
 import { type AwsResponse, awsError, xmlEscape } from "../gateway/response.js";
 

@@ -3,7 +3,7 @@ import {
   EC2Client,
   ModifyInstanceAttributeCommand,
 } from "@aws-sdk/client-ec2";
-import type { LocalCloudPlugin } from "../context.js";
+import type { LocalCloudPlugin } from "../core/context.js";
 import { forwardToMoto } from "../gateway/forward.js";
 
 /**

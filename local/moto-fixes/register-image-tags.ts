@@ -1,5 +1,5 @@
 import { CreateTagsCommand, DeregisterImageCommand, EC2Client, type Tag } from "@aws-sdk/client-ec2";
-import type { LocalCloudPlugin } from "../context.js";
+import type { LocalCloudPlugin } from "../core/context.js";
 import { forwardToMoto } from "../gateway/forward.js";
 import type { AwsRequest } from "../gateway/request.js";
 import { awsError } from "../gateway/response.js";

@@ -1,4 +1,4 @@
-import type { LocalCloudPlugin } from "../context.js";
+import type { LocalCloudPlugin } from "../core/context.js";
 import { forwardToMoto } from "../gateway/forward.js";
 
 /**

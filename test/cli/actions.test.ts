@@ -1,7 +1,7 @@
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { describe, expect, it } from "vitest";
 import type { FollowEvent } from "../../cli/progress/execution.js";
-import { registerImage } from "../../local/seed.js";
+import { registerImage } from "../../local/core/seed.js";
 import { phoenix, useCliCloud } from "./support.js";
 
 /** Commands that start or change workflows: rollout, contain (--force), approve, release, watch. */

@@ -1,7 +1,7 @@
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { describe, expect, it } from "vitest";
+import { registerImage } from "../../local/core/seed.js";
 import type { DashboardState } from "../../local/dashboard/state.js";
-import { registerImage } from "../../local/seed.js";
 import { phoenix, useCliCloud } from "./support.js";
 
 /**

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { DescribeLaunchTemplateVersionsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { beforeAll, describe, expect, it } from "vitest";
 import { COMMANDS } from "../../cli/main.js";
-import { registerImage } from "../../local/seed.js";
+import { registerImage } from "../../local/core/seed.js";
 import { phoenix, useCliCloud } from "./support.js";
 
 /** Read-only commands (plan, status, audit, watch, config) and the errors every command shares. */

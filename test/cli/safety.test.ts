@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import { AutoScalingClient, CreateOrUpdateTagsCommand } from "@aws-sdk/client-auto-scaling";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { describe, expect, it } from "vitest";
-import { registerImage } from "../../local/seed.js";
+import { registerImage } from "../../local/core/seed.js";
 import { loadGuardDutyEvent } from "../support/sample-events.js";
 import { phoenix, useCliCloud } from "./support.js";
 

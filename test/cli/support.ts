@@ -2,10 +2,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { CommandIO } from "../../cli/io.js";
 import { main } from "../../cli/main.js";
-import type { DemoGroupSpec, SeededFleet } from "../../local/seed.js";
-import { DEMO_GROUPS, seedDemoFleet } from "../../local/seed.js";
+import type { DemoGroupSpec, SeededFleet } from "../../local/core/seed.js";
+import { DEMO_GROUPS, seedDemoFleet } from "../../local/core/seed.js";
+import type { CommandIO } from "../../ops/io.js";
 import { defaultPolicy, type Policy } from "../../src/policy/index.js";
 import { startedForFile } from "../support/lifecycle.js";
 

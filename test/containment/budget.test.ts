@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { approveHold } from "../../src/containment/workflow/holds.js";
 import {
   type ContainmentItem,
   finishContainment,
@@ -8,6 +7,7 @@ import {
   groupMembers,
   windowBuckets,
 } from "../../src/containment/aws/state.js";
+import { approveHold } from "../../src/containment/workflow/holds.js";
 import type { PhoenixDeps } from "../../src/deps.js";
 import { ACCOUNT, findingDelivery, guardDutyEvent, TOR_CLIENT, useHarness } from "./support/fixtures.js";
 

@@ -5,11 +5,15 @@ import {
   EC2Client,
 } from "@aws-sdk/client-ec2";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ASG_NAME_TAG } from "../../src/containment/workflow/intake.js";
-import { isolateRecordKey, type OriginalState, originalRecordKey } from "../../src/containment/aws/isolation.js";
-import { getContainment } from "../../src/containment/aws/state.js";
+import {
+  isolateRecordKey,
+  type OriginalState,
+  originalRecordKey,
+} from "../../src/containment/aws/isolation.js";
 import { type IsolationGroups, isolationGroupsFor } from "../../src/containment/aws/isolation-groups.js";
+import { getContainment } from "../../src/containment/aws/state.js";
 import type { ContainState, IsolateResult } from "../../src/containment/core/types.js";
+import { ASG_NAME_TAG } from "../../src/containment/workflow/intake.js";
 import { ACCOUNT, findingDelivery, guardDutyEvent, TOR_CLIENT, useHarness } from "./support/fixtures.js";
 import { runStep } from "./support/run-steps.js";
 

@@ -18,7 +18,7 @@ import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalCloud } from "../../local/cloud.js";
-import type { LocalCloudPlugin } from "../../local/context.js";
+import type { LocalCloudPlugin } from "../../local/core/context.js";
 import { forwardToMoto } from "../../local/gateway/forward.js";
 import { serialDynamoDb } from "../../local/moto-fixes/serial-dynamodb.js";
 import { createClients } from "../../src/aws/clients.js";
@@ -29,8 +29,8 @@ import {
   REVOCATION_MARGIN_MS,
   revocationPolicyName,
 } from "../../src/containment/aws/revocation.js";
-import { revokeCredentials } from "../../src/containment/workflow/revoke.js";
 import type { ContainState, RevokeResult } from "../../src/containment/core/types.js";
+import { revokeCredentials } from "../../src/containment/workflow/revoke.js";
 import { buildDeps, type PhoenixDeps } from "../../src/deps.js";
 import { parsePolicy } from "../../src/policy/index.js";
 import { resourceNames } from "../../src/resources.js";

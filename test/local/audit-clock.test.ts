@@ -1,7 +1,7 @@
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { DescribeExecutionCommand, ListStateMachinesCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerImage } from "../../local/seed.js";
+import { registerImage } from "../../local/core/seed.js";
 import type { AuditRecord } from "../../src/audit/audit.js";
 import { type CliCloud, phoenix, startCliCloud } from "../cli/support.js";
 

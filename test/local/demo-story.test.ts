@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalCloud } from "../../local/cloud.js";
+import { seedDemoFleet } from "../../local/core/seed.js";
 import { runStory } from "../../local/demo/story.js";
 import type { LocalDeployment } from "../../local/deployment/index.js";
-import { seedDemoFleet } from "../../local/seed.js";
 import { parsePolicy } from "../../src/policy/index.js";
 import { startTestCloud } from "../support/cloud.js";
 

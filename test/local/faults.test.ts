@@ -3,7 +3,7 @@ import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { DescribeVpcsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { LocalCloud } from "../../local/cloud.js";
-import { FaultInjector, validateFaultPlan } from "../../local/faults.js";
+import { FaultInjector, validateFaultPlan } from "../../local/gateway/faults.js";
 import { awsCli, clientConfig, startTestCloud } from "../support/cloud.js";
 
 let cloud: LocalCloud;

@@ -3,8 +3,8 @@ import { createServer, type Server } from "node:net";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalCloud } from "../../local/cloud.js";
+import { MotoUnavailableError, resolveMotoCommand } from "../../local/core/moto.js";
 import { PortInUseError } from "../../local/gateway/server.js";
-import { MotoUnavailableError, resolveMotoCommand } from "../../local/moto.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 

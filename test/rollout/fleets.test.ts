@@ -7,7 +7,7 @@ import {
 import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { markInstancesBooted, UNHEALTHY_IMAGE_TAG } from "../../local/autoscaling/index.js";
-import { registerImage } from "../../local/seed.js";
+import { registerImage } from "../../local/core/seed.js";
 import { phoenix } from "../cli/support.js";
 import { awsCli } from "../support/cloud.js";
 import {

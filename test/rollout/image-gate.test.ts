@@ -8,7 +8,7 @@ import {
 } from "@aws-sdk/client-kms";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalCloud } from "../../local/cloud.js";
-import { registerImage } from "../../local/seed.js";
+import { registerImage } from "../../local/core/seed.js";
 import type { PhoenixDeps } from "../../src/deps.js";
 import { parsePolicy } from "../../src/policy/index.js";
 import { checkImage } from "../../src/rollout/aws/image-check.js";

@@ -1,6 +1,6 @@
 import { CreateAutoScalingGroupCommand, CreateOrUpdateTagsCommand } from "@aws-sdk/client-auto-scaling";
 import { describe, expect, it } from "vitest";
-import { registerImage } from "../../local/seed.js";
+import { registerImage } from "../../local/core/seed.js";
 import { familyCompleted, getRollout } from "../../src/rollout/aws/rollout-records.js";
 import { startedExecution, useRolloutEnvironment, waitForExecution } from "./support.js";
 

@@ -5,7 +5,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalCloud } from "../../local/cloud.js";
-import { registerImage, type SeededFleet, seedDemoFleet } from "../../local/seed.js";
+import { registerImage, type SeededFleet, seedDemoFleet } from "../../local/core/seed.js";
 import {
   ensureTemplateVersion,
   launchTemplateClientToken,

@@ -5,7 +5,7 @@ import {
 } from "@aws-sdk/client-auto-scaling";
 import { DescribeImagesCommand } from "@aws-sdk/client-ec2";
 import { afterEach, describe, expect, it } from "vitest";
-import { registerImage } from "../../local/seed.js";
+import { registerImage } from "../../local/core/seed.js";
 import {
   type RolloutEnvironment,
   startedExecution,

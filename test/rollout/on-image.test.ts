@@ -7,7 +7,7 @@ import { PutParameterCommand } from "@aws-sdk/client-ssm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { createImageEventHandler, type OnImageResult } from "../../functions/on-image.js";
 import type { LocalCloud } from "../../local/cloud.js";
-import { registerImage } from "../../local/seed.js";
+import { registerImage } from "../../local/core/seed.js";
 import type { PhoenixDeps } from "../../src/deps.js";
 import type { PhoenixResources } from "../../src/resources.js";
 import { describeImage } from "../../src/rollout/aws/images.js";

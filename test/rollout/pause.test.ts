@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerImage } from "../../local/seed.js";
+import { registerImage } from "../../local/core/seed.js";
 import { getRollout } from "../../src/rollout/aws/rollout-records.js";
 import { phoenix } from "../cli/support.js";
 import {

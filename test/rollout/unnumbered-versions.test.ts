@@ -5,7 +5,7 @@ import {
 } from "@aws-sdk/client-auto-scaling";
 import { DescribeInstancesCommand, DescribeLaunchTemplateVersionsCommand } from "@aws-sdk/client-ec2";
 import { beforeAll, describe, expect, it } from "vitest";
-import { registerImage } from "../../local/seed.js";
+import { registerImage } from "../../local/core/seed.js";
 import { describeGroups } from "../../src/rollout/aws/groups.js";
 import { plannedGroups, planRollout } from "../../src/rollout/core/plan.js";
 import { startedExecution, useRolloutEnvironment, waitForExecution } from "./support.js";

@@ -1,7 +1,7 @@
 import { DescribeInstanceRefreshesCommand } from "@aws-sdk/client-auto-scaling";
 import { StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { describe, expect, it } from "vitest";
-import { registerImage } from "../../local/seed.js";
+import { registerImage } from "../../local/core/seed.js";
 import { markImageRejected } from "../../src/rollout/aws/image-marks.js";
 import { startedExecution, useRolloutEnvironment, waitForExecution } from "./support.js";
 

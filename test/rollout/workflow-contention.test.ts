@@ -2,7 +2,7 @@ import { DescribeInstanceRefreshesCommand, StartInstanceRefreshCommand } from "@
 import { CreateLaunchTemplateVersionCommand } from "@aws-sdk/client-ec2";
 import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
 import { describe, expect, it } from "vitest";
-import { registerImage } from "../../local/seed.js";
+import { registerImage } from "../../local/core/seed.js";
 import { acquireGroupLock, readGroupLock, releaseGroupLock } from "../../src/rollout/aws/lock.js";
 import { getRollout } from "../../src/rollout/aws/rollout-records.js";
 import { until } from "../support/poll.js";

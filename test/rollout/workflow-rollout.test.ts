@@ -2,7 +2,7 @@ import { DescribeInstanceRefreshesCommand } from "@aws-sdk/client-auto-scaling";
 import { DescribeImagesCommand } from "@aws-sdk/client-ec2";
 import { StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { beforeAll, describe, expect, it } from "vitest";
-import { registerImage } from "../../local/seed.js";
+import { registerImage } from "../../local/core/seed.js";
 import { familyCompleted, getRollout } from "../../src/rollout/aws/rollout-records.js";
 import { startedExecution, useRolloutEnvironment, waitForExecution } from "./support.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { registerImage } from "../../local/seed.js";
+import { registerImage } from "../../local/core/seed.js";
 import { startedExecution, useRolloutEnvironment, waitForExecution } from "./support.js";
 
 // Two SDK attempts only: about one Auto Scaling call in eleven still fails after them, so the

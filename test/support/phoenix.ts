@@ -1,12 +1,12 @@
 import type { LocalCloud } from "../../local/cloud.js";
-import type { LocalCloudPlugin } from "../../local/context.js";
+import type { LocalCloudPlugin } from "../../local/core/context.js";
+import { NOTIFICATIONS_PART, type NotificationsPart } from "../../local/core/notifications.js";
 import {
   type DeploymentOptions,
   deploymentOf,
   type FunctionWrapper,
   type LocalDeployment,
 } from "../../local/deployment/index.js";
-import { NOTIFICATIONS_PART, type NotificationsPart } from "../../local/notifications.js";
 import { phoenixParts } from "../../local/plugins.js";
 import type { LocalLambdaHandler } from "../../local/stepfunctions/index.js";
 import type { PhoenixDeps } from "../../src/deps.js";

@@ -29,3 +29,19 @@ export function retryExecutionName(name: string, attempt: number): string {
   const suffix = `-retry${attempt}`;
   return `${name.slice(0, 80 - suffix.length)}${suffix}`;
 }
+
+/**
+ * The name of a manual rollout. By family it is the very name on-image uses, so a person and an
+ * event asking for the same image start one execution. Named groups get a name of their own (a
+ * digest of the sorted set), as deterministic, so repeating the command cannot start a second.
+ */
+export function manualRolloutName(
+  imageId: string,
+  selector: { family: string } | { groups: string[] },
+): string {
+  if ("family" in selector) return rolloutExecutionName(selector.family, imageId);
+  const digest = createHash("sha256")
+    .update(JSON.stringify([...selector.groups].sort()))
+    .digest("hex");
+  return rolloutExecutionName(`groups-${digest.slice(0, 12)}`, imageId);
+}

@@ -1,6 +1,7 @@
+import { TERMINAL_ERRORS } from "../../../src/containment/core/errors.js";
+import type { ContainState, StepName, StepResults } from "../../../src/containment/core/types.js";
 import { admit } from "../../../src/containment/workflow/admit.js";
 import { dispose } from "../../../src/containment/workflow/dispose.js";
-import { TERMINAL_ERRORS } from "../../../src/containment/core/errors.js";
 import { collectEvidence } from "../../../src/containment/workflow/evidence.js";
 import { checkEvidence } from "../../../src/containment/workflow/evidence-status.js";
 import { harden } from "../../../src/containment/workflow/harden.js";
@@ -10,7 +11,6 @@ import { checkReplacement } from "../../../src/containment/workflow/replacement-
 import { report } from "../../../src/containment/workflow/report.js";
 import { reportFailure } from "../../../src/containment/workflow/report-failure.js";
 import { revokeCredentials } from "../../../src/containment/workflow/revoke.js";
-import type { ContainState, StepName, StepResults } from "../../../src/containment/core/types.js";
 import type { PhoenixDeps } from "../../../src/deps.js";
 
 /** Steps re-run after a transient failure, for tests that want to see them. */

@@ -1,4 +1,4 @@
-import type { LocalCloudPlugin } from "../../../local/context.js";
+import type { LocalCloudPlugin } from "../../../local/core/context.js";
 
 /** One call the gateway served successfully, with its parameters. */
 export interface TappedCall {

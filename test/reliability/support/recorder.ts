@@ -1,4 +1,4 @@
-import type { LocalCloudPlugin } from "../../../local/context.js";
+import type { LocalCloudPlugin } from "../../../local/core/context.js";
 import type { AwsRequest } from "../../../local/gateway/request.js";
 import { assumedRoleArn, IAM_PART, type IamPart } from "../../../local/iam/index.js";
 import { READ_ONLY } from "./effects.js";

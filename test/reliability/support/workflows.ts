@@ -4,7 +4,7 @@ import { findingEnvelope, lambdaContext, sqsBatch } from "../../../bench/lib/eve
 import { waitForExecution } from "../../../bench/lib/executions.js";
 import { type PhoenixCloud, startPhoenixCloud } from "../../../bench/lib/phoenix-cloud.js";
 import { createOnFindingHandler } from "../../../functions/on-finding.js";
-import { registerImage } from "../../../local/seed.js";
+import { registerImage } from "../../../local/core/seed.js";
 import { startedForFile } from "../../support/lifecycle.js";
 import { CallRecorder } from "./recorder.js";
 

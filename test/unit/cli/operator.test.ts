@@ -5,18 +5,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseCommandArgs } from "../../../cli/args.js";
 import { callerArn, signedHeaders } from "../../../cli/aws/identity.js";
 import { formatIgnored, ignoredEvents } from "../../../cli/aws/ignored.js";
 import { actorOf } from "../../../cli/aws/session.js";
-import { resolveTarget } from "../../../cli/aws/target.js";
-import { CliError, type CommandIO, EXIT } from "../../../cli/io.js";
+import { parseCommandArgs } from "../../../cli/lib/args.js";
+import { closest } from "../../../cli/lib/suggest.js";
 import { main } from "../../../cli/main.js";
-import { plural, truncateAtWord } from "../../../cli/output.js";
-import { closest } from "../../../cli/suggest.js";
 import { stepsOf } from "../../../local/dashboard/state.js";
 import { esc, shortId } from "../../../local/dashboard/view.js";
-import { type LocalCloudRecord, liveLocalClouds, recordLocalCloud } from "../../../local/registry.js";
+import { CliError, type CommandIO, EXIT } from "../../../ops/io.js";
+import { plural, truncateAtWord } from "../../../ops/output.js";
+import { type LocalCloudRecord, liveLocalClouds, recordLocalCloud } from "../../../ops/registry.js";
+import { resolveTarget } from "../../../ops/target.js";
 import type { AuditRecord } from "../../../src/audit/audit.js";
 
 /** Issue 18's operator experience, in the parts that need no cloud. */

@@ -1,5 +1,5 @@
-import { DEFAULT_LOCAL_PORT } from "../../local/defaults.js";
-import { CliError, EXIT } from "../io.js";
+import { CliError, EXIT } from "./io.js";
+import { DEFAULT_LOCAL_PORT } from "./local-defaults.js";
 import { portOf, type Target } from "./target.js";
 
 const CREDENTIAL_ERRORS = new Set([

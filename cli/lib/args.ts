@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { UsageError } from "./io.js";
+import { UsageError } from "../../ops/io.js";
 import { closest } from "./suggest.js";
 
 /** Flags every command that talks to Phoenix understands: where it runs and how to print. */

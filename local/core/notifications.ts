@@ -1,5 +1,5 @@
+import type { AwsRequest } from "../gateway/request.js";
 import type { LocalCloudContext, LocalCloudPart } from "./context.js";
-import type { AwsRequest } from "./gateway/request.js";
 
 export const NOTIFICATIONS_PATH = "/_phoenix/notifications";
 

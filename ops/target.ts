@@ -1,6 +1,6 @@
-import { DEFAULT_LOCAL_PORT } from "../../local/defaults.js";
-import { describeRecord, type LocalCloudRecord, liveLocalClouds, runDir } from "../../local/registry.js";
-import { CliError, EXIT } from "../io.js";
+import { CliError, EXIT } from "./io.js";
+import { DEFAULT_LOCAL_PORT } from "./local-defaults.js";
+import { describeRecord, type LocalCloudRecord, liveLocalClouds, runDir } from "./registry.js";
 
 /** Where the CLI's AWS calls go, decided from flags and the environment before any call. */
 export interface Target {

@@ -1,5 +1,5 @@
-import type { AwsRequest } from "./gateway/request.js";
-import { type AwsResponse, awsError } from "./gateway/response.js";
+import type { AwsRequest } from "./request.js";
+import { type AwsResponse, awsError } from "./response.js";
 
 /**
  * Fault injection for the local cloud: throttling with each service's real error code, 5xx, and

@@ -1,4 +1,4 @@
-import type { CommandIO } from "./io.js";
+import type { CommandIO } from "../../ops/io.js";
 
 export interface Command {
   name: string;

@@ -1,6 +1,6 @@
+import type { AwsRequest } from "../gateway/request.js";
+import { awsError } from "../gateway/response.js";
 import type { LocalCloudContext, LocalCloudPlugin } from "./context.js";
-import type { AwsRequest } from "./gateway/request.js";
-import { awsError } from "./gateway/response.js";
 
 /**
  * A token bucket in front of one service, like the ones AWS meters API calls with: each call

@@ -1,11 +1,11 @@
 import { ListStateMachinesCommand, SFNClient, type StateMachineListItem } from "@aws-sdk/client-sfn";
-import { DEFAULT_LOCAL_PORT } from "../../local/defaults.js";
-import { type AwsTarget, createClients } from "../../src/aws/clients.js";
-import { buildDeps, type PhoenixDeps } from "../../src/deps.js";
-import type { Policy } from "../../src/policy/index.js";
-import { resourceNames } from "../../src/resources.js";
-import { CliError, EXIT } from "../io.js";
+import { type AwsTarget, createClients } from "../src/aws/clients.js";
+import { buildDeps, type PhoenixDeps } from "../src/deps.js";
+import type { Policy } from "../src/policy/index.js";
+import { resourceNames } from "../src/resources.js";
 import { withEnvironmentErrors } from "./failures.js";
+import { CliError, EXIT } from "./io.js";
+import { DEFAULT_LOCAL_PORT } from "./local-defaults.js";
 import { portOf, type Target } from "./target.js";
 
 /** Phoenix as deployed in one region and account, found by its stage's resource names. */

@@ -1,8 +1,8 @@
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
-import type { CallLog } from "./calllog.js";
+import type { CallLog } from "../gateway/calllog.js";
+import type { FaultInjector } from "../gateway/faults.js";
+import type { ControlRoute, RequestAuthorizer, ResponseObserver, ServiceHandler } from "../gateway/server.js";
 import type { Clock } from "./clock.js";
-import type { FaultInjector } from "./faults.js";
-import type { ControlRoute, RequestAuthorizer, ResponseObserver, ServiceHandler } from "./gateway/server.js";
 
 /** An event as an AWS service puts it on the default bus (the envelope is added by the bus). */
 export interface BusEvent {

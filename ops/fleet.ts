@@ -5,7 +5,7 @@ import {
   type InstanceRefresh,
 } from "@aws-sdk/client-auto-scaling";
 import { type ExecutionListItem, ListExecutionsCommand } from "@aws-sdk/client-sfn";
-import { isManaged } from "../../src/rollout/core/group.js";
+import { isManaged } from "../src/rollout/core/group.js";
 import type { Connection } from "./connect.js";
 
 /** Read-only views of Phoenix's workflows and the groups it manages, for status and the dashboard. */
