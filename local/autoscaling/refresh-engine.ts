@@ -442,6 +442,7 @@ export class RefreshEngine {
     desired: DesiredConfiguration,
   ): Promise<void> {
     const name = group.name;
+    await this.sightBeforeChange(name);
     if (desired.MixedInstancesPolicy) {
       run.shownMixedPolicy = group.mixedInstancesPolicy;
       run.shownLaunchTemplate = group.mixedInstancesPolicy ? undefined : group.launchTemplate;
@@ -455,10 +456,21 @@ export class RefreshEngine {
     }
   }
 
+  /**
+   * The tracker records an instance's launch template at first sight, from the group's
+   * configuration: an instance moto launched a moment ago (the replacement of one this refresh
+   * terminated) must be seen before the configuration changes, or it would be taken for one
+   * launched from the next configuration (and a rollback would leave it on the failed image).
+   */
+  private async sightBeforeChange(groupName: string): Promise<void> {
+    await this.deps.tracker.sync([groupName]);
+  }
+
   /** Puts the group back on the configuration it had when the refresh started. */
   private async applyPrevious(run: Run): Promise<void> {
     const { previousMixedPolicy, previousLaunchTemplate } = run.refresh;
     const name = run.refresh.AutoScalingGroupName;
+    await this.sightBeforeChange(name);
     if (previousMixedPolicy) await this.deps.fleet.setMixedInstancesPolicy(name, previousMixedPolicy);
     else if (previousLaunchTemplate) await this.deps.fleet.setLaunchTemplate(name, previousLaunchTemplate);
     run.shownLaunchTemplate = undefined;

@@ -2,8 +2,11 @@ import {
   CompleteLifecycleActionCommand,
   CreateAutoScalingGroupCommand,
   DescribeAutoScalingGroupsCommand,
+  DescribeWarmPoolCommand,
   PutLifecycleHookCommand,
+  PutWarmPoolCommand,
 } from "@aws-sdk/client-auto-scaling";
+import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
 import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { markInstancesBooted, UNHEALTHY_IMAGE_TAG } from "../../local/autoscaling/index.js";
@@ -43,6 +46,7 @@ beforeAll(async () => {
     groups: [
       { name: "web-a", family: "web", wave: 1, managed: true, desired: 2 },
       { name: "hooked", family: "hooked", wave: 1, managed: true, desired: 3 },
+      { name: "pooled", family: "pooled", wave: 1, managed: true, desired: 2 },
     ],
   });
   where = ["--endpoint", env.cloud.endpoint, "--stage", "test"];
@@ -283,5 +287,46 @@ describe("lifecycle hooks", () => {
     expect(simulatedNow() - since).toBeGreaterThanOrEqual(500_000);
     const serving = (await describe1("hooked")).Instances!.find((i) => i.InstanceId === replacement);
     expect(serving?.LifecycleState).toBe("InService");
+  });
+});
+
+describe("a group with a warm pool", () => {
+  const warmInstances = async () =>
+    (await env.autoScaling.send(new DescribeWarmPoolCommand({ AutoScalingGroupName: "pooled" }))).Instances ??
+    [];
+  const imagesOf = async (ids: string[]) => {
+    if (ids.length === 0) return [];
+    const { Reservations = [] } = await env.ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
+    return [...new Set(Reservations.flatMap((r) => r.Instances ?? []).map((i) => i.ImageId))].sort();
+  };
+
+  it("ends with every instance, warm ones included, on the new image", async () => {
+    await env.autoScaling.send(
+      new PutWarmPoolCommand({ AutoScalingGroupName: "pooled", MinSize: 2, PoolState: "Stopped" }),
+    );
+    const old = (await env.groupState("pooled")).images;
+    const warm = await until("a stopped warm pool of 2", async () => {
+      const instances = await warmInstances();
+      return instances.length >= 2 && instances.every((i) => i.LifecycleState === "Warmed:Stopped")
+        ? instances
+        : undefined;
+    });
+    expect(await imagesOf(warm.map((i) => i.InstanceId!))).toEqual(old);
+
+    const v2 = await registerImage(env.ec2, { family: "pooled", name: "golden-pooled-v2" });
+    const result = await waitForExecution(
+      env.deps.clients.sfn,
+      startedExecution(await env.onImage(env.amiAvailable(v2))),
+      120_000,
+    );
+    expect(result.status, result.cause).toBe("SUCCEEDED");
+    expect((await env.groupState("pooled")).images).toEqual([v2]);
+    const after = await until("the warm pool refilled", async () => {
+      const instances = await warmInstances();
+      return instances.length >= 2 && instances.every((i) => i.LifecycleState === "Warmed:Stopped")
+        ? instances
+        : undefined;
+    });
+    expect(await imagesOf(after.map((i) => i.InstanceId!))).toEqual([v2]);
   });
 });

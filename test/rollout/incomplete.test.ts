@@ -72,7 +72,7 @@ describe("a rollout that cannot roll every group of its family", () => {
     expect(await env.groupState("api-a")).toEqual(before);
   });
 
-  it("a family whose only group uses a mixed instances policy ends incomplete, saying why", async () => {
+  it("a family whose only group's mixed instances policy gives overrides templates of their own ends incomplete, saying why", async () => {
     const template = env.fleet.groups[0]!.launchTemplateId;
     await env.autoScaling.send(
       new CreateAutoScalingGroupCommand({
@@ -84,7 +84,14 @@ describe("a rollout that cannot roll every group of its family", () => {
         MixedInstancesPolicy: {
           LaunchTemplate: {
             LaunchTemplateSpecification: { LaunchTemplateId: template, Version: "1" },
-            Overrides: [{ InstanceType: "t3.micro" }, { InstanceType: "t3a.micro" }],
+            // An override with a template of its own: Phoenix rolls one template per group.
+            Overrides: [
+              { InstanceType: "t3.micro" },
+              {
+                InstanceType: "c6g.medium",
+                LaunchTemplateSpecification: { LaunchTemplateId: template, Version: "1" },
+              },
+            ],
           },
           InstancesDistribution: { OnDemandBaseCapacity: 0, OnDemandPercentageAboveBaseCapacity: 50 },
         },
@@ -99,6 +106,8 @@ describe("a rollout that cannot roll every group of its family", () => {
     const result = await waitForExecution(env.deps.clients.sfn, execution, 60_000);
     expect(result.status).toBe("FAILED");
     expect(result.error).toBe("Phoenix.RolloutIncomplete");
-    expect(result.cause).toMatch(/batch-mixed \(uses a mixed instances policy/);
+    expect(result.cause).toMatch(
+      /batch-mixed \(uses a mixed instances policy whose overrides name launch templates of their own/,
+    );
   });
 });
