@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+
 /**
  * Phoenix's deployable pieces, named once: the Lambda functions (one entry point each under
  * functions/) and the state machines (ASL under workflows/). The deployed stack, the local
@@ -47,15 +49,22 @@ export function pascalName(name: string): string {
 export const placeholderOf = (name: PhoenixFunction): string => `Fn${pascalName(name)}`;
 export const factoryExportOf = (name: PhoenixFunction): string => `create${pascalName(name)}Handler`;
 
+const PLACEHOLDER = /\$\{([A-Za-z0-9_]+)\}/g;
+
+/** The placeholders an ASL text uses, in order of first use. */
+export function placeholdersIn(text: string): string[] {
+  return [...new Set([...text.matchAll(PLACEHOLDER)].map((match) => match[1] as string))];
+}
+
 /**
- * Replaces every `${Key}` in an ASL text. An unknown placeholder is an error, not a silent
- * leftover that would fail only when the workflow reaches that state.
+ * Replaces every `${Key}` in an ASL text. An unknown placeholder (or one given an empty value) is
+ * an error, not a silent leftover that would fail only when the workflow reaches that state.
  */
 export function substitutePlaceholders(text: string, values: Record<string, string>): string {
   const unknown = new Set<string>();
-  const result = text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (whole, key: string) => {
+  const result = text.replace(PLACEHOLDER, (whole, key: string) => {
     const value = values[key];
-    if (value === undefined) {
+    if (value === undefined || value === "") {
       unknown.add(key);
       return whole;
     }
@@ -68,4 +77,33 @@ export function substitutePlaceholders(text: string, values: Record<string, stri
 
 export function functionPlaceholders(arnOf: (name: PhoenixFunction) => string): Record<string, string> {
   return Object.fromEntries(PHOENIX_FUNCTIONS.map((name) => [placeholderOf(name), arnOf(name)]));
+}
+
+/** The ASL text of a state machine, as it is in workflows/ (placeholders not yet replaced). */
+export function stateMachineText(machine: PhoenixStateMachine): string {
+  return readFileSync(new URL(`../${PHOENIX_STATE_MACHINES[machine]}`, import.meta.url), "utf8");
+}
+
+/** The functions a state machine's Tasks invoke, from its placeholders. */
+export function functionsOf(machine: PhoenixStateMachine): PhoenixFunction[] {
+  const byPlaceholder = new Map(PHOENIX_FUNCTIONS.map((name) => [placeholderOf(name), name]));
+  return placeholdersIn(stateMachineText(machine)).map((placeholder) => {
+    const name = byPlaceholder.get(placeholder);
+    if (name === undefined)
+      throw new Error(`${PHOENIX_STATE_MACHINES[machine]} names unknown function ${placeholder}`);
+    return name;
+  });
+}
+
+/**
+ * The one renderer of a state machine's definition: every placeholder replaced with what
+ * `arnOf` gives its function (the synth gives ARNs; tests and the local engine give names).
+ * The stack renders through it, so the tests check the definition production deploys.
+ */
+export function renderStateMachine(
+  machine: PhoenixStateMachine,
+  arnOf: (name: PhoenixFunction) => string = (name) => name,
+  text: string = stateMachineText(machine),
+): string {
+  return substitutePlaceholders(text, functionPlaceholders(arnOf));
 }

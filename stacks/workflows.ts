@@ -4,12 +4,7 @@
  * placeholders, execution logs to CloudWatch, and a role with the statements src/iam derives
  * from the ASL.
  */
-import {
-  functionPlaceholders,
-  PHOENIX_STATE_MACHINES,
-  type PhoenixStateMachine,
-  substitutePlaceholders,
-} from "../src/catalog";
+import { PHOENIX_STATE_MACHINES, type PhoenixStateMachine, renderStateMachine } from "../src/catalog";
 import type { PolicyContext } from "../src/iam/context";
 import { policyDocument, stateMachinePolicy } from "../src/iam/policy";
 import type { ReadSource } from "../src/iam/used-actions";
@@ -70,9 +65,7 @@ export function workflows(input: {
         name,
         type: "STANDARD",
         roleArn: role.arn,
-        definition: input.context.apply((ctx) =>
-          substitutePlaceholders(template, functionPlaceholders(ctx.functionArn)),
-        ),
+        definition: input.context.apply((ctx) => renderStateMachine(machine, ctx.functionArn, template)),
         loggingConfiguration: {
           logDestination: $interpolate`${logs.arn}:*`,
           includeExecutionData: true,

@@ -4,13 +4,16 @@ import { fileURLToPath } from "node:url";
 import aslValidator from "asl-validator";
 import { StateMachine } from "aws-local-stepfunctions";
 import { describe, expect, it } from "vitest";
+import {
+  factoryExportOf,
+  functionsOf,
+  PHOENIX_FUNCTIONS,
+  placeholderOf,
+  placeholdersIn,
+  renderStateMachine,
+} from "../../../src/catalog.js";
 import { TERMINAL_ERRORS } from "../../../src/containment/core/errors.js";
 import type { AdmitResult, ContainState, StepName } from "../../../src/containment/core/types.js";
-import {
-  CONTAIN_FUNCTIONS,
-  placeholdersIn,
-  renderContainDefinition,
-} from "../../../src/containment/workflow/catalog.js";
 import { failedAt } from "../../../src/containment/workflow/report-failure.js";
 import { containState, containTemplate } from "../../support/containment.js";
 
@@ -35,6 +38,15 @@ type TaskState = {
 };
 
 const template = containTemplate();
+const renderContainDefinition = (text: string, arnOf?: (name: string) => string) =>
+  renderStateMachine("contain", arnOf, text);
+/** The contain workflow's functions, by placeholder (FnContainIsolate → contain-isolate). */
+const CONTAIN_FUNCTIONS = Object.fromEntries(
+  PHOENIX_FUNCTIONS.filter((name) => name.startsWith("contain-")).map((name) => [
+    placeholderOf(name),
+    { name, entry: `functions/${name}.ts` },
+  ]),
+);
 const definition = JSON.parse(renderContainDefinition(template)) as {
   StartAt: string;
   States: Record<string, TaskState>;
@@ -54,6 +66,11 @@ describe("the contain state machine definition", () => {
 
   it("invokes one catalogued function per Task through lambda:invoke, each placeholder replaced", () => {
     expect(placeholdersIn(template).sort()).toEqual(Object.keys(CONTAIN_FUNCTIONS).sort());
+    expect([...functionsOf("contain")].sort()).toEqual(
+      Object.values(CONTAIN_FUNCTIONS)
+        .map((f) => f.name)
+        .sort(),
+    );
     const names = Object.values(CONTAIN_FUNCTIONS).map((f) => f.name);
     for (const [name, state] of tasks) {
       expect(state.Resource, name).toBe("arn:aws:states:::lambda:invoke");
@@ -83,7 +100,10 @@ describe("the contain state machine definition", () => {
       expect(existsSync(path.join(repoRoot, fn.entry)), fn.entry).toBe(true);
       const module = (await import(path.join(repoRoot, fn.entry))) as Record<string, unknown>;
       expect(typeof module["handler"], fn.entry).toBe("function");
-      expect(typeof module[`create${placeholder.replace(/^Fn/, "")}Handler`], fn.entry).toBe("function");
+      expect(typeof module[factoryExportOf(fn.name as (typeof PHOENIX_FUNCTIONS)[number])], fn.entry).toBe(
+        "function",
+      );
+      expect(placeholder).toBe(placeholderOf(fn.name as (typeof PHOENIX_FUNCTIONS)[number]));
     }
   });
 
@@ -203,9 +223,7 @@ function stubs(options: {
       async (input: unknown) => {
         const { FunctionName, Payload } = input as { FunctionName: string; Payload: ContainState };
         options.calls.push(stateName);
-        expect(FunctionName).toBe(
-          CONTAIN_FUNCTIONS[`Fn${functionOf(stateName)}` as keyof typeof CONTAIN_FUNCTIONS].name,
-        );
+        expect(FunctionName).toBe(CONTAIN_FUNCTIONS[`Fn${functionOf(stateName)}`]?.name);
         if (
           options.fail?.state === stateName &&
           failures < (options.fail.times ?? Number.POSITIVE_INFINITY)

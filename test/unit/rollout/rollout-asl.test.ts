@@ -3,12 +3,16 @@ import { describe, expect, it } from "vitest";
 import { type AslDefinition, allStates } from "../../../local/stepfunctions/asl.js";
 import { listUnmappedTasks } from "../../../local/stepfunctions/index.js";
 import {
-  ROLLOUT_FUNCTIONS,
-  renderRolloutDefinition,
-  rolloutDefinitionText,
-} from "../../../src/rollout/workflow/definition.js";
+  functionsOf,
+  PHOENIX_FUNCTIONS,
+  placeholderOf,
+  placeholdersIn,
+  renderStateMachine,
+  stateMachineText,
+} from "../../../src/catalog.js";
 
-const definition = renderRolloutDefinition(ROLLOUT_FUNCTIONS) as unknown as AslDefinition;
+const definition = JSON.parse(renderStateMachine("rollout")) as AslDefinition;
+const ROLLOUT_FUNCTIONS = PHOENIX_FUNCTIONS.filter((name) => name.startsWith("rollout-"));
 const tasks = allStates(definition).filter(({ state }) => state.Type === "Task");
 
 describe("workflows/rollout.asl.json", () => {
@@ -19,19 +23,21 @@ describe("workflows/rollout.asl.json", () => {
   });
 
   it("uses JSONPath only (the local engine ignores JSONata)", () => {
-    expect(rolloutDefinitionText()).not.toMatch(/JSONata|\{%/);
+    expect(stateMachineText("rollout")).not.toMatch(/JSONata|\{%/);
   });
 
   it("names its functions by placeholder, one per handler in functions/", () => {
-    const used = new Set([...rolloutDefinitionText().matchAll(/\$\{(\w+)\}/g)].map((match) => match[1]));
-    expect([...used].sort()).toEqual(Object.keys(ROLLOUT_FUNCTIONS).sort());
-    expect(() => renderRolloutDefinition({ ...ROLLOUT_FUNCTIONS, FnRolloutGroup: "" })).toThrow(
+    expect(placeholdersIn(stateMachineText("rollout")).sort()).toEqual(
+      ROLLOUT_FUNCTIONS.map(placeholderOf).sort(),
+    );
+    expect([...functionsOf("rollout")].sort()).toEqual([...ROLLOUT_FUNCTIONS].sort());
+    expect(() => renderStateMachine("rollout", (name) => (name === "rollout-group" ? "" : name))).toThrow(
       /FnRolloutGroup/,
     );
   });
 
   it("has every Task mapped to a local handler", async () => {
-    expect(await listUnmappedTasks(definition, { functions: Object.values(ROLLOUT_FUNCTIONS) })).toEqual([]);
+    expect(await listUnmappedTasks(definition, { functions: [...ROLLOUT_FUNCTIONS] })).toEqual([]);
   });
 
   it("retries every Task with jittered, capped exponential backoff", () => {
