@@ -1,14 +1,8 @@
-import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { Connection } from "../../ops/connect.js";
 import { CliError, EXIT } from "../../ops/io.js";
 import { findInstance, isGone, tagsOf } from "../../src/containment/aws/instance.js";
-import {
-  getContainment,
-  groupLimit,
-  groupMembers,
-  isOpen,
-  windowBuckets,
-} from "../../src/containment/aws/state.js";
+import { getContainment, groupMembers, isOpen, readAccountStarts } from "../../src/containment/aws/state.js";
+import { bucketWindow, decideBudget, groupLimit } from "../../src/containment/core/budget.js";
 import { containCourse, type PlannedStep } from "../../src/containment/core/course.js";
 import { protectionHold } from "../../src/containment/core/protection.js";
 import type { RouteDecision } from "../../src/containment/core/route.js";
@@ -58,7 +52,7 @@ export async function planInstance(
     tags,
   };
   const account = {
-    startsInWindow: await accountStarts(connection),
+    startsInWindow: await readAccountStarts(deps, connection.accountId),
     limit: budgets.perAccountMaxCount,
     windowMinutes: budgets.windowMinutes,
   };
@@ -103,24 +97,21 @@ export async function planInstance(
   const protectedReason = protectionHold(tags, group?.tags);
   const withGroup = { ...base, ...(group ? { group: withoutTags(group) } : {}) };
   if (protectedReason) return { ...withGroup, decision: "hold", reason: protectedReason, steps, course };
-  if (group && group.inContainment.length >= group.limit) {
-    return {
-      ...withGroup,
-      decision: "hold",
-      reason: `group ${group.name} already has ${group.inContainment.length} instance(s) in containment and allows ${group.limit} at a time (containment.budgets.${group.limitBy === "perGroupCount" ? "perGroupMaxCount" : "perGroupMaxPercent"})`,
-      steps,
-      course,
-    };
-  }
-  if (account.startsInWindow >= account.limit) {
-    return {
-      ...withGroup,
-      decision: "hold",
-      reason: `account ${connection.accountId} already started ${account.startsInWindow} containment(s) in the window; the limit is ${account.limit} (containment.budgets.perAccountMaxCount)`,
-      steps,
-      course,
-    };
-  }
+  // The intake's own decision, from the counters it would increment.
+  const budget = decideBudget(
+    budgets,
+    { instanceId, accountId: connection.accountId },
+    {
+      ...(group
+        ? {
+            group: { name: group.name, desiredCapacity: group.desiredCapacity, members: group.inContainment },
+          }
+        : {}),
+      accountStarts: account.startsInWindow,
+      window: bucketWindow(budgets.windowMinutes),
+    },
+  );
+  if (!budget.allowed) return { ...withGroup, decision: "hold", reason: budget.reason, steps, course };
   return { ...withGroup, decision: "start", reason: "within budget and not protected", steps, course };
 }
 
@@ -160,27 +151,6 @@ async function groupOf(connection: Connection, instanceId: string): Promise<Grou
 function withoutTags(group: GroupFacts): NonNullable<InstancePlan["group"]> {
   const { tags: _tags, ...rest } = group;
   return rest;
-}
-
-/**
- * Starts counted against the per-account limit: the current and the previous window bucket.
- * The keys mirror src/containment/aws/state.ts (windowKey), which does not export a reader.
- */
-async function accountStarts(connection: Connection): Promise<number> {
-  const { deps } = connection;
-  const buckets = windowBuckets(deps.now(), deps.policy.containment.budgets.windowMinutes);
-  let total = 0;
-  for (const bucket of [buckets.previous, buckets.current]) {
-    const { Item } = await deps.clients.dynamo.send(
-      new GetCommand({
-        TableName: deps.resources.stateTable,
-        Key: { pk: `budget#account#${connection.accountId}`, sk: `window#${bucket}` },
-        ConsistentRead: true,
-      }),
-    );
-    total += typeof Item?.["starts"] === "number" ? Item["starts"] : 0;
-  }
-  return total;
 }
 
 export function formatInstancePlan(plan: InstancePlan): string[] {

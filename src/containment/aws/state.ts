@@ -9,7 +9,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { withBackoff } from "../../aws/retry.js";
 import type { PhoenixDeps } from "../../deps.js";
-import { type BudgetLimit, groupPercentAllowance } from "../core/budget.js";
+import { accountRefusal, type BudgetLimit, bucketWindow, groupLimit, groupRefusal } from "../core/budget.js";
 import { containmentExecutionName, instanceDedupeKey } from "../core/naming.js";
 import { type ContainmentInput, instanceSubject } from "../core/types.js";
 import { type OriginalState, originalRecordKey } from "./isolation.js";
@@ -338,23 +338,11 @@ export function windowBuckets(now: Date, windowMinutes: number): WindowBuckets {
   };
 }
 
-/** The most instances of a group that may be in containment at once, and which limit sets it. */
-export function groupLimit(
-  budgets: PhoenixDeps["policy"]["containment"]["budgets"],
-  desiredCapacity: number,
-): { limit: number; by: BudgetLimit } {
-  const byPercent = Number.isFinite(desiredCapacity)
-    ? groupPercentAllowance(desiredCapacity, budgets.perGroupMaxPercent)
-    : 0;
-  return budgets.perGroupMaxCount <= byPercent
-    ? { limit: budgets.perGroupMaxCount, by: "perGroupCount" }
-    : { limit: byPercent, by: "perGroupPercent" };
-}
-
 /**
- * The pure checkBudget reads the containments and then decides, which is a check-then-act race:
- * N handlers reading at once all see room for one more. Here the limits are conditions on the
- * counters that the same transaction increments, so DynamoDB serialises the decision.
+ * Reading the counters and then deciding would be a check-then-act race: N handlers reading at
+ * once all see room for one more. Here the budget's limits (core/budget.ts) are conditions on the
+ * counters that the same transaction increments, so DynamoDB serialises the decision; a failed
+ * condition is worded by the same refusals the pure decision gives.
  */
 async function startWithinBudget(
   deps: PhoenixDeps,
@@ -391,20 +379,7 @@ async function startWithinBudget(
   let groupIndex = -1;
   if (group && perGroup) {
     groupIndex = transactItems.length;
-    transactItems.push({
-      Update: {
-        TableName: table,
-        Key: groupBudgetKey(item.accountId, group.name),
-        UpdateExpression: "ADD members :instance",
-        ConditionExpression:
-          "attribute_not_exists(members) OR contains(members, :id) OR size(members) < :limit",
-        ExpressionAttributeValues: {
-          ":instance": new Set([item.instanceId]),
-          ":id": item.instanceId,
-          ":limit": perGroup.limit,
-        },
-      },
-    });
+    transactItems.push({ Update: groupMemberAdd(table, item, group.name, perGroup.limit) });
   }
   const previousIndex = transactItems.length;
   transactItems.push({
@@ -417,15 +392,7 @@ async function startWithinBudget(
     },
   });
   const currentIndex = transactItems.length;
-  transactItems.push({
-    Update: {
-      TableName: table,
-      Key: windowKey(item.accountId, buckets.current),
-      UpdateExpression: "ADD starts :one SET expiresAt = if_not_exists(expiresAt, :expiresAt)",
-      ConditionExpression: "attribute_not_exists(starts) OR starts < :room",
-      ExpressionAttributeValues: { ":one": 1, ":room": room, ":expiresAt": buckets.expiresAt },
-    },
-  });
+  transactItems.push({ Update: accountStartAdd(table, item.accountId, buckets, room) });
   let originalIndex = -1;
   if (attempt.original) {
     originalIndex = transactItems.length;
@@ -465,17 +432,57 @@ async function startWithinBudget(
   }
 }
 
+/**
+ * Counts a containment against its group: the instance joins the group's members, under the
+ * group's limit when one is given (an approval counts it without: a person decided).
+ */
+function groupMemberAdd(
+  table: string,
+  item: Pick<ContainmentItem, "accountId" | "instanceId">,
+  groupName: string,
+  limit?: number,
+) {
+  return {
+    TableName: table,
+    Key: groupBudgetKey(item.accountId, groupName),
+    UpdateExpression: "ADD members :instance",
+    ...(limit !== undefined
+      ? {
+          ConditionExpression:
+            "attribute_not_exists(members) OR contains(members, :id) OR size(members) < :limit",
+          ExpressionAttributeValues: {
+            ":instance": new Set([item.instanceId]),
+            ":id": item.instanceId,
+            ":limit": limit,
+          },
+        }
+      : { ExpressionAttributeValues: { ":instance": new Set([item.instanceId]) } }),
+  };
+}
+
+/** Counts a start in the account's current window bucket, under `room` when given (as above). */
+function accountStartAdd(table: string, accountId: string, buckets: WindowBuckets, room?: number) {
+  return {
+    TableName: table,
+    Key: windowKey(accountId, buckets.current),
+    UpdateExpression: "ADD starts :one SET expiresAt = if_not_exists(expiresAt, :expiresAt)",
+    ...(room !== undefined
+      ? {
+          ConditionExpression: "attribute_not_exists(starts) OR starts < :room",
+          ExpressionAttributeValues: { ":one": 1, ":room": room, ":expiresAt": buckets.expiresAt },
+        }
+      : { ExpressionAttributeValues: { ":one": 1, ":expiresAt": buckets.expiresAt } }),
+  };
+}
+
 function groupHoldInfo(
   budgets: PhoenixDeps["policy"]["containment"]["budgets"],
   group: NonNullable<OpenRequest["group"]>,
-  perGroup: { limit: number; by: BudgetLimit },
+  _perGroup: { limit: number; by: BudgetLimit },
   inGroup: number,
 ): Omit<HoldInfo, "id"> {
-  const reason =
-    perGroup.by === "perGroupCount"
-      ? `Group ${group.name} already has ${inGroup} instance(s) in containment, and the per-group limit is ${budgets.perGroupMaxCount} at a time (containment.budgets.perGroupMaxCount).`
-      : `Group ${group.name} (desired capacity ${group.desiredCapacity}) already has ${inGroup} instance(s) in containment; ${budgets.perGroupMaxPercent}% of its capacity allows ${perGroup.limit} at a time (containment.budgets.perGroupMaxPercent).`;
-  return { kind: "budget", limit: perGroup.by, reason };
+  const refusal = groupRefusal(budgets, group, inGroup);
+  return { kind: "budget", limit: refusal.limit, reason: refusal.reason };
 }
 
 function accountHoldInfo(
@@ -483,11 +490,21 @@ function accountHoldInfo(
   accountId: string,
   started: number,
 ): Omit<HoldInfo, "id"> {
-  return {
-    kind: "budget",
-    limit: "perAccountWindow",
-    reason: `Account ${accountId} already had ${started} containment(s) started within the last ${budgets.windowMinutes} to ${2 * budgets.windowMinutes} minutes, and the per-account limit is ${budgets.perAccountMaxCount} (containment.budgets.perAccountMaxCount).`,
-  };
+  const refusal = accountRefusal(budgets, accountId, started, bucketWindow(budgets.windowMinutes));
+  return { kind: "budget", limit: refusal.limit, reason: refusal.reason };
+}
+
+/**
+ * Starts counted against the per-account limit now: the current window bucket and the one
+ * before it, as startWithinBudget counts them (for the dry run, which reads what it would write).
+ */
+export async function readAccountStarts(deps: PhoenixDeps, accountId: string): Promise<number> {
+  const buckets = windowBuckets(deps.now(), deps.policy.containment.budgets.windowMinutes);
+  const [previous, current] = await Promise.all([
+    readStarts(deps, accountId, buckets.previous),
+    readStarts(deps, accountId, buckets.current),
+  ]);
+  return previous + current;
 }
 
 /** The previous window bucket's starts, for a caller that reads them beside its other reads. */
@@ -742,25 +759,9 @@ export async function approveHoldRecord(
         },
       },
     },
-    {
-      Update: {
-        TableName: table,
-        Key: windowKey(item.accountId, buckets.current),
-        UpdateExpression: "ADD starts :one SET expiresAt = if_not_exists(expiresAt, :expiresAt)",
-        ExpressionAttributeValues: { ":one": 1, ":expiresAt": buckets.expiresAt },
-      },
-    },
+    { Update: accountStartAdd(table, item.accountId, buckets) },
   ];
-  if (item.groupName) {
-    transactItems.push({
-      Update: {
-        TableName: table,
-        Key: groupBudgetKey(item.accountId, item.groupName),
-        UpdateExpression: "ADD members :instance",
-        ExpressionAttributeValues: { ":instance": new Set([item.instanceId]) },
-      },
-    });
-  }
+  if (item.groupName) transactItems.push({ Update: groupMemberAdd(table, item, item.groupName) });
   try {
     await deps.clients.dynamo.send(new TransactWriteCommand({ TransactItems: transactItems }));
     return true;

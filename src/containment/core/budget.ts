@@ -1,38 +1,27 @@
 import type { ContainmentPolicy } from "../../policy/schema.js";
 
-export type BudgetPolicy = ContainmentPolicy["budgets"];
-
-export interface BudgetCandidate {
-  instanceId: string;
-  accountId: string;
-  /** Absent for a standalone instance, to which the group limits do not apply. */
-  group?: { name: string; desiredCapacity: number };
-}
-
 /**
- * A containment already started. Pass every one still running plus every one started within the
- * budget window (finished ones too: the per-account limit counts starts, not running work).
+ * The blast-radius budget: the one decision of whether one more containment may start now. The
+ * intake's store turns the same limits into the conditions of its transaction (aws/state.ts: the
+ * counters are incremented only while under them, so concurrent findings cannot all see room for
+ * one more), and words a refusal through the same functions; the CLI's dry run (`phoenix plan
+ * --instance`) decides from the same counters, read instead of written.
  */
-export interface ContainmentRecord {
-  instanceId: string;
-  accountId: string;
-  group?: string;
-  /** ISO-8601. */
-  startedAt: string;
-  /** ISO-8601; absent while the containment is still running. */
-  endedAt?: string;
-}
+
+export type BudgetPolicy = ContainmentPolicy["budgets"];
 
 export type BudgetLimit = "perGroupCount" | "perGroupPercent" | "perAccountWindow";
 
 export type BudgetDecision = { allowed: true } | { allowed: false; limit: BudgetLimit; reason: string };
 
-export interface BudgetInput {
-  candidate: BudgetCandidate;
-  containments: readonly ContainmentRecord[];
-  /** ISO-8601. */
-  now: string;
-  budgets: BudgetPolicy;
+/** What the budget counts, as the store keeps it. */
+export interface BudgetCounters {
+  /** Absent for a standalone instance, to which the group limits do not apply. */
+  group?: { name: string; desiredCapacity: number; members: readonly string[] };
+  /** Containments started in the account within the window. */
+  accountStarts: number;
+  /** How that window reads ("in the last 60 minutes"): the store counts whole window buckets. */
+  window: string;
 }
 
 /**
@@ -49,71 +38,73 @@ export function groupPercentAllowance(desiredCapacity: number, percent: number):
 }
 
 /**
- * Whether starting one more containment stays within the blast-radius budgets. Anything that
- * cannot be read (a bad timestamp, an unknown capacity) counts against the budget: an over-budget
- * finding is held for a person, never dropped, so erring towards holding is the safe side.
+ * The most instances of a group that may be in containment at once, and which limit sets it. A
+ * capacity that cannot be read allows none: an over-budget finding is held for a person, never
+ * dropped, so erring towards holding is the safe side.
  */
-export function checkBudget({ candidate, containments, now, budgets }: BudgetInput): BudgetDecision {
-  const nowMs = Date.parse(now);
-  const running = containments.filter((record) => isRunning(record, nowMs));
+export function groupLimit(
+  budgets: BudgetPolicy,
+  desiredCapacity: number,
+): { limit: number; by: BudgetLimit } {
+  const readable = Number.isFinite(desiredCapacity) && desiredCapacity >= 0;
+  const byPercent = readable ? groupPercentAllowance(desiredCapacity, budgets.perGroupMaxPercent) : 0;
+  return budgets.perGroupMaxCount <= byPercent && readable
+    ? { limit: budgets.perGroupMaxCount, by: "perGroupCount" }
+    : { limit: byPercent, by: "perGroupPercent" };
+}
 
-  // A finding on an instance already being contained joins that containment: no new blast radius.
-  if (running.some((record) => sameInstance(record, candidate))) return { allowed: true };
+/** The group's refusal, worded once for the intake, the store and the plan. */
+export function groupRefusal(
+  budgets: BudgetPolicy,
+  group: { name: string; desiredCapacity: number },
+  inGroup: number,
+): { allowed: false; limit: BudgetLimit; reason: string } {
+  const { limit, by } = groupLimit(budgets, group.desiredCapacity);
+  const readable = Number.isFinite(group.desiredCapacity) && group.desiredCapacity >= 0;
+  const reason =
+    by === "perGroupCount"
+      ? `Group ${group.name} already has ${inGroup} instance(s) in containment, and the per-group limit is ${budgets.perGroupMaxCount} at a time (containment.budgets.perGroupMaxCount).`
+      : readable
+        ? `Group ${group.name} (desired capacity ${group.desiredCapacity}) already has ${inGroup} instance(s) in containment; ${budgets.perGroupMaxPercent}% of its capacity allows ${limit} at a time (containment.budgets.perGroupMaxPercent).`
+        : `The desired capacity of group ${group.name} is unknown (${group.desiredCapacity}), so the per-group percent limit cannot be checked (containment.budgets.perGroupMaxPercent).`;
+  return { allowed: false, limit: by, reason };
+}
 
-  if (candidate.group) {
-    const { name, desiredCapacity } = candidate.group;
-    const inGroup = running.filter(
-      (record) => record.accountId === candidate.accountId && record.group === name,
-    ).length;
-    if (inGroup + 1 > budgets.perGroupMaxCount) {
-      return {
-        allowed: false,
-        limit: "perGroupCount",
-        reason: `Group ${name} already has ${inGroup} instance(s) in containment, and the per-group limit is ${budgets.perGroupMaxCount} at a time (containment.budgets.perGroupMaxCount).`,
-      };
-    }
-    if (!Number.isFinite(desiredCapacity) || desiredCapacity < 0) {
-      return {
-        allowed: false,
-        limit: "perGroupPercent",
-        reason: `The desired capacity of group ${name} is unknown (${desiredCapacity}), so the per-group percent limit cannot be checked.`,
-      };
-    }
-    const allowance = groupPercentAllowance(desiredCapacity, budgets.perGroupMaxPercent);
-    if (inGroup + 1 > allowance) {
-      return {
-        allowed: false,
-        limit: "perGroupPercent",
-        reason: `Group ${name} (desired capacity ${desiredCapacity}) already has ${inGroup} instance(s) in containment; ${budgets.perGroupMaxPercent}% of its capacity allows ${allowance} at a time (containment.budgets.perGroupMaxPercent).`,
-      };
-    }
+/** The account's refusal, worded once. */
+export function accountRefusal(
+  budgets: BudgetPolicy,
+  accountId: string,
+  started: number,
+  window: string,
+): { allowed: false; limit: BudgetLimit; reason: string } {
+  return {
+    allowed: false,
+    limit: "perAccountWindow",
+    reason: `Account ${accountId} already had ${started} containment(s) started ${window}, and the per-account limit is ${budgets.perAccountMaxCount} (containment.budgets.perAccountMaxCount).`,
+  };
+}
+
+/** Whether one more containment of `candidate` stays within every budget. */
+export function decideBudget(
+  budgets: BudgetPolicy,
+  candidate: { instanceId: string; accountId: string },
+  counters: BudgetCounters,
+): BudgetDecision {
+  const { group } = counters;
+  if (group) {
+    // Already counted (an earlier attempt, or a containment it joins): no new blast radius.
+    if (group.members.includes(candidate.instanceId)) return { allowed: true };
+    const inGroup = group.members.length;
+    if (inGroup + 1 > groupLimit(budgets, group.desiredCapacity).limit)
+      return groupRefusal(budgets, group, inGroup);
   }
-
-  const windowStartMs = nowMs - budgets.windowMinutes * 60_000;
-  const startedInWindow = containments.filter(
-    (record) => record.accountId === candidate.accountId && startedSince(record, windowStartMs),
-  ).length;
-  if (startedInWindow + 1 > budgets.perAccountMaxCount) {
-    return {
-      allowed: false,
-      limit: "perAccountWindow",
-      reason: `Account ${candidate.accountId} already had ${startedInWindow} containment(s) started in the last ${budgets.windowMinutes} minutes, and the per-account limit is ${budgets.perAccountMaxCount} (containment.budgets.perAccountMaxCount).`,
-    };
+  if (counters.accountStarts + 1 > budgets.perAccountMaxCount) {
+    return accountRefusal(budgets, candidate.accountId, counters.accountStarts, counters.window);
   }
   return { allowed: true };
 }
 
-const sameInstance = (record: ContainmentRecord, candidate: BudgetCandidate): boolean =>
-  record.accountId === candidate.accountId && record.instanceId === candidate.instanceId;
-
-function isRunning(record: ContainmentRecord, nowMs: number): boolean {
-  if (record.endedAt === undefined) return true;
-  const endedMs = Date.parse(record.endedAt);
-  // NaN on either side makes the comparison false, which keeps the record counted.
-  return !(endedMs <= nowMs);
-}
-
-function startedSince(record: ContainmentRecord, windowStartMs: number): boolean {
-  const startedMs = Date.parse(record.startedAt);
-  return !(startedMs < windowStartMs);
+/** How the store's window reads: it counts the current bucket and the one before it. */
+export function bucketWindow(windowMinutes: number): string {
+  return `within the last ${windowMinutes} to ${2 * windowMinutes} minutes`;
 }
