@@ -2,11 +2,12 @@ import type { Connection } from "../../ops/connect.js";
 import { CliError, EXIT, UsageError } from "../../ops/io.js";
 import { printJson } from "../../ops/output.js";
 import { findInstance, isGone } from "../../src/containment/aws/instance.js";
-import { getContainment } from "../../src/containment/aws/state.js";
-import { instanceSubject } from "../../src/containment/core/types.js";
-import { approveHold } from "../../src/containment/workflow/holds.js";
-import { type IntakeOutcome, takeFinding } from "../../src/containment/workflow/intake.js";
-import type { Finding } from "../../src/findings/guardduty.js";
+import type { IntakeOutcome } from "../../src/containment/workflow/intake.js";
+import {
+  MANUAL_FINDING_TYPE,
+  type ManualOutcome,
+  requestContainment,
+} from "../../src/containment/workflow/manual.js";
 import { actorOf, openConnection } from "../aws/session.js";
 import {
   booleanFlag,
@@ -20,37 +21,6 @@ import {
 import type { Command } from "../lib/command.js";
 import { followExecution } from "../progress/follow.js";
 import { WATCH_FLAGS, watchTimings } from "./watch.js";
-
-/** The finding type of a containment a person asked for; policy typeOverrides may match it. */
-export const MANUAL_FINDING_TYPE = "Phoenix:Manual/Contain";
-
-/**
- * A person's request as the finding intake sees one: highest severity (a person decided), never
- * a sample. One finding id per instance, so asking twice joins the open containment instead of
- * starting a second; after a release the record's generation gives the next one a new name.
- */
-export function manualFinding(
-  connection: Connection,
-  instanceId: string,
-  reason: string,
-  now: Date,
-): Finding {
-  return {
-    eventId: `cli-${now.getTime()}`,
-    findingId: `manual-${instanceId}`,
-    type: MANUAL_FINDING_TYPE,
-    severity: 10,
-    title: reason,
-    accountId: connection.accountId,
-    region: connection.region,
-    resourceType: "Instance",
-    instanceId,
-    count: 1,
-    updatedAt: now.toISOString(),
-    sample: false,
-    archived: false,
-  };
-}
 
 export const containCommand: Command = {
   name: "contain",
@@ -91,20 +61,15 @@ export const containCommand: Command = {
         EXIT.failed,
       );
 
-    const now = deps.now();
-    await deps.audit.write({
-      subject: instanceSubject(instanceId),
-      action: "request-containment",
-      outcome: "ok",
-      actor,
+    const outcome = await requestContainment(deps, {
+      accountId: connection.accountId,
+      region: connection.region,
+      instanceId,
       reason,
-      details: { force },
+      actor,
+      force,
     });
-    const outcome = await takeFinding(deps, manualFinding(connection, instanceId, reason, now), {
-      id: `cli:${actor}:${now.getTime()}`,
-      receivedAt: now.toISOString(),
-    });
-    const result = await settle(connection, outcome, { force, actor, reason, instanceId });
+    const result = settle(outcome, instanceId);
     if (json) printJson(io, result);
     else io.out(result.message);
     if (booleanFlag(parsed, "watch") && result.executionArn)
@@ -123,13 +88,8 @@ interface ContainResult {
   exitCode: number;
 }
 
-/** What the intake decided, in words and an exit code; --force approves a hold at once, audited. */
-async function settle(
-  connection: Connection,
-  outcome: IntakeOutcome,
-  request: { force: boolean; actor: string; reason: string; instanceId: string },
-): Promise<ContainResult> {
-  const { instanceId } = request;
+/** What the intake decided (forced past a hold, with --force), in words and an exit code. */
+function settle(outcome: ManualOutcome, instanceId: string): ContainResult {
   switch (outcome.kind) {
     case "started":
       return {
@@ -140,15 +100,7 @@ async function settle(
         message: `Containment of ${instanceId} started: ${outcome.executionName}\n  follow it: phoenix watch ${outcome.executionName}`,
         exitCode: EXIT.ok,
       };
-    case "joined": {
-      // Asked again with --force while an earlier request waits on its hold: force that hold.
-      const existing = await getContainment(connection.deps, connection.accountId, instanceId);
-      if (request.force && outcome.status === "held" && existing?.hold)
-        return settle(
-          connection,
-          { kind: "held", holdId: existing.hold.id, reason: existing.hold.reason },
-          request,
-        );
+    case "joined":
       return {
         instanceId,
         outcome: outcome.kind,
@@ -156,39 +108,24 @@ async function settle(
         message: `${instanceId} is already in containment (${outcome.status}): ${outcome.executionName}. Nothing new started.`,
         exitCode: outcome.status === "held" ? EXIT.held : EXIT.ok,
       };
-    }
-    case "held": {
-      if (!request.force)
-        return {
-          instanceId,
-          outcome: outcome.kind,
-          holdId: outcome.holdId,
-          message: `Held for approval, nothing done: ${outcome.reason}\n  approve it: phoenix approve ${outcome.holdId}   (or rerun with --force)`,
-          exitCode: EXIT.held,
-        };
-      const approved = await approveHold(connection.deps, outcome.holdId, `${request.actor} (--force)`);
-      await connection.deps.audit.write(
-        {
-          subject: instanceSubject(instanceId),
-          action: "force-containment",
-          outcome: "ok",
-          actor: request.actor,
-          execution: approved.executionName,
-          reason: `--force over a hold (${outcome.reason}); requested because: ${request.reason}`,
-          details: { holdId: outcome.holdId },
-        },
-        `force#${outcome.holdId}`,
-      );
+    case "held":
+      return {
+        instanceId,
+        outcome: outcome.kind,
+        holdId: outcome.holdId,
+        message: `Held for approval, nothing done: ${outcome.reason}\n  approve it: phoenix approve ${outcome.holdId}   (or rerun with --force)`,
+        exitCode: EXIT.held,
+      };
+    case "forced":
       return {
         instanceId,
         outcome: "forced",
         holdId: outcome.holdId,
-        execution: approved.executionName,
-        executionArn: approved.executionArn,
-        message: `Forced past the hold (${outcome.reason}); containment started: ${approved.executionName}\n  follow it: phoenix watch ${approved.executionName}`,
+        execution: outcome.executionName,
+        executionArn: outcome.executionArn,
+        message: `Forced past the hold (${outcome.reason}); containment started: ${outcome.executionName}\n  follow it: phoenix watch ${outcome.executionName}`,
         exitCode: EXIT.ok,
       };
-    }
     case "refused":
       return {
         instanceId,

@@ -2,14 +2,14 @@ import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
 import type { Connection } from "../../ops/connect.js";
 import { CliError, EXIT, UsageError } from "../../ops/io.js";
 import { printJson } from "../../ops/output.js";
-import { executionArnOf, startNamedExecution } from "../../src/aws/executions.js";
-import { imageSubject } from "../../src/rollout/aws/image-marks.js";
+import { executionArnOf } from "../../src/aws/executions.js";
 import { describeImage } from "../../src/rollout/aws/images.js";
 import { listPauses } from "../../src/rollout/aws/pauses.js";
 import { manualRolloutName, retryExecutionName } from "../../src/rollout/core/execution-name.js";
 import { imageFamily } from "../../src/rollout/core/gate.js";
 import { describePause, pauseOf, resumeCommand } from "../../src/rollout/core/pause.js";
 import type { RolloutRequest } from "../../src/rollout/workflow/contract.js";
+import { startManualRollout } from "../../src/rollout/workflow/manual-rollout.js";
 import { actorOf, openConnection } from "../aws/session.js";
 import {
   booleanFlag,
@@ -76,21 +76,6 @@ A rollout that succeeded, or one still running, is not retried.`,
       ? await startRetry(connection, baseName, request)
       : await start(connection, baseName, request);
     const name = started.name;
-    await connection.deps.audit.write(
-      {
-        subject: imageSubject(imageId),
-        action: "request-rollout",
-        outcome: started.created ? "ok" : "skipped",
-        actor,
-        imageId,
-        execution: name,
-        reason: started.created
-          ? `started by hand (${family !== undefined ? `family ${family}` : `groups ${groups.join(", ")}`})`
-          : `execution ${name} already exists (${started.status})`,
-        details: { ...request },
-      },
-      `request-rollout#${name}#${actor}#${started.created ? "start" : Date.now()}`,
-    );
     if (json)
       printJson(io, {
         execution: name,
@@ -200,10 +185,10 @@ async function describe(connection: Connection, name: string): Promise<Started |
 }
 
 async function start(connection: Connection, name: string, request: RolloutRequest): Promise<Started> {
-  const started = await startNamedExecution(connection.deps.clients.sfn, {
+  const started = await startManualRollout(connection.deps, {
     stateMachineArn: connection.stateMachines.rollout,
     name,
-    input: request,
+    request: { ...request, requestedBy: request.requestedBy ?? "user:unknown" },
   });
   if (started.created) return { name, arn: started.executionArn, created: true, status: "RUNNING" };
   const existing = await describe(connection, name);

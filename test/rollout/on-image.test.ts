@@ -5,7 +5,7 @@ import { GetImageCommand } from "@aws-sdk/client-imagebuilder";
 import { DescribeExecutionCommand, ListExecutionsCommand, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { PutParameterCommand } from "@aws-sdk/client-ssm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { createImageEventHandler, type OnImageResult } from "../../functions/on-image.js";
+import { createImageEventHandler } from "../../functions/on-image.js";
 import type { LocalCloud } from "../../local/cloud.js";
 import { registerImage } from "../../local/core/seed.js";
 import type { PhoenixDeps } from "../../src/deps.js";
@@ -17,6 +17,7 @@ import {
   recordFamilyCompleted,
 } from "../../src/rollout/aws/rollout-records.js";
 import { rolloutExecutionName } from "../../src/rollout/core/execution-name.js";
+import type { OnImageResult } from "../../src/rollout/workflow/image-intake.js";
 import { clientConfig } from "../support/cloud.js";
 import { type DeployedCloud, ROLLOUT_STARTS_NOTHING, startDeployedCloud } from "../support/phoenix.js";
 import { sampleEvents } from "../support/sample-events.js";

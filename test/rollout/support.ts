@@ -3,13 +3,14 @@ import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/cl
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { DescribeExecutionCommand, type SFNClient } from "@aws-sdk/client-sfn";
 import type { Context } from "aws-lambda";
-import { createImageEventHandler, type OnImageResult } from "../../functions/on-image.js";
+import { createImageEventHandler } from "../../functions/on-image.js";
 import { type AutoScalingPart, autoScalingPlugin } from "../../local/autoscaling/index.js";
 import type { LocalCloud } from "../../local/cloud.js";
 import { type DemoGroupSpec, type SeededFleet, seedDemoFleet } from "../../local/core/seed.js";
 import type { LocalDeployment } from "../../local/deployment/index.js";
 import type { PhoenixDeps } from "../../src/deps.js";
 import type { PhoenixResources } from "../../src/resources.js";
+import type { OnImageResult } from "../../src/rollout/workflow/image-intake.js";
 import { clientConfig } from "../support/cloud.js";
 import { startedForFile } from "../support/lifecycle.js";
 import { type ReceivedNotification, recordingErrors, startDeployedCloud } from "../support/phoenix.js";
