@@ -1,7 +1,8 @@
 import type { Connection } from "../../ops/connect.js";
 import { CliError, EXIT } from "../../ops/io.js";
+import { groupMembers, readAccountStarts } from "../../src/containment/aws/budget-counters.js";
 import { findInstance, isGone, tagsOf } from "../../src/containment/aws/instance.js";
-import { getContainment, groupMembers, isOpen, readAccountStarts } from "../../src/containment/aws/state.js";
+import { getContainment, isOpen } from "../../src/containment/aws/records.js";
 import { bucketWindow, decideBudget, groupLimit } from "../../src/containment/core/budget.js";
 import { containCourse, type PlannedStep } from "../../src/containment/core/course.js";
 import { protectionHold } from "../../src/containment/core/protection.js";

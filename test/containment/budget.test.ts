@@ -1,12 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { groupMembers, windowBuckets } from "../../src/containment/aws/budget-counters.js";
+import { getHold } from "../../src/containment/aws/hold-records.js";
 import {
   type ContainmentItem,
   finishContainment,
   getContainment,
-  getHold,
-  groupMembers,
-  windowBuckets,
-} from "../../src/containment/aws/state.js";
+} from "../../src/containment/aws/records.js";
 import { approveHold } from "../../src/containment/workflow/holds.js";
 import type { PhoenixDeps } from "../../src/deps.js";
 import { ACCOUNT, findingDelivery, guardDutyEvent, TOR_CLIENT, useHarness } from "./support/fixtures.js";

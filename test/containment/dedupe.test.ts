@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { getContainment } from "../../src/containment/aws/state.js";
+import { getContainment } from "../../src/containment/aws/records.js";
 import { ACCOUNT, guardDutyEvent, TOR_CLIENT, useHarness } from "./support/fixtures.js";
 
 const h = useHarness({ policy: { containment: { allowSampleFindings: true } } });

@@ -6,7 +6,8 @@ import {
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { DescribeExecutionCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { beforeAll, describe, expect, it } from "vitest";
-import { getContainment, groupMembers } from "../../src/containment/aws/state.js";
+import { groupMembers } from "../../src/containment/aws/budget-counters.js";
+import { getContainment } from "../../src/containment/aws/records.js";
 import type { ContainState } from "../../src/containment/core/types.js";
 import { clientConfig } from "../support/cloud.js";
 import { ACCOUNT, findingDelivery, guardDutyEvent, TOR_CLIENT, useHarness } from "./support/fixtures.js";

@@ -1,6 +1,6 @@
 import { AssociateIamInstanceProfileCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { describe, expect, it } from "vitest";
-import { getContainment } from "../../src/containment/aws/state.js";
+import { getContainment } from "../../src/containment/aws/records.js";
 import type { ContainState } from "../../src/containment/core/types.js";
 import { ACCOUNT, guardDutyEvent, TOR_CLIENT, useHarness } from "./support/fixtures.js";
 import { runContainment } from "./support/run-steps.js";

@@ -11,7 +11,7 @@ import {
   originalRecordKey,
 } from "../../src/containment/aws/isolation.js";
 import { type IsolationGroups, isolationGroupsFor } from "../../src/containment/aws/isolation-groups.js";
-import { getContainment } from "../../src/containment/aws/state.js";
+import { getContainment } from "../../src/containment/aws/records.js";
 import type { ContainState, IsolateResult } from "../../src/containment/core/types.js";
 import { ASG_NAME_TAG } from "../../src/containment/workflow/intake.js";
 import { ACCOUNT, findingDelivery, guardDutyEvent, TOR_CLIENT, useHarness } from "./support/fixtures.js";

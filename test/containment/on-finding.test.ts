@@ -2,7 +2,8 @@ import { CreateTagsCommand, EC2Client, TerminateInstancesCommand } from "@aws-sd
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { restoredLine } from "../../cli/commands/release.js";
 import { createOnFindingHandler } from "../../functions/on-finding.js";
-import { getContainment, getHold } from "../../src/containment/aws/state.js";
+import { getHold } from "../../src/containment/aws/hold-records.js";
+import { getContainment } from "../../src/containment/aws/records.js";
 import { approveHold } from "../../src/containment/workflow/holds.js";
 import { releaseInstance } from "../../src/containment/workflow/release.js";
 import {

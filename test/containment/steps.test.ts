@@ -17,8 +17,8 @@ import {
 } from "@aws-sdk/client-ec2";
 import { GetRolePolicyCommand, IAMClient, ListRolePoliciesCommand } from "@aws-sdk/client-iam";
 import { beforeAll, describe, expect, it } from "vitest";
+import { getContainment } from "../../src/containment/aws/records.js";
 import { revocationPolicyName } from "../../src/containment/aws/revocation.js";
-import { getContainment } from "../../src/containment/aws/state.js";
 import { TIMELINE_STEPS } from "../../src/containment/core/timeline.js";
 import { releaseInstance } from "../../src/containment/workflow/release.js";
 import { containState, useHarness } from "./support/fixtures.js";

@@ -1,9 +1,9 @@
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
+import { usedActionsOfFunction } from "../../build/iam/used-actions.js";
 import { type ClientName, lazyClients } from "../../src/aws/clients.js";
 import { PHOENIX_FUNCTIONS } from "../../src/catalog.js";
-import { usedActionsOfFunction } from "../../src/iam/used-actions.js";
 import { ROOT, readRepository } from "./support.js";
 
 // Each Lambda bundles only the SDK clients its entry point names (cold start): the names must be

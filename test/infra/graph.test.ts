@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import aslValidator from "asl-validator";
 import { beforeAll, describe, expect, it } from "vitest";
+import { deployedFunctionName, policyContext } from "../../build/iam/context.js";
+import { functionPolicy, policyDocument, stateMachinePolicy } from "../../build/iam/policy.js";
 import {
   resourcesOfType,
   type SynthGraph,
@@ -12,8 +14,6 @@ import {
   stringInput,
 } from "../../build/synth/graph.js";
 import { PHOENIX_FUNCTIONS, PHOENIX_STATE_MACHINES, type PhoenixStateMachine } from "../../src/catalog.js";
-import { deployedFunctionName, policyContext } from "../../src/iam/context.js";
-import { functionPolicy, policyDocument, stateMachinePolicy } from "../../src/iam/policy.js";
 import { parsePolicy } from "../../src/policy/index.js";
 import { MAX_STAGE_LENGTH } from "../../src/resources.js";
 import { ROOT, readRepository } from "./support.js";

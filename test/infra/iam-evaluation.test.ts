@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import type { PolicyContext } from "../../build/iam/context.js";
+import { functionPolicy } from "../../build/iam/policy.js";
 import type { PhoenixFunction } from "../../src/catalog.js";
-import type { PolicyContext } from "../../src/iam/context.js";
-import { functionPolicy } from "../../src/iam/policy.js";
 import { parsePolicy } from "../../src/policy/index.js";
 import { isManaged } from "../../src/rollout/core/group.js";
 import { ACCOUNT, type Call, decide, grantsPhoenixAccount } from "./iam-simulator.js";

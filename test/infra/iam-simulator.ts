@@ -1,5 +1,5 @@
 import { runSimulation } from "@cloud-copilot/iam-simulate";
-import { type PolicyStatement, policyDocument } from "../../src/iam/policy.js";
+import { type PolicyStatement, policyDocument } from "../../build/iam/policy.js";
 
 /**
  * One AWS call as IAM authorizes it, evaluated by an independent evaluator

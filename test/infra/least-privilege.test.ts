@@ -1,17 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { PHOENIX_FUNCTIONS, PHOENIX_STATE_MACHINES, type PhoenixStateMachine } from "../../src/catalog.js";
 import {
   functionPolicy,
   grantedActions,
   type PolicyStatement,
   stateMachinePolicy,
-} from "../../src/iam/policy.js";
-import { stateMachineUses, usedActionsOfFunction } from "../../src/iam/used-actions.js";
+} from "../../build/iam/policy.js";
+import { stateMachineUses, usedActionsOfFunction } from "../../build/iam/used-actions.js";
+import { PHOENIX_FUNCTIONS, PHOENIX_STATE_MACHINES, type PhoenixStateMachine } from "../../src/catalog.js";
 import { FLEET_ROLE, readRepository, testContext } from "./support.js";
 
 // The policies the stack deploys (functionPolicy / stateMachinePolicy, the same functions
 // stacks/functions.ts and stacks/workflows.ts call) against what the code and the ASL use
-// (derived from the source by src/iam/used-actions.ts, not listed by hand).
+// (derived from the source by build/iam/used-actions.ts, not listed by hand).
 
 const machines = Object.entries(PHOENIX_STATE_MACHINES) as [PhoenixStateMachine, string][];
 const aslOf = (file: string) => JSON.parse(readRepository(file) as string) as unknown;

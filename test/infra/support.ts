@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type PolicyContext, policyContext } from "../../src/iam/context.js";
-import type { ReadSource } from "../../src/iam/used-actions.js";
+import { type PolicyContext, policyContext } from "../../build/iam/context.js";
+import type { ReadSource } from "../../build/iam/used-actions.js";
 import { parsePolicy } from "../../src/policy/index.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { statementsFor, UnscopedActionError } from "../../src/iam/policy.js";
-import { UnmappedCommandError } from "../../src/iam/sdk-actions.js";
-import { UndeclaredTagWriteError, usedActionsOfFunction } from "../../src/iam/used-actions.js";
+import { statementsFor, UnscopedActionError } from "../../build/iam/policy.js";
+import { UnmappedCommandError } from "../../build/iam/sdk-actions.js";
+import { UndeclaredTagWriteError, usedActionsOfFunction } from "../../build/iam/used-actions.js";
 import { readFrom, testContext } from "./support.js";
 
 // The scanner on small synthetic repositories: the cases Phoenix's code relies on, and the

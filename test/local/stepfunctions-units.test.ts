@@ -1,7 +1,7 @@
 import { AutoScalingServiceException, InstanceRefreshInProgressFault } from "@aws-sdk/client-auto-scaling";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { EC2ServiceException } from "@aws-sdk/client-ec2";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { AslDefinition } from "../../local/stepfunctions/asl.js";
 import { allStates, loadDefinition } from "../../local/stepfunctions/asl.js";
 import { LOCAL_WAIT_RESOURCE, prepareForEngine } from "../../local/stepfunctions/engine-definition.js";
@@ -11,6 +11,7 @@ import {
   optimizedIntegrationError,
   sdkErrorFacts,
 } from "../../local/stepfunctions/error-naming.js";
+import { ExecutionTime } from "../../local/stepfunctions/execution-time.js";
 import { listUnmappedTasks } from "../../local/stepfunctions/index.js";
 import { functionNameOf } from "../../local/stepfunctions/lambda-tasks.js";
 import { nameProblem } from "../../local/stepfunctions/names.js";
@@ -147,6 +148,80 @@ describe("definitions prepared for the simulated clock", () => {
     expect(plan.stateTypes.get("PauseFromInput")).toBe("Wait");
     // The caller's definition is left alone.
     expect(definition.States.Pause).toEqual({ Type: "Wait", Seconds: 60, Next: "PauseFromInput" });
+  });
+});
+
+describe("an execution's age (what its TimeoutSeconds bounds)", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  // Speed 100: a simulated second is 10 real ms. Ages are simulated ms.
+  const setup = (timeoutSeconds?: number) => {
+    vi.useFakeTimers({ toFake: ["performance", "setTimeout", "clearTimeout"] });
+    const timedOut = { at: undefined as number | undefined };
+    const time = new ExecutionTime(100, timeoutSeconds, () => {
+      timedOut.at = performance.now();
+    });
+    return { time, timedOut, real: (ms: number) => vi.advanceTimersByTime(ms) };
+  };
+
+  it("counts work at its real length and a wait at its simulated length, timer lateness aside", () => {
+    const { time, real } = setup();
+    time.root.taskStarted("Work");
+    real(2_000);
+    expect(time.age()).toBe(2_000);
+    time.root.waitStarted(30_000);
+    real(150);
+    expect(time.age()).toBe(17_000);
+    real(200); // the real timer fired late: the wait still lasted its 30 simulated seconds
+    time.root.waitEnded();
+    expect(time.age()).toBe(32_000);
+  });
+
+  it("counts parallel branches once (the longest) and queued Map iterations one after another", () => {
+    const { time, real } = setup();
+    const fleet = {};
+    const [a, b] = [time.root.fork(fleet), time.root.fork(fleet)];
+    a.waitStarted(60_000);
+    b.taskStarted("Work");
+    real(600);
+    a.waitEnded();
+    a.end();
+    // An iteration queued behind MaxConcurrency starts where the one it replaces ended.
+    const c = time.root.fork(fleet);
+    expect(c.age(performance.now())).toBe(60_000);
+    c.waitStarted(60_000);
+    real(600);
+    c.waitEnded();
+    c.end();
+    b.end();
+    time.root.taskStarted("AfterTheMap");
+    expect(time.age()).toBe(120_000);
+    expect(time.root.age(performance.now())).toBe(120_000);
+  });
+
+  it("counts a failed Task's wait for its retry as simulated, and a Catch's next step as real", () => {
+    const { time, real } = setup();
+    time.root.taskFailed("Call");
+    real(40); // the engine's scaled Retry interval: 4 simulated seconds
+    time.root.taskStarted("Call");
+    expect(time.age()).toBe(4_000);
+    time.root.taskFailed("Call");
+    real(1);
+    time.root.taskStarted("Recover"); // caught: the gap was the engine's, in real time
+    expect(time.age()).toBe(4_001);
+  });
+
+  it("times out as soon as the age passes TimeoutSeconds, in the middle of a wait", () => {
+    const { time, timedOut, real } = setup(100);
+    time.root.taskStarted("Work");
+    real(40_000); // 40 s of real work: far beyond 100 s / speed, within 100 s
+    expect(timedOut.at).toBeUndefined();
+    time.root.waitStarted(3_600_000);
+    real(599);
+    expect(timedOut.at).toBeUndefined();
+    real(1); // 40 s + 600 real ms × 100 = 100 s
+    expect(timedOut.at).toBe(40_600);
   });
 });
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { findingEnvelope, lambdaContext, sqsBatch } from "../../bench/lib/events.js";
 import { createOnFindingHandler } from "../../functions/on-finding.js";
 import { registerImage } from "../../local/core/seed.js";
-import { getContainment } from "../../src/containment/aws/state.js";
+import { getContainment } from "../../src/containment/aws/records.js";
 import { useWorkflowEnv, type WorkflowEnv } from "./support/workflows.js";
 
 /**

@@ -1,7 +1,7 @@
 import { startNamedExecution } from "../../aws/executions.js";
 import type { PhoenixDeps } from "../../deps.js";
 import type { ContainState } from "../core/types.js";
-import { type ContainmentItem, markRunning } from "./state.js";
+import { type ContainmentItem, markRunning } from "./records.js";
 
 /**
  * Starts the contain workflow of a record under its deterministic name, with the input stored in

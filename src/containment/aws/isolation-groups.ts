@@ -31,7 +31,7 @@ import { TAG_ROLE } from "../../tags.js";
 export const ROLE_TAG = TAG_ROLE;
 const NAME_TAG = "Name";
 
-/** The tags of an isolation group, given as it is created (IAM grants exactly these: src/iam). */
+/** The tags of an isolation group, given as it is created (IAM grants exactly these: build/iam). */
 export const ISOLATION_GROUP_TAG_WRITE = declareTagWrite({
   resource: "security-group",
   keys: [ROLE_TAG, NAME_TAG],

@@ -104,7 +104,7 @@ export async function cutNetwork(
   return { alreadyIsolated: plan.length - pending.length };
 }
 
-/** The one tag isolation writes, on the instance (IAM grants CreateTags for it alone: src/iam). */
+/** The one tag isolation writes, on the instance (IAM grants CreateTags for it alone: build/iam). */
 export const QUARANTINE_TAG_WRITE = declareTagWrite({ resource: "instance", keys: [TAG_QUARANTINE] });
 
 /**

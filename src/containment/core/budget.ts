@@ -2,7 +2,7 @@ import type { ContainmentPolicy } from "../../policy/schema.js";
 
 /**
  * The blast-radius budget: the one decision of whether one more containment may start now. The
- * intake's store turns the same limits into the conditions of its transaction (aws/state.ts: the
+ * intake's store turns the same limits into the conditions of its transaction (aws/records.ts: the
  * counters are incremented only while under them, so concurrent findings cannot all see room for
  * one more), and words a refusal through the same functions; the CLI's dry run (`phoenix plan
  * --instance`) decides from the same counters, read instead of written.

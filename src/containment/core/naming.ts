@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { instancePartition } from "../../state-keys.js";
 
 export interface ContainmentIdentity {
   accountId: string;
@@ -42,7 +43,7 @@ export function containmentExecutionName(identity: ContainmentIdentity): string 
 
 /** The key under which an instance has at most one open containment record. */
 export function instanceDedupeKey(accountId: string, instanceId: string): string {
-  return `instance#${accountId}#${instanceId}`;
+  return instancePartition(accountId, instanceId);
 }
 
 function digest(parts: readonly string[]): string {

@@ -1,7 +1,7 @@
 import type { PhoenixDeps } from "../../deps.js";
 import type { Finding } from "../../findings/guardduty.js";
 import * as z from "../../validation/zod.js";
-import { type ContainmentItem, getContainment } from "../aws/state.js";
+import { type ContainmentItem, getContainment } from "../aws/records.js";
 import { ACTOR, type AdmitResult, type ContainState, instanceSubject } from "../core/types.js";
 import { type IntakeOutcome, takeFinding } from "./intake.js";
 

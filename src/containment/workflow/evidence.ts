@@ -10,7 +10,7 @@ export const CONTAINMENT_TAG = TAG_CONTAINMENT;
 export const FINDING_TAG = "phoenix:finding";
 export const INSTANCE_TAG = "phoenix:instance";
 
-/** The tags of an evidence snapshot, given as it is created (IAM grants exactly these: src/iam). */
+/** The tags of an evidence snapshot, given as it is created (IAM grants exactly these: build/iam). */
 export const EVIDENCE_TAG_WRITE = declareTagWrite({
   resource: "snapshot",
   keys: [FINDING_TAG, CONTAINMENT_TAG, INSTANCE_TAG],

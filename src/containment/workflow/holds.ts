@@ -1,6 +1,7 @@
 import type { PhoenixDeps } from "../../deps.js";
 import { startContainment } from "../aws/execution.js";
-import { approveHoldRecord, getContainment, getHold, type HoldItem } from "../aws/state.js";
+import { approveHoldRecord, getHold, type HoldItem } from "../aws/hold-records.js";
+import { getContainment } from "../aws/records.js";
 import { instanceSubject } from "../core/types.js";
 
 export class HoldNotFoundError extends Error {

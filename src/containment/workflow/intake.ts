@@ -7,6 +7,7 @@ import { awsErrorCode } from "../../aws/errors.js";
 import type { PhoenixDeps } from "../../deps.js";
 import type { Finding, Tags } from "../../findings/guardduty.js";
 import { TAG_QUARANTINE } from "../../tags.js";
+import { readPreviousStarts } from "../aws/budget-counters.js";
 import { startContainment } from "../aws/execution.js";
 import { attachedInterfaces, findInstance, isGone, type OwnedInstance, tagsOf } from "../aws/instance.js";
 import {
@@ -20,17 +21,15 @@ import {
   touchedByIsolation,
 } from "../aws/isolation.js";
 import { existingIsolationGroups, type IsolationGroups } from "../aws/isolation-groups.js";
+import { claimNotification, once } from "../aws/once.js";
 import {
   type ContainmentItem,
-  claimNotification,
   type FindingSighting,
   getContainment,
   isOpen,
   joinContainment,
-  once,
   openContainment,
-  readPreviousStarts,
-} from "../aws/state.js";
+} from "../aws/records.js";
 import { protectionHold } from "../core/protection.js";
 import { managedScope, routeFinding } from "../core/route.js";
 import { instanceSubject } from "../core/types.js";

@@ -1,6 +1,6 @@
 import type { PhoenixDeps } from "../../deps.js";
 import type { Finding } from "../../findings/guardduty.js";
-import { getContainment } from "../aws/state.js";
+import { getContainment } from "../aws/records.js";
 import { instanceSubject } from "../core/types.js";
 import { approveHold } from "./holds.js";
 import { type IntakeOutcome, takeFinding } from "./intake.js";

@@ -22,8 +22,8 @@ import {
   tagsOf,
 } from "../aws/instance.js";
 import { type OriginalState, originalRecordKey } from "../aws/isolation.js";
+import { type ContainmentItem, getContainment, markReleased } from "../aws/records.js";
 import { revocationPolicyName, withdrawFromRole } from "../aws/revocation.js";
-import { type ContainmentItem, getContainment, markReleased } from "../aws/state.js";
 import { instanceSubject } from "../core/types.js";
 import { type HardenOriginal, hardenOriginalKey } from "./harden.js";
 

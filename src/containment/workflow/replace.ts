@@ -1,6 +1,6 @@
 import { DescribeAutoScalingInstancesCommand, DetachInstancesCommand } from "@aws-sdk/client-auto-scaling";
 import type { PhoenixDeps } from "../../deps.js";
-import { once } from "../aws/state.js";
+import { once } from "../aws/once.js";
 import { ACTOR, type ContainState, instanceSubject, type ReplaceResult } from "../core/types.js";
 
 /**

@@ -1,5 +1,6 @@
 import type { PhoenixDeps } from "../../deps.js";
-import { finishContainment, once } from "../aws/state.js";
+import { once } from "../aws/once.js";
+import { finishContainment } from "../aws/records.js";
 import { buildTimeline, formatTimeline, type StepTimes } from "../core/timeline.js";
 import { ACTOR, type ContainState, instanceSubject, type ReportResult } from "../core/types.js";
 

@@ -10,7 +10,7 @@ export const MARK_IMAGE_ACTION = "mark-image";
 export const imageSubject = (imageId: string) => `image/${imageId}`;
 export const groupSubject = (group: string) => `group/${group}`;
 
-/** The image-status pair, on images (IAM grants CreateTags for these keys alone: src/iam). */
+/** The image-status pair, on images (IAM grants CreateTags for these keys alone: build/iam). */
 export const IMAGE_STATUS_TAG_WRITE = declareTagWrite({
   resource: "image",
   keys: [TAG_IMAGE_STATUS, TAG_IMAGE_STATUS_REASON],

@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { PhoenixDeps } from "../../deps.js";
-import { epochSeconds, groupPartition, LOCK_SK } from "./state-keys.js";
+import { epochSeconds, groupPartition, LOCK_SK } from "../../state-keys.js";
 
 /**
  * One lock per Auto Scaling group, so two rollouts never refresh one group at once. Containment

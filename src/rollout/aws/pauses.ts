@@ -1,7 +1,7 @@
 import { DeleteCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { PhoenixDeps } from "../../deps.js";
+import { CONTROL_PARTITION, PAUSE_SK_PREFIX, pauseSortKey } from "../../state-keys.js";
 import type { Pause } from "../core/pause.js";
-import { CONTROL_PARTITION, PAUSE_SK_PREFIX, pauseSortKey } from "./state-keys.js";
 
 /**
  * Pause records in the state table (one per scope: every family, or one family), so a pause

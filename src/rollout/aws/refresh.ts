@@ -8,11 +8,11 @@ import {
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { awsErrorCode } from "../../aws/errors.js";
 import type { PhoenixDeps } from "../../deps.js";
+import { epochSeconds, groupPartition, REFRESH_SK_PREFIX } from "../../state-keys.js";
 import type { RefreshPreferences } from "../core/preferences.js";
 import { isActiveRefreshStatus } from "../core/refresh-outcome.js";
 import { RefreshInProgressError } from "./errors.js";
 import { withTemplate } from "./launch-template.js";
-import { epochSeconds, groupPartition, REFRESH_SK_PREFIX } from "./state-keys.js";
 
 /** How long the record of a Phoenix refresh is kept: long enough to outlive any refresh. */
 const RECORD_DAYS = 30;

@@ -1,8 +1,14 @@
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { writeIfCondition } from "../../aws/dynamo.js";
 import type { PhoenixDeps } from "../../deps.js";
+import {
+  COMPLETED_SK,
+  CURRENT_SK,
+  epochSeconds,
+  familyPartition,
+  ROLLOUT_SK_PREFIX,
+} from "../../state-keys.js";
 import type { ImageVersion, InFlightRollout } from "../core/supersede.js";
-import { COMPLETED_SK, CURRENT_SK, epochSeconds, familyPartition, ROLLOUT_SK_PREFIX } from "./state-keys.js";
 
 /**
  * The state behind supersede: per family, the newest image it is rolling to ("current"), one

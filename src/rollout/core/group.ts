@@ -82,7 +82,7 @@ export function groupWave(group: Pick<GroupDescription, "tags">): WaveResult {
 
 /**
  * Whether the group opted in: `phoenix:managed` exactly "true", the value the IAM condition on
- * StartInstanceRefresh and UpdateAutoScalingGroup matches (src/iam/scopes.ts). A group the
+ * StartInstanceRefresh and UpdateAutoScalingGroup matches (build/iam/scopes.ts). A group the
  * planner took for managed but IAM does not would fail at the refresh, half way through a wave.
  */
 export function isManaged(group: Pick<GroupDescription, "tags">): boolean {

@@ -1,37 +1,31 @@
-import { createHash } from "node:crypto";
-import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import {
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-} from "@aws-sdk/lib-dynamodb";
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import { GetCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { cancellationCodes, stripKeys } from "../../aws/dynamo.js";
 import { withBackoff } from "../../aws/retry.js";
 import type { PhoenixDeps } from "../../deps.js";
-import { accountRefusal, type BudgetLimit, bucketWindow, groupLimit, groupRefusal } from "../core/budget.js";
-import { containmentExecutionName, instanceDedupeKey } from "../core/naming.js";
+import { containmentKey, holdKey, windowKey } from "../../state-keys.js";
+import { groupLimit } from "../core/budget.js";
+import { containmentExecutionName } from "../core/naming.js";
 import { type ContainmentInput, instanceSubject } from "../core/types.js";
+import {
+  accountHoldInfo,
+  accountStartAdd,
+  groupHoldInfo,
+  groupMemberAdd,
+  type PreviousStarts,
+  readStarts,
+  releaseGroupSlot,
+  windowBuckets,
+} from "./budget-counters.js";
+import { type HoldInfo, type HoldItem, holdIdFor } from "./hold-records.js";
 import { type OriginalState, originalRecordKey } from "./isolation.js";
 
 /**
- * The state table: one containment record per instance, holds waiting for a person, and the
- * blast-radius budget counters. Every decision that must hold under concurrency (one
- * containment per instance, the budget) is a single conditional write or transaction, so many
- * handlers racing on a flood of findings cannot both win.
- *
- * Items (pk / sk):
- * - `instance#<account>#<instance>` / `containment`: the containment record (ContainmentItem).
- * - `hold#<hold id>` / `hold`: a held containment a person can approve (HoldItem).
- * - `budget#group#<account>#<group>` / `running`: `members`, the string set of the group's
- *   instances in containment now. A set, not a counter: adding an instance twice or releasing it
- *   twice cannot skew it.
- * - `budget#account#<account>` / `window#<bucket start>`: `starts`, containments started in
- *   that fixed window bucket (expires after three buckets).
- * - `finding#<finding id>` / `notified`: the highest `service.count` already notified.
- * - `once#<key>` / `once`: marks a side effect (a notification) done, so a retried step skips it.
+ * The containment record, one per instance: opened, joined, started, finished and released.
+ * Every decision that must hold under concurrency (one containment per instance, the budget)
+ * is one conditional write or transaction, so many handlers racing on a flood of findings
+ * cannot both win. Keys: src/state-keys.ts.
  */
-
 export type ContainmentStatus = "starting" | "running" | "held" | "succeeded" | "failed" | "released";
 
 /** One sighting of a finding on the instance: the latest count and update time seen. */
@@ -41,13 +35,6 @@ export interface FindingSighting {
   severity: number;
   count: number;
   updatedAt: string;
-}
-
-export interface HoldInfo {
-  id: string;
-  kind: "protected" | "budget";
-  limit?: BudgetLimit;
-  reason: string;
 }
 
 export interface ContainmentItem {
@@ -75,19 +62,6 @@ export interface ContainmentItem {
   releasedBy?: string;
 }
 
-export interface HoldItem {
-  holdId: string;
-  accountId: string;
-  instanceId: string;
-  kind: HoldInfo["kind"];
-  limit?: BudgetLimit;
-  reason: string;
-  createdAt: string;
-  status: "pending" | "approved" | "dismissed";
-  approvedBy?: string;
-  approvedAt?: string;
-}
-
 export interface OpenRequest {
   accountId: string;
   instanceId: string;
@@ -112,37 +86,11 @@ export interface OpenRequest {
   original?: { state: OriginalState; actor: string };
 }
 
-export interface PreviousStarts {
-  bucket: string;
-  starts: number;
-}
-
 export type OpenOutcome =
   | { kind: "opened"; item: ContainmentItem }
   | { kind: "held"; item: ContainmentItem; hold: HoldItem }
   /** Another containment of the instance is open (possibly opened by a concurrent handler). */
   | { kind: "exists"; item: ContainmentItem };
-
-const RECORD_SK = "containment";
-
-export const containmentKey = (accountId: string, instanceId: string) => ({
-  pk: instanceDedupeKey(accountId, instanceId),
-  sk: RECORD_SK,
-});
-const holdKey = (holdId: string) => ({ pk: `hold#${holdId}`, sk: "hold" });
-const groupBudgetKey = (accountId: string, groupName: string) => ({
-  pk: `budget#group#${accountId}#${groupName}`,
-  sk: "running",
-});
-const windowKey = (accountId: string, bucketStart: string) => ({
-  pk: `budget#account#${accountId}`,
-  sk: `window#${bucketStart}`,
-});
-
-/** A short id a person can type; derived from the execution name, so a retry finds the same hold. */
-export function holdIdFor(executionName: string): string {
-  return `hold-${createHash("sha256").update(executionName).digest("hex").slice(0, 12)}`;
-}
 
 export async function getContainment(
   deps: PhoenixDeps,
@@ -315,29 +263,6 @@ async function existing(deps: PhoenixDeps, item: ContainmentItem): Promise<OpenO
   return { kind: "exists", item: current };
 }
 
-interface WindowBuckets {
-  current: string;
-  previous: string;
-  /** Epoch seconds: the bucket is useless once the next two have passed. */
-  expiresAt: number;
-}
-
-/**
- * The per-account limit counts starts in fixed buckets of the window's length, and a start is
- * allowed only while the current and the previous bucket together stay under the limit. Any
- * sliding window of that length overlaps at most two consecutive buckets, so the limit holds for
- * every window, at the price of sometimes holding a little earlier than a sliding count would.
- */
-export function windowBuckets(now: Date, windowMinutes: number): WindowBuckets {
-  const size = windowMinutes * 60_000;
-  const start = Math.floor(now.getTime() / size) * size;
-  return {
-    current: new Date(start).toISOString(),
-    previous: new Date(start - size).toISOString(),
-    expiresAt: Math.floor((start + 3 * size) / 1000),
-  };
-}
-
 /**
  * Reading the counters and then deciding would be a check-then-act race: N handlers reading at
  * once all see room for one more. Here the budget's limits (core/budget.ts) are conditions on the
@@ -430,98 +355,6 @@ async function startWithinBudget(
     }
     throw error;
   }
-}
-
-/**
- * Counts a containment against its group: the instance joins the group's members, under the
- * group's limit when one is given (an approval counts it without: a person decided).
- */
-function groupMemberAdd(
-  table: string,
-  item: Pick<ContainmentItem, "accountId" | "instanceId">,
-  groupName: string,
-  limit?: number,
-) {
-  return {
-    TableName: table,
-    Key: groupBudgetKey(item.accountId, groupName),
-    UpdateExpression: "ADD members :instance",
-    ...(limit !== undefined
-      ? {
-          ConditionExpression:
-            "attribute_not_exists(members) OR contains(members, :id) OR size(members) < :limit",
-          ExpressionAttributeValues: {
-            ":instance": new Set([item.instanceId]),
-            ":id": item.instanceId,
-            ":limit": limit,
-          },
-        }
-      : { ExpressionAttributeValues: { ":instance": new Set([item.instanceId]) } }),
-  };
-}
-
-/** Counts a start in the account's current window bucket, under `room` when given (as above). */
-function accountStartAdd(table: string, accountId: string, buckets: WindowBuckets, room?: number) {
-  return {
-    TableName: table,
-    Key: windowKey(accountId, buckets.current),
-    UpdateExpression: "ADD starts :one SET expiresAt = if_not_exists(expiresAt, :expiresAt)",
-    ...(room !== undefined
-      ? {
-          ConditionExpression: "attribute_not_exists(starts) OR starts < :room",
-          ExpressionAttributeValues: { ":one": 1, ":room": room, ":expiresAt": buckets.expiresAt },
-        }
-      : { ExpressionAttributeValues: { ":one": 1, ":expiresAt": buckets.expiresAt } }),
-  };
-}
-
-function groupHoldInfo(
-  budgets: PhoenixDeps["policy"]["containment"]["budgets"],
-  group: NonNullable<OpenRequest["group"]>,
-  _perGroup: { limit: number; by: BudgetLimit },
-  inGroup: number,
-): Omit<HoldInfo, "id"> {
-  const refusal = groupRefusal(budgets, group, inGroup);
-  return { kind: "budget", limit: refusal.limit, reason: refusal.reason };
-}
-
-function accountHoldInfo(
-  budgets: PhoenixDeps["policy"]["containment"]["budgets"],
-  accountId: string,
-  started: number,
-): Omit<HoldInfo, "id"> {
-  const refusal = accountRefusal(budgets, accountId, started, bucketWindow(budgets.windowMinutes));
-  return { kind: "budget", limit: refusal.limit, reason: refusal.reason };
-}
-
-/**
- * Starts counted against the per-account limit now: the current window bucket and the one
- * before it, as startWithinBudget counts them (for the dry run, which reads what it would write).
- */
-export async function readAccountStarts(deps: PhoenixDeps, accountId: string): Promise<number> {
-  const buckets = windowBuckets(deps.now(), deps.policy.containment.budgets.windowMinutes);
-  const [previous, current] = await Promise.all([
-    readStarts(deps, accountId, buckets.previous),
-    readStarts(deps, accountId, buckets.current),
-  ]);
-  return previous + current;
-}
-
-/** The previous window bucket's starts, for a caller that reads them beside its other reads. */
-export async function readPreviousStarts(deps: PhoenixDeps, accountId: string): Promise<PreviousStarts> {
-  const bucket = windowBuckets(deps.now(), deps.policy.containment.budgets.windowMinutes).previous;
-  return { bucket, starts: await readStarts(deps, accountId, bucket) };
-}
-
-async function readStarts(deps: PhoenixDeps, accountId: string, bucketStart: string): Promise<number> {
-  const { Item } = await deps.clients.dynamo.send(
-    new GetCommand({
-      TableName: deps.resources.stateTable,
-      Key: windowKey(accountId, bucketStart),
-      ConsistentRead: true,
-    }),
-  );
-  return typeof Item?.["starts"] === "number" ? Item["starts"] : 0;
 }
 
 /**
@@ -655,17 +488,6 @@ export async function finishContainment(
   }
 }
 
-function releaseGroupSlot(table: string, accountId: string, groupName: string, instanceId: string) {
-  return {
-    Update: {
-      TableName: table,
-      Key: groupBudgetKey(accountId, groupName),
-      UpdateExpression: "DELETE members :instance",
-      ExpressionAttributeValues: { ":instance": new Set([instanceId]) },
-    },
-  };
-}
-
 /** A person released the instance (or dismissed its hold): new findings open a new containment. */
 export async function markReleased(deps: PhoenixDeps, item: ContainmentItem, actor: string): Promise<void> {
   const table = deps.resources.stateTable;
@@ -703,155 +525,4 @@ export async function markReleased(deps: PhoenixDeps, item: ContainmentItem, act
     });
   }
   await deps.clients.dynamo.send(new TransactWriteCommand({ TransactItems: transactItems }));
-}
-
-export async function getHold(deps: PhoenixDeps, holdId: string): Promise<HoldItem | undefined> {
-  const { Item } = await deps.clients.dynamo.send(
-    new GetCommand({ TableName: deps.resources.stateTable, Key: holdKey(holdId), ConsistentRead: true }),
-  );
-  return Item ? stripKeys<HoldItem>(Item) : undefined;
-}
-
-/**
- * A person approved a hold: the record goes from held to starting with the approver recorded in
- * the execution input. The budget counters are incremented without a limit (a person decided,
- * over budget if need be) so that automatic containments still see the slot taken. Returns false
- * if the hold was no longer pending (approved concurrently, or dismissed).
- */
-export async function approveHoldRecord(
-  deps: PhoenixDeps,
-  hold: HoldItem,
-  item: ContainmentItem,
-  actor: string,
-): Promise<boolean> {
-  const table = deps.resources.stateTable;
-  const now = deps.now();
-  const buckets = windowBuckets(now, deps.policy.containment.budgets.windowMinutes);
-  const transactItems: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]["TransactItems"]> = [
-    {
-      Update: {
-        TableName: table,
-        Key: holdKey(hold.holdId),
-        UpdateExpression: "SET #status = :approved, approvedBy = :actor, approvedAt = :now",
-        ConditionExpression: "#status = :pending",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: {
-          ":approved": "approved",
-          ":pending": "pending",
-          ":actor": actor,
-          ":now": now.toISOString(),
-        },
-      },
-    },
-    {
-      Update: {
-        TableName: table,
-        Key: containmentKey(item.accountId, item.instanceId),
-        UpdateExpression: "SET #status = :starting, openedBy = :openedBy, executionInput.approvedBy = :actor",
-        ConditionExpression: "#status = :held AND #hold.id = :holdId",
-        ExpressionAttributeNames: { "#status": "status", "#hold": "hold" },
-        ExpressionAttributeValues: {
-          ":starting": "starting",
-          ":held": "held",
-          ":holdId": hold.holdId,
-          ":openedBy": `approval:${hold.holdId}`,
-          ":actor": actor,
-        },
-      },
-    },
-    { Update: accountStartAdd(table, item.accountId, buckets) },
-  ];
-  if (item.groupName) transactItems.push({ Update: groupMemberAdd(table, item, item.groupName) });
-  try {
-    await deps.clients.dynamo.send(new TransactWriteCommand({ TransactItems: transactItems }));
-    return true;
-  } catch (error) {
-    const codes = cancellationCodes(error);
-    if (codes?.[0] === "ConditionalCheckFailed" || codes?.[1] === "ConditionalCheckFailed") return false;
-    throw error;
-  }
-}
-
-/** The instances of a group currently counted against its budget. */
-export async function groupMembers(
-  deps: PhoenixDeps,
-  accountId: string,
-  groupName: string,
-): Promise<string[]> {
-  const { Item } = await deps.clients.dynamo.send(
-    new GetCommand({
-      TableName: deps.resources.stateTable,
-      Key: groupBudgetKey(accountId, groupName),
-      ConsistentRead: true,
-    }),
-  );
-  const members = Item?.["members"];
-  return members instanceof Set ? [...members].map(String).sort() : [];
-}
-
-/**
- * Claims the right to notify about this finding at this count: true once per (finding, count),
- * so redeliveries and copies of a medium-severity finding notify once, and a repeat with a higher
- * count notifies again.
- */
-export async function claimNotification(
-  deps: PhoenixDeps,
-  findingId: string,
-  count: number,
-): Promise<boolean> {
-  const expiresAt = Math.floor(deps.now().getTime() / 1000) + deps.policy.retention.dedupeHours * 3600;
-  try {
-    await deps.clients.dynamo.send(
-      new PutCommand({
-        TableName: deps.resources.stateTable,
-        Item: { pk: `finding#${findingId}`, sk: "notified", count, expiresAt },
-        ConditionExpression: "attribute_not_exists(pk) OR #count < :count",
-        ExpressionAttributeNames: { "#count": "count" },
-        ExpressionAttributeValues: { ":count": count },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
-}
-
-/**
- * Runs a side effect that cannot be made idempotent itself (an SNS publish) at most once per key,
- * across retries of the step: the marker is written first, and removed again if the effect fails,
- * so a failed effect is retried rather than lost.
- */
-export async function once(deps: PhoenixDeps, key: string, effect: () => Promise<void>): Promise<boolean> {
-  const Key = { pk: `once#${key}`, sk: "once" };
-  const expiresAt = Math.floor(deps.now().getTime() / 1000) + deps.policy.retention.auditDays * 86_400;
-  try {
-    await deps.clients.dynamo.send(
-      new PutCommand({
-        TableName: deps.resources.stateTable,
-        Item: { ...Key, at: deps.now().toISOString(), expiresAt },
-        ConditionExpression: "attribute_not_exists(pk)",
-      }),
-    );
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return false;
-    throw error;
-  }
-  try {
-    await effect();
-    return true;
-  } catch (error) {
-    await deps.clients.dynamo.send(new DeleteCommand({ TableName: deps.resources.stateTable, Key }));
-    throw error;
-  }
-}
-
-function cancellationCodes(error: unknown): (string | undefined)[] | undefined {
-  if (!(error instanceof TransactionCanceledException)) return undefined;
-  return (error.CancellationReasons ?? []).map((reason) => reason.Code);
-}
-
-function stripKeys<T>(item: Record<string, unknown>): T {
-  const { pk: _pk, sk: _sk, ...rest } = item;
-  return rest as T;
 }
