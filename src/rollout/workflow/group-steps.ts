@@ -190,13 +190,35 @@ export async function startStep(
   task: GroupTask,
 ): Promise<{ refreshId: string; adopted: boolean }> {
   if (task.version === undefined) throw new InvalidStepInputError("start needs the version step's result");
+  const version = task.version;
+  return startRecordedRefresh(deps, task, task.group.preferences, (started) => ({
+    reason: `${started.adopted ? "adopted" : "started"} instance refresh ${started.refreshId} to ${version.launchTemplateId} version ${version.version}`,
+    details: { refreshId: started.refreshId, preferences: task.group.preferences, adopted: started.adopted },
+  }));
+}
+
+/**
+ * StartInstanceRefresh (or adopt ours) to the version step's template version, then the record
+ * that tells Phoenix's refreshes from others' (refresh.ts), then the audit record, in that order:
+ * a retried step finds its refresh, adopts it, and rewrites the same two records.
+ */
+async function startRecordedRefresh(
+  deps: Deps,
+  task: GroupTask,
+  preferences: GroupTask["group"]["preferences"],
+  describe: (started: { refreshId: string; adopted: boolean }) => {
+    reason: string;
+    details: Record<string, unknown>;
+  },
+): Promise<{ refreshId: string; adopted: boolean }> {
+  const version = task.version!;
   const started = await startOrAdoptRefresh(deps.clients.autoScaling, {
     group: task.group.name,
-    launchTemplateId: task.version.launchTemplateId,
-    version: task.version.version,
-    preferences: task.group.preferences,
-    ...(task.version.mixedInstancesPolicy !== undefined
-      ? { mixedInstancesPolicy: task.version.mixedInstancesPolicy }
+    launchTemplateId: version.launchTemplateId,
+    version: version.version,
+    preferences,
+    ...(version.mixedInstancesPolicy !== undefined
+      ? { mixedInstancesPolicy: version.mixedInstancesPolicy }
       : {}),
   });
   await recordPhoenixRefresh(deps, {
@@ -204,23 +226,14 @@ export async function startStep(
     refreshId: started.refreshId,
     imageId: task.imageId,
     execution: task.execution,
-    launchTemplateId: task.version.launchTemplateId,
-    version: task.version.version,
+    launchTemplateId: version.launchTemplateId,
+    version: version.version,
     startedAt: deps.now().toISOString(),
   });
   await audit(
     deps,
     task,
-    {
-      action: "start-refresh",
-      outcome: "ok",
-      reason: `${started.adopted ? "adopted" : "started"} instance refresh ${started.refreshId} to ${task.version.launchTemplateId} version ${task.version.version}`,
-      details: {
-        refreshId: started.refreshId,
-        preferences: task.group.preferences,
-        adopted: started.adopted,
-      },
-    },
+    { action: "start-refresh", outcome: "ok", ...describe(started) },
     `start-refresh#${started.refreshId}`,
   );
   return started;
@@ -317,37 +330,10 @@ async function followUpRefresh(
   task: GroupTask,
   instanceIds: string[],
 ): Promise<{ refreshId: string }> {
-  const version = task.version!;
-  const started = await startOrAdoptRefresh(deps.clients.autoScaling, {
-    group: task.group.name,
-    launchTemplateId: version.launchTemplateId,
-    version: version.version,
-    preferences: { ...task.group.preferences, SkipMatching: true },
-    ...(version.mixedInstancesPolicy !== undefined
-      ? { mixedInstancesPolicy: version.mixedInstancesPolicy }
-      : {}),
-  });
-  await recordPhoenixRefresh(deps, {
-    group: task.group.name,
-    refreshId: started.refreshId,
-    imageId: task.imageId,
-    execution: task.execution,
-    launchTemplateId: version.launchTemplateId,
-    version: version.version,
-    startedAt: deps.now().toISOString(),
-  });
-  await audit(
-    deps,
-    task,
-    {
-      action: "start-refresh",
-      outcome: "ok",
-      reason: `follow-up instance refresh ${started.refreshId} (SkipMatching) for instances launched from the old version meanwhile: ${instanceIds.join(", ")}`,
-      details: { refreshId: started.refreshId, followUpOf: task.refresh?.refreshId, instanceIds },
-    },
-    `start-refresh#${started.refreshId}`,
-  );
-  return started;
+  return startRecordedRefresh(deps, task, { ...task.group.preferences, SkipMatching: true }, (started) => ({
+    reason: `follow-up instance refresh ${started.refreshId} (SkipMatching) for instances launched from the old version meanwhile: ${instanceIds.join(", ")}`,
+    details: { refreshId: started.refreshId, followUpOf: task.refresh?.refreshId, instanceIds },
+  }));
 }
 
 /** Releases the lock (only ours) and states the group's result for the wave verdict. */
