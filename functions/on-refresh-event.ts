@@ -1,7 +1,5 @@
-import type { Logger } from "@aws-lambda-powertools/logger";
 import { dynamo, sns } from "../src/aws/client-factories.js";
-import type { PhoenixDeps } from "../src/deps.js";
-import { deployedHandler, functionLogger, type LambdaHandler, lambdaHandler } from "../src/lambda.js";
+import { deployedHandler, functionHandler } from "../src/lambda.js";
 import { groupSubject, ROLLOUT_ACTOR } from "../src/rollout/aws/image-marks.js";
 import { findPhoenixRefresh } from "../src/rollout/aws/refresh.js";
 import * as z from "../src/validation/zod.js";
@@ -33,52 +31,52 @@ export type OnRefreshEventResult =
   | { status: "rejected"; error: string }
   | { status: "observed"; phoenix: boolean; group: string; refreshId: string; event: string };
 
-export function createOnRefreshEventHandler(
-  deps: PhoenixDeps,
-  options: { logger?: Logger } = {},
-): LambdaHandler<unknown, OnRefreshEventResult> {
-  const logger = options.logger ?? functionLogger("on-refresh-event");
-  return lambdaHandler(logger, async (event: unknown) => {
-    const parsed = refreshEventSchema.safeParse(event);
-    if (!parsed.success) {
-      const error = parsed.error.issues.map((i) => `${i.path.join(".") || "event"}: ${i.message}`).join("; ");
-      logger.error(`not an instance refresh event: ${error}`, { error });
-      return { status: "rejected", error };
-    }
-    const { detail } = parsed.data;
-    const what = parsed.data["detail-type"].slice(DETAIL_TYPE_PREFIX.length);
-    const group = detail.AutoScalingGroupName;
-    const refreshId = detail.InstanceRefreshId;
-    const record = await findPhoenixRefresh(deps, group, refreshId);
-    if (record === undefined) {
-      logger.info(`refresh ${refreshId} of ${group} ${what}: not started by Phoenix`, {
+export const createOnRefreshEventHandler = functionHandler(
+  "on-refresh-event",
+  (deps, logger) =>
+    async (event: unknown): Promise<OnRefreshEventResult> => {
+      const parsed = refreshEventSchema.safeParse(event);
+      if (!parsed.success) {
+        const error = parsed.error.issues
+          .map((i) => `${i.path.join(".") || "event"}: ${i.message}`)
+          .join("; ");
+        logger.error(`not an instance refresh event: ${error}`, { error });
+        return { status: "rejected", error };
+      }
+      const { detail } = parsed.data;
+      const what = parsed.data["detail-type"].slice(DETAIL_TYPE_PREFIX.length);
+      const group = detail.AutoScalingGroupName;
+      const refreshId = detail.InstanceRefreshId;
+      const record = await findPhoenixRefresh(deps, group, refreshId);
+      if (record === undefined) {
+        logger.info(`refresh ${refreshId} of ${group} ${what}: not started by Phoenix`, {
+          group,
+          refreshId,
+          event: what,
+        });
+        return { status: "observed", phoenix: false, group, refreshId, event: what };
+      }
+      await deps.audit.write(
+        {
+          subject: groupSubject(group),
+          action: "refresh-event",
+          outcome: "ok",
+          actor: ROLLOUT_ACTOR,
+          execution: record.execution,
+          imageId: record.imageId,
+          reason: `instance refresh ${refreshId} ${what}`,
+          details: { refreshId, event: what, detail },
+        },
+        `refresh-event#${refreshId}#${parsed.data.id ?? what}`,
+      );
+      logger.info(`refresh ${refreshId} of ${group} ${what}`, {
         group,
         refreshId,
         event: what,
-      });
-      return { status: "observed", phoenix: false, group, refreshId, event: what };
-    }
-    await deps.audit.write(
-      {
-        subject: groupSubject(group),
-        action: "refresh-event",
-        outcome: "ok",
-        actor: ROLLOUT_ACTOR,
         execution: record.execution,
-        imageId: record.imageId,
-        reason: `instance refresh ${refreshId} ${what}`,
-        details: { refreshId, event: what, detail },
-      },
-      `refresh-event#${refreshId}#${parsed.data.id ?? what}`,
-    );
-    logger.info(`refresh ${refreshId} of ${group} ${what}`, {
-      group,
-      refreshId,
-      event: what,
-      execution: record.execution,
-    });
-    return { status: "observed", phoenix: true, group, refreshId, event: what };
-  });
-}
+      });
+      return { status: "observed", phoenix: true, group, refreshId, event: what };
+    },
+);
 
 export const handler = deployedHandler(createOnRefreshEventHandler, CLIENTS);

@@ -1,12 +1,6 @@
 import { dynamo, ec2, sns } from "../src/aws/client-factories.js";
 import type { PhoenixDeps } from "../src/deps.js";
-import {
-  deployedHandler,
-  functionLogger,
-  type HandlerOptions,
-  type LambdaHandler,
-  lambdaHandler,
-} from "../src/lambda.js";
+import { deployedHandler, functionHandler } from "../src/lambda.js";
 import { InvalidStepInputError } from "../src/rollout/aws/errors.js";
 import type { PlanStepOutput, WaveStart, WaveVerdict } from "../src/rollout/workflow/contract.js";
 import {
@@ -36,22 +30,20 @@ export type RolloutFinishEvent = {
 };
 
 /** Rollout workflow, its last Task on every path: record, audit, notify. */
-export function createRolloutFinishHandler(
-  deps: PhoenixDeps,
-  options: HandlerOptions = {},
-): LambdaHandler<RolloutFinishEvent, FinishResult> {
-  const logger = options.logger ?? functionLogger("rollout-finish");
-  return lambdaHandler(logger, async (event: RolloutFinishEvent) => {
-    const state = event?.state ?? {};
-    const result = await finish(deps, event.step, state, event.execution);
-    logger.info("rollout ended", {
-      status: result.status,
-      cause: result.cause,
-      execution: state.rollout?.execution ?? event.execution,
-    });
-    return result;
-  });
-}
+export const createRolloutFinishHandler = functionHandler(
+  "rollout-finish",
+  (deps, logger) =>
+    async (event: RolloutFinishEvent): Promise<FinishResult> => {
+      const state = event?.state ?? {};
+      const result = await finish(deps, event.step, state, event.execution);
+      logger.info("rollout ended", {
+        status: result.status,
+        cause: result.cause,
+        execution: state.rollout?.execution ?? event.execution,
+      });
+      return result;
+    },
+);
 
 async function finish(
   deps: PhoenixDeps,

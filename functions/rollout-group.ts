@@ -1,12 +1,5 @@
 import { autoScaling, dynamo, ec2, sns } from "../src/aws/client-factories.js";
-import type { PhoenixDeps } from "../src/deps.js";
-import {
-  deployedHandler,
-  functionLogger,
-  type HandlerOptions,
-  type LambdaHandler,
-  lambdaHandler,
-} from "../src/lambda.js";
+import { deployedHandler, functionHandler } from "../src/lambda.js";
 import { InvalidStepInputError, isWaiting } from "../src/rollout/aws/errors.js";
 import type { GroupResult, GroupTask } from "../src/rollout/workflow/contract.js";
 import {
@@ -30,14 +23,10 @@ export type RolloutGroupEvent = { step: GroupStep; task: unknown };
  * Rollout workflow, one group's branch (every Task inside the RefreshGroups Map). Each step
  * returns the task with its own result added; release and abandon return the group's result.
  */
-export function createRolloutGroupHandler(
-  deps: PhoenixDeps,
-  options: HandlerOptions = {},
-): LambdaHandler<RolloutGroupEvent, GroupTask | GroupResult> {
-  const logger = options.logger ?? functionLogger("rollout-group");
-  return lambdaHandler(
-    logger,
-    async (event: RolloutGroupEvent) => {
+export const createRolloutGroupHandler = functionHandler(
+  "rollout-group",
+  (deps, logger) =>
+    async (event: RolloutGroupEvent): Promise<GroupTask | GroupResult> => {
       const task = parseGroupTask(event?.task);
       const context = {
         execution: task.execution,
@@ -84,8 +73,7 @@ export function createRolloutGroupHandler(
           throw new InvalidStepInputError(`rollout-group: unknown step ${JSON.stringify(event.step)}`);
       }
     },
-    { expected: isWaiting },
-  );
-}
+  { expected: isWaiting },
+);
 
 export const handler = deployedHandler(createRolloutGroupHandler, CLIENTS);

@@ -1,12 +1,5 @@
 import { autoScaling, dynamo, ec2, kms, sfn, sns } from "../src/aws/client-factories.js";
-import type { PhoenixDeps } from "../src/deps.js";
-import {
-  deployedHandler,
-  functionLogger,
-  type HandlerOptions,
-  type LambdaHandler,
-  lambdaHandler,
-} from "../src/lambda.js";
+import { deployedHandler, functionHandler } from "../src/lambda.js";
 import type { PlanStepOutput } from "../src/rollout/workflow/contract.js";
 import { type PlanStepInput, planStep } from "../src/rollout/workflow/plan-step.js";
 
@@ -14,22 +7,20 @@ import { type PlanStepInput, planStep } from "../src/rollout/workflow/plan-step.
 export const CLIENTS = { autoScaling, dynamo, ec2, kms, sfn, sns };
 
 /** Rollout workflow, first state (Plan): gate, supersede, plan, announce. See workflows/ROLLOUT.md. */
-export function createRolloutPlanHandler(
-  deps: PhoenixDeps,
-  options: HandlerOptions = {},
-): LambdaHandler<PlanStepInput, PlanStepOutput> {
-  const logger = options.logger ?? functionLogger("rollout-plan");
-  return lambdaHandler(logger, async (event: PlanStepInput) => {
-    const output = await planStep(deps, event);
-    logger.info("planned", {
-      execution: event.execution,
-      outcome: output.rollout.outcome,
-      reason: output.rollout.reason,
-      imageId: output.rollout.imageId,
-      family: output.rollout.family,
-    });
-    return output;
-  });
-}
+export const createRolloutPlanHandler = functionHandler(
+  "rollout-plan",
+  (deps, logger) =>
+    async (event: PlanStepInput): Promise<PlanStepOutput> => {
+      const output = await planStep(deps, event);
+      logger.info("planned", {
+        execution: event.execution,
+        outcome: output.rollout.outcome,
+        reason: output.rollout.reason,
+        imageId: output.rollout.imageId,
+        family: output.rollout.family,
+      });
+      return output;
+    },
+);
 
 export const handler = deployedHandler(createRolloutPlanHandler, CLIENTS);

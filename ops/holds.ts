@@ -1,5 +1,5 @@
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { type HoldItem } from "../src/containment/aws/hold-records.js";
+import type { HoldItem } from "../src/containment/aws/hold-records.js";
 import type { Connection } from "./connect.js";
 
 /**

@@ -57,6 +57,22 @@ export function lambdaHandler<E, R>(
   return (event, context) => wrapped(event, context) as Promise<R>;
 }
 
+/**
+ * A function's handler factory, `create<Name>Handler(deps, {logger?})`: the deployed handler gets
+ * deps from its environment (deployedHandler), the local cloud and tests give their own. `work`
+ * gets the deps and the function's logger and returns what one invocation does.
+ */
+export function functionHandler<E, R>(
+  fn: string,
+  work: (deps: PhoenixDeps, logger: Logger) => (event: E) => Promise<R>,
+  wrap: WrapOptions = {},
+): (deps: PhoenixDeps, options?: HandlerOptions) => LambdaHandler<E, R> {
+  return (deps, options = {}) => {
+    const logger = options.logger ?? functionLogger(fn);
+    return lambdaHandler(logger, work(deps, logger), wrap);
+  };
+}
+
 /** A handler whose dependencies are built on first use (cold start), not at import. */
 export function lazyHandler<E, R>(build: () => LambdaHandler<E, R>): LambdaHandler<E, R> {
   let built: LambdaHandler<E, R> | undefined;

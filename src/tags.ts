@@ -7,7 +7,7 @@ export const TAG_MANAGED = "phoenix:managed";
 /**
  * On an IAM role: a fleet role, the role of the instance profiles the fleet's launch templates
  * use. Phoenix may pass it to EC2 (a refresh launches with it) and write its credential
- * revocation on it (containment); no other role (src/iam/scopes.ts).
+ * revocation on it (containment); no other role (build/iam/scopes.ts).
  */
 export const TAG_FLEET_ROLE = "phoenix:fleet-role";
 export const TAG_IMAGE_FAMILY = "phoenix:image-family";
@@ -40,7 +40,7 @@ export const BLOCKING_IMAGE_STATUSES: readonly string[] = [IMAGE_STATUS_REJECTED
  * The one value of the tags that grant Phoenix something through IAM (`phoenix:managed` on a
  * group, `phoenix:fleet-role` on a role). IAM compares tag values case-sensitively
  * (`StringEquals "true"` does not match "True"), so the code holds them to the same rule as the
- * policy: exactly "true", nothing else (src/iam/scopes.ts conditions on this very constant).
+ * policy: exactly "true", nothing else (build/iam/scopes.ts conditions on this very constant).
  */
 export const GRANTING_TAG_VALUE = "true";
 

@@ -2,7 +2,7 @@
  * The account, region and partition being deployed to, as one Output, and the IAM policy
  * context (every ARN Phoenix's policies name) built from it.
  */
-import { type PolicyContext, policyContext } from "../src/iam/context";
+import { type PolicyContext, policyContext } from "../build/iam/context";
 import type { DeployConfig } from "./config";
 
 export function deployedPolicyContext(config: DeployConfig): $util.Output<PolicyContext> {

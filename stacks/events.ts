@@ -13,10 +13,11 @@
  * Every rule target also names the event DLQ: an event EventBridge itself cannot hand to its
  * target (queue or function) after its retries lands there instead of being dropped.
  */
+
+import { eventBufferDeadLetterName, eventBufferName, eventDeadLetterQueueName } from "../build/iam/context";
 import type { PhoenixFunction } from "../src/catalog";
 import { phoenixEventRules } from "../src/events/rules";
 import { BUFFERED_TARGET_NAMES, type BufferedTargetName, EVENT_TARGETS } from "../src/events/targets";
-import { eventBufferDeadLetterName, eventBufferName, eventDeadLetterQueueName } from "../src/iam/context";
 import type { Policy } from "../src/policy/index";
 import type { PhoenixFunctions } from "./functions";
 import { sizingOf } from "./functions";
@@ -59,7 +60,7 @@ function allowRulesToSend(id: string, queue: aws.sqs.Queue, ruleArns: $util.Outp
   });
 }
 
-/** A buffered target's queue and DLQ, named as src/iam/context.ts scopes them. */
+/** A buffered target's queue and DLQ, named as build/iam/context.ts scopes them. */
 function buffer(target: BufferedTargetName, stage: string): EventBuffer {
   const { delivery } = EVENT_TARGETS[target];
   const id = pascal(delivery.queue);
@@ -153,7 +154,7 @@ export function events(input: { policy: Policy; functions: PhoenixFunctions }): 
   allowRulesToSend("EventDlqPolicy", eventDeadLetters, dlqSources);
 
   // Direct targets run asynchronously: after Lambda's own retries, the event goes to the DLQ
-  // (the function's role may send there: src/iam/policy.ts, PlatformAsyncFailureDestination).
+  // (the function's role may send there: build/iam/policy.ts, PlatformAsyncFailureDestination).
   for (const target of Object.values(EVENT_TARGETS)) {
     if (target.delivery.kind !== "direct") continue;
     new aws.lambda.FunctionEventInvokeConfig(`${pascal(target.function)}AsyncFailures`, {

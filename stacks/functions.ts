@@ -1,11 +1,12 @@
 /**
  * One Lambda function per entry point under functions/ (src/catalog.ts), bundled by SST's
- * esbuild, each with exactly the IAM statements src/iam derives from its code.
+ * esbuild, each with exactly the IAM statements build/iam derives from its code.
  */
+
+import { deployedFunctionName, type PolicyContext } from "../build/iam/context";
+import { functionPolicy, type PolicyStatement } from "../build/iam/policy";
+import type { ReadSource } from "../build/iam/used-actions";
 import { PHOENIX_FUNCTIONS, type PhoenixFunction } from "../src/catalog";
-import { deployedFunctionName, type PolicyContext } from "../src/iam/context";
-import { functionPolicy, type PolicyStatement } from "../src/iam/policy";
-import type { ReadSource } from "../src/iam/used-actions";
 import type { Policy } from "../src/policy/index";
 import { resourceNames, resourcesToEnv } from "../src/resources";
 

@@ -1,10 +1,10 @@
 /**
- * The repository's files, for the IAM derivation (src/iam) that reads the functions' code at
+ * The repository's files, for the IAM derivation (build/iam) that reads the functions' code at
  * deploy time. `sst deploy` runs sst.config.ts from the app's root.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ReadSource } from "../src/iam/used-actions";
+import type { ReadSource } from "../build/iam/used-actions";
 
 export function repositoryRoot(): string {
   const root = process.cwd();

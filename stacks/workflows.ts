@@ -1,13 +1,14 @@
 /**
  * The state machines from workflows/*.asl.json: Standard type (long waits, exactly-once
  * semantics, deterministic execution names), function ARNs substituted for the `${Fn…}`
- * placeholders, execution logs to CloudWatch, and a role with the statements src/iam derives
+ * placeholders, execution logs to CloudWatch, and a role with the statements build/iam derives
  * from the ASL.
  */
+
+import type { PolicyContext } from "../build/iam/context";
+import { policyDocument, stateMachinePolicy } from "../build/iam/policy";
+import type { ReadSource } from "../build/iam/used-actions";
 import { PHOENIX_STATE_MACHINES, type PhoenixStateMachine, renderStateMachine } from "../src/catalog";
-import type { PolicyContext } from "../src/iam/context";
-import { policyDocument, stateMachinePolicy } from "../src/iam/policy";
-import type { ReadSource } from "../src/iam/used-actions";
 import { resourceNames } from "../src/resources";
 
 export type PhoenixStateMachines = Record<PhoenixStateMachine, aws.sfn.StateMachine>;

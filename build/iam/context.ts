@@ -2,9 +2,9 @@
  * The ARNs the policies are scoped to, built from fixed, stage-aware names, so that the policy
  * of every function can be computed before anything exists (at deploy, and offline in tests).
  */
-import type { PhoenixFunction, PhoenixStateMachine } from "../catalog.js";
-import type { Policy } from "../policy/index.js";
-import { resourceNames } from "../resources.js";
+import type { PhoenixFunction, PhoenixStateMachine } from "../../src/catalog.js";
+import type { Policy } from "../../src/policy/index.js";
+import { resourceNames } from "../../src/resources.js";
 
 export interface Account {
   partition: string;

@@ -7,11 +7,11 @@
  * handler polling its queue, a state machine delivering its logs): not derived from code, and
  * kept apart so the code-derived set can be compared exactly.
  */
-import type { PhoenixFunction, PhoenixStateMachine } from "../catalog.js";
-import { EVENT_TARGETS } from "../events/targets.js";
+import type { PhoenixFunction, PhoenixStateMachine } from "../../src/catalog.js";
+import { EVENT_TARGETS } from "../../src/events/targets.js";
+import type { TagWrite } from "../../src/iam/tag-writes.js";
 import type { PolicyContext } from "./context.js";
 import { type IamCondition, SCOPE_RULES } from "./scopes.js";
-import type { TagWrite } from "./tag-writes.js";
 import { type ReadSource, stateMachineUses, usedActionsOfFunction } from "./used-actions.js";
 
 export interface PolicyStatement {
@@ -28,7 +28,7 @@ export interface PolicyStatement {
 
 export class UnscopedActionError extends Error {
   constructor(action: string, where: string) {
-    super(`${where}: no scope for ${action}; add one to src/iam/scopes.ts (never a bare "*")`);
+    super(`${where}: no scope for ${action}; add one to build/iam/scopes.ts (never a bare "*")`);
     this.name = "UnscopedActionError";
   }
 }

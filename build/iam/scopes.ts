@@ -21,6 +21,7 @@
  * explicit Deny (`effect`), which no Allow can override: never a Phoenix or administrative role.
  */
 
+import type { TaggedResourceType, TagWrite } from "../../src/iam/tag-writes.js";
 import {
   TAG_CONTAINMENT as CONTAINMENT_TAG,
   TAG_FLEET_ROLE as FLEET_ROLE_TAG,
@@ -28,9 +29,8 @@ import {
   TAG_MANAGED as MANAGED_TAG,
   TAG_QUARANTINE as QUARANTINE_TAG,
   TAG_ROLE as ROLE_TAG,
-} from "../tags.js";
+} from "../../src/tags.js";
 import type { PolicyContext } from "./context.js";
-import type { TaggedResourceType, TagWrite } from "./tag-writes.js";
 
 export interface IamCondition {
   test: string;
@@ -429,7 +429,7 @@ export const SCOPE_RULES: Record<string, ScopeRule> = {
 
   // --- state machines
   "lambda:InvokeFunction": () => {
-    throw new Error("lambda:InvokeFunction is scoped per state machine (src/iam/policy.ts)");
+    throw new Error("lambda:InvokeFunction is scoped per state machine (build/iam/policy.ts)");
   },
 };
 

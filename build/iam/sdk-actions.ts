@@ -100,7 +100,7 @@ export const DEPENDENT_ACTIONS: Record<string, { actions: string[]; why: string 
 export class UnmappedCommandError extends Error {
   constructor(where: string, pkg: string, command: string) {
     super(
-      `${where}: no IAM mapping for ${command} from ${pkg}; add it to src/iam/sdk-actions.ts so its permission is granted`,
+      `${where}: no IAM mapping for ${command} from ${pkg}; add it to build/iam/sdk-actions.ts so its permission is granted`,
     );
     this.name = "UnmappedCommandError";
   }

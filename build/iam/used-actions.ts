@@ -3,13 +3,13 @@
  * the deployed policies follow the code instead of a list kept by hand beside it.
  *
  * Functions: start from every export of functions/<name>.ts and follow what is reachable:
- * within a module, from a top-level declaration to the declarations and imports its text
- * mentions; across modules, from an imported name to that module's declaration of it (re-exports
+ * within a module, from a top-level declaration to the declarations and imports its code
+ * mentions (source-scan.ts reads the syntax tree, so formatting and comments do not matter); across modules, from an imported name to that module's declaration of it (re-exports
  * followed). `import type` and all-`type` lists are erased by the compiler and not followed.
  * Every `new XxxCommand(` of an AWS SDK v3 package inside a reachable declaration counts; each
  * maps to its IAM action(s) (sdk-actions.ts), plus the actions AWS checks on the caller's behalf.
  * The tag writes a function reaches (`declareTagWrite` declarations next to the calls,
- * tag-writes.ts) are collected too: ec2:CreateTags is granted for exactly those keys and resource
+ * src/iam/tag-writes.ts) are collected too: ec2:CreateTags is granted for exactly those keys and resource
  * types, and a tag list not built from a declaration is refused.
  *
  * Granularity is the top-level declaration: a factory that returns an object of methods (the
@@ -23,16 +23,17 @@
  * Pure: file access comes in as `read`, so the stack (at deploy) and the tests (offline) run
  * the same derivation.
  */
-import { PHOENIX_FUNCTIONS, type PhoenixFunction, placeholderOf } from "../catalog.js";
+import { PHOENIX_FUNCTIONS, type PhoenixFunction, placeholderOf } from "../../src/catalog.js";
+import type { CreatingAction, TaggedResourceType, TagWrite } from "../../src/iam/tag-writes.js";
 import { actionsOfCommand, withDependents } from "./sdk-actions.js";
 import {
-  commandsIn,
   type ModuleModel,
-  mentionedIdentifiers,
+  type ModuleReference,
   parseModule,
-  transactKindsIn,
+  type StringExpression,
+  type TagDeclarationSyntax,
+  type TopLevelChunk,
 } from "./source-scan.js";
-import type { CreatingAction, TaggedResourceType, TagWrite } from "./tag-writes.js";
 
 /** Reads a file by its path relative to the repository root; undefined when it does not exist. */
 export type ReadSource = (repoPath: string) => string | undefined;
@@ -68,31 +69,42 @@ function joinPath(dir: string, relative: string): string {
 const dirOf = (path: string) => path.slice(0, Math.max(0, path.lastIndexOf("/")));
 
 /** A relative specifier as NodeNext writes it (`./x.js`) resolved to the .ts file on disk. */
-function resolveModule(from: string, specifier: string, read: ReadSource): string {
-  const joined = joinPath(dirOf(from), specifier);
+function resolveModule(from: string, reference: ModuleReference, read: ReadSource): string {
+  const joined = joinPath(dirOf(from), reference.specifier);
   const candidates = joined.endsWith(".js")
     ? [`${joined.slice(0, -3)}.ts`, joined]
     : [joined, `${joined}.ts`, `${joined}/index.ts`];
   for (const candidate of candidates) if (read(candidate) !== undefined) return candidate;
-  throw new Error(`${from}: cannot resolve import "${specifier}" (tried ${candidates.join(", ")})`);
+  throw new Error(
+    `${from}:${reference.line}: cannot resolve import "${reference.specifier}" (tried ${candidates.join(", ")})`,
+  );
 }
 
 const ALL = "*";
 
 type ModelOf = (path: string) => ModuleModel;
 
+// Parsing is the scan's cost, and every function reaches much the same modules: a module is
+// parsed once per process for as long as its text stays the same (the model depends on nothing
+// else).
+const parsed = new Map<string, { source: string; model: ModuleModel }>();
+
 function moduleLoader(read: ReadSource): ModelOf {
-  const models = new Map<string, ModuleModel>();
   return (path) => {
-    let model = models.get(path);
-    if (!model) {
-      const source = read(path);
-      if (source === undefined) throw new Error(`${path}: not found`);
-      model = parseModule(path, source);
-      models.set(path, model);
-    }
+    const source = read(path);
+    if (source === undefined) throw new Error(`${path}: not found`);
+    const cached = parsed.get(path);
+    if (cached?.source === source) return cached.model;
+    const model = parseModule(path, source);
+    parsed.set(path, { source, model });
     return model;
   };
+}
+
+/** The first problem of a reached chunk: the scan cannot say what it sends, so it refuses it. */
+function refuseProblems(chunk: TopLevelChunk) {
+  const [problem] = chunk.problems;
+  if (problem !== undefined) throw new Error(problem);
 }
 
 /**
@@ -104,10 +116,10 @@ function reachableChunks(entry: string, read: ReadSource, modelOf: ModelOf): Map
   const requested = new Set<string>();
   const pending: [path: string, name: string][] = [[entry, ALL]];
 
-  const follow = (model: ModuleModel, specifier: string, name: string) => {
+  const follow = (model: ModuleModel, reference: ModuleReference, name: string) => {
     // Packages (the SDK, middy, zod…) are not Phoenix's code; AWS calls they make on Phoenix's
     // behalf go through commands Phoenix constructs, which the scan sees.
-    if (specifier.startsWith(".")) pending.push([resolveModule(model.path, specifier, read), name]);
+    if (reference.specifier.startsWith(".")) pending.push([resolveModule(model.path, reference, read), name]);
   };
 
   while (pending.length > 0) {
@@ -124,15 +136,14 @@ function reachableChunks(entry: string, read: ReadSource, modelOf: ModelOf): Map
       model.chunks.forEach((chunk, index) => {
         if (chunk.names.length === 0) pending.push([path, `#${index}`]);
       });
-      for (const specifier of model.wholeImports) follow(model, specifier, ALL);
+      for (const reference of model.wholeImports) follow(model, reference, ALL);
     }
 
     const start: number[] = [];
     if (name === ALL) {
       for (let index = 0; index < model.chunks.length; index++) start.push(index);
-      for (const [exported, binding] of model.reexports)
-        follow(model, binding.specifier, binding.imported || exported);
-      for (const specifier of model.starExports) follow(model, specifier, ALL);
+      for (const [exported, binding] of model.reexports) follow(model, binding, binding.imported || exported);
+      for (const reference of model.starExports) follow(model, reference, ALL);
     } else if (name.startsWith("#")) {
       start.push(Number(name.slice(1)));
     } else {
@@ -141,19 +152,19 @@ function reachableChunks(entry: string, read: ReadSource, modelOf: ModelOf): Map
       const reexport = model.reexports.get(name);
       const imported = model.imports.get(local);
       if (index >= 0) start.push(index);
-      else if (reexport) follow(model, reexport.specifier, reexport.imported);
-      else if (imported) follow(model, imported.specifier, imported.imported);
-      else for (const specifier of model.starExports) follow(model, specifier, name);
+      else if (reexport) follow(model, reexport, reexport.imported);
+      else if (imported) follow(model, imported, imported.imported);
+      else for (const reference of model.starExports) follow(model, reference, name);
     }
 
     for (const index of start) {
       if (chunks.has(index)) continue;
       chunks.add(index);
-      for (const identifier of mentionedIdentifiers(model.chunks[index]?.text ?? "")) {
+      for (const identifier of model.chunks[index]?.identifiers ?? []) {
         const sibling = model.chunks.findIndex((chunk) => chunk.names.includes(identifier));
         if (sibling >= 0 && sibling !== index) pending.push([path, `#${sibling}`]);
         const binding = model.imports.get(identifier);
-        if (binding) follow(model, binding.specifier, binding.imported);
+        if (binding) follow(model, binding, binding.imported);
       }
     }
   }
@@ -172,21 +183,19 @@ export function usedActionsOfFunction(name: PhoenixFunction, read: ReadSource): 
   const provenance: Record<string, string[]> = {};
   const tagWrites: DerivedTagWrite[] = [];
   for (const [model, indexes] of reached) {
-    const sorted = [...indexes].sort((a, b) => a - b);
-    const texts = sorted.map((index) => model.chunks[index]?.text ?? "");
+    const chunks = [...indexes].sort((a, b) => a - b).flatMap((index) => model.chunks[index] ?? []);
+    for (const chunk of chunks) refuseProblems(chunk);
     // The items of a transaction may be built in a helper next to the send: take the kinds
     // written anywhere in the module's reachable code.
-    const transactKinds = transactKindsIn(texts.join("\n"));
-    sorted.forEach((index, i) => {
-      const chunk = model.chunks[index];
-      const text = texts[i] ?? "";
-      if (chunk && TAG_DECLARATION.test(text)) {
-        tagWrites.push(parseTagWrite(model, chunk.names[0] ?? "?", text, read, modelOf));
+    const transactKinds = new Set(chunks.flatMap((chunk) => [...chunk.transactKinds]));
+    for (const chunk of chunks) {
+      if (chunk.tagDeclaration) {
+        tagWrites.push(parseTagWrite(model, chunk.names[0] ?? "?", chunk.tagDeclaration, read, modelOf));
       }
-    });
-    for (const text of texts) {
-      checkTagWrites(model, text, read, modelOf);
-      for (const use of commandsIn(model, text)) {
+    }
+    for (const chunk of chunks) {
+      checkTagWrites(model, chunk, read, modelOf);
+      for (const use of chunk.commands) {
         for (const action of actionsOfCommand(use.pkg, use.command, transactKinds, model.path)) {
           addUse(provenance, action, `${model.path}: ${use.command}`);
         }
@@ -195,7 +204,7 @@ export function usedActionsOfFunction(name: PhoenixFunction, read: ReadSource): 
   }
   const direct = Object.keys(provenance);
   for (const action of withDependents(direct)) {
-    if (!direct.includes(action)) addUse(provenance, action, "dependent action (src/iam/sdk-actions.ts)");
+    if (!direct.includes(action)) addUse(provenance, action, "dependent action (build/iam/sdk-actions.ts)");
   }
   return {
     actions: Object.keys(provenance).sort(),
@@ -210,7 +219,6 @@ export function usedActionsOfFunction(name: PhoenixFunction, read: ReadSource): 
 // (src/iam/tag-writes.ts); the scan reads the declarations it reaches, and refuses a tag list
 // built any other way, since the CreateTags grant would not cover it.
 
-const TAG_DECLARATION = /=\s*declareTagWrite\s*\(/;
 const TAGGED_RESOURCES: readonly TaggedResourceType[] = ["instance", "security-group", "snapshot", "image"];
 const CREATING_ACTIONS: readonly CreatingAction[] = ["CreateSecurityGroup", "CreateSnapshot"];
 
@@ -223,59 +231,69 @@ export class UndeclaredTagWriteError extends Error {
   }
 }
 
+const describe = (expression: StringExpression) =>
+  expression.kind === "string"
+    ? JSON.stringify(expression.value)
+    : expression.kind === "identifier"
+      ? expression.name
+      : expression.text;
+
 /** The string a constant names: a literal, or an identifier of a `const` (followed across imports). */
 function resolveString(
   model: ModuleModel,
-  expression: string,
+  expression: StringExpression,
   read: ReadSource,
   modelOf: ModelOf,
   depth = 0,
 ): string {
-  const text = expression.trim();
-  const literal = text.match(/^(["'])([^"']*)\1$/);
-  if (literal) return literal[2] as string;
-  if (depth > 10 || !/^[A-Za-z_$][\w$]*$/.test(text)) {
-    throw new UndeclaredTagWriteError(model.path, `tag key ${text} is not a string literal or constant`);
-  }
-  const chunk = model.chunks.find((c) => c.names.includes(text));
-  if (chunk) {
-    const value = chunk.text.match(
-      new RegExp(`\\bconst\\s+${text.replace(/\$/g, "\\$")}\\s*(?::[^=]+)?=\\s*([^;\\n]+)`),
+  if (expression.kind === "string") return expression.value;
+  if (depth > 10 || expression.kind === "other") {
+    throw new UndeclaredTagWriteError(
+      model.path,
+      `tag key ${describe(expression)} is not a string literal or constant`,
     );
-    if (!value) throw new UndeclaredTagWriteError(model.path, `tag key ${text} is not a constant`);
-    return resolveString(model, value[1] as string, read, modelOf, depth + 1);
   }
-  const binding = model.imports.get(text) ?? model.reexports.get(text);
+  const name = expression.name;
+  if (model.chunks.some((c) => c.names.includes(name))) {
+    const value = model.constants.get(name);
+    if (!value) throw new UndeclaredTagWriteError(model.path, `tag key ${name} is not a constant`);
+    return resolveString(model, value, read, modelOf, depth + 1);
+  }
+  const binding = model.imports.get(name) ?? model.reexports.get(name);
   if (binding?.specifier.startsWith(".")) {
-    const target = modelOf(resolveModule(model.path, binding.specifier, read));
+    const target = modelOf(resolveModule(model.path, binding, read));
     const local = target.exportAliases.get(binding.imported) ?? binding.imported;
-    return resolveString(target, local, read, modelOf, depth + 1);
+    return resolveString(target, { kind: "identifier", name: local }, read, modelOf, depth + 1);
   }
-  throw new UndeclaredTagWriteError(model.path, `cannot resolve the tag key ${text}`);
+  throw new UndeclaredTagWriteError(model.path, `cannot resolve the tag key ${name}`);
 }
 
 function parseTagWrite(
   model: ModuleModel,
   name: string,
-  text: string,
+  syntax: TagDeclarationSyntax,
   read: ReadSource,
   modelOf: ModelOf,
 ): DerivedTagWrite {
   const where = `${model.path}: ${name}`;
-  const resource = text.match(/\bresource\s*:\s*["']([\w-]+)["']/)?.[1] as TaggedResourceType | undefined;
-  const atCreation = text.match(/\batCreation\s*:\s*["'](\w+)["']/)?.[1] as CreatingAction | undefined;
-  const keyList = text.match(/\bkeys\s*:\s*\[([^\]]*)\]/)?.[1];
+  const at = `${model.path}:${syntax.line}: ${name}`;
+  const [unexpected] = syntax.unexpected;
+  if (unexpected !== undefined)
+    throw new UndeclaredTagWriteError(
+      at,
+      `the scan reads only resource, keys and atCreation, not ${unexpected}`,
+    );
+  const literal = (expression: StringExpression | undefined) =>
+    expression?.kind === "string" ? expression.value : undefined;
+  const resource = literal(syntax.resource) as TaggedResourceType | undefined;
+  const atCreation = literal(syntax.atCreation) as CreatingAction | undefined;
   if (!resource || !TAGGED_RESOURCES.includes(resource))
-    throw new UndeclaredTagWriteError(where, `resource must be one of ${TAGGED_RESOURCES.join(", ")}`);
-  if (atCreation !== undefined && !CREATING_ACTIONS.includes(atCreation))
-    throw new UndeclaredTagWriteError(where, `atCreation must be one of ${CREATING_ACTIONS.join(", ")}`);
-  if (keyList === undefined) throw new UndeclaredTagWriteError(where, "no keys: [...] list");
-  const keys = keyList
-    .split(",")
-    .map((key) => key.trim())
-    .filter((key) => key.length > 0)
-    .map((key) => resolveString(model, key, read, modelOf));
-  if (keys.length === 0) throw new UndeclaredTagWriteError(where, "an empty keys list");
+    throw new UndeclaredTagWriteError(at, `resource must be one of ${TAGGED_RESOURCES.join(", ")}`);
+  if (syntax.atCreation !== undefined && (atCreation === undefined || !CREATING_ACTIONS.includes(atCreation)))
+    throw new UndeclaredTagWriteError(at, `atCreation must be one of ${CREATING_ACTIONS.join(", ")}`);
+  if (syntax.keys === undefined) throw new UndeclaredTagWriteError(at, "no keys: [...] list");
+  const keys = syntax.keys.map((key) => resolveString(model, key, read, modelOf));
+  if (keys.length === 0) throw new UndeclaredTagWriteError(at, "an empty keys list");
   return { resource, keys, ...(atCreation ? { atCreation } : {}), declaredIn: where };
 }
 
@@ -287,10 +305,10 @@ function isTagDeclaration(
   modelOf: ModelOf,
 ): boolean {
   const chunk = model.chunks.find((c) => c.names.includes(identifier));
-  if (chunk) return TAG_DECLARATION.test(chunk.text);
+  if (chunk) return chunk.tagDeclaration !== undefined;
   const binding = model.imports.get(identifier);
   if (!binding?.specifier.startsWith(".")) return false;
-  const target = modelOf(resolveModule(model.path, binding.specifier, read));
+  const target = modelOf(resolveModule(model.path, binding, read));
   return isTagDeclaration(
     target,
     target.exportAliases.get(binding.imported) ?? binding.imported,
@@ -300,34 +318,27 @@ function isTagDeclaration(
 }
 
 /** A chunk that writes tags must build every tag list from a declaration. */
-function checkTagWrites(model: ModuleModel, text: string, read: ReadSource, modelOf: ModelOf) {
-  const createsTags = commandsIn(model, text).some((use) => use.command === "CreateTagsCommand");
-  const specifies = /\bTagSpecifications\s*:/.test(text);
-  if (!createsTags && !specifies) return;
+function checkTagWrites(model: ModuleModel, chunk: TopLevelChunk, read: ReadSource, modelOf: ModelOf) {
+  const createTags = chunk.commands.filter((use) => use.command === "CreateTagsCommand");
+  const specifies = chunk.tagLists.some((list) => list.property === "TagSpecifications");
+  if (createTags.length === 0 && !specifies) return;
+  const hidden = createTags.find((use) => !use.tagsVisible);
+  if (hidden)
+    throw new UndeclaredTagWriteError(
+      `${model.path}:${hidden.line}`,
+      "a CreateTagsCommand whose Tags the scan cannot see",
+    );
   const used: string[] = [];
-  const after = (index: number) => text.slice(index, index + 120);
-  for (const match of text.matchAll(/\bTags\s*:/g)) {
-    const rest = after(match.index + match[0].length);
-    const declared = rest.match(/^\s*([A-Za-z_$][\w$]*)\.tags\(/)?.[1];
-    if (!declared)
+  for (const list of chunk.tagLists) {
+    if (!list.declarations)
       throw new UndeclaredTagWriteError(
-        model.path,
-        `a tag list written by hand (Tags: ${rest.trim().slice(0, 40)}…)`,
+        `${model.path}:${list.line}`,
+        list.property === "Tags"
+          ? `a tag list written by hand (Tags: ${list.text}…)`
+          : `TagSpecifications written by hand (${list.text}…)`,
       );
-    used.push(declared);
+    used.push(...list.declarations);
   }
-  for (const match of text.matchAll(/\bTagSpecifications\s*:/g)) {
-    const rest = after(match.index + match[0].length);
-    const declared = rest.match(/^\s*\[\s*([A-Za-z_$][\w$]*)\.specification\(/)?.[1];
-    if (!declared)
-      throw new UndeclaredTagWriteError(
-        model.path,
-        `TagSpecifications written by hand (${rest.trim().slice(0, 40)}…)`,
-      );
-    used.push(declared);
-  }
-  if (createsTags && !/\bTags\s*:/.test(text))
-    throw new UndeclaredTagWriteError(model.path, "a CreateTagsCommand whose Tags the scan cannot see");
   for (const identifier of used) {
     if (!isTagDeclaration(model, identifier, read, modelOf))
       throw new UndeclaredTagWriteError(model.path, `${identifier} is not a declareTagWrite declaration`);

@@ -1,4 +1,3 @@
-import type { Connection } from "../../ops/connect.js";
 import { CliError, EXIT, UsageError } from "../../ops/io.js";
 import { printJson } from "../../ops/output.js";
 import { findInstance, isGone } from "../../src/containment/aws/instance.js";

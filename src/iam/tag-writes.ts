@@ -5,11 +5,13 @@
  * (TagSpecifications). The calls build their tag lists from the declaration (`tags`,
  * `specification`), so the type checker holds the code to the declared keys; the IAM derivation
  * reads the declarations a function reaches and grants `ec2:CreateTags` for exactly those keys on
- * exactly those resource types (src/iam/scopes.ts), and refuses a tag write that does not go
- * through a declaration (src/iam/used-actions.ts).
+ * exactly those resource types (build/iam/scopes.ts), and refuses a tag write that does not go
+ * through a declaration (build/iam/used-actions.ts).
  *
- * Written for the lexical scan: `declareTagWrite({ resource: "…", keys: [...], atCreation: "…" })`
- * with string literals or constants of string literals (src/tags.ts) as keys.
+ * Written for the scan, which reads syntax, not values: a top-level
+ * `const X = declareTagWrite({ resource: "…", keys: [...], atCreation: "…" })`, with string
+ * literals or constants of string literals (src/tags.ts) as keys. The scan is build-time code
+ * (build/iam); this module is what the functions bundle, so it imports nothing from there.
  */
 
 /** EC2 resource types Phoenix tags (the TagSpecification ResourceType, and the ARN's type). */

@@ -163,7 +163,7 @@ const KMS_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/.+$/;
 /**
  * KMS resolves a key id or an alias name in the caller's own account: a key of the image
  * pipeline's account can be used only by its key ARN or alias ARN (and IAM grants it only then,
- * src/iam/context.ts). When images may come from another account, the key must be named so.
+ * build/iam/context.ts). When images may come from another account, the key must be named so.
  */
 function signingKeyProblem(keyId: string | undefined, owners: readonly string[]): string | undefined {
   if (keyId === undefined) return undefined;
