@@ -1,6 +1,6 @@
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { createOnFindingHandler } from "../functions/on-finding.js";
-import { registerImage } from "../local/seed.js";
+import { registerImage } from "../local/core/seed.js";
 import { findingEnvelope, lambdaContext, sqsBatch } from "./lib/events.js";
 import { billedActivity, executionHistory, waitForExecution } from "./lib/executions.js";
 import { type PhoenixCloud, startPhoenixCloud } from "./lib/phoenix-cloud.js";

@@ -1,6 +1,6 @@
 import { EC2Client, RunInstancesCommand } from "@aws-sdk/client-ec2";
 import { createOnFindingHandler } from "../functions/on-finding.js";
-import { getContainment } from "../src/containment/state.js";
+import { getContainment } from "../src/containment/aws/records.js";
 import { startIntakeHarness } from "./lib/containment-harness.js";
 import { lambdaContext, sqsBatch } from "./lib/events.js";
 import { generateFlood } from "./lib/flood-events.js";

@@ -1,8 +1,8 @@
 import { DescribeInstancesCommand, DescribeSecurityGroupsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { ListExecutionsCommand } from "@aws-sdk/client-sfn";
 import { createOnFindingHandler } from "../functions/on-finding.js";
-import { tagsOf } from "../src/containment/steps/instance.js";
-import { ROLE_TAG } from "../src/containment/steps/isolation-groups.js";
+import { tagsOf } from "../src/containment/aws/instance.js";
+import { ROLE_TAG } from "../src/containment/aws/isolation-groups.js";
 import { CallTimer, sequentialDepth, type TimedCall } from "./lib/call-timer.js";
 import { findingEnvelope, lambdaContext, sqsBatch } from "./lib/events.js";
 import { type PhoenixCloud, startPhoenixCloud } from "./lib/phoenix-cloud.js";

@@ -1,4 +1,4 @@
-import type { LocalCloudPlugin } from "../../local/context.js";
+import type { LocalCloudPlugin } from "../../local/core/context.js";
 import type { AwsRequest } from "../../local/gateway/request.js";
 
 /** One AWS call as the gateway saw it: when it arrived and when it was answered (real ms). */

@@ -1,4 +1,4 @@
-import { seededRandom } from "../../local/faults.js";
+import { seededRandom } from "../../local/gateway/faults.js";
 import { findingEnvelope } from "./events.js";
 
 /** Severities GuardDuty uses: low, medium, high, critical. Only ≥ 7 is contained by default. */

@@ -1,8 +1,8 @@
 import { type LocalCloud, startLocalCloud } from "../../local/cloud.js";
-import type { LocalCloudPlugin } from "../../local/context.js";
+import type { LocalCloudPlugin } from "../../local/core/context.js";
+import { type DemoGroupSpec, type SeededFleet, seedDemoFleet } from "../../local/core/seed.js";
 import type { FunctionWrapper, LocalDeployment } from "../../local/deployment/index.js";
 import { builtinPlugins } from "../../local/plugins.js";
-import { type DemoGroupSpec, type SeededFleet, seedDemoFleet } from "../../local/seed.js";
 import type { PhoenixDeps } from "../../src/deps.js";
 import { parsePolicy } from "../../src/policy/index.js";
 

@@ -18,13 +18,23 @@ export function machineLoad(): { loadAverage1m: number; cores: number; at: strin
   };
 }
 
-/** Merges one benchmark's figures into latest.json, so running one benchmark keeps the others. */
-export function recordResult(name: string, figures: Figures, command: string): void {
+/**
+ * Merges one benchmark's figures into latest.json, so running one benchmark keeps the others.
+ * `keep`: figures of the previous entry carried over when this run did not produce them (an
+ * opt-in part, such as scale's growth table, which carries its own command and machine).
+ */
+export function recordResult(name: string, figures: Figures, command: string, keep: string[] = []): void {
   const previous = existsSync(RESULTS_FILE)
     ? (JSON.parse(readFileSync(RESULTS_FILE, "utf8")) as Record<string, unknown>)
     : {};
   mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
-  const entry = { ...figures, command, machine: machineLoad() };
+  const before = (previous[name] ?? {}) as Record<string, unknown>;
+  const carried = Object.fromEntries(
+    keep
+      .filter((key) => figures[key] === undefined && before[key] !== undefined)
+      .map((key) => [key, before[key]]),
+  );
+  const entry = { ...figures, ...carried, command, machine: machineLoad() };
   writeFileSync(RESULTS_FILE, `${JSON.stringify({ ...previous, [name]: entry }, null, 2)}\n`);
 }
 

@@ -14,6 +14,8 @@ export interface CallRecord {
   servedBy: string;
   /** A few identifying parameters (instance ids, group names), for audit cross-checks. */
   subject?: string;
+  /** Real ms from the request's arrival to its answer (authorization and the service included). */
+  ms?: number;
 }
 
 const READ_ONLY =

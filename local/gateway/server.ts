@@ -92,6 +92,7 @@ export class Gateway {
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrived = performance.now();
     const body = await readBody(req);
     const url = req.url ?? "/";
     const method = req.method ?? "GET";
@@ -143,6 +144,7 @@ export class Gateway {
       action: request.action,
       status: response.status,
       servedBy: handler?.name ?? "moto",
+      ms: Math.round(performance.now() - arrived),
     });
     send(res, response);
     if (response.status < 300) {

@@ -11,21 +11,23 @@ import {
  * aws-local-stepfunctions waits in real time. The local cloud runs on a clock that can be N times
  * faster, so before an execution starts its definition is rewritten for that clock:
  *
- * - Wait with `Seconds`: a `waitTimeOverrides` entry of Seconds*1000/speed real ms.
- * - Wait with `Timestamp`, `SecondsPath` or `TimestampPath`: the engine would compare against the
- *   real clock (or cannot be overridden before the input is known), so the state becomes a Task
- *   run by the local cloud itself: its Parameters let the engine evaluate the path, and the task
+ * - Every Wait state becomes a Task run by the local cloud itself: its Parameters let the engine
+ *   evaluate `SecondsPath` / `TimestampPath` (or carry `Seconds` / `Timestamp`), and the task
  *   sleeps on the simulated clock and passes its input through. History still calls it a Wait.
+ *   The engine's own Wait would compare a Timestamp against the real clock, and, run outside the
+ *   local cloud's hands, would be invisible to the execution's age (execution-time.ts).
  * - Retry `IntervalSeconds` / `MaxDelaySeconds`: divided by speed (BackoffRate and jitter keep
  *   working, since the engine computes them from these fields).
- * - The machine's `TimeoutSeconds`: divided by speed (it bounds waits, which are simulated).
+ * - The machine's `TimeoutSeconds` is taken out of the engine's hands: the engine would count it
+ *   on one clock, but an execution's age has two (waits simulated, work real). The runner
+ *   enforces it with an ExecutionTime (execution-time.ts).
  * - Task `TimeoutSeconds`: kept in real seconds. A task's work (a handler, its AWS calls and their
  *   SDK backoff) runs on the real clock; dividing its timeout by the speed made a slow but healthy
  *   step time out at high speeds and run again while the first attempt was still working. A Task
  *   without a timeout gets a very long one: the engine's default (60 real seconds) is not AWS's.
  *
  * State names are unique across a definition (AWS and asl-validator enforce it), which is what
- * makes overrides keyed by state name safe.
+ * makes handlers keyed by state name safe.
  */
 
 export const LOCAL_WAIT_RESOURCE = "arn:aws:states:::phoenix-local:wait";
@@ -36,10 +38,10 @@ const NO_TASK_TIMEOUT_SECONDS = 1_000_000;
 export interface EnginePlan {
   /** The rewritten copy to hand to the engine (validation off: fields may be fractional). */
   definition: AslDefinition;
-  /** Real milliseconds for each `Seconds` Wait state. */
-  waitTimeOverrides: Record<string, number>;
-  /** Wait states that the local cloud runs as tasks on the simulated clock. */
+  /** The Wait states, all run by the local cloud as tasks on the simulated clock. */
   clockWaits: Set<string>;
+  /** The machine's TimeoutSeconds (simulated seconds), for the runner to enforce. */
+  timeoutSeconds: number | undefined;
   /** Each state's type in the original definition, by name (history uses these). */
   stateTypes: Map<string, string>;
 }
@@ -48,12 +50,11 @@ export function prepareForEngine(original: AslDefinition, speed: number): Engine
   const definition = structuredClone(original);
   const plan: EnginePlan = {
     definition,
-    waitTimeOverrides: {},
     clockWaits: new Set(),
+    timeoutSeconds: typeof original.TimeoutSeconds === "number" ? original.TimeoutSeconds : undefined,
     stateTypes: new Map(allStates(original).map(({ name, state }) => [name, String(state.Type)])),
   };
-  if (typeof definition.TimeoutSeconds === "number")
-    definition.TimeoutSeconds = definition.TimeoutSeconds / speed;
+  delete definition.TimeoutSeconds;
   rewriteMachine(definition, speed, plan);
   return plan;
 }
@@ -61,12 +62,8 @@ export function prepareForEngine(original: AslDefinition, speed: number): Engine
 function rewriteMachine(machine: AslDefinition, speed: number, plan: EnginePlan): void {
   for (const [name, state] of Object.entries(machine.States)) {
     if (state.Type === "Wait") {
-      if (typeof state.Seconds === "number") {
-        plan.waitTimeOverrides[name] = (state.Seconds * 1000) / speed;
-      } else {
-        machine.States[name] = waitAsClockTask(state);
-        plan.clockWaits.add(name);
-      }
+      machine.States[name] = waitAsClockTask(state);
+      plan.clockWaits.add(name);
       continue;
     }
     if (Array.isArray(state.Retry)) state.Retry = state.Retry.map((retrier) => scaleRetrier(retrier, speed));
@@ -93,7 +90,8 @@ function defaultTaskTimeout(state: AslState): void {
 
 function waitAsClockTask(wait: AslState): AslState {
   const parameters: JsonObject = { "input.$": "$" };
-  if (typeof wait.SecondsPath === "string") parameters["seconds.$"] = wait.SecondsPath;
+  if (typeof wait.Seconds === "number") parameters.seconds = wait.Seconds;
+  else if (typeof wait.SecondsPath === "string") parameters["seconds.$"] = wait.SecondsPath;
   else if (typeof wait.TimestampPath === "string") parameters["timestamp.$"] = wait.TimestampPath;
   else if (typeof wait.Timestamp === "string") parameters.timestamp = wait.Timestamp;
   const task: AslState = {

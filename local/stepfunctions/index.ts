@@ -1,4 +1,4 @@
-import type { LocalCloudContext, LocalCloudPart } from "../context.js";
+import type { LocalCloudContext, LocalCloudPart } from "../core/context.js";
 import { IAM_PART, type IamPart, type SdkCredentials } from "../iam/index.js";
 import { isRoleArn } from "../iam/model.js";
 import { loadDefinition } from "./asl.js";

@@ -1,10 +1,11 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { ExecutionAbortedError, ExecutionTimeoutError, StateMachine } from "aws-local-stepfunctions";
-import type { Clock } from "../clock.js";
+import type { Clock } from "../core/clock.js";
 import { type AslDefinition, type AslState, allStates, isJsonObject, type Json } from "./asl.js";
 import { prepareForEngine } from "./engine-definition.js";
 import { EngineEventTranslator } from "./engine-events.js";
 import { TaskFailure } from "./errors.js";
+import { ExecutionTime } from "./execution-time.js";
 import type { ExecutionHistory } from "./history.js";
 import type { ExecutionRef, LocalTask } from "./task-resolver.js";
 
@@ -48,11 +49,14 @@ type EngineHandler = (input: Json) => Promise<Json>;
  */
 export function startRun(spec: RunSpec): RunningExecution {
   const controller = new AbortController();
-  let stopped: { error?: string; cause?: string } | undefined;
+  // How the run was cut short, by whichever came first: StopExecution or the machine's timeout.
+  let ended: { by: "stop"; error?: string; cause?: string } | { by: "timeout" } | undefined;
   let abortEngine: () => void = () => {};
+  let time: ExecutionTime | undefined;
 
   const done = run().catch((error: unknown): RunOutcome => {
     // The engine refused to start (or this module has a bug): the execution fails, the gateway lives.
+    time?.finish();
     const outcome: RunOutcome = {
       status: "FAILED",
       error: "States.Runtime",
@@ -81,12 +85,19 @@ export function startRun(spec: RunSpec): RunningExecution {
     );
 
     const handlers: Record<string, EngineHandler> = {};
-    for (const [name, task] of spec.tasks) handlers[name] = taskHandler(task, spec, signal);
+    for (const [name, task] of spec.tasks) handlers[name] = taskHandler(name, task, spec, signal);
     for (const name of plan.clockWaits) handlers[name] = clockWaitHandler(clock, signal);
 
+    // The machine's TimeoutSeconds, on the execution's own age (waits simulated, work real).
+    time = new ExecutionTime(clock.speed, plan.timeoutSeconds, () => {
+      if (ended) return;
+      ended = { by: "timeout" };
+      controller.abort();
+      abortEngine();
+    });
     const engine = new StateMachine(plan.definition as never, { validationOptions: { noValidate: true } });
-    const execution = engine.run(spec.input as never, {
-      overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: plan.waitTimeOverrides },
+    const execution = time.start(engine, spec.input as never, {
+      overrides: { taskResourceLocalHandlers: handlers as never },
       context: {
         Execution: { Id: spec.execution.executionArn, Name: spec.execution.name, RoleArn: spec.roleArn },
         StateMachine: { Id: spec.execution.stateMachineArn, Name: spec.stateMachineName },
@@ -109,6 +120,7 @@ export function startRun(spec: RunSpec): RunningExecution {
     } catch (error) {
       outcome = outcomeOfFailure(error);
     }
+    time.finish();
     let drainTimer: NodeJS.Timeout | undefined;
     await Promise.race([
       drained,
@@ -121,13 +133,15 @@ export function startRun(spec: RunSpec): RunningExecution {
   }
 
   function outcomeOfFailure(error: unknown): RunOutcome {
-    if (error instanceof ExecutionAbortedError || stopped) {
-      controller.abort();
-      return { status: "ABORTED", error: stopped?.error, cause: stopped?.cause };
-    }
-    if (error instanceof ExecutionTimeoutError) {
+    if (ended?.by === "timeout" || error instanceof ExecutionTimeoutError) {
       controller.abort();
       return { status: "TIMED_OUT", error: "States.Timeout", cause: "The execution timed out" };
+    }
+    if (error instanceof ExecutionAbortedError || ended) {
+      controller.abort();
+      return ended?.by === "stop"
+        ? { status: "ABORTED", error: ended.error, cause: ended.cause }
+        : { status: "ABORTED" };
     }
     // ExecutionError carries the state's error: its name is the ASL error, its message the cause.
     const failure = (error as { cause?: unknown })?.cause ?? error;
@@ -144,8 +158,9 @@ export function startRun(spec: RunSpec): RunningExecution {
   return {
     done,
     stop(error?: string, cause?: string) {
-      if (stopped) return;
-      stopped = { error, cause };
+      if (ended) return;
+      ended = { by: "stop", error, cause };
+      time?.finish();
       controller.abort();
       abortEngine();
     },
@@ -172,7 +187,7 @@ function closeHistory(history: ExecutionHistory, outcome: RunOutcome): void {
 }
 
 /** Wraps a local task for the engine, recording what AWS records around a task. */
-function taskHandler(task: LocalTask, spec: RunSpec, signal: AbortSignal): EngineHandler {
+function taskHandler(name: string, task: LocalTask, spec: RunSpec, signal: AbortSignal): EngineHandler {
   const { history } = spec;
   const shape = task.history;
   const record = (
@@ -187,6 +202,8 @@ function taskHandler(task: LocalTask, spec: RunSpec, signal: AbortSignal): Engin
     }
   };
   return async (input) => {
+    const strand = ExecutionTime.current();
+    strand?.taskStarted(name);
     // Let the event-log consumer record this state's entry before the task's own events.
     await nextTurn();
     if (shape.kind === "lambda") {
@@ -212,6 +229,7 @@ function taskHandler(task: LocalTask, spec: RunSpec, signal: AbortSignal): Engin
               (thrown as Error)?.message ?? String(thrown),
             );
       record("Failed", { error: failure.name, cause: failure.message });
+      strand?.taskFailed(name);
       throw failure;
     }
   };
@@ -241,10 +259,14 @@ function clockWaitHandler(clock: Clock, signal: AbortSignal): EngineHandler {
       }
       waitMs = at - clock.now();
     }
+    const strand = ExecutionTime.current();
+    strand?.waitStarted(Math.max(0, waitMs));
     try {
       await clock.sleep(Math.max(0, waitMs), signal);
     } catch {
       // Stopped while waiting: the engine is already ending the execution.
+    } finally {
+      strand?.waitEnded();
     }
     return parameters.input ?? null;
   };

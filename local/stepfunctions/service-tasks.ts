@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.js";
+import type { Clock } from "../core/clock.js";
 import { isJsonObject, type Json, type JsonObject } from "./asl.js";
 import {
   awsSdkClientError,

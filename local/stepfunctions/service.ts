@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Clock } from "../clock.js";
+import type { Clock } from "../core/clock.js";
 import type { AslDefinition, Json } from "./asl.js";
 import { SfnApiError } from "./errors.js";
 import { detailsKey, ExecutionHistory } from "./history.js";

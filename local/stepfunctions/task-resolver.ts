@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.js";
+import type { Clock } from "../core/clock.js";
 import { type AslDefinition, type AslState, allStates, isJsonObject, type Json } from "./asl.js";
 import { TaskFailure } from "./errors.js";
 import {

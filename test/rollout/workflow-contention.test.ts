@@ -31,7 +31,12 @@ describe("rollouts that meet other work", () => {
     expect(a.status, a.cause).toBe("ABORTED");
     expect(a.error).toBe("Phoenix.Superseded");
     const supersede = (await env.deps.audit.history(`image/${older}`)).find((r) => r.action === "supersede");
-    expect(supersede?.details).toMatchObject({ supersededExecution: first, executionStopped: true });
+    expect(supersede?.details).toMatchObject({ supersededExecution: first });
+    // The stop is audited once StopExecution answered (the execution may show ABORTED a moment before).
+    const stopped = await until("the stop's audit record", async () =>
+      (await env.deps.audit.history(`image/${older}`)).find((r) => r.action === "stop-superseded"),
+    );
+    expect(stopped.details).toMatchObject({ supersededExecution: first, executionStopped: true });
     const b = await waitForExecution(env.deps.clients.sfn, second);
     expect(b.status, b.cause).toBe("SUCCEEDED");
     expect(await getRollout(env.deps, "web", older)).toMatchObject({

@@ -190,15 +190,7 @@ async function supersedeOlder(
   for (const cancellation of decision.cancel) {
     const reason = cancellation.reason;
     await endRollout(deps, context.family, cancellation.imageId, { status: "superseded", reason });
-    const stop =
-      cancellation.executionId !== undefined
-        ? await stopSupersededRollout(
-            deps,
-            cancellation.executionId,
-            familyGroups,
-            `${reason} (${context.execution})`,
-          )
-        : undefined;
+    // The decision is recorded before it is carried out: a stop is never made without its record.
     await deps.audit.write(
       {
         subject: imageSubject(cancellation.imageId),
@@ -215,10 +207,35 @@ async function supersedeOlder(
           ...(cancellation.executionId !== undefined
             ? { supersededExecution: cancellation.executionId }
             : {}),
-          ...(stop !== undefined ? { executionStopped: stop.stopped, locksReleased: stop.released } : {}),
         },
       },
       `supersede#${context.execution}`,
+    );
+    if (cancellation.executionId === undefined) continue;
+    const stop = await stopSupersededRollout(
+      deps,
+      cancellation.executionId,
+      familyGroups,
+      `${reason} (${context.execution})`,
+    );
+    await deps.audit.write(
+      {
+        subject: imageSubject(cancellation.imageId),
+        action: "stop-superseded",
+        outcome: stop.stopped ? "ok" : "skipped",
+        actor: ROLLOUT_ACTOR,
+        reason: stop.stopped
+          ? `stopped ${cancellation.executionId}; released the locks of ${stop.released.join(", ") || "no group"}`
+          : `${cancellation.executionId} had ended already`,
+        execution: context.execution,
+        imageId: cancellation.imageId,
+        details: {
+          supersededExecution: cancellation.executionId,
+          executionStopped: stop.stopped,
+          locksReleased: stop.released,
+        },
+      },
+      `stop-superseded#${cancellation.executionId}`,
     );
   }
 }
