@@ -2,11 +2,15 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { delimiter, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 
 /**
  * Starts moto (the AWS emulator) on a private loopback port. moto is preinstalled on Phoenix's
  * machines; elsewhere it is installed once into a project-local virtualenv.
  */
+/** Python modules loaded into the moto server at start-up. */
+const MOTO_PYTHON_DIR = fileURLToPath(new URL("./moto-python", import.meta.url));
+
 export class MotoUnavailableError extends Error {
   constructor(message: string) {
     super(message);
@@ -117,6 +121,8 @@ export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> 
     // moto loads them on the first IAM call (about a second).
     env: {
       ...process.env,
+      // One request at a time, as AWS applies each call atomically (moto-python/sitecustomize.py).
+      PYTHONPATH: [MOTO_PYTHON_DIR, process.env.PYTHONPATH].filter(Boolean).join(delimiter),
       MOTO_CALL_RESET_API: "true",
       MOTO_DISABLE_GLOBAL_CORS: "true",
       MOTO_IAM_LOAD_MANAGED_POLICIES: "true",

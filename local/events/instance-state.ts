@@ -56,6 +56,8 @@ export function instanceStateChangeEvent(
   };
 }
 
+const LIVE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"];
+
 // Calls through the gateway after which instances have probably changed state: look at once.
 const INSTANCE_ACTIONS = new Set(["RunInstances", "StartInstances", "StopInstances", "TerminateInstances"]);
 
@@ -76,6 +78,9 @@ export class InstanceStateWatcher {
   private running?: Promise<void>;
   private again = false;
   private stopped = false;
+  /** When the last look ended, and how long it took (real ms): the next waits 4× that. */
+  private lastEnd = 0;
+  private lastTook = 0;
 
   constructor(
     private readonly context: Pick<
@@ -105,20 +110,34 @@ export class InstanceStateWatcher {
     this.ec2.destroy();
   }
 
-  /** Looks now (or right after the look in progress). */
+  /**
+   * Looks now (or right after the look in progress), but never sooner than four times the last
+   * look's duration after it: a look reads every live instance from moto, and at hundreds of
+   * instances back-to-back looks after every Auto Scaling call took most of moto's time.
+   */
   poke(): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
     }
+    const wait = this.lastEnd + 4 * this.lastTook - Date.now();
+    if (wait > 0) {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.poke(), wait);
+      this.timer.unref();
+      return;
+    }
     clearTimeout(this.timer);
+    const began = Date.now();
     this.running = this.look()
       .catch((error: unknown) =>
         this.context.log(`events: watching instances failed: ${(error as Error).message}`),
       )
       .finally(() => {
         this.running = undefined;
+        this.lastEnd = Date.now();
+        this.lastTook = this.lastEnd - began;
         if (this.again) {
           this.again = false;
           this.poke();
@@ -141,7 +160,14 @@ export class InstanceStateWatcher {
       }
       this.known.set(id, state);
     }
-    for (const id of this.known.keys()) if (!current.has(id)) this.known.delete(id);
+    // Only live instances are read: one known that is no longer among them was terminated.
+    for (const [id, state] of this.known) {
+      if (current.has(id)) continue;
+      for (const passed of stateTransitions(state, "terminated")) {
+        events.push(instanceStateChangeEvent(id, passed, this.context.region, this.context.accountId));
+      }
+      this.known.delete(id);
+    }
     if (events.length > 0 && !this.stopped) await this.options.emit(events);
   }
 
@@ -149,7 +175,15 @@ export class InstanceStateWatcher {
     const states = new Map<string, string>();
     let NextToken: string | undefined;
     do {
-      const page = await this.ec2.send(new DescribeInstancesCommand({ NextToken, MaxResults: 1000 }));
+      const page = await this.ec2.send(
+        new DescribeInstancesCommand({
+          NextToken,
+          MaxResults: 1000,
+          // Terminated instances stay in moto (and in AWS for an hour): reading them every look
+          // cost more than the live ones at scale.
+          Filters: [{ Name: "instance-state-name", Values: LIVE_STATES }],
+        }),
+      );
       for (const reservation of page.Reservations ?? []) {
         for (const instance of reservation.Instances ?? []) {
           if (instance.InstanceId && instance.State?.Name)

@@ -8,6 +8,16 @@ import { forwardToMoto } from "../gateway/forward.js";
  * TransactWriteItems passed an `n < 5` condition). Real DynamoDB evaluates a condition and its
  * write atomically. This plugin restores that by serving DynamoDB calls one at a time.
  */
+const READS = new Set([
+  "GetItem",
+  "BatchGetItem",
+  "Query",
+  "Scan",
+  "DescribeTable",
+  "ListTables",
+  "TransactGetItems",
+]);
+
 export function serialDynamoDb(): LocalCloudPlugin {
   return (context) => {
     let queue: Promise<unknown> = Promise.resolve();
@@ -16,7 +26,8 @@ export function serialDynamoDb(): LocalCloudPlugin {
       handlers: [
         {
           name: "serial-dynamodb",
-          handles: (request) => request.service === "dynamodb",
+          // Reads change nothing: they need not wait for the writes queued before them.
+          handles: (request) => request.service === "dynamodb" && !READS.has(request.action),
           handle(request) {
             const served = queue.then(() => forwardToMoto(context.motoUrl, request));
             queue = served.catch(() => undefined);

@@ -1,0 +1,46 @@
+"""Python loads this module at start-up (it is on the PYTHONPATH of the moto server the local
+cloud starts, local/core/moto.ts): it makes moto serve one request at a time.
+
+AWS applies each API call atomically. moto's server is threaded and most of its backends take no
+lock, so concurrent calls race: a conditional write and a concurrent one can both pass, and
+iterating a backend's dicts while another request adds to them fails with "dictionary changed
+size during iteration" (an HTML 500). Measured under load: 500s from Auto Scaling, EC2 and
+CloudWatch Logs calls. One lock around each request removes the races; moto holds the GIL for
+almost all of a request anyway, so it costs little throughput.
+
+SQS ReceiveMessage is let through: with WaitTimeSeconds it holds its request open for up to 20
+seconds, and every other call would wait behind it (SQS calls do not race in moto's SQS backend,
+which has its own locks)."""
+
+import io
+import threading
+
+try:
+    from moto.moto_server import werkzeug_app
+except Exception:  # not the moto server (or a moto without it): change nothing
+    werkzeug_app = None
+
+if werkzeug_app is not None:
+    _lock = threading.Lock()
+    _dispatch = werkzeug_app.DomainDispatcherApplication.__call__
+
+    def _is_receive_message(environ):
+        if environ.get("HTTP_X_AMZ_TARGET", "").endswith(".ReceiveMessage"):
+            return True
+        if "Action=ReceiveMessage" in environ.get("QUERY_STRING", ""):
+            return True
+        if "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length > 0 else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            return b"Action=ReceiveMessage" in body
+        return False
+
+    def _serialised(self, environ, start_response):
+        if _is_receive_message(environ):
+            return _dispatch(self, environ, start_response)
+        with _lock:
+            # Flask runs the view inside this call and returns the body already built.
+            return list(_dispatch(self, environ, start_response))
+
+    werkzeug_app.DomainDispatcherApplication.__call__ = _serialised
