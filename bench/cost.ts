@@ -1,9 +1,9 @@
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { createOnFindingHandler } from "../functions/on-finding.js";
 import { registerImage } from "../local/core/seed.js";
-import { findingEnvelope, lambdaContext, sqsBatch } from "./lib/events.js";
-import { billedActivity, executionHistory, waitForExecution } from "./lib/executions.js";
-import { type PhoenixCloud, startPhoenixCloud } from "./lib/phoenix-cloud.js";
+import { billedActivity, executionHistory, waitForExecution } from "../test/support/executions.js";
+import { findingEnvelope, lambdaContext, sqsBatch } from "../test/support/lambda-events.js";
+import { type PhoenixCloud, startPhoenixCloud } from "../test/support/phoenix-cloud.js";
 import { type Figures, round } from "./lib/results.js";
 
 /**

@@ -1,8 +1,8 @@
 import { EC2Client, RunInstancesCommand } from "@aws-sdk/client-ec2";
 import { createOnFindingHandler } from "../functions/on-finding.js";
 import { getContainment } from "../src/containment/aws/records.js";
+import { lambdaContext, sqsBatch } from "../test/support/lambda-events.js";
 import { startIntakeHarness } from "./lib/containment-harness.js";
-import { lambdaContext, sqsBatch } from "./lib/events.js";
 import { generateFlood } from "./lib/flood-events.js";
 import { type Figures, round } from "./lib/results.js";
 

@@ -4,8 +4,8 @@ import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { DescribeExecutionCommand } from "@aws-sdk/client-sfn";
 import { type TokenBucketStats, tokenBucketPlugin } from "../local/core/faults-token-bucket.js";
 import { registerImage } from "../local/core/seed.js";
-import { billedActivity, executionHistory, waitForExecution } from "./lib/executions.js";
-import { startPhoenixCloud } from "./lib/phoenix-cloud.js";
+import { billedActivity, executionHistory, waitForExecution } from "../test/support/executions.js";
+import { startPhoenixCloud } from "../test/support/phoenix-cloud.js";
 import { type Figures, machineLoad, round } from "./lib/results.js";
 
 const GROUPS = Number(process.env.PHOENIX_SCALE_GROUPS ?? 200);

@@ -1,5 +1,5 @@
 import { seededRandom } from "../../local/gateway/faults.js";
-import { findingEnvelope } from "./events.js";
+import { findingEnvelope } from "../../test/support/lambda-events.js";
 
 /** Severities GuardDuty uses: low, medium, high, critical. Only ≥ 7 is contained by default. */
 const SEVERITIES = [2, 5, 8, 9.5];

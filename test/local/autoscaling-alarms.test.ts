@@ -1,6 +1,6 @@
 import { StartInstanceRefreshCommand } from "@aws-sdk/client-auto-scaling";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { awsCli } from "../support/cloud.js";
+import { putAlarm, setAlarmState } from "../support/cloud.js";
 import {
   createGroup,
   group,
@@ -20,44 +20,11 @@ let h: Harness;
 
 beforeAll(async () => {
   h = await startHarness({ speed: SPEED, bootSeconds: 60, observedGroups: ["al-rollback", "al-fail"] });
-  for (const name of ["web-5xx", "web-latency", "api-5xx"]) {
-    await awsCli(h.cloud, [
-      "cloudwatch",
-      "put-metric-alarm",
-      "--alarm-name",
-      name,
-      "--namespace",
-      "Phoenix/Test",
-      "--metric-name",
-      name,
-      "--statistic",
-      "Sum",
-      "--period",
-      "60",
-      "--evaluation-periods",
-      "1",
-      "--threshold",
-      "1",
-      "--comparison-operator",
-      "GreaterThanOrEqualToThreshold",
-    ]);
-    await setAlarm(name, "OK");
-  }
+  for (const name of ["web-5xx", "web-latency", "api-5xx"]) await putAlarm(h.cloud, name);
 });
 afterAll(async () => h?.stop());
 
-async function setAlarm(name: string, state: "OK" | "ALARM"): Promise<void> {
-  await awsCli(h.cloud, [
-    "cloudwatch",
-    "set-alarm-state",
-    "--alarm-name",
-    name,
-    "--state-value",
-    state,
-    "--state-reason",
-    "set by the test",
-  ]);
-}
+const setAlarm = (name: string, state: "OK" | "ALARM") => setAlarmState(h.cloud, name, state);
 
 const refreshTypes = (id: string) =>
   h.events

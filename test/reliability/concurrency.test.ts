@@ -1,10 +1,10 @@
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { DescribeExecutionCommand, ListExecutionsCommand } from "@aws-sdk/client-sfn";
 import { describe, expect, it } from "vitest";
-import { findingEnvelope, lambdaContext, sqsBatch } from "../../bench/lib/events.js";
 import { createOnFindingHandler } from "../../functions/on-finding.js";
 import { registerImage } from "../../local/core/seed.js";
 import { getContainment } from "../../src/containment/aws/records.js";
+import { findingEnvelope, lambdaContext, sqsBatch } from "../support/lambda-events.js";
 import { useWorkflowEnv, type WorkflowEnv } from "./support/workflows.js";
 
 /**

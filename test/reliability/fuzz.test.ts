@@ -1,12 +1,12 @@
 import { DescribeInstancesCommand, EC2Client, RegisterImageCommand } from "@aws-sdk/client-ec2";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { lambdaContext, sqsBatch } from "../../bench/lib/events.js";
 import { createOnFindingHandler } from "../../functions/on-finding.js";
 import { createImageEventHandler } from "../../functions/on-image.js";
 import { createOnRefreshEventHandler } from "../../functions/on-refresh-event.js";
 import { useHarness } from "../containment/support/fixtures.js";
 import { quietLogger } from "../rollout/support.js";
+import { lambdaContext, sqsBatch } from "../support/lambda-events.js";
 import { allowedFindingEffects, forbiddenCalls } from "./support/effects.js";
 import { fuzzTriggers, isCleanError } from "./support/fuzz-properties.js";
 import { findingBody, imageEvent, refreshEvent } from "./support/hostile-events.js";

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { markInstancesBooted, UNHEALTHY_IMAGE_TAG } from "../../local/autoscaling/index.js";
 import { registerImage } from "../../local/core/seed.js";
 import { phoenix } from "../cli/support.js";
-import { awsCli } from "../support/cloud.js";
+import { putAlarm, setAlarmState } from "../support/cloud.js";
+import { until } from "../support/poll.js";
 import {
   type RolloutEnvironment,
   startedExecution,
@@ -28,7 +29,6 @@ import {
 const SPEED = 200;
 let env: RolloutEnvironment;
 let where: string[];
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
   env = await startRolloutEnvironment({
@@ -50,54 +50,13 @@ beforeAll(async () => {
     ],
   });
   where = ["--endpoint", env.cloud.endpoint, "--stage", "test"];
-  await awsCli(env.cloud, [
-    "cloudwatch",
-    "put-metric-alarm",
-    "--alarm-name",
-    "web-5xx",
-    "--namespace",
-    "Phoenix/Test",
-    "--metric-name",
-    "5xx",
-    "--statistic",
-    "Sum",
-    "--period",
-    "60",
-    "--evaluation-periods",
-    "1",
-    "--threshold",
-    "1",
-    "--comparison-operator",
-    "GreaterThanOrEqualToThreshold",
-  ]);
-  await setAlarm("OK");
+  await putAlarm(env.cloud, "web-5xx");
 });
 afterAll(async () => {
   await env?.stop();
 });
 
-async function setAlarm(state: "OK" | "ALARM"): Promise<void> {
-  await awsCli(env.cloud, [
-    "cloudwatch",
-    "set-alarm-state",
-    "--alarm-name",
-    "web-5xx",
-    "--state-value",
-    state,
-    "--state-reason",
-    "set by the test",
-  ]);
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+const setAlarm = (state: "OK" | "ALARM") => setAlarmState(env.cloud, "web-5xx", state);
 
 async function describe1(name: string) {
   const { AutoScalingGroups } = await env.autoScaling.send(

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerImage } from "../../local/core/seed.js";
 import { getRollout } from "../../src/rollout/aws/rollout-records.js";
 import { phoenix } from "../cli/support.js";
+import { until } from "../support/poll.js";
 import {
   type RolloutEnvironment,
   startedExecution,
@@ -34,19 +35,15 @@ afterAll(async () => {
   await env?.stop();
 });
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 describe("phoenix pause / resume", () => {
   it("stops a two-wave rollout before wave 2; refuses new rollouts from events and the CLI; resume lets the next run", async () => {
     const v2 = await registerImage(env.ec2, { family: "web", name: "golden-web-v2" });
     const execution = startedExecution(await env.onImage(env.amiAvailable(v2)));
-    await until("wave 1 on v2", async () => (await env.groupState("web-a")).images.join() === v2);
+    await until(
+      "wave 1 on v2",
+      async () => ((await env.groupState("web-a")).images.join() === v2 ? true : undefined),
+      60_000,
+    );
 
     const paused = await cli("pause", "--reason", "incident 4711: change freeze");
     expect(paused.stderr).toBe("");

@@ -30,3 +30,45 @@ export async function awsCli(cloud: Pick<LocalCloud, "endpoint">, args: string[]
   );
   return stdout.trim() ? JSON.parse(stdout) : {};
 }
+
+/** A CloudWatch alarm (moto's), made and set as an operator would, with the AWS CLI. */
+export async function putAlarm(cloud: Pick<LocalCloud, "endpoint">, name: string): Promise<void> {
+  await awsCli(cloud, [
+    "cloudwatch",
+    "put-metric-alarm",
+    "--alarm-name",
+    name,
+    "--namespace",
+    "Phoenix/Test",
+    "--metric-name",
+    name,
+    "--statistic",
+    "Sum",
+    "--period",
+    "60",
+    "--evaluation-periods",
+    "1",
+    "--threshold",
+    "1",
+    "--comparison-operator",
+    "GreaterThanOrEqualToThreshold",
+  ]);
+  await setAlarmState(cloud, name, "OK");
+}
+
+export async function setAlarmState(
+  cloud: Pick<LocalCloud, "endpoint">,
+  name: string,
+  state: "OK" | "ALARM",
+): Promise<void> {
+  await awsCli(cloud, [
+    "cloudwatch",
+    "set-alarm-state",
+    "--alarm-name",
+    name,
+    "--state-value",
+    state,
+    "--state-reason",
+    "set by the test",
+  ]);
+}

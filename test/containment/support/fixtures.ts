@@ -1,6 +1,5 @@
 import { ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
 import type { Context, SQSBatchResponse } from "aws-lambda";
-import { lambdaContext as benchLambdaContext, sqsBatch } from "../../../bench/lib/events.js";
 import { createOnFindingHandler } from "../../../functions/on-finding.js";
 import type { LocalCloud } from "../../../local/cloud.js";
 import { type DemoGroupSpec, type SeededFleet, seedDemoFleet } from "../../../local/core/seed.js";
@@ -12,6 +11,7 @@ import { parsePolicy } from "../../../src/policy/index.js";
 import type { PhoenixResources } from "../../../src/resources.js";
 import { clientConfig } from "../../support/cloud.js";
 import { ACCOUNT } from "../../support/containment.js";
+import { lambdaContext as benchLambdaContext, sqsBatch } from "../../support/lambda-events.js";
 import { startedForFile } from "../../support/lifecycle.js";
 import { holding, type ReceivedNotification, startDeployedCloud, wrapAll } from "../../support/phoenix.js";
 import { loadGuardDutyEvent } from "../../support/sample-events.js";

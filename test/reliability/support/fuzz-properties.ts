@@ -1,10 +1,10 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import fc from "fast-check";
-import { lambdaContext, sqsBatch } from "../../../bench/lib/events.js";
 import { createOnFindingHandler } from "../../../functions/on-finding.js";
 import { createImageEventHandler } from "../../../functions/on-image.js";
 import { createOnRefreshEventHandler } from "../../../functions/on-refresh-event.js";
 import { parsePolicy } from "../../../src/policy/index.js";
+import { lambdaContext, sqsBatch } from "../../support/lambda-events.js";
 import { allowedFindingEffects, forbiddenCalls } from "./effects.js";
 import { findingBody, imageEvent, refreshEvent } from "./hostile-events.js";
 import { stubDeps } from "./stub-deps.js";

@@ -1,11 +1,11 @@
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { SFNClient } from "@aws-sdk/client-sfn";
-import { findingEnvelope, lambdaContext, sqsBatch } from "../../../bench/lib/events.js";
-import { waitForExecution } from "../../../bench/lib/executions.js";
-import { type PhoenixCloud, startPhoenixCloud } from "../../../bench/lib/phoenix-cloud.js";
 import { createOnFindingHandler } from "../../../functions/on-finding.js";
 import { registerImage } from "../../../local/core/seed.js";
+import { waitForExecution } from "../../support/executions.js";
+import { findingEnvelope, lambdaContext, sqsBatch } from "../../support/lambda-events.js";
 import { startedForFile } from "../../support/lifecycle.js";
+import { type PhoenixCloud, startPhoenixCloud } from "../../support/phoenix-cloud.js";
 import { CallRecorder } from "./recorder.js";
 
 export interface WorkflowEnv extends PhoenixCloud {
