@@ -5,39 +5,29 @@ import { instanceSubject } from "../../src/containment/core/types.js";
 import { imageSubject } from "../../src/rollout/aws/image-marks.js";
 import { isIgnoredEvent } from "../aws/ignored.js";
 import { openConnection } from "../aws/session.js";
-import {
-  booleanFlag,
-  CONNECTION_FLAGS,
-  CONNECTION_USAGE,
-  JSON_FLAG,
-  parseCommandArgs,
-  parseDuration,
-  requireImageId,
-  requireInstanceId,
-  stringFlag,
-} from "../lib/args.js";
+import * as flags from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 
 export const auditCommand: Command = {
   name: "audit",
-  usage: `phoenix audit [--instance i-…] [--image ami-…] [--since 24h] [--json] ${CONNECTION_USAGE}`,
+  usage: `phoenix audit [--instance i-…] [--image ami-…] [--since 24h] [--json] ${flags.CONNECTION_USAGE}`,
   example: "phoenix audit --instance i-0123456789abcdef0 --since 7d",
   async run(args, io) {
-    const parsed = parseCommandArgs(args, {
-      ...CONNECTION_FLAGS,
-      ...JSON_FLAG,
+    const parsed = flags.parseCommandArgs(args, {
+      ...flags.CONNECTION_FLAGS,
+      ...flags.JSON_FLAG,
       instance: { type: "string" },
       image: { type: "string" },
       since: { type: "string" },
     });
-    const instance = stringFlag(parsed, "instance");
-    const image = stringFlag(parsed, "image");
-    if (instance !== undefined) requireInstanceId(instance);
-    if (image !== undefined) requireImageId(image);
-    const sinceText = stringFlag(parsed, "since");
+    const instance = flags.stringFlag(parsed, "instance");
+    const image = flags.stringFlag(parsed, "image");
+    if (instance !== undefined) flags.requireInstanceId(instance);
+    if (image !== undefined) flags.requireImageId(image);
+    const sinceText = flags.stringFlag(parsed, "since");
     // One subject's history is a cheap query, so it is shown whole unless --since narrows it;
     // the whole trail is a scan, so it defaults to the last day.
-    const sinceMs = sinceText !== undefined ? parseDuration(sinceText, "--since") : undefined;
+    const sinceMs = sinceText !== undefined ? flags.parseDuration(sinceText, "--since") : undefined;
     const connection = await openConnection(parsed, io);
     const { audit } = connection.deps;
     const since = new Date(Date.now() - (sinceMs ?? 86_400_000)).toISOString();
@@ -63,7 +53,7 @@ export const auditCommand: Command = {
       records = await audit.since(since);
     }
     records.sort((a, b) => a.at.localeCompare(b.at));
-    if (booleanFlag(parsed, "json")) {
+    if (flags.booleanFlag(parsed, "json")) {
       printJson(io, { records });
       return EXIT.ok;
     }

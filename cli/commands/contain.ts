@@ -8,29 +8,21 @@ import {
   requestContainment,
 } from "../../src/containment/workflow/manual.js";
 import { actorOf, openConnection } from "../aws/session.js";
-import {
-  booleanFlag,
-  CONNECTION_FLAGS,
-  CONNECTION_USAGE,
-  JSON_FLAG,
-  parseCommandArgs,
-  requireInstanceId,
-  stringFlag,
-} from "../lib/args.js";
+import * as flags from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 import { followExecution } from "../progress/follow.js";
 import { WATCH_FLAGS, watchTimings } from "./watch.js";
 
 export const containCommand: Command = {
   name: "contain",
-  usage: `phoenix contain i-… --reason "…" [--force] [--watch] [--json] ${CONNECTION_USAGE}`,
+  usage: `phoenix contain i-… --reason "…" [--force] [--watch] [--json] ${flags.CONNECTION_USAGE}`,
   example: 'phoenix contain i-0123456789abcdef0 --reason "crypto miner seen by on-call" --local',
   async run(args, io) {
-    const parsed = parseCommandArgs(
+    const parsed = flags.parseCommandArgs(
       args,
       {
-        ...CONNECTION_FLAGS,
-        ...JSON_FLAG,
+        ...flags.CONNECTION_FLAGS,
+        ...flags.JSON_FLAG,
         ...WATCH_FLAGS,
         reason: { type: "string" },
         force: { type: "boolean" },
@@ -38,11 +30,11 @@ export const containCommand: Command = {
       },
       1,
     );
-    const instanceId = requireInstanceId(parsed.positionals[0]);
-    const reason = stringFlag(parsed, "reason")?.trim();
+    const instanceId = flags.requireInstanceId(parsed.positionals[0]);
+    const reason = flags.stringFlag(parsed, "reason")?.trim();
     if (!reason) throw new UsageError('say why with --reason "…" (it goes into the audit trail)');
-    const force = booleanFlag(parsed, "force");
-    const json = booleanFlag(parsed, "json");
+    const force = flags.booleanFlag(parsed, "force");
+    const json = flags.booleanFlag(parsed, "json");
     const timings = watchTimings(parsed);
     const connection = await openConnection(parsed, io);
     const { deps } = connection;
@@ -71,7 +63,7 @@ export const containCommand: Command = {
     const result = settle(outcome, instanceId);
     if (json) printJson(io, result);
     else io.out(result.message);
-    if (booleanFlag(parsed, "watch") && result.executionArn)
+    if (flags.booleanFlag(parsed, "watch") && result.executionArn)
       return followExecution(connection, result.executionArn, io, { ...timings, json });
     return result.exitCode;
   },

@@ -1,17 +1,7 @@
 import { EXIT, UsageError } from "../../ops/io.js";
 import { printJson } from "../../ops/output.js";
 import { openConnection } from "../aws/session.js";
-import {
-  booleanFlag,
-  CONNECTION_FLAGS,
-  CONNECTION_USAGE,
-  JSON_FLAG,
-  listFlag,
-  parseCommandArgs,
-  requireImageId,
-  requireInstanceId,
-  stringFlag,
-} from "../lib/args.js";
+import * as flags from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 import { planEvent, readEventFile } from "../plan/event-plan.js";
 import { formatImagePlan, type ImagePlan, planImage } from "../plan/image-plan.js";
@@ -24,32 +14,32 @@ import { formatInstancePlan, planInstance } from "../plan/instance-plan.js";
  */
 export const planCommand: Command = {
   name: "plan",
-  usage: `phoenix plan (--image ami-… [--family f | --group name …] | --instance i-… | --event event.json) [--json] ${CONNECTION_USAGE}`,
+  usage: `phoenix plan (--image ami-… [--family f | --group name …] | --instance i-… | --event event.json) [--json] ${flags.CONNECTION_USAGE}`,
   example: "phoenix plan --image ami-0123456789abcdef0 --local",
   async run(args, io) {
-    const parsed = parseCommandArgs(args, {
-      ...CONNECTION_FLAGS,
-      ...JSON_FLAG,
+    const parsed = flags.parseCommandArgs(args, {
+      ...flags.CONNECTION_FLAGS,
+      ...flags.JSON_FLAG,
       image: { type: "string" },
       family: { type: "string" },
       group: { type: "string", multiple: true },
       instance: { type: "string" },
       event: { type: "string" },
     });
-    const image = stringFlag(parsed, "image");
-    const instance = stringFlag(parsed, "instance");
-    const eventFile = stringFlag(parsed, "event");
+    const image = flags.stringFlag(parsed, "image");
+    const instance = flags.stringFlag(parsed, "instance");
+    const eventFile = flags.stringFlag(parsed, "event");
     const chosen = [image, instance, eventFile].filter((v) => v !== undefined).length;
     if (chosen !== 1) throw new UsageError("give exactly one of --image, --instance or --event");
-    const family = stringFlag(parsed, "family");
-    const groups = listFlag(parsed, "group");
+    const family = flags.stringFlag(parsed, "family");
+    const groups = flags.listFlag(parsed, "group");
     if (family !== undefined && groups.length > 0) throw new UsageError("give --family or --group, not both");
     if ((family !== undefined || groups.length > 0) && image === undefined)
       throw new UsageError("--family and --group go with --image");
-    const imageId = image !== undefined ? requireImageId(image) : undefined;
-    const instanceId = instance !== undefined ? requireInstanceId(instance) : undefined;
+    const imageId = image !== undefined ? flags.requireImageId(image) : undefined;
+    const instanceId = instance !== undefined ? flags.requireInstanceId(instance) : undefined;
     const event = eventFile !== undefined ? readEventFile(eventFile) : undefined;
-    const json = booleanFlag(parsed, "json");
+    const json = flags.booleanFlag(parsed, "json");
     const connection = await openConnection(parsed, io);
     const bake = connection.deps.policy.rollout.waveBakeMinutes;
 

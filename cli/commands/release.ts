@@ -2,23 +2,16 @@ import { CliError, EXIT } from "../../ops/io.js";
 import { printJson } from "../../ops/output.js";
 import { ReleaseRefusedError, releaseInstance } from "../../src/containment/workflow/release.js";
 import { actorOf, openConnection } from "../aws/session.js";
-import {
-  booleanFlag,
-  CONNECTION_FLAGS,
-  CONNECTION_USAGE,
-  JSON_FLAG,
-  parseCommandArgs,
-  requireInstanceId,
-} from "../lib/args.js";
+import * as flags from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 
 export const releaseCommand: Command = {
   name: "release",
-  usage: `phoenix release i-… [--json] ${CONNECTION_USAGE}`,
+  usage: `phoenix release i-… [--json] ${flags.CONNECTION_USAGE}`,
   example: "phoenix release i-0123456789abcdef0 --local",
   async run(args, io) {
-    const parsed = parseCommandArgs(args, { ...CONNECTION_FLAGS, ...JSON_FLAG }, 1);
-    const instanceId = requireInstanceId(parsed.positionals[0]);
+    const parsed = flags.parseCommandArgs(args, { ...flags.CONNECTION_FLAGS, ...flags.JSON_FLAG }, 1);
+    const instanceId = flags.requireInstanceId(parsed.positionals[0]);
     const connection = await openConnection(parsed, io);
     let result: Awaited<ReturnType<typeof releaseInstance>>;
     try {
@@ -28,7 +21,7 @@ export const releaseCommand: Command = {
         throw new CliError(`Not released: ${error.message}`, EXIT.failed);
       throw error;
     }
-    if (booleanFlag(parsed, "json")) printJson(io, result);
+    if (flags.booleanFlag(parsed, "json")) printJson(io, result);
     else {
       io.out(`Released ${instanceId} (containment ${result.containmentId}).`);
       io.out(`  ${restoredLine(result)}`);

@@ -11,23 +11,14 @@ import { describePause, pauseOf, resumeCommand } from "../../src/rollout/core/pa
 import type { RolloutRequest } from "../../src/rollout/workflow/contract.js";
 import { startManualRollout } from "../../src/rollout/workflow/manual-rollout.js";
 import { actorOf, openConnection } from "../aws/session.js";
-import {
-  booleanFlag,
-  CONNECTION_FLAGS,
-  CONNECTION_USAGE,
-  JSON_FLAG,
-  listFlag,
-  parseCommandArgs,
-  requireImageId,
-  stringFlag,
-} from "../lib/args.js";
+import * as flags from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 import { followExecution } from "../progress/follow.js";
 import { WATCH_FLAGS, watchTimings } from "./watch.js";
 
 export const rolloutCommand: Command = {
   name: "rollout",
-  usage: `phoenix rollout --image ami-… [--family f | --group name …] [--retry] [--watch] [--json] ${CONNECTION_USAGE}`,
+  usage: `phoenix rollout --image ami-… [--family f | --group name …] [--retry] [--watch] [--json] ${flags.CONNECTION_USAGE}`,
   example: "phoenix rollout --image ami-0123456789abcdef0 --family web --watch --local",
   details: `A rollout has one execution name per image and family (or set of groups), so asking twice
 starts it once. To retry a rollout that ended FAILED, TIMED_OUT or ABORTED (an AWS error, a
@@ -36,9 +27,9 @@ group that was locked, a policy since fixed), add --retry: Phoenix starts a new 
 health checks is marked rejected and the gate refuses it on retry too: publish a fixed image.
 A rollout that succeeded, or one still running, is not retried.`,
   async run(args, io) {
-    const parsed = parseCommandArgs(args, {
-      ...CONNECTION_FLAGS,
-      ...JSON_FLAG,
+    const parsed = flags.parseCommandArgs(args, {
+      ...flags.CONNECTION_FLAGS,
+      ...flags.JSON_FLAG,
       ...WATCH_FLAGS,
       image: { type: "string" },
       family: { type: "string" },
@@ -46,14 +37,14 @@ A rollout that succeeded, or one still running, is not retried.`,
       watch: { type: "boolean" },
       retry: { type: "boolean" },
     });
-    const imageId = requireImageId(stringFlag(parsed, "image"));
-    const groups = [...new Set(listFlag(parsed, "group"))];
-    const familyFlag = stringFlag(parsed, "family");
+    const imageId = flags.requireImageId(flags.stringFlag(parsed, "image"));
+    const groups = [...new Set(flags.listFlag(parsed, "group"))];
+    const familyFlag = flags.stringFlag(parsed, "family");
     if (familyFlag !== undefined && groups.length > 0)
       throw new UsageError(
         "give --family or --group, not both (named groups are rolled whatever their family)",
       );
-    const json = booleanFlag(parsed, "json");
+    const json = flags.booleanFlag(parsed, "json");
     const timings = watchTimings(parsed);
     const connection = await openConnection(parsed, io);
     const family = groups.length > 0 ? undefined : (familyFlag ?? (await familyOfImage(connection, imageId)));
@@ -71,7 +62,7 @@ A rollout that succeeded, or one still running, is not retried.`,
       requestedBy: actor,
     };
     const baseName = manualRolloutName(imageId, family !== undefined ? { family } : { groups });
-    const retry = booleanFlag(parsed, "retry");
+    const retry = flags.booleanFlag(parsed, "retry");
     const started = retry
       ? await startRetry(connection, baseName, request)
       : await start(connection, baseName, request);
@@ -89,7 +80,7 @@ A rollout that succeeded, or one still running, is not retried.`,
         `Started rollout ${name}${retry ? ` (retry of ${baseName})` : ""}\n  follow it: phoenix watch ${name}`,
       );
     else io.out(alreadyExists(name, started, { imageId, family, groups, retry }));
-    if (booleanFlag(parsed, "watch"))
+    if (flags.booleanFlag(parsed, "watch"))
       return followExecution(connection, started.arn, io, { ...timings, json });
     return started.created || started.status === "RUNNING" || started.status === "SUCCEEDED"
       ? EXIT.ok

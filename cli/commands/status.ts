@@ -8,15 +8,7 @@ import { describePause, type Pause, resumeCommand } from "../../src/rollout/core
 import { isActiveRefreshStatus } from "../../src/rollout/core/refresh-outcome.js";
 import { formatIgnored, ignoredEvents } from "../aws/ignored.js";
 import { openConnection, whereFlags } from "../aws/session.js";
-import {
-  booleanFlag,
-  CONNECTION_FLAGS,
-  CONNECTION_USAGE,
-  JSON_FLAG,
-  parseCommandArgs,
-  parseDuration,
-  stringFlag,
-} from "../lib/args.js";
+import * as flags from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 import { parsePositiveNumber } from "../lib/command.js";
 
@@ -40,27 +32,27 @@ function pausedView(pauses: Pause[]) {
 
 export const statusCommand: Command = {
   name: "status",
-  usage: `phoenix status [--recent 10] [--since 24h] [--json] ${CONNECTION_USAGE}`,
+  usage: `phoenix status [--recent 10] [--since 24h] [--json] ${flags.CONNECTION_USAGE}`,
   example: "phoenix status --local",
   details: `Shows the running and recent workflows of both state machines, each managed group's latest
 instance refresh, the containments held for approval (with the command that approves each), and
 the events Phoenix received but did not act on since --since (default 24h): findings it ignored
 or refused (a sample, a low severity, another account) and image events that do not apply.`,
   async run(args, io) {
-    const parsed = parseCommandArgs(args, {
-      ...CONNECTION_FLAGS,
-      ...JSON_FLAG,
+    const parsed = flags.parseCommandArgs(args, {
+      ...flags.CONNECTION_FLAGS,
+      ...flags.JSON_FLAG,
       recent: { type: "string" },
       since: { type: "string" },
     });
     let recent: number;
     try {
-      recent = Math.round(parsePositiveNumber(stringFlag(parsed, "recent"), "--recent", 10));
+      recent = Math.round(parsePositiveNumber(flags.stringFlag(parsed, "recent"), "--recent", 10));
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
-    const sinceText = stringFlag(parsed, "since");
-    const sinceMs = sinceText !== undefined ? parseDuration(sinceText, "--since") : 86_400_000;
+    const sinceText = flags.stringFlag(parsed, "since");
+    const sinceMs = sinceText !== undefined ? flags.parseDuration(sinceText, "--since") : 86_400_000;
     const connection = await openConnection(parsed, io);
     const since = new Date(connection.deps.now().getTime() - sinceMs).toISOString();
     const [workflows, groups, holds, records, pauses] = await Promise.all([
@@ -73,7 +65,7 @@ or refused (a sample, a low severity, another account) and image events that do 
     const ignored = ignoredEvents(records).reverse();
     const where = whereFlags(parsed);
     const approve = (holdId: string) => `phoenix approve ${holdId}${where ? ` ${where}` : ""}`;
-    if (booleanFlag(parsed, "json")) {
+    if (flags.booleanFlag(parsed, "json")) {
       printJson(io, {
         region: connection.region,
         accountId: connection.accountId,

@@ -206,16 +206,18 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
     ): Promise<DecisionRecord | undefined> => {
       const now = context.clock.now();
       const principal = assumedRoleArn(session);
-      const deny = (reason: string) =>
+      // A decision made before any resource is known (the call as a whole).
+      const decideCall = (decision: "Allow" | "Deny", reason: string) =>
         record({
           time: new Date(now).toISOString(),
           principal,
           action: call,
           call,
           resources: [],
-          decision: "Deny",
+          decision,
           reason,
         });
+      const deny = (reason: string) => decideCall("Deny", reason);
       let held: Awaited<ReturnType<typeof policiesOf>>;
       try {
         held = await policiesOf(session.roleName);
@@ -229,15 +231,7 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
         if ("problem" in built) return deny(built.problem);
         if (built.missing) {
           // Nothing to authorize: the service answers that the resource does not exist.
-          record({
-            time: new Date(now).toISOString(),
-            principal,
-            action: call,
-            call,
-            resources: [],
-            decision: "Allow",
-            reason: `${built.missing}: passed on, the service answers that it does not exist`,
-          });
+          decideCall("Allow", `${built.missing}: passed on, the service answers that it does not exist`);
           return undefined;
         }
         all = built.checks;

@@ -112,6 +112,19 @@ const STATES_INTEGRATION = /^arn:aws[\w-]*:states:[\w-]*:\d*:(.+)$/;
 const LAMBDA_FUNCTION = /^arn:aws[\w-]*:lambda:[\w-]+:\d{12}:function:[^:]+(?::[^:]+)?$/;
 const INTEGRATION_PATTERN = /^(.*?)(\.waitForTaskToken|\.sync:2|\.sync)?$/;
 
+/** The local handler a Task's function name or ARN names, or why there is none. */
+function localFunction(
+  deps: TaskResolverDeps,
+  nameOrArn: string,
+):
+  | { problem: string }
+  | { functionName: string; handler: NonNullable<TaskResolverDeps["functions"][string]> } {
+  const functionName = functionNameOf(nameOrArn);
+  const handler = deps.functions[functionName];
+  if (!handler) return { problem: `no local handler registered for function '${functionName}'` };
+  return { functionName, handler };
+}
+
 function resolveLambdaInvoke(
   name: string,
   resource: string,
@@ -126,9 +139,9 @@ function resolveLambdaInvoke(
     };
   }
   if (typeof parameters.FunctionName !== "string") return { problem: "Parameters.FunctionName is missing" };
-  const functionName = functionNameOf(parameters.FunctionName);
-  const handler = deps.functions[functionName];
-  if (!handler) return { problem: `no local handler registered for function '${functionName}'` };
+  const found = localFunction(deps, parameters.FunctionName);
+  if ("problem" in found) return { problem: found.problem };
+  const { functionName, handler } = found;
   return {
     task: {
       stateName: name,
@@ -152,9 +165,9 @@ function resolveLambdaInvoke(
 }
 
 function resolveLambdaArn(name: string, resource: string, deps: TaskResolverDeps): Resolution {
-  const functionName = functionNameOf(resource);
-  const handler = deps.functions[functionName];
-  if (!handler) return { problem: `no local handler registered for function '${functionName}'` };
+  const found = localFunction(deps, resource);
+  if ("problem" in found) return { problem: found.problem };
+  const { functionName, handler } = found;
   return {
     task: {
       stateName: name,
