@@ -8,7 +8,6 @@ import { eventsPlugin } from "./events/index.js";
 import { launchTemplateSourceVersion } from "./moto-fixes/launch-template-source.js";
 import { primaryInterfaceGroups } from "./moto-fixes/primary-eni-groups.js";
 import { registerImageTags } from "./moto-fixes/register-image-tags.js";
-import { serialDynamoDb } from "./moto-fixes/serial-dynamodb.js";
 import { stepFunctionsPlugin } from "./stepfunctions/index.js";
 
 export interface BuiltinOptions extends Omit<DeploymentOptions, "policy"> {
@@ -32,7 +31,6 @@ export function phoenixParts(options: DeploymentOptions = {}): LocalCloudPlugin[
 export function builtinPlugins(options: BuiltinOptions = {}): LocalCloudPlugin[] {
   const { bootSeconds, deployPhoenix, ...deployment } = options;
   const plugins: LocalCloudPlugin[] = [
-    serialDynamoDb(),
     primaryInterfaceGroups(),
     launchTemplateSourceVersion(),
     registerImageTags(),

@@ -20,7 +20,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalCloud } from "../../local/cloud.js";
 import type { LocalCloudPlugin } from "../../local/core/context.js";
 import { forwardToMoto } from "../../local/gateway/forward.js";
-import { serialDynamoDb } from "../../local/moto-fixes/serial-dynamodb.js";
 import { createClients } from "../../src/aws/clients.js";
 import {
   CREDENTIAL_LIFETIME_MS,
@@ -126,7 +125,7 @@ async function phoenixTables(): Promise<PhoenixDeps["resources"]> {
 }
 
 beforeAll(async () => {
-  cloud = await startTestCloud({ plugins: [serialDynamoDb(), lag.plugin] });
+  cloud = await startTestCloud({ plugins: [lag.plugin] });
   const config = cloud.context.internalClientConfig;
   iam = new IAMClient(config);
   ec2 = new EC2Client(config);

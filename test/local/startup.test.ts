@@ -106,7 +106,6 @@ describe("local cloud startup errors", () => {
     expect(health.status).toBe("ok");
     expect(Object.keys(health.parts ?? {})).toEqual([
       "iam",
-      "serial-dynamodb",
       "primary-eni-groups",
       "launch-template-source-version",
       "register-image-tags",

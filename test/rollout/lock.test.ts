@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalCloud } from "../../local/cloud.js";
-import { serialDynamoDb } from "../../local/moto-fixes/serial-dynamodb.js";
 import type { PhoenixDeps } from "../../src/deps.js";
 import {
   acquireGroupLock,
@@ -15,7 +14,7 @@ let deps: PhoenixDeps;
 beforeAll(async () => {
   // moto does not apply concurrent conditional writes atomically (AWS does): the local cloud's
   // fix serves DynamoDB calls one at a time, which the race below depends on.
-  ({ cloud, deps } = await startDeployedCloud({ parts: [serialDynamoDb()] }));
+  ({ cloud, deps } = await startDeployedCloud({}));
 });
 afterAll(async () => {
   await cloud?.stop();

@@ -1,7 +1,7 @@
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { PhoenixDeps } from "../../deps.js";
 import { groupBudgetKey, windowKey } from "../../state-keys.js";
-import { accountRefusal, type BudgetLimit, bucketWindow, groupRefusal } from "../core/budget.js";
+import { accountRefusal, bucketWindow, groupRefusal } from "../core/budget.js";
 import type { HoldInfo } from "./hold-records.js";
 import type { ContainmentItem, OpenRequest } from "./records.js";
 
@@ -84,7 +84,6 @@ export function accountStartAdd(table: string, accountId: string, buckets: Windo
 export function groupHoldInfo(
   budgets: PhoenixDeps["policy"]["containment"]["budgets"],
   group: NonNullable<OpenRequest["group"]>,
-  _perGroup: { limit: number; by: BudgetLimit },
   inGroup: number,
 ): Omit<HoldInfo, "id"> {
   const refusal = groupRefusal(budgets, group, inGroup);

@@ -287,7 +287,7 @@ async function startWithinBudget(
   const perGroup = group ? groupLimit(budgets, group.desiredCapacity) : undefined;
 
   if (group && perGroup && perGroup.limit <= 0) {
-    return hold(deps, item, previous, groupHoldInfo(budgets, group, perGroup, 0));
+    return hold(deps, item, previous, groupHoldInfo(budgets, group, 0));
   }
   if (room <= 0) return hold(deps, item, previous, accountHoldInfo(budgets, item.accountId, previousStarts));
 
@@ -347,7 +347,7 @@ async function startWithinBudget(
     if (originalIndex >= 0 && codes[originalIndex] === "ConditionalCheckFailed") throw new OriginalExists();
     if (codes.includes("TransactionConflict")) throw new RetryTransaction();
     if (groupIndex >= 0 && codes[groupIndex] === "ConditionalCheckFailed" && group && perGroup) {
-      return hold(deps, item, previous, groupHoldInfo(budgets, group, perGroup, perGroup.limit));
+      return hold(deps, item, previous, groupHoldInfo(budgets, group, perGroup.limit));
     }
     if (codes[previousIndex] === "ConditionalCheckFailed") throw new RetryTransaction();
     if (codes[currentIndex] === "ConditionalCheckFailed") {

@@ -1,7 +1,6 @@
 import { CancelInstanceRefreshCommand } from "@aws-sdk/client-auto-scaling";
 import { awsErrorCode } from "../../aws/errors.js";
 import type { PhoenixDeps } from "../../deps.js";
-import { TAG_IMAGE_FAMILY } from "../../tags.js";
 import { describeGroups } from "../aws/groups.js";
 import { deletePause, listPauses, putPause } from "../aws/pauses.js";
 import { isManaged } from "../core/group.js";
@@ -149,7 +148,6 @@ async function phoenixRefreshes(deps: Deps, family: string | undefined): Promise
   const groups = await describeGroups(deps, family !== undefined ? { family } : { managed: true });
   return groups
     .filter((group) => isManaged(group) && group.activeRefresh?.startedByPhoenix === true)
-    .filter((group) => family === undefined || group.tags[TAG_IMAGE_FAMILY] === family)
     .flatMap((group) =>
       group.activeRefresh?.refreshId !== undefined
         ? [

@@ -5,7 +5,6 @@ import type { LocalCloud } from "../../../local/cloud.js";
 import { type DemoGroupSpec, type SeededFleet, seedDemoFleet } from "../../../local/core/seed.js";
 import type { FunctionWrapper, LocalDeployment } from "../../../local/deployment/index.js";
 import { primaryInterfaceGroups } from "../../../local/moto-fixes/primary-eni-groups.js";
-import { serialDynamoDb } from "../../../local/moto-fixes/serial-dynamodb.js";
 import type { PhoenixDeps } from "../../../src/deps.js";
 import { parsePolicy } from "../../../src/policy/index.js";
 import type { PhoenixResources } from "../../../src/resources.js";
@@ -56,7 +55,7 @@ export interface HarnessOptions {
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const tap = new Wiretap();
   const phoenix = await startDeployedCloud({
-    parts: [serialDynamoDb(), primaryInterfaceGroups(), tap.plugin()],
+    parts: [primaryInterfaceGroups(), tap.plugin()],
     policy: options.policy ?? {},
     ...(options.speed !== undefined ? { speed: options.speed } : {}),
     wrap: wrapAll(options.workflow === "run" ? undefined : holding("contain-admit"), options.wrap),
