@@ -7,7 +7,7 @@ import { deployedHandler } from "../src/lambda.js";
 /** The AWS clients this function's code uses: only these are bundled into it. */
 export const CLIENTS = { dynamo, ec2, sns };
 
-/** Step 5: one poll of the snapshots. */
+/** Step 6: one poll of the snapshots. */
 export const createContainEvidenceStatusHandler = (deps: PhoenixDeps) =>
   containStepHandler("evidenceStatus", checkEvidence, deps);
 

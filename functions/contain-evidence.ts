@@ -7,7 +7,7 @@ import { deployedHandler } from "../src/lambda.js";
 /** The AWS clients this function's code uses: only these are bundled into it. */
 export const CLIENTS = { dynamo, ec2, sns, ssm };
 
-/** Step 5: memory-capture hook and snapshots of every volume. */
+/** Step 6: memory-capture hook and snapshots of every volume. */
 export const createContainEvidenceHandler = (deps: PhoenixDeps) =>
   containStepHandler("evidence", collectEvidence, deps);
 

@@ -14,12 +14,13 @@ import {
   DescribeLaunchTemplatesCommand,
   DescribeLaunchTemplateVersionsCommand,
   DescribeTagsCommand,
-  EC2Client,
+  type EC2Client,
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
 import type { LocalCloudContext } from "../core/context.js";
 import { type LaunchedFrom, UNHEALTHY_IMAGE_TAG } from "./health.js";
 import type { LaunchTemplateSpec, MixedInstancesPolicy } from "./refresh-model.js";
+import { autoScalingEc2 } from "./service-ec2.js";
 
 /**
  * The Auto Scaling and EC2 calls the refresh engine makes, straight to moto (no faults, not in
@@ -99,7 +100,7 @@ export class MotoFleet {
 
   constructor(context: Pick<LocalCloudContext, "internalClientConfig">) {
     this.autoscaling = new AutoScalingClient(context.internalClientConfig);
-    this.ec2 = new EC2Client(context.internalClientConfig);
+    this.ec2 = autoScalingEc2(context);
   }
 
   /** The named groups (all groups when no names are given) as moto has them. */

@@ -1,7 +1,7 @@
 import { AttachInstancesCommand, AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import {
   DescribeLaunchTemplateVersionsCommand,
-  EC2Client,
+  type EC2Client,
   RunInstancesCommand,
   StartInstancesCommand,
   StopInstancesCommand,
@@ -9,6 +9,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import type { LocalCloudContext } from "../core/context.js";
 import type { LaunchedFrom } from "./health.js";
+import { autoScalingEc2 } from "./service-ec2.js";
 
 /**
  * The EC2 and Auto Scaling calls warm pools make, straight to moto. moto has no warm pools: a
@@ -39,7 +40,7 @@ export class WarmPoolFleet {
 
   constructor(context: Pick<LocalCloudContext, "internalClientConfig">) {
     this.autoscaling = new AutoScalingClient(context.internalClientConfig);
-    this.ec2 = new EC2Client(context.internalClientConfig);
+    this.ec2 = autoScalingEc2(context);
   }
 
   async launch(groupName: string, from: LaunchedFrom, placement: WarmPlacement): Promise<LaunchedWarm> {

@@ -11,6 +11,11 @@ const UNFORWARDED_REQUEST = new Set([
   "keep-alive",
   "expect",
 ]);
+/**
+ * Headers the local runtime sets on its own calls to moto (e.g. the Auto Scaling engine's
+ * terminations, moto-python/sitecustomize.py). A caller of the gateway cannot send them on.
+ */
+export const LOCAL_ONLY_PREFIX = "x-phoenix-local-";
 const UNFORWARDED_RESPONSE = new Set([...UNFORWARDED_REQUEST, "content-encoding", "x-amz-crc32"]);
 
 /** Sends a decoded call on to moto unchanged and returns moto's answer, body buffered. */
@@ -20,7 +25,7 @@ export async function forwardToMoto(
 ): Promise<AwsResponse & { body: Buffer }> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
-    if (value === undefined || UNFORWARDED_REQUEST.has(name)) continue;
+    if (value === undefined || UNFORWARDED_REQUEST.has(name) || name.startsWith(LOCAL_ONLY_PREFIX)) continue;
     headers[name] = Array.isArray(value) ? value.join(", ") : value;
   }
   const hasBody = request.method !== "GET" && request.method !== "HEAD";

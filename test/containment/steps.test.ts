@@ -1,4 +1,8 @@
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
+import {
+  AutoScalingClient,
+  DescribeAutoScalingGroupsCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
+} from "@aws-sdk/client-auto-scaling";
 import {
   AllocateAddressCommand,
   AssociateAddressCommand,
@@ -14,6 +18,7 @@ import {
   DescribeVolumesCommand,
   EC2Client,
   type Instance,
+  ModifyInstanceAttributeCommand,
 } from "@aws-sdk/client-ec2";
 import { GetRolePolicyCommand, IAMClient, ListRolePoliciesCommand } from "@aws-sdk/client-iam";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -245,6 +250,20 @@ describe("the contain steps on a grouped instance (two interfaces, an Elastic IP
     expect(healthy.some((i) => !original.includes(i.InstanceId!))).toBe(true);
   });
 
+  it("detaches once hardened, before the evidence steps, so the group cannot terminate it meanwhile", async () => {
+    // Termination protection does not bind Auto Scaling: until the instance leaves its group,
+    // a refresh, a scale-in or a failed load-balancer health check could terminate it.
+    const mutations = h.tap.mutationsSince(tapMark);
+    const index = (action: string) => mutations.findIndex((c) => c.action === action);
+    const protectedAt = mutations.findIndex(
+      (c) => c.action === "ModifyInstanceAttribute" && "DisableApiTermination.Value" in c.params,
+    );
+    expect(protectedAt).toBeGreaterThanOrEqual(0);
+    expect(index("DetachInstances")).toBeGreaterThan(protectedAt);
+    expect(index("DetachInstances")).toBeLessThan(index("ReplaceIamInstanceProfileAssociation"));
+    expect(index("DetachInstances")).toBeLessThan(index("CreateSnapshot"));
+  });
+
   it("terminates the instance only after the evidence and the replacement, lifting protection just before", async () => {
     expect((await describe1(target)).State?.Name).toBe("terminated");
     const mutations = h.cloud.context.callLog.since(callMark).filter((c) => c.mutating && c.status < 300);
@@ -295,10 +314,10 @@ describe("a step run again (a retry) does nothing twice", () => {
     const order = [
       "isolate",
       "harden",
+      "replace",
       "revoke",
       "evidence",
       "evidenceStatus",
-      "replace",
       "replacementStatus",
       "dispose",
       "report",
@@ -322,6 +341,32 @@ describe("a step run again (a retry) does nothing twice", () => {
     // The outcome was notified once, not once per attempt.
     const notes = await h.drainNotifications();
     expect(notes.filter((n) => n.subject.startsWith(`Contained ${target}`))).toHaveLength(1);
+  });
+});
+
+describe("an instance its group terminated before the detach", () => {
+  it("fails the replace step as gone, naming the group, and detaches nothing", async () => {
+    const target = h.fleet.groups.find((g) => g.name === "web-backend")!.instanceIds[0]!;
+    // As a refresh, a scale-in or a health replacement would, termination protection or not.
+    await ec2.send(
+      new ModifyInstanceAttributeCommand({ InstanceId: target, DisableApiTermination: { Value: true } }),
+    );
+    await autoScaling.send(
+      new TerminateInstanceInAutoScalingGroupCommand({
+        InstanceId: target,
+        ShouldDecrementDesiredCapacity: false,
+      }),
+    );
+    const mark = h.tap.mark();
+    await expect(
+      STEPS.replace(h.deps, containState(target, { groupName: "web-backend" })),
+    ).rejects.toMatchObject({
+      name: "Phoenix.InstanceGone",
+      message: expect.stringMatching(
+        /left its Auto Scaling group web-backend and is (terminated|shutting-down)/,
+      ),
+    });
+    expect(h.tap.since(mark, { action: "DetachInstances" })).toEqual([]);
   });
 });
 

@@ -44,3 +44,51 @@ if werkzeug_app is not None:
             return list(_dispatch(self, environ, start_response))
 
     werkzeug_app.DomainDispatcherApplication.__call__ = _serialised
+
+# Termination protection binds the EC2 API, not Auto Scaling: AWS documents that
+# DisableApiTermination "does not prevent Amazon EC2 Auto Scaling from terminating an instance".
+# moto checks it on every termination, so an instance refresh or a scale-in that reaches a
+# protected instance fails where AWS would go on. Terminations moto makes while serving an Auto
+# Scaling call, and the EC2 calls the local Auto Scaling engine makes for a group (it marks them
+# with the header below, which the gateway never forwards from a caller), skip the check.
+_AUTOSCALING_HEADER = "HTTP_X_PHOENIX_LOCAL_SERVICE"
+_as_autoscaling = threading.local()
+
+try:
+    from moto.ec2.models.instances import InstanceBackend
+except Exception:
+    InstanceBackend = None
+
+if werkzeug_app is not None and InstanceBackend is not None:
+    _terminate = InstanceBackend.terminate_instances
+
+    def _terminate_instances(self, instance_ids):
+        if not getattr(_as_autoscaling, "active", False):
+            return _terminate(self, instance_ids)
+        protected = [i for i in self.get_multi_instances_by_id(instance_ids) if i.disable_api_termination is True]
+        for instance in protected:
+            instance.disable_api_termination = False
+        try:
+            return _terminate(self, instance_ids)
+        finally:
+            # The attribute stays as it was on the (now terminated) instance, as in EC2.
+            for instance in protected:
+                instance.disable_api_termination = True
+
+    InstanceBackend.terminate_instances = _terminate_instances
+
+    def _is_autoscaling(environ):
+        if environ.get(_AUTOSCALING_HEADER) == "autoscaling":
+            return True
+        return "/autoscaling/aws4_request" in environ.get("HTTP_AUTHORIZATION", "")
+
+    _serve = werkzeug_app.DomainDispatcherApplication.__call__
+
+    def _served_as(self, environ, start_response):
+        _as_autoscaling.active = _is_autoscaling(environ)
+        try:
+            return _serve(self, environ, start_response)
+        finally:
+            _as_autoscaling.active = False
+
+    werkzeug_app.DomainDispatcherApplication.__call__ = _served_as

@@ -48,6 +48,17 @@ export function containCourse(
       action: "harden",
       text: "termination protection on, DeleteOnTermination=false on every volume",
     },
+    group !== undefined
+      ? {
+          state: "Replace",
+          action: "detach",
+          text: `detach from ${group} without decrement, before the evidence steps (a replacement launches from its current launch template; no refresh or scale-in of the group can terminate the instance after that); once the evidence is complete, wait up to ${policy.replacementTimeoutMinutes} min for full healthy capacity (longer while a launch lifecycle hook holds the replacement, by its heartbeat timeout)`,
+        }
+      : {
+          state: "Replace",
+          action: "skip",
+          text: "skipped: not in an Auto Scaling group, nothing replaces it",
+        },
     {
       state: "RevokeCredentials",
       action: "revoke",
@@ -58,17 +69,6 @@ export function containCourse(
       action: "snapshot",
       text: `snapshot every EBS volume${policy.memoryCaptureDocument ? `, memory capture with ${policy.memoryCaptureDocument}` : ""}; wait for snapshots`,
     },
-    group !== undefined
-      ? {
-          state: "Replace",
-          action: "detach",
-          text: `detach from ${group} without decrement (a replacement launches from its current launch template), wait up to ${policy.replacementTimeoutMinutes} min for full healthy capacity (longer while a launch lifecycle hook holds the replacement, by its heartbeat timeout)`,
-        }
-      : {
-          state: "Replace",
-          action: "skip",
-          text: "skipped: not in an Auto Scaling group, nothing replaces it",
-        },
     disposition === "keep"
       ? {
           state: "Dispose",

@@ -6,7 +6,7 @@ import { ACTOR, type ContainState, type EvidenceStatusResult, instanceSubject } 
 /** Large volumes take hours to snapshot; a day without completion means something is wrong. */
 export const EVIDENCE_TIMEOUT_MS = 24 * 3600_000;
 
-/** Step 5 (wait): one poll of the snapshots; the workflow waits and polls again until complete. */
+/** Step 6 (wait): one poll of the snapshots; the workflow waits and polls again until complete. */
 export async function checkEvidence(deps: PhoenixDeps, state: ContainState): Promise<EvidenceStatusResult> {
   const evidence = state.results.evidence;
   if (!evidence)

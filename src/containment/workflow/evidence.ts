@@ -18,7 +18,7 @@ export const EVIDENCE_TAG_WRITE = declareTagWrite({
 });
 
 /**
- * Step 5 (start): the optional memory-capture hook, then a snapshot of every volume, tagged with
+ * Step 6 (start): the optional memory-capture hook, then a snapshot of every volume, tagged with
  * the finding and the containment. Snapshots already taken for this containment (found by tag)
  * are not taken again. Waiting for completion is the workflow's poll loop (evidence-status).
  */

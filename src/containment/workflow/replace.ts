@@ -1,12 +1,17 @@
 import { DescribeAutoScalingInstancesCommand, DetachInstancesCommand } from "@aws-sdk/client-auto-scaling";
 import type { PhoenixDeps } from "../../deps.js";
+import { findInstance, isGone } from "../aws/instance.js";
 import { once } from "../aws/once.js";
+import { ContainmentStepError } from "../core/errors.js";
 import { ACTOR, type ContainState, instanceSubject, type ReplaceResult } from "../core/types.js";
 
 /**
- * Step 6 (start): take the instance out of its group without lowering the desired capacity, so
- * the group launches a clean replacement from its current launch template (and deregisters the
- * instance from its target groups). Checked first: an instance that already left the group (an
+ * Step 4, right after hardening: take the instance out of its group without lowering the desired
+ * capacity, so the group launches a clean replacement from its current launch template (and
+ * deregisters the instance from its target groups). It comes before the evidence steps, which
+ * take minutes: termination protection does not bind Auto Scaling, so until the instance leaves
+ * its group an instance refresh, a scale-in or a health replacement (its load balancer checks
+ * fail once it is isolated) could terminate it and lose what is only in memory. Checked first: an instance that already left the group (an
  * earlier attempt detached it) is not detached again, which AWS would refuse anyway.
  * A standalone instance has nothing to replace it: people are told.
  */
@@ -47,8 +52,26 @@ export async function replace(deps: PhoenixDeps, state: ContainState): Promise<R
     return { replaced: false };
   }
 
-  const inGroup =
-    membership !== undefined && !/^(Detaching|Detached|Terminat)/.test(membership.LifecycleState ?? "");
+  // The group got there first (a refresh, a scale-in, a health replacement): the instance is
+  // going, and the evidence steps would find nothing to keep. Said plainly, not retried.
+  if (membership && /^Terminat/.test(membership.LifecycleState ?? "")) {
+    throw new ContainmentStepError(
+      "Phoenix.InstanceGone",
+      `Instance ${input.instanceId} is being terminated by its Auto Scaling group ${groupName} (${membership.LifecycleState}) before Phoenix could detach it; its volumes are kept (DeleteOnTermination=false), what was only in memory is lost.`,
+    );
+  }
+  if (!membership) {
+    // Out of the group already: an earlier attempt detached it (the instance runs on), or the
+    // group terminated it before this step ran. Only the second is asked about, and only here.
+    const instance = await findInstance(deps, input.instanceId);
+    if (!instance || isGone(instance)) {
+      throw new ContainmentStepError(
+        "Phoenix.InstanceGone",
+        `Instance ${input.instanceId} left its Auto Scaling group ${groupName} and is ${instance?.State?.Name ?? "gone"} before Phoenix could detach it (a refresh, a scale-in or a health replacement terminates despite termination protection); its volumes are kept (DeleteOnTermination=false), what was only in memory is lost.`,
+      );
+    }
+  }
+  const inGroup = membership !== undefined && !/^(Detaching|Detached)/.test(membership.LifecycleState ?? "");
   if (inGroup) {
     await deps.clients.autoScaling.send(
       new DetachInstancesCommand({

@@ -8,7 +8,7 @@ import { ContainmentStepError } from "../core/errors.js";
 import { ACTOR, type ContainState, instanceSubject, type ReplacementStatusResult } from "../core/types.js";
 
 /**
- * Step 6 (wait): one poll of the group. It is whole again when it has its desired count of
+ * Step 4 (wait, after the evidence steps): one poll of the group. It is whole again when it has its desired count of
  * instances that are InService and Healthy (the contained one no longer counts: it was detached).
  * Gives up after the policy's replacementTimeoutMinutes, plus, while a replacement waits for a
  * launch lifecycle hook (Pending:Wait), that hook's heartbeat timeout: Auto Scaling holds the

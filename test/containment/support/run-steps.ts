@@ -39,8 +39,9 @@ export async function runStep(deps: PhoenixDeps, state: ContainState, name: Step
 
 /**
  * The contain workflow's happy path in the ASL's order, steps called directly (the Step Functions
- * engine is exercised separately): isolate → harden → revoke → evidence → poll snapshots →
- * replace → poll the group (if replaced) → dispose → report. `each` sees every state.
+ * engine is exercised separately, in test/unit/containment/contain-asl.test.ts; keep the two
+ * orders the same): isolate → harden → replace → revoke → evidence → poll snapshots → poll the group
+ * (if replaced) → dispose → report. `each` sees every state.
  */
 export async function runContainment(
   deps: PhoenixDeps,
@@ -68,14 +69,13 @@ export async function runContainment(
     }
     await options.each?.(name, state);
   };
-  for (const name of ["isolate", "harden", "revoke", "evidence"] as const) await step(name);
+  for (const name of ["isolate", "harden", "replace", "revoke", "evidence"] as const) await step(name);
   for (let poll = 0; ; poll++) {
     await step("evidenceStatus");
     if (state.results.evidenceStatus?.complete) break;
     if (poll >= maxPolls) throw new Error("snapshots never completed");
     await new Promise((r) => setTimeout(r, options.pollDelayMs ?? 50));
   }
-  await step("replace");
   if (state.results.replace?.replaced) {
     for (let poll = 0; ; poll++) {
       await step("replacementStatus");

@@ -288,12 +288,13 @@ describe("the contain state machine, run by aws-local-stepfunctions with stub st
       "Admit",
       "Isolate",
       "Harden",
+      // Out of the group before the long evidence steps: no refresh or scale-in can take it.
+      "Replace",
       "RevokeCredentials",
       "CollectEvidence",
       "CheckSnapshots",
       "CheckSnapshots",
       "CheckSnapshots",
-      "Replace",
       "CheckReplacement",
       "CheckReplacement",
       "Dispose",
@@ -319,7 +320,14 @@ describe("the contain state machine, run by aws-local-stepfunctions with stub st
     const { error } = await run({ calls, standalone: true });
     expect(error).toBeUndefined();
     expect(calls).not.toContain("CheckReplacement");
-    expect(calls.slice(-3)).toEqual(["Replace", "Dispose", "Report"]);
+    expect(calls.slice(-6)).toEqual([
+      "Replace",
+      "RevokeCredentials",
+      "CollectEvidence",
+      "CheckSnapshots",
+      "Dispose",
+      "Report",
+    ]);
   });
 
   it("retries a transient failure and carries on", async () => {
