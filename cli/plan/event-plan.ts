@@ -2,8 +2,17 @@ import { readFileSync } from "node:fs";
 import type { Connection } from "../../ops/connect.js";
 import { CliError, EXIT } from "../../ops/io.js";
 import { managedScope, routeFinding } from "../../src/containment/core/route.js";
-import { findingOverridePrefixes, findingSeverityThreshold } from "../../src/events/rules.js";
-import { type Finding, parseGuardDutyEvent } from "../../src/findings/guardduty.js";
+import {
+  findingOverridePrefixes,
+  findingResourceTypes,
+  findingSeverityThreshold,
+} from "../../src/events/rules.js";
+import {
+  CLUSTER_RESOURCE_TYPES,
+  CREDENTIAL_EXFILTRATION_PREFIX,
+  type Finding,
+  parseGuardDutyEvent,
+} from "../../src/findings/guardduty.js";
 import { familyFromParameterName } from "../../src/images/parameters.js";
 import { parseImageTrigger } from "../../src/images/triggers.js";
 import type { Policy } from "../../src/policy/index.js";
@@ -59,8 +68,11 @@ export function notDelivered(
   finding: Pick<Finding, "type" | "severity" | "resourceType">,
   containment: Policy["containment"],
 ): string | undefined {
-  if (finding.resourceType !== "Instance")
-    return `Phoenix's EventBridge rule delivers only findings on EC2 instances (resourceType Instance, not ${finding.resourceType}); nothing records this one.`;
+  if (finding.resourceType === "AccessKey" && finding.type.startsWith(CREDENTIAL_EXFILTRATION_PREFIX))
+    return undefined; // its own rule, unfiltered by severity (credentialExfiltrationPattern)
+  const types = findingResourceTypes(containment);
+  if (!types.includes(finding.resourceType))
+    return `Phoenix's EventBridge rule delivers only findings on ${types.join(", ")} (not ${finding.resourceType})${CLUSTER_RESOURCE_TYPES.some((t) => t === finding.resourceType) ? ", as containment.containClusterNodes is false" : ""}; nothing records this one.`;
   const threshold = findingSeverityThreshold(containment);
   const prefixes = findingOverridePrefixes(containment);
   if (finding.severity >= threshold || prefixes.some((prefix) => finding.type.startsWith(prefix)))

@@ -6,7 +6,7 @@ import { getContainment, isOpen } from "../../src/containment/aws/records.js";
 import { bucketWindow, decideBudget, groupLimit } from "../../src/containment/core/budget.js";
 import { containCourse, type PlannedStep } from "../../src/containment/core/course.js";
 import { protectionHold } from "../../src/containment/core/protection.js";
-import type { RouteDecision } from "../../src/containment/core/route.js";
+import { type RouteDecision, unmanagedNodeReason } from "../../src/containment/core/route.js";
 import { groupOf as describeInstanceGroup } from "../../src/containment/workflow/intake.js";
 import type { Policy } from "../../src/policy/index.js";
 
@@ -95,8 +95,12 @@ export async function planInstance(
       course: [],
     };
   }
-  const protectedReason = protectionHold(tags, group?.tags);
   const withGroup = { ...base, ...(group ? { group: withoutTags(group) } : {}) };
+  // The intake's check for a cluster node, on the same group facts.
+  const unmanaged = route ? unmanagedNodeReason(route, group) : undefined;
+  if (unmanaged)
+    return { ...withGroup, decision: "no-action", reason: `notify: ${unmanaged}`, steps: [], course: [] };
+  const protectedReason = protectionHold(tags, group?.tags);
   if (protectedReason) return { ...withGroup, decision: "hold", reason: protectedReason, steps, course };
   // The intake's own decision, from the counters it would increment.
   const budget = decideBudget(

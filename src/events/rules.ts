@@ -1,3 +1,4 @@
+import { CLUSTER_RESOURCE_TYPES, CREDENTIAL_EXFILTRATION_PREFIX } from "../findings/guardduty.js";
 import { AMI_STATE_CHANGE, IMAGE_BUILDER_STATE_CHANGE, PARAMETER_STORE_CHANGE } from "../images/triggers.js";
 import type { Policy } from "../policy/index.js";
 import type { EventTargetName } from "./targets.js";
@@ -39,7 +40,10 @@ export const GUARDDUTY_FINDING = "GuardDuty Finding";
 export const INSTANCE_REFRESH_DETAIL_TYPE_PREFIX = "EC2 Auto Scaling Instance Refresh";
 
 type RulePolicy = {
-  containment: Pick<Policy["containment"], "notifyAtSeverity" | "containAtSeverity" | "typeOverrides">;
+  containment: Pick<
+    Policy["containment"],
+    "notifyAtSeverity" | "containAtSeverity" | "typeOverrides" | "containClusterNodes"
+  >;
   rollout: Pick<Policy["rollout"], "imageParameters">;
 };
 
@@ -65,13 +69,33 @@ export function guardDutyFindingPattern(containment: RulePolicy["containment"]):
   const bySeverity: EventPattern = { severity: [{ numeric: [">=", findingSeverityThreshold(containment)] }] };
   const prefixes = findingOverridePrefixes(containment);
   const detail: EventPattern = {
-    // Only an EC2 instance can be contained; S3, IAM, RDS… findings never need Phoenix.
-    resource: { resourceType: ["Instance"] },
+    // Only an EC2 instance can be contained; S3, IAM, RDS… findings never need Phoenix. A
+    // cluster's Runtime Monitoring findings name its EC2 node, and are wanted once opted in.
+    resource: { resourceType: findingResourceTypes(containment) },
     ...(prefixes.length === 0
       ? bySeverity
       : { $or: [bySeverity, { type: prefixes.map((prefix) => ({ prefix })) }] }),
   };
   return { source: ["aws.guardduty"], "detail-type": [GUARDDUTY_FINDING], detail };
+}
+
+/** The resource types of the findings the instance-finding rule delivers. */
+export function findingResourceTypes(containment: RulePolicy["containment"]): string[] {
+  return ["Instance", ...(containment.containClusterNodes ? CLUSTER_RESOURCE_TYPES : [])];
+}
+
+/**
+ * Findings that an instance's role credentials were used elsewhere: the resource is the leaked
+ * AccessKey, the instance is named by its session. A rule of their own, so that no other IAM
+ * finding reaches on-finding. No severity filter: GuardDuty rates them High, and the handler's
+ * routing applies the policy's thresholds and overrides as for any finding.
+ */
+export function credentialExfiltrationPattern(): EventPattern {
+  return {
+    source: ["aws.guardduty"],
+    "detail-type": [GUARDDUTY_FINDING],
+    detail: { resource: { resourceType: ["AccessKey"] }, type: [{ prefix: CREDENTIAL_EXFILTRATION_PREFIX }] },
+  };
 }
 
 export function amiAvailablePattern(): EventPattern {
@@ -118,6 +142,13 @@ export function phoenixEventRules(policy: RulePolicy): EventRule[] {
       name: "phoenix-guardduty-instance-finding",
       description: `GuardDuty findings on EC2 instances, severity >= ${findingSeverityThreshold(policy.containment)} or a policy type override`,
       pattern: guardDutyFindingPattern(policy.containment),
+      target: "on-finding",
+    },
+    {
+      name: "phoenix-guardduty-credential-leak",
+      description:
+        "GuardDuty findings that an EC2 instance's role credentials were used outside AWS or from another account",
+      pattern: credentialExfiltrationPattern(),
       target: "on-finding",
     },
     {

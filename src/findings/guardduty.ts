@@ -24,7 +24,10 @@ export interface Finding {
   eventAccount?: string;
   eventRegion?: string;
   resourceType: string;
-  /** Present exactly when resourceType is "Instance". */
+  /**
+   * The instance the finding leads to: always when resourceType is "Instance"; for the indirect
+   * kinds (see `indirect`) when the finding names one.
+   */
   instanceId?: string;
   resourceRole?: ResourceRole;
   count: number;
@@ -32,10 +35,30 @@ export interface Finding {
   createdAt?: string;
   sample: boolean;
   archived: boolean;
+  /**
+   * How the finding names its instance when it is not about the instance itself: the instance
+   * whose role credentials were used elsewhere (an AccessKey finding), or the EC2 node of an
+   * EKS or ECS cluster (a Runtime Monitoring finding). Absent for EC2 instance findings.
+   */
+  indirect?: IndirectInstance;
   /** As reported in the finding, which may be stale: read the live tags before acting. */
   instanceTags?: Tags;
   networkInterfaceIds?: string[];
 }
+
+export type IndirectInstance =
+  | {
+      kind: "credential-exfiltration";
+      /** The leaked session's access key, and the role it belongs to (accessKeyDetails). */
+      accessKeyId?: string;
+      roleName?: string;
+    }
+  | { kind: "cluster-node"; cluster: "EKSCluster" | "ECSCluster" };
+
+/** The finding types whose AccessKey resource is an instance's leaked role session. */
+export const CREDENTIAL_EXFILTRATION_PREFIX = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration";
+/** Runtime Monitoring resource types whose instanceDetails is the cluster's EC2 node. */
+export const CLUSTER_RESOURCE_TYPES = ["EKSCluster", "ECSCluster"] as const;
 
 export type FindingParseResult = { ok: true; finding: Finding } | { ok: false; error: string };
 
@@ -72,6 +95,7 @@ const detailSchema = z.object({
   resource: z.object({
     resourceType: nonEmpty,
     instanceDetails: z.optional(z.unknown()),
+    accessKeyDetails: z.optional(z.unknown()),
   }),
   service: z.optional(
     z.object({
@@ -168,8 +192,17 @@ function parseUnsafe(input: unknown): FindingParseResult {
   if (detail.createdAt !== undefined) finding.createdAt = detail.createdAt;
   if (detail.service?.resourceRole !== undefined) finding.resourceRole = detail.service.resourceRole;
 
-  // Non-instance findings may still carry placeholder instanceDetails: only the type decides.
-  if (finding.resourceType !== "Instance") return { ok: true, finding };
+  if (finding.resourceType === "AccessKey" && finding.type.startsWith(CREDENTIAL_EXFILTRATION_PREFIX)) {
+    return exfiltratedInstance(finding, detail.resource.accessKeyDetails);
+  }
+  const cluster = CLUSTER_RESOURCE_TYPES.find((type) => type === finding.resourceType);
+  if (cluster) {
+    finding.indirect = { kind: "cluster-node", cluster };
+    // A Fargate task runs on no EC2 node of the account's: nothing names an instance.
+    if (detail.resource.instanceDetails === undefined) return { ok: true, finding };
+  }
+  // Other non-instance findings may still carry placeholder instanceDetails: only the type decides.
+  if (finding.resourceType !== "Instance" && !cluster) return { ok: true, finding };
 
   const path = ["detail", "resource", "instanceDetails"];
   if (detail.resource.instanceDetails === undefined) {
@@ -187,6 +220,33 @@ function parseUnsafe(input: unknown): FindingParseResult {
       eni.networkInterfaceId === undefined ? [] : [eni.networkInterfaceId],
     );
   }
+  return { ok: true, finding };
+}
+
+const accessKeyDetailsSchema = z.object({
+  accessKeyId: z.optional(z.string()),
+  principalId: z.optional(z.string()),
+  userName: z.optional(z.string()),
+  userType: z.optional(z.string()),
+});
+
+/**
+ * The instance whose role credentials leaked. EC2 names an instance profile's role session after
+ * the instance, so the session name (after the colon of principalId "AROA…:i-…") is its id.
+ * A finding whose session is not an instance's is valid, and names no instance.
+ */
+function exfiltratedInstance(finding: Finding, details: unknown): FindingParseResult {
+  const path = ["detail", "resource", "accessKeyDetails"];
+  if (details === undefined) return { ok: false, error: `${path.join(".")}: required for ${finding.type}` };
+  const parsed = accessKeyDetailsSchema.safeParse(details);
+  if (!parsed.success) return { ok: false, error: formatIssues(parsed.error, path) };
+  const session = parsed.data.principalId?.split(":").at(1)?.trim();
+  const instanceId = [session, parsed.data.userName?.trim()].find((name) => name && INSTANCE_ID.test(name));
+  const indirect: IndirectInstance = { kind: "credential-exfiltration" };
+  if (parsed.data.accessKeyId) indirect.accessKeyId = parsed.data.accessKeyId;
+  if (parsed.data.userName && parsed.data.userName !== instanceId) indirect.roleName = parsed.data.userName;
+  finding.indirect = indirect;
+  if (instanceId) finding.instanceId = instanceId;
   return { ok: true, finding };
 }
 

@@ -51,6 +51,12 @@ const containmentSchema = z.strictObject({
     "UnauthorizedAccess:EC2/TorRelay",
     "Trojan:EC2/",
   ]),
+  /**
+   * Runtime Monitoring findings on an EKS or ECS cluster's EC2 node (resourceType EKSCluster or
+   * ECSCluster) contain the node: opt-in, and only a node whose Auto Scaling group carries
+   * phoenix:managed=true (a node group Phoenix may replace). Otherwise they are notified.
+   */
+  containClusterNodes: z._default(z.boolean(), false),
   allowSampleFindings: z._default(z.boolean(), false),
   allowArchivedFindings: z._default(z.boolean(), false),
   budgets: z._default(

@@ -73,3 +73,17 @@ export function alteredGuardDutyEvent(
   else parent[last] = value;
   return event;
 }
+
+/**
+ * One of Phoenix's own sample events (test/fixtures/events/<folder>/<file>, built from the public
+ * formats where no published sample exists; see test/fixtures/events/SOURCES.md), with the
+ * placeholder instance id replaced by `instanceId` when given.
+ */
+export const PLACEHOLDER_INSTANCE_ID = "i-0123456789abcdef0";
+export function ownSampleEvent(folder: string, file: string, instanceId?: string): Record<string, unknown> {
+  const text = readFileSync(path.join(repoRoot, "test/fixtures/events", folder, file), "utf8");
+  return JSON.parse(instanceId ? text.replaceAll(PLACEHOLDER_INSTANCE_ID, instanceId) : text) as Record<
+    string,
+    unknown
+  >;
+}

@@ -1,5 +1,6 @@
-import type { Finding } from "../../findings/guardduty.js";
+import type { Finding, IndirectInstance } from "../../findings/guardduty.js";
 import type { ContainmentPolicy, FindingAction } from "../../policy/schema.js";
+import { TAG_MANAGED } from "../../tags.js";
 
 /**
  * What Phoenix does with a finding, and why. "refuse" is not a policy action: it is the answer
@@ -8,7 +9,16 @@ import type { ContainmentPolicy, FindingAction } from "../../policy/schema.js";
  * the containment record and the budgets are counted on that one.
  */
 export type RouteDecision =
-  | { action: "contain"; reason: string; accountId: string }
+  | {
+      action: "contain";
+      reason: string;
+      accountId: string;
+      /**
+       * Set for a cluster node: contained only if its Auto Scaling group carries
+       * phoenix:managed=true, which only the intake can read (`unmanagedNodeReason`).
+       */
+      requiresManagedGroup?: true;
+    }
   | { action: Exclude<FindingAction, "contain"> | "refuse"; reason: string };
 
 export type RoutableFinding = Pick<
@@ -24,6 +34,7 @@ export type RoutableFinding = Pick<
   | "region"
   | "eventAccount"
   | "eventRegion"
+  | "indirect"
 >;
 
 type RoutingPolicy = Pick<
@@ -34,6 +45,7 @@ type RoutingPolicy = Pick<
   | "containTargetTypes"
   | "allowSampleFindings"
   | "allowArchivedFindings"
+  | "containClusterNodes"
 >;
 
 /**
@@ -68,11 +80,8 @@ export function routeFinding(
 ): RouteDecision {
   const unmanaged = scopeRefusal(finding, scope);
   if (unmanaged) return { action: "refuse", reason: unmanaged };
-  if (finding.resourceType !== "Instance" || finding.instanceId === undefined) {
-    return {
-      action: "ignore",
-      reason: `The finding concerns a resource of type ${finding.resourceType}, not an EC2 instance; Phoenix only contains instances.`,
-    };
+  if (finding.instanceId === undefined || (finding.resourceType !== "Instance" && !finding.indirect)) {
+    return { action: "ignore", reason: noInstanceReason(finding) };
   }
   if (finding.sample && !policy.allowSampleFindings) {
     return {
@@ -90,7 +99,12 @@ export function routeFinding(
   }
   // Verified: the account is one of the scope's, so the scope's own string is the one kept.
   const accountId = scope.accounts.find((account) => account === finding.accountId)!;
+  const decision = routeInstance(finding, policy, accountId);
+  return finding.indirect ? indirectDecision(finding, finding.indirect, policy, decision) : decision;
+}
 
+/** The finding's own verdict on its instance: type overrides, then severity and role. */
+function routeInstance(finding: RoutableFinding, policy: RoutingPolicy, accountId: string): RouteDecision {
   const override = policy.typeOverrides.find(
     (candidate) =>
       finding.type.startsWith(candidate.typePrefix) &&
@@ -106,7 +120,8 @@ export function routeFinding(
 
   const severity = finding.severity;
   if (severity >= policy.containAtSeverity) {
-    if (finding.resourceRole === "TARGET") {
+    // Leaked credentials are the instance's own, whatever role GuardDuty gives the key.
+    if (finding.resourceRole === "TARGET" && finding.indirect?.kind !== "credential-exfiltration") {
       const named = policy.containTargetTypes.find((prefix) => finding.type.startsWith(prefix));
       if (!named) {
         return {
@@ -136,6 +151,57 @@ export function routeFinding(
     action: "log",
     reason: `Severity ${severity} is below the notification threshold of ${policy.notifyAtSeverity}, so the finding is only logged.`,
   };
+}
+
+/** Why a finding leads to no instance Phoenix could contain. */
+function noInstanceReason(finding: RoutableFinding): string {
+  switch (finding.indirect?.kind) {
+    case "credential-exfiltration":
+      return `The finding concerns leaked credentials whose role session is not an EC2 instance's (the session name in accessKeyDetails.principalId is not an instance id), so there is no instance to contain.`;
+    case "cluster-node":
+      return `The ${finding.indirect.cluster} finding names no EC2 node (no resource.instanceDetails: e.g. a Fargate task), so there is no instance to contain.`;
+    default:
+      return `The finding concerns a resource of type ${finding.resourceType}, not an EC2 instance; Phoenix only contains instances.`;
+  }
+}
+
+/** The verdict on an instance the finding names indirectly: said so, and a cluster node opted in. */
+function indirectDecision(
+  finding: RoutableFinding,
+  indirect: IndirectInstance,
+  policy: RoutingPolicy,
+  decision: RouteDecision,
+): RouteDecision {
+  if (indirect.kind === "credential-exfiltration") {
+    const leaked = `The role credentials of instance ${finding.instanceId} were used ${finding.type.endsWith(".InsideAWS") ? "from another AWS account" : "from outside AWS"} (${finding.type}). `;
+    return { ...decision, reason: leaked + decision.reason };
+  }
+  const node = `Instance ${finding.instanceId} is a node of the ${indirect.cluster === "EKSCluster" ? "EKS" : "ECS"} cluster the Runtime Monitoring finding is about. `;
+  if (decision.action !== "contain") return { ...decision, reason: node + decision.reason };
+  if (!policy.containClusterNodes) {
+    return {
+      action: "notify",
+      reason: `${node}${decision.reason} Cluster nodes are contained only when the policy opts in (containment.containClusterNodes is false), so Phoenix notifies.`,
+    };
+  }
+  return { ...decision, reason: node + decision.reason, requiresManagedGroup: true };
+}
+
+/**
+ * Why a cluster node that routing would contain is not (its group is not one Phoenix manages),
+ * or undefined. The group's tags are read by the caller; the decision is here, for the intake and
+ * the plan alike.
+ */
+export function unmanagedNodeReason(
+  decision: RouteDecision,
+  group: { name: string; tags: Readonly<Record<string, string>> } | undefined,
+): string | undefined {
+  if (decision.action !== "contain" || !decision.requiresManagedGroup) return undefined;
+  if (group?.tags[TAG_MANAGED] === "true") return undefined;
+  const where = group
+    ? `its Auto Scaling group ${group.name} does not carry ${TAG_MANAGED}=true`
+    : "it belongs to no Auto Scaling group";
+  return `${decision.reason} But ${where}, and Phoenix contains only cluster nodes of node groups it manages, so it notifies.`;
 }
 
 /**

@@ -31,7 +31,7 @@ import {
   openContainment,
 } from "../aws/records.js";
 import { protectionHold } from "../core/protection.js";
-import { managedScope, routeFinding } from "../core/route.js";
+import { managedScope, type RouteDecision, routeFinding, unmanagedNodeReason } from "../core/route.js";
 import { instanceSubject } from "../core/types.js";
 
 /** What Phoenix did with one finding. Each kind is audited. */
@@ -118,33 +118,43 @@ export async function takeFinding(
       );
       return { kind: decision.action === "ignore" ? "ignored" : "logged", reason: decision.reason };
     }
-    case "notify": {
-      if (await claimNotification(deps, finding.findingId, finding.count)) {
-        await deps.notifier.notify({
-          kind: "containment",
-          severity: "warning",
-          subject: `Finding on ${finding.instanceId}: ${finding.type} (severity ${finding.severity})`,
-          message: `${finding.title}\n\n${decision.reason} Phoenix did not act on the instance.`,
-          data: { ...findingRef, instanceId: finding.instanceId, accountId: finding.accountId },
-        });
-      }
-      await deps.audit.write(
-        {
-          subject: `finding/${finding.findingId}`,
-          action: "route",
-          outcome: "notified",
-          actor: ACTOR,
-          findingId: finding.findingId,
-          reason: decision.reason,
-          details: { ...findingRef, instanceId: finding.instanceId ?? null },
-        },
-        routeKey,
-      );
-      return { kind: "notified", reason: decision.reason };
-    }
+    case "notify":
+      return notifyFinding(deps, finding, decision.reason);
     case "contain":
-      return containFinding(deps, finding, decision.accountId, delivery, decision.reason);
+      return containFinding(deps, finding, decision, delivery);
   }
+}
+
+/** People are told (once per sighting), the trail says why, and nothing is done to the instance. */
+async function notifyFinding(deps: PhoenixDeps, finding: Finding, reason: string): Promise<IntakeOutcome> {
+  const findingRef = {
+    findingId: finding.findingId,
+    type: finding.type,
+    severity: finding.severity,
+    count: finding.count,
+  };
+  if (await claimNotification(deps, finding.findingId, finding.count)) {
+    await deps.notifier.notify({
+      kind: "containment",
+      severity: "warning",
+      subject: `Finding on ${finding.instanceId}: ${finding.type} (severity ${finding.severity})`,
+      message: `${finding.title}\n\n${reason} Phoenix did not act on the instance.`,
+      data: { ...findingRef, instanceId: finding.instanceId, accountId: finding.accountId },
+    });
+  }
+  await deps.audit.write(
+    {
+      subject: `finding/${finding.findingId}`,
+      action: "route",
+      outcome: "notified",
+      actor: ACTOR,
+      findingId: finding.findingId,
+      reason,
+      details: { ...findingRef, instanceId: finding.instanceId ?? null },
+    },
+    `route#${finding.count}#${finding.updatedAt}`,
+  );
+  return { kind: "notified", reason };
 }
 
 /**
@@ -169,11 +179,11 @@ export const ASG_NAME_TAG = "aws:autoscaling:groupName";
 async function containFinding(
   deps: PhoenixDeps,
   finding: Finding,
-  /** The account routing verified as managed: records and budgets are counted on it. */
-  accountId: string,
+  /** Routing's verdict; its account is the one verified as managed: records and budgets count on it. */
+  decision: Extract<RouteDecision, { action: "contain" }>,
   delivery: Delivery,
-  why: string,
 ): Promise<IntakeOutcome> {
+  const { accountId, reason: why } = decision;
   const instanceId = finding.instanceId!;
   const sighting: FindingSighting = {
     findingId: finding.findingId,
@@ -216,6 +226,10 @@ async function containFinding(
     );
     return { kind: "refused", reason };
   }
+
+  // A cluster node is contained only in a node group Phoenix manages (routing cannot see groups).
+  const unmanaged = unmanagedNodeReason(decision, group);
+  if (unmanaged) return notifyFinding(deps, finding, unmanaged);
 
   const protectedReason = protectionHold(tagsOf(instance.Tags), group?.tags);
   const original = observedState(instance);

@@ -31,6 +31,7 @@ describe("Phoenix's EventBridge rules", () => {
     const rules = phoenixEventRules(defaultPolicy());
     expect(rules.map((r) => [r.name, r.target])).toEqual([
       ["phoenix-guardduty-instance-finding", "on-finding"],
+      ["phoenix-guardduty-credential-leak", "on-finding"],
       ["phoenix-ami-available", "on-image"],
       ["phoenix-imagebuilder-image-available", "on-image"],
       ["phoenix-image-parameter-change", "on-image"],
