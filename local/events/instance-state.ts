@@ -74,6 +74,12 @@ export interface InstanceStateOptions {
 export class InstanceStateWatcher {
   private readonly ec2: EC2Client;
   private readonly known = new Map<string, string>();
+  /**
+   * Instances a call through the gateway named (Terminate/Stop/StartInstances) since the last
+   * look. Read by id, whatever their state: one launched and terminated between two looks is
+   * never among the live instances, and would otherwise pass without a single event.
+   */
+  private readonly named = new Set<string>();
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private again = false;
@@ -93,7 +99,10 @@ export class InstanceStateWatcher {
   }
 
   readonly observe: ResponseObserver = (request) => {
-    if (request.service === "ec2" && INSTANCE_ACTIONS.has(request.action)) this.poke();
+    if (request.service === "ec2" && INSTANCE_ACTIONS.has(request.action)) {
+      for (const [key, value] of request.params) if (/^InstanceId\.\d+$/.test(key)) this.named.add(value);
+      this.poke();
+    }
     if (request.service === "autoscaling") this.poke();
   };
 
@@ -152,7 +161,11 @@ export class InstanceStateWatcher {
   }
 
   private async look(): Promise<void> {
-    const current = await this.describe();
+    const named = [...this.named].filter((id) => !this.known.has(id));
+    this.named.clear();
+    const [current, unseen] = await Promise.all([this.describe(), this.describeGone(named)]);
+    // Named, never seen live, and gone already: its whole life is reported now.
+    for (const [id, state] of unseen) if (!current.has(id)) current.set(id, state);
     const events: BusEvent[] = [];
     for (const [id, state] of current) {
       for (const passed of stateTransitions(this.known.get(id), state)) {
@@ -169,6 +182,18 @@ export class InstanceStateWatcher {
       this.known.delete(id);
     }
     if (events.length > 0 && !this.stopped) await this.options.emit(events);
+  }
+
+  private async describeGone(ids: readonly string[]): Promise<Map<string, string>> {
+    const states = new Map<string, string>();
+    if (ids.length === 0) return states;
+    const page = await this.ec2
+      .send(new DescribeInstancesCommand({ InstanceIds: [...ids] }))
+      .catch(() => undefined); // an id EC2 does not know: nothing to report
+    for (const instance of (page?.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+      if (instance.InstanceId && instance.State?.Name) states.set(instance.InstanceId, instance.State.Name);
+    }
+    return states;
   }
 
   private async describe(): Promise<Map<string, string>> {

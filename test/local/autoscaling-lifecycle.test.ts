@@ -282,13 +282,14 @@ describe("lifecycle hooks: launches", () => {
 
   it("applies the DefaultResult when the heartbeat timeout elapses", async () => {
     await createGroup(h, "lc-timeout", 0);
-    await putHook("lc-timeout", "slow", LAUNCHING, { HeartbeatTimeout: 30, DefaultResult: "CONTINUE" });
+    await putHook("lc-timeout", "slow", LAUNCHING, { HeartbeatTimeout: 200, DefaultResult: "CONTINUE" });
     await h.asg.send(
       new SetDesiredCapacityCommand({ AutoScalingGroupName: "lc-timeout", DesiredCapacity: 1 }),
     );
     const [id] = [...(await states("lc-timeout")).keys()];
     expect((await states("lc-timeout")).get(id!)).toBe("Pending:Wait");
-    // 30 s (0.15 s real) of heartbeat timeout, then CONTINUE, boot done at 60 s: InService.
+    // 200 s (1 s real: a loaded machine still sees Pending:Wait first) of heartbeat timeout, then
+    // CONTINUE; the boot (60 s) is long done: InService.
     await until(
       "InService",
       () => states("lc-timeout"),
@@ -411,7 +412,9 @@ describe("lifecycle hooks: terminations", () => {
 
   it("holds a scale-in in Terminating:Wait and lowers desired capacity at once", async () => {
     await createGroup(h, "lc-scale-in", 3);
-    await putHook("lc-scale-in", "drain", TERMINATING, { HeartbeatTimeout: 30, DefaultResult: "ABANDON" });
+    // 200 s is one real second at 200×: long enough that a loaded machine still reads the wait
+    // states before the timeout applies the default result (30 s, 0.15 s real, was not).
+    await putHook("lc-scale-in", "drain", TERMINATING, { HeartbeatTimeout: 200, DefaultResult: "ABANDON" });
     await h.asg.send(
       new SetDesiredCapacityCommand({ AutoScalingGroupName: "lc-scale-in", DesiredCapacity: 1 }),
     );
@@ -419,7 +422,7 @@ describe("lifecycle hooks: terminations", () => {
     expect([...during.values()].sort()).toEqual(["InService", "Terminating:Wait", "Terminating:Wait"]);
     expect((await group(h, "lc-scale-in")).DesiredCapacity).toBe(1);
     expect(actionEvents("lc-scale-in", "terminate").length + 2).toBeGreaterThanOrEqual(2);
-    // ABANDON after 30 s (0.15 s real) terminates them all the same.
+    // ABANDON after 200 s (1 s real) terminates them all the same.
     const after = await until(
       "scaled in",
       () => states("lc-scale-in"),

@@ -8,6 +8,7 @@ import { matchPatterns, type SampleEvent } from "../../local/events/pattern-chec
 import { type EventPattern, phoenixEventRules } from "../../src/events/rules.js";
 import { parsePolicy } from "../../src/policy/index.js";
 import { clientConfig, startTestCloud } from "../support/cloud.js";
+import { ownSampleEvent } from "../support/sample-events.js";
 
 // Phoenix's rule patterns against every shared sample event, matched by moto's EventBridge
 // (an implementation independent of Phoenix), not by anything written here.
@@ -84,6 +85,8 @@ describe("Phoenix's event patterns, through moto's matcher", () => {
         ...INSTANCE_FINDINGS_SEVERITY_5,
         ...BRUTE_FORCE_AGAINST_INSTANCE,
       ].sort(),
+      // No shared sample is a credential exfiltration (the IAM samples must not match either).
+      "phoenix-guardduty-credential-leak": [],
       "phoenix-ami-available": ["ami/docs-ami-available.json"],
       "phoenix-imagebuilder-image-available": [
         "imagebuilder/docs-image-state-change-testing-to-available.json",
@@ -91,6 +94,30 @@ describe("Phoenix's event patterns, through moto's matcher", () => {
       // The samples' parameters are not under /phoenix/images/.
       "phoenix-image-parameter-change": [],
       "phoenix-instance-refresh-lifecycle": REFRESH_EVENTS,
+    });
+  });
+
+  it("deliver the findings that name an instance indirectly (Phoenix's own samples) as the policy says", async () => {
+    const own = Object.fromEntries(
+      [
+        "credential-exfiltration-outside-aws.json",
+        "credential-exfiltration-inside-aws.json",
+        "runtime-eks-node.json",
+        "runtime-ecs-node.json",
+      ].map((file) => [file, ownSampleEvent("guardduty", file) as unknown as SampleEvent]),
+    );
+    const pick = (m: Record<string, string[]>) => ({
+      instance: m["phoenix-guardduty-instance-finding"],
+      leak: m["phoenix-guardduty-credential-leak"],
+    });
+    expect(pick(await matchPatterns(clientConfig(cloud), patternsOf({}), own))).toEqual({
+      instance: [],
+      leak: ["credential-exfiltration-inside-aws.json", "credential-exfiltration-outside-aws.json"],
+    });
+    const optedIn = patternsOf({ containment: { containClusterNodes: true } });
+    expect(pick(await matchPatterns(clientConfig(cloud), optedIn, own))).toEqual({
+      instance: ["runtime-ecs-node.json", "runtime-eks-node.json"],
+      leak: ["credential-exfiltration-inside-aws.json", "credential-exfiltration-outside-aws.json"],
     });
   });
 

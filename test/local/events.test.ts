@@ -16,6 +16,7 @@ import {
   PutEventsCommand,
   PutRuleCommand,
   PutTargetsCommand,
+  RemoveTargetsCommand,
 } from "@aws-sdk/client-eventbridge";
 import {
   CreateQueueCommand,
@@ -352,6 +353,52 @@ describe("events in the local cloud", () => {
       "detail-type": "EC2 Instance State-change Notification",
       resources: [`arn:aws:ec2:us-east-1:123456789012:instance/${instanceId}`],
     });
+  });
+
+  it("reports an instance launched and terminated between two looks of the watcher", async () => {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: "test-short-lived" }));
+    const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] })))
+      .Attributes?.QueueArn;
+    await eventbridge.send(
+      new PutRuleCommand({
+        Name: "test-short-lived",
+        EventPattern: JSON.stringify({
+          source: ["aws.ec2"],
+          "detail-type": ["EC2 Instance State-change Notification"],
+        }),
+      }),
+    );
+    await eventbridge.send(
+      new PutTargetsCommand({
+        Rule: "test-short-lived",
+        Targets: [{ Id: "q", Arn: arn, InputTransformer: WHOLE_EVENT_INPUT }],
+      }),
+    );
+    const run = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: "ami-12c6146b",
+        MinCount: 1,
+        MaxCount: 1,
+        InstanceType: "t3.micro",
+      }),
+    );
+    const instanceId = run.Instances?.[0]?.InstanceId as string;
+    // At once: no look of the watcher can come between the two calls' effects in moto.
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+    const states: BusEvent[] = [];
+    await waitFor("terminated", async () => {
+      const received = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
+      states.push(
+        ...(received.Messages ?? [])
+          .map((m) => JSON.parse(m.Body ?? "{}") as BusEvent)
+          .filter((e) => e.detail["instance-id"] === instanceId),
+      );
+      return states.some((e) => e.detail.state === "terminated") ? true : undefined;
+    });
+    expect(states.map((e) => e.detail.state).slice(-2)).toEqual(["shutting-down", "terminated"]);
+    await eventbridge.send(new RemoveTargetsCommand({ Rule: "test-short-lived", Ids: ["q"] }));
   });
 
   it("retries a failing asynchronous Lambda target as Lambda does, then sends it to its onFailure destination", async () => {
