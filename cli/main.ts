@@ -52,6 +52,12 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./commands/pause.js")).resumeRolloutsCommand,
   },
   {
+    name: "sweep",
+    summary:
+      "Run the drift sweep now: groups behind their family's image, instances off their template or too old, stray family instances",
+    load: async () => (await import("./commands/sweep.js")).sweepCommand,
+  },
+  {
     name: "status",
     summary: "Running and recent workflows, and each managed group's instance refresh progress",
     load: async () => (await import("./commands/status.js")).statusCommand,

@@ -232,9 +232,28 @@ const rolloutSchema = z
     }),
   );
 
+/**
+ * The drift sweep (`phoenix sweep`): what it looks for. Only `report` is available: the sweep
+ * lists the drift and changes nothing but the isolation groups it makes sure of. `enforce`
+ * (replacing what drifted through the rollout path) is not built yet, and is refused rather than
+ * accepted and ignored.
+ */
+const driftSchema = z.strictObject({
+  mode: z._default(
+    z.enum(["report"], {
+      error: () =>
+        'only "report" is available (enforce is not built yet: the sweep reports and changes nothing)',
+    }),
+    "report",
+  ),
+  /** An instance launched longer ago than this is drift, whatever it runs. */
+  maxInstanceAgeDays: z._default(z.int().check(z.minimum(1)), 30),
+});
+
 export const policySchema = z.strictObject({
   containment: z._default(containmentSchema, () => containmentSchema.parse({})),
   rollout: z._default(rolloutSchema, () => rolloutSchema.parse({})),
+  drift: z._default(driftSchema, () => driftSchema.parse({})),
   retention: z._default(
     z.strictObject({
       auditDays: z._default(z.int().check(z.minimum(1)), 400),
@@ -255,3 +274,4 @@ export type ContainmentPolicy = Policy["containment"];
 export type RolloutPolicy = Policy["rollout"];
 export type RefreshPreferencesPolicy = RolloutPolicy["refresh"];
 export type ImageGatePolicy = RolloutPolicy["imageGate"];
+export type DriftPolicy = Policy["drift"];

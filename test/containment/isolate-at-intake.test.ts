@@ -27,16 +27,7 @@ let groups: IsolationGroups;
 beforeAll(async () => {
   ec2 = new EC2Client(h.cloud.context.internalClientConfig);
   // An earlier containment in the VPC made the two isolation groups.
-  groups = await isolationGroupsFor(h.deps, [h.fleet.vpcId], {
-    containmentId: "setup",
-    instanceId: "i-00000000",
-    accountId: ACCOUNT,
-    findingId: "setup",
-    findingType: "setup",
-    severity: 8,
-    findingReceivedAt: new Date().toISOString(),
-    generation: 1,
-  });
+  groups = await isolationGroupsFor(h.deps, [h.fleet.vpcId], { execution: "setup", findingId: "setup" });
 });
 beforeEach(async () => {
   h.cloud.context.faults.configure({ seed: 1, rules: [] });

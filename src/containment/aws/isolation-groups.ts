@@ -12,7 +12,13 @@ import { isAwsError } from "../../aws/errors.js";
 import type { PhoenixDeps } from "../../deps.js";
 import { declareTagWrite } from "../../iam/tag-writes.js";
 import { ContainmentStepError } from "../core/errors.js";
-import { ACTOR, type ContainmentInput } from "../core/types.js";
+import { ACTOR } from "../core/types.js";
+
+/** Who asks for the groups, for the audit record of one it creates: a containment, or a sweep. */
+export interface IsolationGroupsOrigin {
+  execution: string;
+  findingId?: string;
+}
 
 /**
  * The two security groups isolation moves an instance through, one pair per VPC, created on
@@ -53,14 +59,14 @@ export interface IsolationGroups {
 export async function isolationGroupsFor(
   deps: PhoenixDeps,
   vpcIds: readonly string[],
-  input: ContainmentInput,
+  origin: IsolationGroupsOrigin,
 ): Promise<IsolationGroups> {
   const found = await describeIsolationGroups(deps, vpcIds);
   const result: IsolationGroups = { transition: {}, quarantine: {} };
   await Promise.all(
     vpcIds.flatMap((vpcId) =>
       (["isolation-transition", "quarantine"] as const).map(async (role) => {
-        const group = found(vpcId, role) ?? (await createGroup(deps, vpcId, role, input));
+        const group = found(vpcId, role) ?? (await createGroup(deps, vpcId, role, origin));
         await repairRules(deps, group, role);
         (role === "quarantine" ? result.quarantine : result.transition)[vpcId] = group.GroupId!;
       }),
@@ -132,7 +138,7 @@ async function createGroup(
   deps: PhoenixDeps,
   vpcId: string,
   role: IsolationRole,
-  input: ContainmentInput,
+  origin: IsolationGroupsOrigin,
 ): Promise<SecurityGroup> {
   const policy = deps.policy.containment;
   const name = role === "quarantine" ? policy.quarantineSecurityGroupName : policy.isolationSecurityGroupName;
@@ -154,8 +160,8 @@ async function createGroup(
         action: "create-isolation-group",
         outcome: "ok",
         actor: ACTOR,
-        execution: input.containmentId,
-        findingId: input.findingId,
+        execution: origin.execution,
+        ...(origin.findingId !== undefined ? { findingId: origin.findingId } : {}),
         details: { vpcId, role, name },
       },
       "create",

@@ -41,7 +41,7 @@ export async function isolate(deps: PhoenixDeps, state: ContainState): Promise<I
 
   const observed = observedState(instance);
   const [groups] = await Promise.all([
-    isolationGroupsFor(deps, vpcIds, input),
+    isolationGroupsFor(deps, vpcIds, { execution: input.containmentId, findingId: input.findingId }),
     writeOriginal(deps, state, observed),
   ]);
   // On a retry after a partial move, or after the intake's cut, what we see is not the original:

@@ -1,0 +1,112 @@
+import { DescribeInstancesCommand, type Instance } from "@aws-sdk/client-ec2";
+import type { PhoenixDeps } from "../../deps.js";
+import { describeGroups } from "../../rollout/aws/groups.js";
+import { familyCompleted } from "../../rollout/aws/rollout-records.js";
+import { groupFamily, isManaged } from "../../rollout/core/group.js";
+import { TAG_IMAGE_FAMILY, TAG_PROTECTED } from "../../tags.js";
+import type { Inventory, InventoryInstance } from "../core/drift.js";
+
+/** The AWS-managed tag on every instance Auto Scaling launched for a group. */
+const GROUP_TAG = "aws:autoscaling:groupName";
+
+export interface LiveInstance extends InventoryInstance {
+  vpcIds: string[];
+  tags: Record<string, string>;
+}
+
+/**
+ * What the sweep looks at, read and never changed: every live instance (one paged
+ * DescribeInstances), the managed groups with their launch templates' images (as the planner
+ * reads them), and each family's last completed rollout from Phoenix's state table.
+ */
+export async function readInventory(
+  deps: PhoenixDeps,
+): Promise<{ inventory: Inventory; live: LiveInstance[] }> {
+  const [live, groups] = await Promise.all([liveInstances(deps), describeGroups(deps, { managed: true })]);
+  const byId = new Map(live.map((instance) => [instance.instanceId, instance]));
+  const managed = groups.flatMap((group) => {
+    const family = groupFamily(group);
+    return family !== undefined && isManaged(group) ? [{ group, family }] : [];
+  });
+  const families = [
+    ...new Set([
+      ...managed.map((m) => m.family),
+      ...live.flatMap((i) => (i.tags[TAG_IMAGE_FAMILY] ? [i.tags[TAG_IMAGE_FAMILY]] : [])),
+    ]),
+  ].sort();
+  const completed = await Promise.all(families.map((family) => familyCompleted(deps, family)));
+  const inventory: Inventory = {
+    currentImages: Object.fromEntries(families.map((family, i) => [family, completed[i]?.imageId])),
+    groups: managed.map(({ group, family }) => ({
+      name: group.name,
+      family,
+      ...(group.launchTemplate?.imageId ? { templateImageId: group.launchTemplate.imageId } : {}),
+      instances: group.instances
+        .filter((instance) => byId.has(instance.instanceId))
+        .map((instance) => {
+          const seen = byId.get(instance.instanceId)!;
+          return {
+            instanceId: instance.instanceId,
+            ...(seen.imageId ? { imageId: seen.imageId } : {}),
+            ...(seen.launchTime ? { launchTime: seen.launchTime } : {}),
+          };
+        }),
+    })),
+    standalone: live.flatMap((instance) => {
+      const family = instance.tags[TAG_IMAGE_FAMILY]?.trim();
+      if (!family || instance.tags[GROUP_TAG] !== undefined) return [];
+      return [{ instanceId: instance.instanceId, family, ...pick(instance) }];
+    }),
+  };
+  return { inventory, live };
+}
+
+/** The VPCs of the live instances Phoenix may contain (a protected instance is never isolated). */
+export function containableVpcs(live: readonly LiveInstance[]): string[] {
+  return [
+    ...new Set(live.filter((i) => i.tags[TAG_PROTECTED] !== "true").flatMap((instance) => instance.vpcIds)),
+  ].sort();
+}
+
+function pick(instance: InventoryInstance): Omit<InventoryInstance, "instanceId"> {
+  return {
+    ...(instance.imageId ? { imageId: instance.imageId } : {}),
+    ...(instance.launchTime ? { launchTime: instance.launchTime } : {}),
+  };
+}
+
+async function liveInstances(deps: PhoenixDeps): Promise<LiveInstance[]> {
+  const found: LiveInstance[] = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await deps.clients.ec2.send(
+      new DescribeInstancesCommand({
+        Filters: [{ Name: "instance-state-name", Values: ["pending", "running", "stopping", "stopped"] }],
+        MaxResults: 1000,
+        NextToken,
+      }),
+    );
+    for (const instance of (page.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+      if (instance.InstanceId) found.push(live(instance));
+    }
+    NextToken = page.NextToken;
+  } while (NextToken);
+  return found;
+}
+
+function live(instance: Instance): LiveInstance {
+  const vpcIds = [
+    ...new Set(
+      [instance.VpcId, ...(instance.NetworkInterfaces ?? []).map((eni) => eni.VpcId)].filter(
+        (id): id is string => id !== undefined,
+      ),
+    ),
+  ];
+  return {
+    instanceId: instance.InstanceId!,
+    ...(instance.ImageId ? { imageId: instance.ImageId } : {}),
+    ...(instance.LaunchTime ? { launchTime: instance.LaunchTime.toISOString() } : {}),
+    vpcIds,
+    tags: Object.fromEntries((instance.Tags ?? []).flatMap((t) => (t.Key ? [[t.Key, t.Value ?? ""]] : []))),
+  };
+}

@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import { detectDrift, type Inventory } from "../../../src/drift/core/drift.js";
+
+const NOW = new Date("2026-12-01T12:00:00Z");
+const daysAgo = (days: number) => new Date(NOW.getTime() - days * 86_400_000).toISOString();
+
+const inventory: Inventory = {
+  currentImages: { web: "ami-new", api: "ami-api", batch: undefined },
+  groups: [
+    // On the current image, every instance too: no drift.
+    {
+      name: "web-a",
+      family: "web",
+      templateImageId: "ami-new",
+      instances: [{ instanceId: "i-a1", imageId: "ami-new", launchTime: daysAgo(1) }],
+    },
+    // Behind, and one instance launched by hand from another image.
+    {
+      name: "web-b",
+      family: "web",
+      templateImageId: "ami-old",
+      instances: [
+        { instanceId: "i-b1", imageId: "ami-old", launchTime: daysAgo(2) },
+        { instanceId: "i-b2", imageId: "ami-hand", launchTime: daysAgo(2) },
+      ],
+    },
+    // Current, but an instance is too old.
+    {
+      name: "api-a",
+      family: "api",
+      templateImageId: "ami-api",
+      instances: [{ instanceId: "i-c1", imageId: "ami-api", launchTime: daysAgo(45) }],
+    },
+    // No rollout completed yet: nothing to be behind.
+    { name: "batch-a", family: "batch", templateImageId: "ami-batch", instances: [] },
+  ],
+  standalone: [{ instanceId: "i-s1", family: "web", imageId: "ami-old", launchTime: daysAgo(3) }],
+};
+
+describe("detectDrift", () => {
+  it("finds each kind, and only what drifted", () => {
+    const found = detectDrift(inventory, { maxInstanceAgeDays: 30, now: NOW });
+    expect(found.map((f) => [f.kind, f.subject])).toEqual([
+      ["group-behind", "group/web-b"],
+      ["instance-image", "instance/i-b2"],
+      ["instance-age", "instance/i-c1"],
+      ["standalone", "instance/i-s1"],
+    ]);
+    expect(found[0]).toMatchObject({
+      imageId: "ami-old",
+      expectedImageId: "ami-new",
+      reason: expect.stringMatching(/not ami-new/),
+    });
+    expect(found[1]).toMatchObject({ group: "web-b", imageId: "ami-hand", expectedImageId: "ami-old" });
+    expect(found[2]).toMatchObject({
+      ageDays: 45,
+      reason: expect.stringMatching(/maxInstanceAgeDays \(30\)/),
+    });
+  });
+
+  it("keeps to one family when asked", () => {
+    const found = detectDrift(inventory, { maxInstanceAgeDays: 30, now: NOW, family: "api" });
+    expect(found.map((f) => f.subject)).toEqual(["instance/i-c1"]);
+  });
+
+  it("counts age against the policy's limit, and an unknown launch time as young", () => {
+    const strict = detectDrift(inventory, { maxInstanceAgeDays: 1, now: NOW });
+    expect(strict.filter((f) => f.kind === "instance-age").map((f) => f.instanceId)).toEqual([
+      "i-b1",
+      "i-b2",
+      "i-c1",
+      "i-s1",
+    ]);
+    const noTime = detectDrift(
+      {
+        currentImages: {},
+        groups: [
+          {
+            name: "g",
+            family: "f",
+            templateImageId: "ami-x",
+            instances: [{ instanceId: "i-x", imageId: "ami-x" }],
+          },
+        ],
+        standalone: [],
+      },
+      { maxInstanceAgeDays: 1, now: NOW },
+    );
+    expect(noTime).toEqual([]);
+  });
+});
