@@ -28,6 +28,7 @@ export const PHOENIX_FUNCTIONS = [
   "rollout-wave",
   "rollout-group",
   "rollout-finish",
+  "sweep",
 ] as const;
 
 export type PhoenixFunction = (typeof PHOENIX_FUNCTIONS)[number];

@@ -111,8 +111,10 @@ export function events(input: { policy: Policy; functions: PhoenixFunctions }): 
     const deployed = new aws.cloudwatch.EventRule(`${id}Rule`, {
       name: `phoenix-${stage}-${rule.name.replace(/^phoenix-/, "")}`,
       description: rule.description,
-      // The very object the local cloud gives moto (test/local/events-patterns.test.ts).
-      eventPattern: JSON.stringify(rule.pattern),
+      // The very object the local cloud gives moto (test/local/events-patterns.test.ts); a
+      // scheduled rule fires on its own (the local cloud runs rate() on its clock).
+      ...(rule.pattern ? { eventPattern: JSON.stringify(rule.pattern) } : {}),
+      ...(rule.schedule ? { scheduleExpression: rule.schedule } : {}),
     });
     rules.push(deployed);
     dlqSources.push(deployed.arn);

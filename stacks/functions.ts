@@ -34,6 +34,8 @@ const SIZING: Partial<Record<PhoenixFunction, Sizing>> = {
   "contain-evidence": { memory: "512 MB", timeout: "120 seconds" },
   // Gate (KMS Verify), supersede check and the description of every group of the family.
   "rollout-plan": { memory: "512 MB", timeout: "120 seconds" },
+  // Reads every live instance and managed group of the account; one at a time is plenty.
+  sweep: { memory: "512 MB", timeout: "300 seconds", reserved: 1 },
 };
 
 export const sizingOf = (name: PhoenixFunction): Sizing => SIZING[name] ?? DEFAULT_SIZING;

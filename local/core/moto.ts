@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { delimiter, join, resolve } from "node:path";
@@ -110,9 +111,24 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
 }
 
 export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> {
+  // A free port can be taken by another process between the pick and moto's bind: moto then
+  // exits, and a readiness probe would reach the other process's moto. Picked ports are retried.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startMotoOnce(options);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || options.port || attempt >= 5) throw error;
+    }
+  }
+}
+
+class PortTakenError extends MotoUnavailableError {}
+
+async function startMotoOnce(options: MotoOptions): Promise<MotoServer> {
   const host = options.host ?? "127.0.0.1";
   const command = resolveMotoCommand(options);
   const port = options.port || (await freePort(host));
+  const token = randomUUID();
   const [executable, ...args] = command as [string, ...string[]];
   const child = spawn(executable, [...args, "-H", host, "-p", String(port)], {
     stdio: ["ignore", "ignore", "pipe"],
@@ -126,6 +142,8 @@ export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> 
       MOTO_CALL_RESET_API: "true",
       MOTO_DISABLE_GLOBAL_CORS: "true",
       MOTO_IAM_LOAD_MANAGED_POLICIES: "true",
+      // Signs every answer (sitecustomize.py): the probe below knows its own moto.
+      PHOENIX_MOTO_TOKEN: token,
     },
   });
   let stderr = "";
@@ -139,9 +157,15 @@ export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> 
   const url = `http://${host}:${port}`;
   const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000);
   let ready = false;
+  let foreign = false;
   while (Date.now() < deadline && child.exitCode === null) {
     try {
       const response = await fetch(`${url}/moto-api/`, { signal: AbortSignal.timeout(1000) });
+      const signedBy = response.headers.get("x-phoenix-moto-token");
+      if (signedBy !== null && signedBy !== token) {
+        foreign = true;
+        break;
+      }
       if (response.ok) {
         ready = true;
         break;
@@ -153,6 +177,10 @@ export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> 
   }
   if (!ready) {
     child.kill("SIGKILL");
+    if (foreign || /address already in use/i.test(stderr)) {
+      process.removeListener("exit", killOnExit);
+      throw new PortTakenError(`port ${port} was taken by another server before moto could bind it`);
+    }
     const why =
       child.exitCode !== null ? `it exited with code ${child.exitCode}` : "it did not answer in time";
     throw new MotoUnavailableError(

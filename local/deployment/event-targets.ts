@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { type EventBridgeClient, PutTargetsCommand, RemoveTargetsCommand } from "@aws-sdk/client-eventbridge";
 import {
   DeleteMessageBatchCommand,
@@ -5,6 +6,7 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import { ratePeriodMs } from "../../src/policy/schedule.js";
 import type { Clock } from "../core/clock.js";
 import { eventFromMessageBody } from "../events/delivery.js";
 import { type LambdaRuntime, LambdaServiceError } from "./lambda-runtime.js";
@@ -140,6 +142,7 @@ export class EventTargets {
   private readonly abort = new AbortController();
   private loop?: Promise<void>;
   private readonly pending = new Set<Promise<void>>();
+  private readonly schedules = new Map<RuleState, Promise<void>>();
   private delivery?: { url: string; arn: string };
 
   constructor(private readonly options: EventTargetsOptions) {
@@ -239,12 +242,55 @@ export class EventTargets {
 
   start(): void {
     this.loop ??= this.run();
+    for (const state of this.rules.values()) {
+      if (!state.rule.schedule || this.schedules.has(state)) continue;
+      const task = this.fireOnSchedule(state).catch((error: unknown) => {
+        if (!this.abort.signal.aborted)
+          this.options.log(`events: schedule of ${state.rule.name} stopped: ${(error as Error).message}`);
+      });
+      this.schedules.set(state, task);
+    }
+  }
+
+  /**
+   * A scheduled rule fires on its own in AWS; moto keeps its ScheduleExpression and never fires
+   * it. Here each rate() rule sends EventBridge's Scheduled Event to its targets once a period
+   * on the simulated clock, the first one period after the deployment (as a new rule in AWS).
+   */
+  private async fireOnSchedule(state: RuleState): Promise<void> {
+    const period = ratePeriodMs(state.rule.schedule!);
+    if (!period.ok) {
+      this.options.log(`events: rule ${state.rule.name} is not scheduled here: ${period.error}`);
+      return;
+    }
+    const { clock, scope } = this.options;
+    for (;;) {
+      await clock.sleep(period.ms, this.abort.signal);
+      if (this.abort.signal.aborted) return;
+      const current = this.ruleOf(state.rule.name, state.rule.bus);
+      if (!current || current.rule.state === "DISABLED") continue;
+      const event: Record<string, unknown> = {
+        version: "0",
+        id: randomUUID(),
+        "detail-type": "Scheduled Event",
+        source: "aws.events",
+        account: scope.accountId,
+        time: isoSeconds(clock.now()),
+        region: scope.region,
+        resources: [current.rule.arn],
+        detail: {},
+      };
+      for (const target of current.targets) {
+        const task = this.deliver(current.rule, target, event).finally(() => this.pending.delete(task));
+        this.pending.add(task);
+      }
+    }
   }
 
   async stop(): Promise<void> {
     this.abort.abort();
     await Promise.race([
-      Promise.allSettled([this.loop, ...this.pending]),
+      Promise.allSettled([this.loop, ...this.schedules.values(), ...this.pending]),
       new Promise((r) => setTimeout(r, 5_000).unref()),
     ]);
   }

@@ -32,7 +32,10 @@ export interface EventRule {
   /** Base name; the deployed stack qualifies it with app and stage. */
   name: string;
   description: string;
-  pattern: EventPattern;
+  /** What events the rule matches; a scheduled rule has none. */
+  pattern?: EventPattern;
+  /** A schedule rule's expression (rate(…)): it fires on its own, with a Scheduled Event. */
+  schedule?: string;
   target: EventTargetName;
 }
 
@@ -40,6 +43,7 @@ export const GUARDDUTY_FINDING = "GuardDuty Finding";
 export const INSTANCE_REFRESH_DETAIL_TYPE_PREFIX = "EC2 Auto Scaling Instance Refresh";
 
 type RulePolicy = {
+  drift: Pick<Policy["drift"], "schedule">;
   containment: Pick<
     Policy["containment"],
     "notifyAtSeverity" | "containAtSeverity" | "typeOverrides" | "containClusterNodes"
@@ -173,6 +177,12 @@ export function phoenixEventRules(policy: RulePolicy): EventRule[] {
       target: "on-image",
     });
   }
+  rules.push({
+    name: "phoenix-drift-sweep",
+    description: `The drift sweep, ${policy.drift.schedule} (drift.schedule)`,
+    schedule: policy.drift.schedule,
+    target: "sweep",
+  });
   rules.push({
     name: "phoenix-instance-refresh-lifecycle",
     description:

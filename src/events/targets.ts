@@ -39,6 +39,8 @@ export const EVENT_TARGETS = {
     delivery: { kind: "buffered", queue: "image-buffer", maxReceiveCount: 6 },
   },
   "on-refresh-event": { function: "on-refresh-event", delivery: { kind: "direct" } },
+  // Once a day by default: nothing to buffer.
+  sweep: { function: "sweep", delivery: { kind: "direct" } },
 } as const satisfies Record<string, EventTarget>;
 
 export type EventTargetName = keyof typeof EVENT_TARGETS;

@@ -1,6 +1,7 @@
 import * as z from "../validation/zod.js";
 import { familyRefresh } from "./family.js";
 import { MAX_REFRESH_ALARMS, refreshProblems } from "./refresh-rules.js";
+import { ratePeriodMs } from "./schedule.js";
 
 /**
  * Phoenix's one policy. Every field has a default that is safe: containment acts only on
@@ -248,6 +249,18 @@ const driftSchema = z.strictObject({
   ),
   /** An instance launched longer ago than this is drift, whatever it runs. */
   maxInstanceAgeDays: z._default(z.int().check(z.minimum(1)), 30),
+  /** How often the deployed sweep runs (an EventBridge schedule rule): rate(<n> minutes|hours|days). */
+  schedule: z._default(
+    z.string().check(
+      z.refine((value) => ratePeriodMs(value).ok, {
+        error: (issue) => {
+          const result = ratePeriodMs(String(issue.input));
+          return result.ok ? "" : result.error;
+        },
+      }),
+    ),
+    "rate(1 day)",
+  ),
 });
 
 export const policySchema = z.strictObject({

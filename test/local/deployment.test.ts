@@ -174,14 +174,25 @@ describe("the local deployment is the synth graph", () => {
 
   it("has the graph's rules with their patterns, and their targets with retry policy and DLQ", async () => {
     const listed = (await awsCli(cloud, ["events", "list-rules"])) as {
-      Rules: { Name: string; EventPattern?: string; State: string; Description?: string }[];
+      Rules: {
+        Name: string;
+        EventPattern?: string;
+        ScheduleExpression?: string;
+        State: string;
+        Description?: string;
+      }[];
     };
     const rules = inputs("aws:cloudwatch/eventRule:EventRule");
     expect(rules.length).toBeGreaterThan(2);
     expect(listed.Rules.map((r) => r.Name).sort()).toEqual(rules.map((r) => String(r.name)).sort());
     for (const rule of rules) {
       const served = listed.Rules.find((r) => r.Name === rule.name)!;
-      expect(json(served.EventPattern)).toEqual(json(rule.eventPattern));
+      if (rule.eventPattern !== undefined) expect(json(served.EventPattern)).toEqual(json(rule.eventPattern));
+      else
+        expect([served.EventPattern, served.ScheduleExpression]).toEqual([
+          undefined,
+          rule.scheduleExpression,
+        ]);
       expect(served.State).toBe("ENABLED");
       expect(served.Description).toBe(rule.description);
       const { Targets } = (await awsCli(cloud, [

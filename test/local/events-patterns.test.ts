@@ -29,7 +29,11 @@ function loadSamples(): Record<string, SampleEvent> {
 }
 
 function patternsOf(policy: unknown): Record<string, EventPattern> {
-  return Object.fromEntries(phoenixEventRules(parsePolicy(policy)).map((rule) => [rule.name, rule.pattern]));
+  return Object.fromEntries(
+    phoenixEventRules(parsePolicy(policy)).flatMap((rule) =>
+      rule.pattern ? [[rule.name, rule.pattern]] : [],
+    ),
+  );
 }
 
 const INSTANCE_FINDINGS_SEVERITY_8 = [

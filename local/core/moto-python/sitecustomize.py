@@ -92,3 +92,20 @@ if werkzeug_app is not None and InstanceBackend is not None:
             _as_autoscaling.active = False
 
     werkzeug_app.DomainDispatcherApplication.__call__ = _served_as
+
+# Which moto answers: the local cloud picks a free port, then starts moto on it, and another
+# process may take the same port in between. The server signs every answer with the token its
+# starter gave it, so the starter never mistakes someone else's moto for its own.
+import os as _os
+
+_token = _os.environ.get("PHOENIX_MOTO_TOKEN")
+if werkzeug_app is not None and _token:
+    _answer = werkzeug_app.DomainDispatcherApplication.__call__
+
+    def _signed(self, environ, start_response):
+        def _start(status, headers, exc_info=None):
+            return start_response(status, list(headers) + [("X-Phoenix-Moto-Token", _token)], exc_info)
+
+        return _answer(self, environ, _start)
+
+    werkzeug_app.DomainDispatcherApplication.__call__ = _signed

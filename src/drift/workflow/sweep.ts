@@ -4,6 +4,8 @@ import type { PhoenixDeps } from "../../deps.js";
 import { containableVpcs, readInventory } from "../aws/inventory.js";
 import { type DriftFinding, detectDrift } from "../core/drift.js";
 
+export const SWEEPS_SUBJECT = "drift/sweeps";
+
 export interface SweepReport {
   sweepId: string;
   at: string;
@@ -78,7 +80,8 @@ export async function runSweep(
   };
   await deps.audit.write(
     {
-      subject: `sweep/${sweepId}`,
+      // One subject for every sweep, so their history is one query (phoenix audit drift/sweeps).
+      subject: SWEEPS_SUBJECT,
       action: "sweep",
       outcome: "ok",
       actor,
@@ -91,7 +94,7 @@ export async function runSweep(
         isolationGroups,
       },
     },
-    "sweep",
+    sweepId,
   );
   if (findings.length > 0) {
     await deps.notifier.notify({

@@ -88,7 +88,7 @@ describe("credential exfiltration findings", () => {
     const rules = phoenixEventRules(defaultPolicy());
     const rule = rules.find((r) => r.name === "phoenix-guardduty-credential-leak");
     expect(rule).toMatchObject({ target: "on-finding", pattern: credentialExfiltrationPattern() });
-    expect(rule?.pattern["detail"]).toEqual({
+    expect(rule?.pattern?.["detail"]).toEqual({
       resource: { resourceType: ["AccessKey"] },
       type: [{ prefix: "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration" }],
     });
@@ -141,7 +141,7 @@ describe("Runtime Monitoring findings on a cluster's EC2 node", () => {
 
   it("the instance-finding rule delivers cluster findings only once opted in", () => {
     const pattern = (policy: ReturnType<typeof defaultPolicy>) =>
-      phoenixEventRules(policy).find((r) => r.name === "phoenix-guardduty-instance-finding")!.pattern[
+      phoenixEventRules(policy).find((r) => r.name === "phoenix-guardduty-instance-finding")!.pattern?.[
         "detail"
       ];
     expect(pattern(defaultPolicy())).toMatchObject({ resource: { resourceType: ["Instance"] } });

@@ -35,6 +35,7 @@ describe("Phoenix's EventBridge rules", () => {
       ["phoenix-ami-available", "on-image"],
       ["phoenix-imagebuilder-image-available", "on-image"],
       ["phoenix-image-parameter-change", "on-image"],
+      ["phoenix-drift-sweep", "sweep"],
       ["phoenix-instance-refresh-lifecycle", "on-refresh-event"],
     ]);
     for (const rule of rules) {
@@ -42,8 +43,10 @@ describe("Phoenix's EventBridge rules", () => {
       expect(rule.description.length).toBeLessThanOrEqual(512);
       expect(Object.keys(EVENT_TARGETS)).toContain(rule.target);
       // EventBridge refuses empty arrays anywhere in a pattern.
-      expect(emptyArrays(rule.pattern)).toEqual([]);
-      expect(JSON.parse(JSON.stringify(rule.pattern))).toEqual(rule.pattern);
+      // Each rule has a pattern or a schedule, never both.
+      expect(rule.pattern === undefined).toBe(rule.schedule !== undefined);
+      expect(emptyArrays(rule.pattern ?? {})).toEqual([]);
+      if (rule.pattern) expect(JSON.parse(JSON.stringify(rule.pattern))).toEqual(rule.pattern);
     }
   });
 

@@ -1,0 +1,23 @@
+import { autoScaling, dynamo, ec2, sns } from "../src/aws/client-factories.js";
+import { runSweep, type SweepReport } from "../src/drift/workflow/sweep.js";
+import { deployedHandler, functionHandler } from "../src/lambda.js";
+
+/** The AWS clients this function's code uses: only these are bundled into it. */
+export const CLIENTS = { autoScaling, dynamo, ec2, sns };
+
+/**
+ * The scheduled drift sweep (rule phoenix-drift-sweep, `drift.schedule`): the same use-case as
+ * `phoenix sweep`. The Scheduled Event carries nothing the sweep needs; any invocation sweeps
+ * every family once. Returns a summary (the full report is in the audit trail).
+ */
+export const createSweepHandler = functionHandler(
+  "sweep",
+  (deps, logger) =>
+    async (_event: unknown): Promise<Pick<SweepReport, "sweepId" | "mode"> & { findings: number }> => {
+      const report = await runSweep(deps, { by: "phoenix:sweep" });
+      logger.info("drift sweep", { sweepId: report.sweepId, findings: report.findings.length });
+      return { sweepId: report.sweepId, mode: report.mode, findings: report.findings.length };
+    },
+);
+
+export const handler = deployedHandler(createSweepHandler, CLIENTS);
