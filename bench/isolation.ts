@@ -39,7 +39,7 @@ export async function runIsolation(): Promise<Figures> {
     await runSweep(pc.phoenix.deps, { by: "bench" });
     pc.cloud.context.faults.configure({ seed: 1, rules: [{ service: "*", latencyMs: LATENCY_MS }] });
     const firstInVpc = await timeContainment(pc, timer, cold);
-    // Its workflow goes on (harden, revoke, evidence, replace): let it end, so its calls are not
+    // Its workflow goes on (harden, revoke, replace, evidence): let it end, so its calls are not
     // mistaken for the next one's.
     await waitForIdle(pc);
     const groupsExist = await timeContainment(pc, timer, warm);

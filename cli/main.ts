@@ -21,7 +21,7 @@ export const COMMANDS: CommandEntry[] = [
   {
     name: "contain",
     summary:
-      "Contain an instance now (isolate, revoke, keep evidence, replace, dispose) through the same routing and budgets as findings",
+      "Contain an instance now (isolate, revoke, detach and replace, keep evidence, dispose) through the same routing and budgets as findings",
     load: async () => (await import("./commands/contain.js")).containCommand,
   },
   {

@@ -7,7 +7,7 @@ import { deployedHandler } from "../src/lambda.js";
 /** The AWS clients this function's code uses: only these are bundled into it. */
 export const CLIENTS = { autoScaling, dynamo, ec2, sns };
 
-/** Step 4: detach from the group (it launches a replacement) before the evidence steps. */
+/** Step 5: detach from the group (it launches a replacement) before the evidence steps. */
 export const createContainReplaceHandler = (deps: PhoenixDeps) =>
   containStepHandler("replace", replace, deps);
 

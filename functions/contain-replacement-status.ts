@@ -7,7 +7,7 @@ import { deployedHandler } from "../src/lambda.js";
 /** The AWS clients this function's code uses: only these are bundled into it. */
 export const CLIENTS = { autoScaling, dynamo, sns };
 
-/** Step 4 (wait, after the evidence): one poll of the group's healthy capacity. */
+/** Step 5 (wait, after the evidence): one poll of the group's healthy capacity. */
 export const createContainReplacementStatusHandler = (deps: PhoenixDeps) =>
   containStepHandler("replacementStatus", checkReplacement, deps);
 

@@ -7,7 +7,7 @@ import { deployedHandler } from "../src/lambda.js";
 /** The AWS clients this function's code uses: only these are bundled into it. */
 export const CLIENTS = { dynamo, ec2, iam, sns };
 
-/** Step 5: quarantine profile, deny existing credentials, Elastic IPs away. */
+/** Step 4: quarantine profile, deny existing credentials, Elastic IPs away. */
 export const createContainRevokeHandler = (deps: PhoenixDeps) =>
   containStepHandler("revoke", revokeCredentials, deps);
 

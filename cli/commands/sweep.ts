@@ -43,7 +43,9 @@ as fast as any other. Exit 0 with no drift, 1 with drift.`,
       `Drift sweep ${report.sweepId} (${report.mode} mode, ${scope}): ${report.findings.length} finding(s).`,
     );
     for (const [name, image] of Object.entries(report.currentImages))
-      io.out(`  family ${name}: current image ${image ?? "none yet (no rollout completed)"}`);
+      io.out(
+        `  family ${name}: current image ${image ?? "none yet (no rollout completed)"}${report.rollingOut.includes(name) ? " (a rollout is running: its groups are not reported as behind)" : ""}`,
+      );
     for (const finding of report.findings)
       io.out(`  ${finding.subject} [${finding.kind}, ${finding.family}]: ${finding.reason}`);
     const groups = report.isolationGroups;

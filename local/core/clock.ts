@@ -21,21 +21,30 @@ export function createClock(speed = 1, realNow: () => number = Date.now): Clock 
     speed,
     now: () => origin + (realNow() - origin) * speed,
     toRealMs: (simulatedMs) => Math.max(0, simulatedMs / speed),
-    sleep: (simulatedMs, signal) =>
-      new Promise<void>((resolve, reject) => {
-        if (signal?.aborted) return reject(signal.reason);
-        const timer = setTimeout(
-          () => {
-            signal?.removeEventListener("abort", onAbort);
-            resolve();
-          },
-          Math.max(0, simulatedMs / speed),
-        );
-        const onAbort = () => {
-          clearTimeout(timer);
-          reject(signal?.reason);
-        };
-        signal?.addEventListener("abort", onAbort, { once: true });
-      }),
+    sleep: (simulatedMs, signal) => sleepReal(Math.max(0, simulatedMs / speed), signal),
   };
+}
+
+/** setTimeout fires at once for a delay over 2^31 − 1 ms (24.8 days): longer waits are chained. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+async function sleepReal(realMs: number, signal?: AbortSignal): Promise<void> {
+  for (let left = realMs; ; left -= MAX_TIMEOUT_MS) {
+    await new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const timer = setTimeout(
+        () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        Math.min(left, MAX_TIMEOUT_MS),
+      );
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+    if (left <= MAX_TIMEOUT_MS) return;
+  }
 }

@@ -161,8 +161,9 @@ async function startMotoOnce(options: MotoOptions): Promise<MotoServer> {
   while (Date.now() < deadline && child.exitCode === null) {
     try {
       const response = await fetch(`${url}/moto-api/`, { signal: AbortSignal.timeout(1000) });
-      const signedBy = response.headers.get("x-phoenix-moto-token");
-      if (signedBy !== null && signedBy !== token) {
+      // Only an answer signed with this start's token is this moto's: any other (another
+      // moto's token, or none) is some other server on the port.
+      if (response.headers.get("x-phoenix-moto-token") !== token) {
         foreign = true;
         break;
       }
@@ -177,6 +178,11 @@ async function startMotoOnce(options: MotoOptions): Promise<MotoServer> {
   }
   if (!ready) {
     child.kill("SIGKILL");
+    // What moto printed before it exited (a bind error) may still be on its way.
+    await Promise.race([
+      new Promise((r) => child.stderr?.once("end", r)),
+      new Promise((r) => setTimeout(r, 500)),
+    ]);
     if (foreign || /address already in use/i.test(stderr)) {
       process.removeListener("exit", killOnExit);
       throw new PortTakenError(`port ${port} was taken by another server before moto could bind it`);

@@ -176,6 +176,9 @@ export class EventTargets {
 
   private async tap(state: RuleState): Promise<void> {
     if (!this.delivery || state.tapped) return;
+    // A schedule rule matches no event in AWS; moto would send it every event (it has no
+    // pattern to test). It fires from fireOnSchedule alone.
+    if (state.rule.pattern === undefined) return;
     const template = `{"rule": ${JSON.stringify(state.rule.name)}, "bus": ${JSON.stringify(state.rule.bus)}, "event": <aws.events.event.json>}`;
     const result = await this.options.eventbridge.send(
       new PutTargetsCommand({
@@ -350,7 +353,7 @@ export class EventTargets {
       return;
     }
     const state = this.ruleOf(String(parsed.rule), typeof parsed.bus === "string" ? parsed.bus : undefined);
-    if (!state || state.rule.state === "DISABLED") return;
+    if (!state || state.rule.state === "DISABLED" || state.rule.pattern === undefined) return;
     for (const target of state.targets) {
       const task = this.deliver(state.rule, target, event).finally(() => this.pending.delete(task));
       this.pending.add(task);

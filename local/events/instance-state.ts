@@ -187,9 +187,10 @@ export class InstanceStateWatcher {
   private async describeGone(ids: readonly string[]): Promise<Map<string, string>> {
     const states = new Map<string, string>();
     if (ids.length === 0) return states;
-    const page = await this.ec2
-      .send(new DescribeInstancesCommand({ InstanceIds: [...ids] }))
-      .catch(() => undefined); // an id EC2 does not know: nothing to report
+    // By filter, not InstanceIds: one id EC2 does not know would fail the call for all of them.
+    const page = await this.ec2.send(
+      new DescribeInstancesCommand({ Filters: [{ Name: "instance-id", Values: [...ids] }] }),
+    );
     for (const instance of (page?.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
       if (instance.InstanceId && instance.State?.Name) states.set(instance.InstanceId, instance.State.Name);
     }

@@ -198,8 +198,11 @@ function parseUnsafe(input: unknown): FindingParseResult {
   const cluster = CLUSTER_RESOURCE_TYPES.find((type) => type === finding.resourceType);
   if (cluster) {
     finding.indirect = { kind: "cluster-node", cluster };
-    // A Fargate task runs on no EC2 node of the account's: nothing names an instance.
-    if (detail.resource.instanceDetails === undefined) return { ok: true, finding };
+    // A Fargate task runs on no EC2 node of the account's: nothing names an instance (the field
+    // is then absent, null, or without an instance id).
+    const details = detail.resource.instanceDetails;
+    if (!isRecord(details) || details["instanceId"] === undefined || details["instanceId"] === null)
+      return { ok: true, finding };
   }
   // Other non-instance findings may still carry placeholder instanceDetails: only the type decides.
   if (finding.resourceType !== "Instance" && !cluster) return { ok: true, finding };

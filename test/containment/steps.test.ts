@@ -250,7 +250,7 @@ describe("the contain steps on a grouped instance (two interfaces, an Elastic IP
     expect(healthy.some((i) => !original.includes(i.InstanceId!))).toBe(true);
   });
 
-  it("detaches once hardened, before the evidence steps, so the group cannot terminate it meanwhile", async () => {
+  it("detaches once hardened and its credentials revoked, before the evidence steps, so the group cannot terminate it meanwhile", async () => {
     // Termination protection does not bind Auto Scaling: until the instance leaves its group,
     // a refresh, a scale-in or a failed load-balancer health check could terminate it.
     const mutations = h.tap.mutationsSince(tapMark);
@@ -260,7 +260,7 @@ describe("the contain steps on a grouped instance (two interfaces, an Elastic IP
     );
     expect(protectedAt).toBeGreaterThanOrEqual(0);
     expect(index("DetachInstances")).toBeGreaterThan(protectedAt);
-    expect(index("DetachInstances")).toBeLessThan(index("ReplaceIamInstanceProfileAssociation"));
+    expect(index("DetachInstances")).toBeGreaterThan(index("ReplaceIamInstanceProfileAssociation"));
     expect(index("DetachInstances")).toBeLessThan(index("CreateSnapshot"));
   });
 
@@ -314,8 +314,8 @@ describe("a step run again (a retry) does nothing twice", () => {
     const order = [
       "isolate",
       "harden",
-      "replace",
       "revoke",
+      "replace",
       "evidence",
       "evidenceStatus",
       "replacementStatus",

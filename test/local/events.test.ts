@@ -70,6 +70,14 @@ async function waitFor<T>(
   }
 }
 
+/** One instance, launched through the gateway as a user would. */
+async function launchInstance(): Promise<string> {
+  const run = await ec2.send(
+    new RunInstancesCommand({ ImageId: "ami-12c6146b", MinCount: 1, MaxCount: 1, InstanceType: "t3.micro" }),
+  );
+  return run.Instances?.[0]?.InstanceId as string;
+}
+
 let cloud: LocalCloud;
 let deployment: LocalDeployment;
 let ec2: EC2Client;
@@ -226,15 +234,7 @@ describe("events in the local cloud", () => {
   });
 
   it("emits EC2 AMI State Change (available) after CreateImage, with AWS's shape, to on-image", async () => {
-    const run = await ec2.send(
-      new RunInstancesCommand({
-        ImageId: "ami-12c6146b",
-        MinCount: 1,
-        MaxCount: 1,
-        InstanceType: "t3.micro",
-      }),
-    );
-    const instanceId = run.Instances?.[0]?.InstanceId as string;
+    const instanceId = await launchInstance();
     const started = Date.now();
     const { ImageId } = await ec2.send(
       new CreateImageCommand({ InstanceId: instanceId, Name: `golden-${Date.now()}` }),
@@ -307,15 +307,7 @@ describe("events in the local cloud", () => {
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: "test-instance-states" }));
     const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] })))
       .Attributes?.QueueArn;
-    const run = await ec2.send(
-      new RunInstancesCommand({
-        ImageId: "ami-12c6146b",
-        MinCount: 1,
-        MaxCount: 1,
-        InstanceType: "t3.micro",
-      }),
-    );
-    const instanceId = run.Instances?.[0]?.InstanceId as string;
+    const instanceId = await launchInstance();
     await eventbridge.send(
       new PutRuleCommand({
         Name: "test-instance-states",
@@ -374,15 +366,7 @@ describe("events in the local cloud", () => {
         Targets: [{ Id: "q", Arn: arn, InputTransformer: WHOLE_EVENT_INPUT }],
       }),
     );
-    const run = await ec2.send(
-      new RunInstancesCommand({
-        ImageId: "ami-12c6146b",
-        MinCount: 1,
-        MaxCount: 1,
-        InstanceType: "t3.micro",
-      }),
-    );
-    const instanceId = run.Instances?.[0]?.InstanceId as string;
+    const instanceId = await launchInstance();
     // At once: no look of the watcher can come between the two calls' effects in moto.
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
     const states: BusEvent[] = [];

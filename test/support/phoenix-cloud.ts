@@ -5,6 +5,7 @@ import type { FunctionWrapper, LocalDeployment } from "../../local/deployment/in
 import { builtinPlugins } from "../../local/plugins.js";
 import type { PhoenixDeps } from "../../src/deps.js";
 import { parsePolicy } from "../../src/policy/index.js";
+import { withQuietSweep } from "./policy.js";
 
 // Handlers log JSON through Powertools; benchmarks print figures, not logs.
 process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
@@ -49,7 +50,7 @@ export async function startPhoenixCloud(
     plugins: [
       ...(options.before ?? []),
       ...builtinPlugins({
-        policy: parsePolicy(options.policy ?? {}),
+        policy: parsePolicy(withQuietSweep(options.policy)),
         bootSeconds: options.bootSeconds ?? 20,
         stage: options.stage ?? "local",
         ...(options.wrap ? { wrap: options.wrap } : {}),

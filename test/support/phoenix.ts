@@ -13,6 +13,7 @@ import type { PhoenixDeps } from "../../src/deps.js";
 import { parsePolicy } from "../../src/policy/index.js";
 import type { PhoenixResources } from "../../src/resources.js";
 import { startTestCloud } from "./cloud.js";
+import { withQuietSweep } from "./policy.js";
 
 // Handlers log JSON through Powertools; tests read effects, not logs.
 process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
@@ -66,7 +67,7 @@ export async function startDeployedCloud(options: DeployedCloudOptions = {}): Pr
       ...phoenixParts({
         ...options.deployment,
         stage: options.stage ?? "test",
-        policy: parsePolicy(options.policy ?? {}),
+        policy: parsePolicy(withQuietSweep(options.policy)),
         sdkBackoff: options.backoff ?? { maxAttempts: 12, baseDelayMs: 5, maxDelayMs: 200 },
         ...(options.wrap ? { wrap: options.wrap } : {}),
       }),

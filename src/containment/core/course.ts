@@ -48,6 +48,11 @@ export function containCourse(
       action: "harden",
       text: "termination protection on, DeleteOnTermination=false on every volume",
     },
+    {
+      state: "RevokeCredentials",
+      action: "revoke",
+      text: `instance profile swapped to ${policy.quarantineInstanceProfile}, inline deny on the role for this instance's earlier sessions; Elastic IPs disassociated`,
+    },
     group !== undefined
       ? {
           state: "Replace",
@@ -59,11 +64,6 @@ export function containCourse(
           action: "skip",
           text: "skipped: not in an Auto Scaling group, nothing replaces it",
         },
-    {
-      state: "RevokeCredentials",
-      action: "revoke",
-      text: `instance profile swapped to ${policy.quarantineInstanceProfile}, inline deny on the role for this instance's earlier sessions; Elastic IPs disassociated`,
-    },
     {
       state: "CollectEvidence",
       action: "snapshot",

@@ -68,13 +68,8 @@ export async function takeFinding(
   delivery: Delivery,
 ): Promise<IntakeOutcome> {
   const decision = routeFinding(finding, deps.policy.containment, managedScope(deps));
-  const findingRef = {
-    findingId: finding.findingId,
-    type: finding.type,
-    severity: finding.severity,
-    count: finding.count,
-  };
-  const routeKey = `route#${finding.count}#${finding.updatedAt}`;
+  const findingRef = refOf(finding);
+  const routeKey = routeKeyOf(finding);
   switch (decision.action) {
     case "refuse": {
       // Nothing is read or written for an account Phoenix does not manage, beyond this record.
@@ -127,12 +122,7 @@ export async function takeFinding(
 
 /** People are told (once per sighting), the trail says why, and nothing is done to the instance. */
 async function notifyFinding(deps: PhoenixDeps, finding: Finding, reason: string): Promise<IntakeOutcome> {
-  const findingRef = {
-    findingId: finding.findingId,
-    type: finding.type,
-    severity: finding.severity,
-    count: finding.count,
-  };
+  const findingRef = refOf(finding);
   if (await claimNotification(deps, finding.findingId, finding.count)) {
     await deps.notifier.notify({
       kind: "containment",
@@ -152,10 +142,21 @@ async function notifyFinding(deps: PhoenixDeps, finding: Finding, reason: string
       reason,
       details: { ...findingRef, instanceId: finding.instanceId ?? null },
     },
-    `route#${finding.count}#${finding.updatedAt}`,
+    routeKeyOf(finding),
   );
   return { kind: "notified", reason };
 }
+
+/** What every routing record says of the finding. */
+const refOf = (finding: Finding) => ({
+  findingId: finding.findingId,
+  type: finding.type,
+  severity: finding.severity,
+  count: finding.count,
+});
+
+/** One routing record per sighting (count and update), however often it is redelivered. */
+const routeKeyOf = (finding: Finding) => `route#${finding.count}#${finding.updatedAt}`;
 
 /**
  * The group an Auto Scaling instance carries in this AWS-managed tag; GuardDuty copies the
@@ -173,7 +174,7 @@ export const ASG_NAME_TAG = "aws:autoscaling:groupName";
  *    state), beside the lookup of the instance's isolation groups;
  * 3. every interface to the allow-all group; 4. every interface to the no-rule group.
  *
- * Then the workflow starts and goes on (harden, revoke, evidence, replace, dispose); its isolate
+ * Then the workflow starts and goes on (harden, revoke, detach and replace, evidence, dispose); its isolate
  * step finds the work done. A held containment (protected, over budget) cuts nothing.
  */
 async function containFinding(

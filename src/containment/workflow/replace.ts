@@ -6,7 +6,7 @@ import { ContainmentStepError } from "../core/errors.js";
 import { ACTOR, type ContainState, instanceSubject, type ReplaceResult } from "../core/types.js";
 
 /**
- * Step 4, right after hardening: take the instance out of its group without lowering the desired
+ * Step 5, once hardened and its credentials revoked: take the instance out of its group without lowering the desired
  * capacity, so the group launches a clean replacement from its current launch template (and
  * deregisters the instance from its target groups). It comes before the evidence steps, which
  * take minutes: termination protection does not bind Auto Scaling, so until the instance leaves
@@ -57,7 +57,7 @@ export async function replace(deps: PhoenixDeps, state: ContainState): Promise<R
   if (membership && /^Terminat/.test(membership.LifecycleState ?? "")) {
     throw new ContainmentStepError(
       "Phoenix.InstanceGone",
-      `Instance ${input.instanceId} is being terminated by its Auto Scaling group ${groupName} (${membership.LifecycleState}) before Phoenix could detach it; its volumes are kept (DeleteOnTermination=false), what was only in memory is lost.`,
+      `Instance ${input.instanceId} is being terminated by its Auto Scaling group ${groupName} (${membership.LifecycleState}) before Phoenix could detach it; its credentials are already revoked and its volumes kept (DeleteOnTermination=false) for a person to snapshot; what was only in memory is lost.`,
     );
   }
   if (!membership) {
@@ -67,7 +67,7 @@ export async function replace(deps: PhoenixDeps, state: ContainState): Promise<R
     if (!instance || isGone(instance)) {
       throw new ContainmentStepError(
         "Phoenix.InstanceGone",
-        `Instance ${input.instanceId} left its Auto Scaling group ${groupName} and is ${instance?.State?.Name ?? "gone"} before Phoenix could detach it (a refresh, a scale-in or a health replacement terminates despite termination protection); its volumes are kept (DeleteOnTermination=false), what was only in memory is lost.`,
+        `Instance ${input.instanceId} left its Auto Scaling group ${groupName} and is ${instance?.State?.Name ?? "gone"} before Phoenix could detach it (a refresh, a scale-in or a health replacement terminates despite termination protection); its credentials are already revoked and its volumes kept (DeleteOnTermination=false) for a person to snapshot; what was only in memory is lost.`,
       );
     }
   }

@@ -8,7 +8,7 @@ import { ContainmentStepError } from "../core/errors.js";
 import { ACTOR, type ContainState, instanceSubject, type ReplacementStatusResult } from "../core/types.js";
 
 /**
- * Step 4 (wait, after the evidence steps): one poll of the group. It is whole again when it has its desired count of
+ * Step 5 (wait, after the evidence steps): one poll of the group. It is whole again when it has its desired count of
  * instances that are InService and Healthy (the contained one no longer counts: it was detached).
  * Gives up after the policy's replacementTimeoutMinutes, plus, while a replacement waits for a
  * launch lifecycle hook (Pending:Wait), that hook's heartbeat timeout: Auto Scaling holds the
@@ -67,12 +67,21 @@ export async function checkReplacement(
     waiting.length > 0 ? await launchHookSeconds(deps.clients.autoScaling, replaced.groupName) : 0;
   const minutes = deps.policy.containment.replacementTimeoutMinutes;
   const timeoutMs = minutes * 60_000 + hookSeconds * 1000;
-  if (Date.parse(checkedAt) - Date.parse(replaced.detachedAt ?? checkedAt) > timeoutMs) {
+  // The wait begins when the workflow starts waiting: the detach, or the end of the evidence
+  // steps that follow it (they can take hours, and the group may be short at that moment for
+  // reasons of its own: a refresh, a scale-out).
+  const since = Math.max(
+    Date.parse(replaced.detachedAt ?? checkedAt),
+    Date.parse(
+      state.results.evidenceStatus?.completedAt ?? state.results.evidenceStatus?.checkedAt ?? checkedAt,
+    ),
+  );
+  if (Date.parse(checkedAt) - since > timeoutMs) {
     throw new ContainmentStepError(
       "Phoenix.Timeout",
       `Group ${replaced.groupName} has ${healthyCount} of ${desiredCapacity} healthy instances ${minutes} minutes` +
         `${hookSeconds > 0 ? ` (+ ${hookSeconds} s of launch lifecycle hook: ${waiting.join(", ")} in Pending:Wait)` : ""}` +
-        " after the detach (containment.replacementTimeoutMinutes).",
+        " after the detach and the evidence (containment.replacementTimeoutMinutes).",
     );
   }
   return {

@@ -14,12 +14,12 @@ export function failedAt(state: ContainState): string {
   const r = state.results;
   if (!r.isolate) return "isolating the network interfaces (step 2)";
   if (!r.harden) return "termination protection and volume retention (step 3)";
-  if (!r.replace) return "detaching the instance from its group (step 4)";
-  if (!r.revoke) return "revoking credentials and Elastic IPs (step 5)";
+  if (!r.revoke) return "revoking credentials and Elastic IPs (step 4)";
+  if (!r.replace) return "detaching the instance from its group (step 5)";
   if (!r.evidence) return "starting the evidence snapshots (step 6)";
   if (r.evidenceStatus?.complete !== true) return "waiting for the evidence snapshots to complete (step 6)";
   if (r.replace.replaced && r.replacementStatus?.healthy !== true) {
-    return "waiting for the group to be back at full healthy capacity (step 4, after the evidence)";
+    return "waiting for the group to be back at full healthy capacity (step 5, after the evidence)";
   }
   if (!r.dispose) return "disposing of the instance (step 7)";
   return "reporting the outcome (step 8)";
@@ -57,7 +57,7 @@ export async function reportFailure(deps: PhoenixDeps, state: ContainState): Pro
     deps.notifier.notify({
       kind: "error",
       severity: "critical",
-      subject: `Containment FAILED: ${input.instanceId} (${where.replace(/ \(step \d\)$/, "")})`,
+      subject: `Containment FAILED: ${input.instanceId} (${where.replace(/ \(step [^)]*\)$/, "")})`,
       message: `${message}\n\n${formatTimeline(timeline)}`,
       data: {
         instanceId: input.instanceId,

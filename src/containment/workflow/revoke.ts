@@ -18,7 +18,7 @@ import { ACTOR, type ContainState, instanceSubject, type RevokeResult } from "..
 export const ASSOCIATION_WAIT_MS = 30_000;
 
 /**
- * Step 5: swap the instance profile for the quarantine profile, wait until EC2 confirms the
+ * Step 4: swap the instance profile for the quarantine profile, wait until EC2 confirms the
  * swap, deny the credentials the instance already holds (src/containment/aws/revocation.ts), and
  * take its Elastic IPs away. Each part checks before it acts.
  */

@@ -1,9 +1,9 @@
 import { DescribeInstancesCommand, type Instance } from "@aws-sdk/client-ec2";
 import type { PhoenixDeps } from "../../deps.js";
 import { describeGroups } from "../../rollout/aws/groups.js";
-import { familyCompleted } from "../../rollout/aws/rollout-records.js";
+import { familyCompleted, inFlightRollouts } from "../../rollout/aws/rollout-records.js";
 import { groupFamily, isManaged } from "../../rollout/core/group.js";
-import { TAG_IMAGE_FAMILY, TAG_PROTECTED } from "../../tags.js";
+import { TAG_IMAGE_FAMILY, TAG_PROTECTED, TAG_QUARANTINE } from "../../tags.js";
 import type { Inventory, InventoryInstance } from "../core/drift.js";
 
 /** The AWS-managed tag on every instance Auto Scaling launched for a group. */
@@ -34,9 +34,13 @@ export async function readInventory(
       ...live.flatMap((i) => (i.tags[TAG_IMAGE_FAMILY] ? [i.tags[TAG_IMAGE_FAMILY]] : [])),
     ]),
   ].sort();
-  const completed = await Promise.all(families.map((family) => familyCompleted(deps, family)));
+  const [completed, inFlight] = await Promise.all([
+    Promise.all(families.map((family) => familyCompleted(deps, family))),
+    Promise.all(families.map((family) => inFlightRollouts(deps, family))),
+  ]);
   const inventory: Inventory = {
     currentImages: Object.fromEntries(families.map((family, i) => [family, completed[i]?.imageId])),
+    rollingOut: families.filter((_, i) => (inFlight[i]?.length ?? 0) > 0),
     groups: managed.map(({ group, family }) => ({
       name: group.name,
       family,
@@ -54,7 +58,10 @@ export async function readInventory(
     })),
     standalone: live.flatMap((instance) => {
       const family = instance.tags[TAG_IMAGE_FAMILY]?.trim();
-      if (!family || instance.tags[GROUP_TAG] !== undefined) return [];
+      // A contained instance left its group on purpose (DetachInstances drops the group tag) and
+      // is kept, isolated, for the evidence or a person: it is not drift.
+      if (!family || instance.tags[GROUP_TAG] !== undefined || instance.tags[TAG_QUARANTINE] !== undefined)
+        return [];
       return [{ instanceId: instance.instanceId, family, ...pick(instance) }];
     }),
   };

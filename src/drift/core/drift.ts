@@ -38,9 +38,14 @@ export interface InventoryGroup {
 export interface Inventory {
   /** Per family, the image its last completed rollout put on every group (none yet: undefined). */
   currentImages: Readonly<Record<string, string | undefined>>;
+  /**
+   * Families a rollout is rolling now: their groups and instances are between images on purpose,
+   * so they are not reported as behind or off their template (age and strays still are).
+   */
+  rollingOut: readonly string[];
   /** Groups Phoenix manages (phoenix:managed=true) that belong to a family. */
   groups: readonly InventoryGroup[];
-  /** Running instances in no Auto Scaling group, tagged with a family of their own. */
+  /** Running instances in no Auto Scaling group, tagged with a family of their own, not in containment. */
   standalone: readonly (InventoryInstance & { family: string })[];
 }
 
@@ -73,6 +78,10 @@ export function detectDrift(
 
   for (const group of inventory.groups) {
     if (!wanted(group.family)) continue;
+    if (inventory.rollingOut.includes(group.family)) {
+      for (const instance of group.instances) tooOld(instance, group.family, group.name);
+      continue;
+    }
     const current = inventory.currentImages[group.family];
     if (current !== undefined && group.templateImageId !== current) {
       findings.push({

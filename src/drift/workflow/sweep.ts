@@ -12,6 +12,8 @@ export interface SweepReport {
   mode: "report";
   family: string | null;
   maxInstanceAgeDays: number;
+  /** Families being rolled out now: not reported as behind (their groups are between images). */
+  rollingOut: string[];
   /** Per family, the image of its last completed rollout (null: none completed yet). */
   currentImages: Record<string, string | null>;
   findings: DriftFinding[];
@@ -74,6 +76,7 @@ export async function runSweep(
     mode: "report",
     family: request.family ?? null,
     maxInstanceAgeDays: policy.maxInstanceAgeDays,
+    rollingOut: inventory.rollingOut.filter((f) => request.family === undefined || f === request.family),
     currentImages,
     findings,
     isolationGroups,

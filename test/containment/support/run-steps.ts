@@ -40,7 +40,7 @@ export async function runStep(deps: PhoenixDeps, state: ContainState, name: Step
 /**
  * The contain workflow's happy path in the ASL's order, steps called directly (the Step Functions
  * engine is exercised separately, in test/unit/containment/contain-asl.test.ts; keep the two
- * orders the same): isolate → harden → replace → revoke → evidence → poll snapshots → poll the group
+ * orders the same): isolate → harden → revoke → replace → evidence → poll snapshots → poll the group
  * (if replaced) → dispose → report. `each` sees every state.
  */
 export async function runContainment(
@@ -69,7 +69,7 @@ export async function runContainment(
     }
     await options.each?.(name, state);
   };
-  for (const name of ["isolate", "harden", "replace", "revoke", "evidence"] as const) await step(name);
+  for (const name of ["isolate", "harden", "revoke", "replace", "evidence"] as const) await step(name);
   for (let poll = 0; ; poll++) {
     await step("evidenceStatus");
     if (state.results.evidenceStatus?.complete) break;

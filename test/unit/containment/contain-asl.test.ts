@@ -288,9 +288,9 @@ describe("the contain state machine, run by aws-local-stepfunctions with stub st
       "Admit",
       "Isolate",
       "Harden",
+      "RevokeCredentials",
       // Out of the group before the long evidence steps: no refresh or scale-in can take it.
       "Replace",
-      "RevokeCredentials",
       "CollectEvidence",
       "CheckSnapshots",
       "CheckSnapshots",
@@ -321,8 +321,8 @@ describe("the contain state machine, run by aws-local-stepfunctions with stub st
     expect(error).toBeUndefined();
     expect(calls).not.toContain("CheckReplacement");
     expect(calls.slice(-6)).toEqual([
-      "Replace",
       "RevokeCredentials",
+      "Replace",
       "CollectEvidence",
       "CheckSnapshots",
       "Dispose",

@@ -132,11 +132,24 @@ describe("Runtime Monitoring findings on a cluster's EC2 node", () => {
     expect(unmanagedNodeReason(direct, undefined)).toBeUndefined();
   });
 
-  it("a Fargate task (no instanceDetails) names no instance", () => {
-    const event = ownSampleEvent("guardduty", "runtime-ecs-node.json");
-    delete (event["detail"] as { resource: Record<string, unknown> }).resource["instanceDetails"];
-    const decision = routeFinding(parsed(event), optedIn, LOCAL);
-    expect(decision).toMatchObject({ action: "ignore", reason: expect.stringMatching(/names no EC2 node/) });
+  it("a Fargate task (no instanceDetails, null, or no instance id) names no instance", () => {
+    for (const details of [undefined, null, { instanceType: "m5.large" }]) {
+      const event = ownSampleEvent("guardduty", "runtime-ecs-node.json");
+      const resource = (event["detail"] as { resource: Record<string, unknown> }).resource;
+      if (details === undefined) delete resource["instanceDetails"];
+      else resource["instanceDetails"] = details;
+      const decision = routeFinding(parsed(event), optedIn, LOCAL);
+      expect(decision).toMatchObject({
+        action: "ignore",
+        reason: expect.stringMatching(/names no EC2 node/),
+      });
+    }
+    // A node id that is not an instance id is bad input, said so.
+    const event = ownSampleEvent("guardduty", "runtime-ecs-node.json", "i-nothex");
+    expect(parseGuardDutyEvent(event)).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/detail\.resource\.instanceDetails\.instanceId/),
+    });
   });
 
   it("the instance-finding rule delivers cluster findings only once opted in", () => {

@@ -6,6 +6,7 @@ const daysAgo = (days: number) => new Date(NOW.getTime() - days * 86_400_000).to
 
 const inventory: Inventory = {
   currentImages: { web: "ami-new", api: "ami-api", batch: undefined },
+  rollingOut: [],
   groups: [
     // On the current image, every instance too: no drift.
     {
@@ -58,6 +59,17 @@ describe("detectDrift", () => {
     });
   });
 
+  it("does not call a family's groups behind while it is being rolled out; age still counts", () => {
+    const found = detectDrift(
+      { ...inventory, rollingOut: ["web", "api"] },
+      { maxInstanceAgeDays: 30, now: NOW },
+    );
+    expect(found.map((f) => [f.kind, f.subject])).toEqual([
+      ["instance-age", "instance/i-c1"],
+      ["standalone", "instance/i-s1"],
+    ]);
+  });
+
   it("keeps to one family when asked", () => {
     const found = detectDrift(inventory, { maxInstanceAgeDays: 30, now: NOW, family: "api" });
     expect(found.map((f) => f.subject)).toEqual(["instance/i-c1"]);
@@ -74,6 +86,7 @@ describe("detectDrift", () => {
     const noTime = detectDrift(
       {
         currentImages: {},
+        rollingOut: [],
         groups: [
           {
             name: "g",
