@@ -67,6 +67,7 @@ export function dashboardPage(viewUrl: string, intervalMs: number, first: Dashbo
   <div>
     <section><h2>Fleet</h2><div id="fleet">${first.fleet}</div><div id="legend">${first.legend}</div></section>
     <section><h2>Held for approval</h2><div id="holds">${first.holds}</div></section>
+    <section><h2>Drift</h2><div id="drift">${first.drift}</div></section>
   </div>
   <div>
     <section><h2>Workflows</h2><div id="workflows">${first.workflows}</div></section>

@@ -6,6 +6,7 @@ import { type ExecutionSummary, listWorkflows, managedGroupRefreshes } from "../
 import { listHolds } from "../../ops/holds.js";
 import { skippedBecause } from "../../ops/progress/skipped.js";
 import type { AuditRecord } from "../../src/audit/audit.js";
+import { SWEEPS_SUBJECT } from "../../src/drift/workflow/sweep.js";
 import { listPauses } from "../../src/rollout/aws/pauses.js";
 import { isManaged } from "../../src/rollout/core/group.js";
 import { resumeCommand } from "../../src/rollout/core/pause.js";
@@ -30,6 +31,14 @@ export interface DashboardState {
   /** The latest messages Phoenix published to its topic, newest first. */
   notifications: LocalNotification[];
   audit: Pick<AuditRecord, "at" | "subject" | "action" | "outcome" | "actor" | "reason">[];
+  /** The last drift sweep (scheduled or `phoenix sweep`), or null before the first. */
+  drift: {
+    sweepId: string;
+    at: string;
+    by: string;
+    findings: number;
+    shown: { kind: string; subject: string; family: string; reason: string }[];
+  } | null;
   /** Rollouts paused by a person (`phoenix pause`): the page shows a banner for each. */
   paused: { subject: string; since: string; by: string; reason?: string; resumeCommand: string }[];
 }
@@ -135,16 +144,19 @@ export async function dashboardState(
   },
 ): Promise<DashboardState> {
   const { clients, audit } = connection.deps;
-  const [groups, instances, refreshes, workflows, records, holds, notifications, pauses] = await Promise.all([
-    allGroups(connection),
-    allInstances(connection),
-    managedGroupRefreshes(connection),
-    listWorkflows(connection, options.workflows),
-    audit.since(new Date(options.now().getTime() - 86_400_000).toISOString()),
-    listHolds(connection),
-    options.notifications?.().catch(() => []) ?? Promise.resolve([]),
-    listPauses(connection.deps),
-  ]);
+  const [groups, instances, refreshes, workflows, records, holds, notifications, pauses, sweeps] =
+    await Promise.all([
+      allGroups(connection),
+      allInstances(connection),
+      managedGroupRefreshes(connection),
+      listWorkflows(connection, options.workflows),
+      audit.since(new Date(options.now().getTime() - 86_400_000).toISOString()),
+      listHolds(connection),
+      options.notifications?.().catch(() => []) ?? Promise.resolve([]),
+      listPauses(connection.deps),
+      audit.history(SWEEPS_SUBJECT).catch(() => []),
+    ]);
+  const lastSweep = sweeps.filter((r) => r.action === "sweep").at(-1);
   const heldByInstance = new Map(holds.map((h) => [h.instanceId, h.holdId]));
   const byId = new Map(instances.map((i) => [i.InstanceId ?? "", i]));
   const view = (instance: Instance): DashboardInstance => instanceView(instance, heldByInstance);
@@ -225,6 +237,16 @@ export async function dashboardState(
       approveCommand: `npx phoenix approve ${hold.holdId} --port ${port}`,
     })),
     notifications: notifications.slice(-8).reverse(),
+    drift: lastSweep
+      ? {
+          sweepId: lastSweep.execution ?? "",
+          at: lastSweep.at,
+          by: lastSweep.actor,
+          findings: Number(lastSweep.details?.["findings"] ?? 0),
+          shown:
+            (lastSweep.details?.["shown"] as NonNullable<DashboardState["drift"]>["shown"] | undefined) ?? [],
+        }
+      : null,
     paused: pauses.map((pause) => ({
       subject: pause.family === undefined ? "rollouts of every family" : `rollouts of family ${pause.family}`,
       since: pause.at,

@@ -16,6 +16,7 @@ export interface DashboardSections {
   fleet: string;
   legend: string;
   holds: string;
+  drift: string;
   workflows: string;
   notifications: string;
   audit: string;
@@ -26,6 +27,7 @@ export const SECTION_IDS: (keyof DashboardSections)[] = [
   "fleet",
   "legend",
   "holds",
+  "drift",
   "workflows",
   "notifications",
   "audit",
@@ -37,6 +39,7 @@ export function renderSections(state: DashboardState): DashboardSections {
     fleet: fleet(state),
     legend: legend(state),
     holds: holds(state),
+    drift: drift(state),
     workflows: workflows(state),
     notifications: notifications(state),
     audit: audit(state),
@@ -51,6 +54,7 @@ export function waitingSections(message: string): DashboardSections {
     fleet: waiting,
     legend: "",
     holds: "",
+    drift: "",
     workflows: "",
     notifications: "",
     audit: "",
@@ -155,6 +159,23 @@ function holds(state: DashboardState): string {
         `<div class="hold" data-hold="${esc(h.holdId)}"><div><b>${esc(h.holdId)}</b> ${esc(h.instanceId)} <span class="muted">${esc(h.kind)}, since ${time(h.createdAt)}</span></div><div class="reason">${esc(h.reason)}</div><div>approve: <code>${esc(h.approveCommand)}</code></div></div>`,
     )
     .join("");
+}
+
+function drift(state: DashboardState): string {
+  const sweep = state.drift;
+  if (!sweep) return '<p class="muted">no sweep yet: <code>npx phoenix sweep --local</code></p>';
+  const head = `<div class="muted">last sweep ${time(sweep.at)} by ${esc(sweep.by)}: ${sweep.findings === 0 ? "no drift" : `${sweep.findings} finding${sweep.findings === 1 ? "" : "s"}, nothing changed (report mode)`}</div>`;
+  const rows = sweep.shown
+    .map(
+      (f) =>
+        `<div class="drift" data-drift="${esc(f.subject)}"><b>${esc(f.subject)}</b> <span class="muted">${esc(f.family)}, ${esc(f.kind)}</span><div class="reason">${esc(f.reason)}</div></div>`,
+    )
+    .join("");
+  const more =
+    sweep.findings > sweep.shown.length
+      ? `<div class="muted">… and ${sweep.findings - sweep.shown.length} more: <code>npx phoenix sweep --json --local</code></div>`
+      : "";
+  return head + rows + more;
 }
 
 function step(s: DashboardStep): string {

@@ -1,4 +1,4 @@
-import { EC2Client } from "@aws-sdk/client-ec2";
+import { EC2Client, RunInstancesCommand } from "@aws-sdk/client-ec2";
 import { describe, expect, it } from "vitest";
 import { registerImage } from "../../local/core/seed.js";
 import type { DashboardState } from "../../local/dashboard/state.js";
@@ -117,5 +117,33 @@ describe("dashboard", () => {
     expect(fleet.notifications.map((n) => n.subject)).toContainEqual(
       expect.stringContaining("Held for approval"),
     );
+  });
+
+  it("shows the last drift sweep and what it found", async () => {
+    expect((await state()).drift).toBeNull();
+    // A stray instance of the web family, launched by hand outside any group.
+    const ec2 = new EC2Client(world.backstage);
+    const run = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: "ami-12c6146b",
+        MinCount: 1,
+        MaxCount: 1,
+        InstanceType: "t3.micro",
+        TagSpecifications: [
+          { ResourceType: "instance", Tags: [{ Key: "phoenix:image-family", Value: "web" }] },
+        ],
+      }),
+    );
+    const stray = run.Instances![0]!.InstanceId!;
+    const swept = await phoenix(["sweep", "--json"], world.env);
+    const report = JSON.parse(swept.stdout) as { sweepId: string; findings: { subject: string }[] };
+    const drift = (await state()).drift!;
+    expect([drift.sweepId, drift.findings]).toEqual([report.sweepId, report.findings.length]);
+    expect(drift.shown.map((f) => f.subject)).toContain(`instance/${stray}`);
+    const view = (await (await fetch(`${world.endpoint}/_phoenix/dashboard/view`)).json()) as {
+      sections: Record<string, string>;
+    };
+    expect(view.sections["drift"]).toContain(`data-drift="instance/${stray}"`);
+    expect(view.sections["drift"]).toMatch(/finding.*nothing changed \(report mode\)/);
   });
 });

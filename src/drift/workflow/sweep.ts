@@ -5,6 +5,8 @@ import { containableVpcs, readInventory } from "../aws/inventory.js";
 import { type DriftFinding, detectDrift } from "../core/drift.js";
 
 export const SWEEPS_SUBJECT = "drift/sweeps";
+/** The findings a sweep's summary record carries (each is also a record of its own). */
+const SHOWN_FINDINGS = 100;
 
 export interface SweepReport {
   sweepId: string;
@@ -95,6 +97,13 @@ export async function runSweep(
         findings: findings.length,
         byKind: countBy(findings),
         isolationGroups,
+        // What the dashboard and `phoenix audit drift/sweeps` show of the last sweep.
+        shown: findings.slice(0, SHOWN_FINDINGS).map(({ kind, subject, family, reason }) => ({
+          kind,
+          subject,
+          family,
+          reason,
+        })),
       },
     },
     sweepId,
