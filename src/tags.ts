@@ -19,6 +19,11 @@ export const TAG_ROLLBACK_ALARMS = "phoenix:rollback-alarms";
 export const TAG_QUARANTINE = "phoenix:quarantine";
 /** On resources Phoenix creates for containment (isolation groups, the quarantine profile). */
 export const TAG_ROLE = "phoenix:role";
+/**
+ * Not Phoenix's: the tag Auto Scaling puts on every instance it launches for a group, and takes
+ * off when the instance is detached. GuardDuty copies it into a finding's instance tags.
+ */
+export const ASG_NAME_TAG = "aws:autoscaling:groupName";
 /** On evidence (snapshots): the containment it belongs to. */
 export const TAG_CONTAINMENT = "phoenix:containment";
 

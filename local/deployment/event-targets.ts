@@ -283,10 +283,7 @@ export class EventTargets {
         resources: [current.rule.arn],
         detail: {},
       };
-      for (const target of current.targets) {
-        const task = this.deliver(current.rule, target, event).finally(() => this.pending.delete(task));
-        this.pending.add(task);
-      }
+      this.deliverToTargets(current, event);
     }
   }
 
@@ -354,6 +351,11 @@ export class EventTargets {
     }
     const state = this.ruleOf(String(parsed.rule), typeof parsed.bus === "string" ? parsed.bus : undefined);
     if (!state || state.rule.state === "DISABLED" || state.rule.pattern === undefined) return;
+    this.deliverToTargets(state, event);
+  }
+
+  /** Hands the event to each of the rule's targets; each delivery keeps its own retries. */
+  private deliverToTargets(state: RuleState, event: Record<string, unknown>): void {
     for (const target of state.targets) {
       const task = this.deliver(state.rule, target, event).finally(() => this.pending.delete(task));
       this.pending.add(task);

@@ -6,7 +6,7 @@ import {
 import { awsErrorCode } from "../../aws/errors.js";
 import type { PhoenixDeps } from "../../deps.js";
 import type { Finding, Tags } from "../../findings/guardduty.js";
-import { TAG_QUARANTINE } from "../../tags.js";
+import { ASG_NAME_TAG, TAG_QUARANTINE } from "../../tags.js";
 import { readPreviousStarts } from "../aws/budget-counters.js";
 import { startContainment } from "../aws/execution.js";
 import { attachedInterfaces, findInstance, isGone, type OwnedInstance, tagsOf } from "../aws/instance.js";
@@ -162,7 +162,7 @@ const routeKeyOf = (finding: Finding) => `route#${finding.count}#${finding.updat
  * The group an Auto Scaling instance carries in this AWS-managed tag; GuardDuty copies the
  * instance's tags into the finding, so the intake can ask for the group before EC2 answers.
  */
-export const ASG_NAME_TAG = "aws:autoscaling:groupName";
+export { ASG_NAME_TAG };
 
 /**
  * Contains the instance of a finding as fast as the checks allow. With the isolation groups in

@@ -15,6 +15,10 @@ import { ACTOR, type ContainState, instanceSubject, type ReplaceResult } from ".
  * earlier attempt detached it) is not detached again, which AWS would refuse anyway.
  * A standalone instance has nothing to replace it: people are told.
  */
+/** What is left when the group took the instance first (the steps before this one ran). */
+const LOST_TO_THE_GROUP =
+  "its credentials are already revoked and its volumes kept (DeleteOnTermination=false) for a person to snapshot; what was only in memory is lost.";
+
 export async function replace(deps: PhoenixDeps, state: ContainState): Promise<ReplaceResult> {
   const input = state.containment;
   const { AutoScalingInstances = [] } = await deps.clients.autoScaling.send(
@@ -57,7 +61,7 @@ export async function replace(deps: PhoenixDeps, state: ContainState): Promise<R
   if (membership && /^Terminat/.test(membership.LifecycleState ?? "")) {
     throw new ContainmentStepError(
       "Phoenix.InstanceGone",
-      `Instance ${input.instanceId} is being terminated by its Auto Scaling group ${groupName} (${membership.LifecycleState}) before Phoenix could detach it; its credentials are already revoked and its volumes kept (DeleteOnTermination=false) for a person to snapshot; what was only in memory is lost.`,
+      `Instance ${input.instanceId} is being terminated by its Auto Scaling group ${groupName} (${membership.LifecycleState}) before Phoenix could detach it; ${LOST_TO_THE_GROUP}`,
     );
   }
   if (!membership) {
@@ -67,7 +71,7 @@ export async function replace(deps: PhoenixDeps, state: ContainState): Promise<R
     if (!instance || isGone(instance)) {
       throw new ContainmentStepError(
         "Phoenix.InstanceGone",
-        `Instance ${input.instanceId} left its Auto Scaling group ${groupName} and is ${instance?.State?.Name ?? "gone"} before Phoenix could detach it (a refresh, a scale-in or a health replacement terminates despite termination protection); its credentials are already revoked and its volumes kept (DeleteOnTermination=false) for a person to snapshot; what was only in memory is lost.`,
+        `Instance ${input.instanceId} left its Auto Scaling group ${groupName} and is ${instance?.State?.Name ?? "gone"} before Phoenix could detach it (a refresh, a scale-in or a health replacement terminates despite termination protection); ${LOST_TO_THE_GROUP}`,
       );
     }
   }

@@ -1,13 +1,12 @@
 import { DescribeInstancesCommand, type Instance } from "@aws-sdk/client-ec2";
+import { tagsOf } from "../../containment/aws/instance.js";
+import { protectionHold } from "../../containment/core/protection.js";
 import type { PhoenixDeps } from "../../deps.js";
 import { describeGroups } from "../../rollout/aws/groups.js";
 import { familyCompleted, inFlightRollouts } from "../../rollout/aws/rollout-records.js";
 import { groupFamily, isManaged } from "../../rollout/core/group.js";
-import { TAG_IMAGE_FAMILY, TAG_PROTECTED, TAG_QUARANTINE } from "../../tags.js";
+import { ASG_NAME_TAG, TAG_IMAGE_FAMILY, TAG_QUARANTINE } from "../../tags.js";
 import type { Inventory, InventoryInstance } from "../core/drift.js";
-
-/** The AWS-managed tag on every instance Auto Scaling launched for a group. */
-const GROUP_TAG = "aws:autoscaling:groupName";
 
 export interface LiveInstance extends InventoryInstance {
   vpcIds: string[];
@@ -47,20 +46,13 @@ export async function readInventory(
       ...(group.launchTemplate?.imageId ? { templateImageId: group.launchTemplate.imageId } : {}),
       instances: group.instances
         .filter((instance) => byId.has(instance.instanceId))
-        .map((instance) => {
-          const seen = byId.get(instance.instanceId)!;
-          return {
-            instanceId: instance.instanceId,
-            ...(seen.imageId ? { imageId: seen.imageId } : {}),
-            ...(seen.launchTime ? { launchTime: seen.launchTime } : {}),
-          };
-        }),
+        .map((instance) => ({ instanceId: instance.instanceId, ...pick(byId.get(instance.instanceId)!) })),
     })),
     standalone: live.flatMap((instance) => {
       const family = instance.tags[TAG_IMAGE_FAMILY]?.trim();
       // A contained instance left its group on purpose (DetachInstances drops the group tag) and
       // is kept, isolated, for the evidence or a person: it is not drift.
-      if (!family || instance.tags[GROUP_TAG] !== undefined || instance.tags[TAG_QUARANTINE] !== undefined)
+      if (!family || instance.tags[ASG_NAME_TAG] !== undefined || instance.tags[TAG_QUARANTINE] !== undefined)
         return [];
       return [{ instanceId: instance.instanceId, family, ...pick(instance) }];
     }),
@@ -68,10 +60,15 @@ export async function readInventory(
   return { inventory, live };
 }
 
-/** The VPCs of the live instances Phoenix may contain (a protected instance is never isolated). */
+/**
+ * The VPCs of the live instances Phoenix may contain: a protected instance is never isolated
+ * (the containment's own decision, read as leniently as it reads it).
+ */
 export function containableVpcs(live: readonly LiveInstance[]): string[] {
   return [
-    ...new Set(live.filter((i) => i.tags[TAG_PROTECTED] !== "true").flatMap((instance) => instance.vpcIds)),
+    ...new Set(
+      live.filter((i) => protectionHold(i.tags) === undefined).flatMap((instance) => instance.vpcIds),
+    ),
   ].sort();
 }
 
@@ -114,6 +111,6 @@ function live(instance: Instance): LiveInstance {
     ...(instance.ImageId ? { imageId: instance.ImageId } : {}),
     ...(instance.LaunchTime ? { launchTime: instance.LaunchTime.toISOString() } : {}),
     vpcIds,
-    tags: Object.fromEntries((instance.Tags ?? []).flatMap((t) => (t.Key ? [[t.Key, t.Value ?? ""]] : []))),
+    tags: { ...tagsOf(instance.Tags) },
   };
 }

@@ -53,20 +53,24 @@ export async function runSweep(
   }
 
   const actor = request.by;
-  for (const finding of findings) {
-    await deps.audit.write(
-      {
-        subject: finding.subject,
-        action: "drift",
-        outcome: "notified",
-        actor,
-        execution: sweepId,
-        reason: finding.reason,
-        details: { ...finding },
-      },
-      `${sweepId}#${finding.kind}`,
-    );
-  }
+  const byKind = countBy(findings);
+  // Each under its own subject: independent writes.
+  await Promise.all(
+    findings.map((finding) =>
+      deps.audit.write(
+        {
+          subject: finding.subject,
+          action: "drift",
+          outcome: "notified",
+          actor,
+          execution: sweepId,
+          reason: finding.reason,
+          details: { ...finding },
+        },
+        `${sweepId}#${finding.kind}`,
+      ),
+    ),
+  );
   const currentImages = Object.fromEntries(
     Object.entries(inventory.currentImages)
       .filter(([family]) => request.family === undefined || family === request.family)
@@ -95,7 +99,7 @@ export async function runSweep(
         mode: report.mode,
         family: report.family,
         findings: findings.length,
-        byKind: countBy(findings),
+        byKind,
         isolationGroups,
         // What the dashboard and `phoenix audit drift/sweeps` show of the last sweep.
         shown: findings.slice(0, SHOWN_FINDINGS).map(({ kind, subject, family, reason }) => ({
@@ -118,7 +122,7 @@ export async function runSweep(
         ...findings.slice(0, 50).map((f) => `- ${f.subject} (${f.family}, ${f.kind}): ${f.reason}`),
         ...(findings.length > 50 ? [`… and ${findings.length - 50} more (phoenix sweep --json)`] : []),
       ].join("\n"),
-      data: { sweepId, byKind: countBy(findings) },
+      data: { sweepId, byKind },
     });
   }
   return report;
