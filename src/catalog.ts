@@ -13,6 +13,7 @@ export const PHOENIX_FUNCTIONS = [
   "on-finding",
   "on-image",
   "on-refresh-event",
+  "on-session",
   "contain-admit",
   "contain-isolate",
   "contain-harden",

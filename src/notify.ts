@@ -6,7 +6,7 @@ export interface Notification {
   subject: string;
   /** Human text first; the structured `data` is appended as JSON for machines. */
   message: string;
-  kind: "containment" | "rollout" | "hold" | "image-refused" | "pause" | "drift" | "error";
+  kind: "containment" | "rollout" | "hold" | "image-refused" | "pause" | "drift" | "session" | "error";
   severity: "info" | "warning" | "critical";
   data?: Record<string, unknown>;
 }

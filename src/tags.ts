@@ -1,7 +1,8 @@
 /**
  * The `phoenix:` tags: the contract in DESIGN.md (managed, image-family, wave, protected,
- * quarantine, fleet-role), plus the image-status pair, how Phoenix marks an image it must never
- * roll out again.
+ * quarantine, tainted, fleet-role), plus the image-status pair, how Phoenix marks an image it must
+ * never roll out again, and break-glass, how a person exempts an instance from a session's
+ * replacement for a while.
  */
 export const TAG_MANAGED = "phoenix:managed";
 /**
@@ -70,3 +71,14 @@ export function isMisspelledTrue(value: string | undefined): boolean {
 export function isTrueTag(value: string | undefined): boolean {
   return value?.trim().toLowerCase() === "true";
 }
+
+/**
+ * Set on an instance by Phoenix when someone opened an interactive session on it (SSM Session
+ * Manager, EC2 Instance Connect, the serial console): `<who>, <when>, <how>`. It is then replaced.
+ */
+export const TAG_TAINTED = "phoenix:tainted";
+/**
+ * Put on an instance by a person before logging in: an ISO 8601 time until which a session does
+ * not get the instance replaced (at most `sessions.breakGlassMaxHours` after the session).
+ */
+export const TAG_BREAK_GLASS = "phoenix:break-glass";

@@ -383,6 +383,9 @@ export const SCOPE_RULES: Record<string, ScopeRule> = {
     },
   ],
 
+  // --- sessions: a managed group replaces an instance someone logged in to
+  "autoscaling:TerminateInstanceInAutoScalingGroup": managedGroups,
+
   // --- rollout
   "autoscaling:StartInstanceRefresh": managedGroups,
   // Only to pin a group on $Latest/$Default to the numbered version it runs (same content)

@@ -64,6 +64,10 @@ export const planCommand: Command = {
           io.out(
             result.instance ? formatInstancePlan(result.instance).join("\n") : `Verdict: ${result.verdict}`,
           );
+      } else if (result.event === "session") {
+        if (result.instanceId) io.out(`Session on ${result.instanceId}: ${result.who} (${result.how})`);
+        if (result.tainted) io.out("It would be marked phoenix:tainted.");
+        io.out(`Verdict: ${result.verdict}`);
       } else {
         if (result.images.length === 0) io.out(`Image event: ${result.verdict}`);
         for (const plan of result.images as ImagePlan[]) io.out(formatImagePlan(plan, bake).join("\n"));

@@ -17,6 +17,9 @@ import { familyFromParameterName } from "../../src/images/parameters.js";
 import { parseImageTrigger } from "../../src/images/triggers.js";
 import type { Policy } from "../../src/policy/index.js";
 import { amiOfParameter, amisOfImageBuild } from "../../src/rollout/aws/image-sources.js";
+import type { SessionAction } from "../../src/sessions/core/decide.js";
+import { CLOUDTRAIL_API_CALL, parseSessionEvent } from "../../src/sessions/core/session-event.js";
+import { planSession } from "../../src/sessions/workflow/intake.js";
 import { type ImagePlan, planImage } from "./image-plan.js";
 import { type InstancePlan, planInstance } from "./instance-plan.js";
 
@@ -32,7 +35,19 @@ export type EventPlan =
       instance?: InstancePlan;
       verdict: string;
     }
-  | { kind: "event"; event: "image"; images: ImagePlan[]; verdict: string };
+  | { kind: "event"; event: "image"; images: ImagePlan[]; verdict: string }
+  | {
+      kind: "event";
+      event: "session";
+      /** What on-session would do: src/sessions/core/decide.ts, from the same reads. */
+      decision: SessionAction | "ignore";
+      instanceId?: string;
+      who?: string;
+      how?: string;
+      group?: string;
+      tainted?: boolean;
+      verdict: string;
+    };
 
 /** Reads an EventBridge event from a file (as `aws events put-events` would carry it). */
 export function readEventFile(path: string): unknown {
@@ -83,6 +98,24 @@ export function notDelivered(
 /** What Phoenix's handlers would do with the event: on-finding's routing, or on-image's gate and plan. */
 export async function planEvent(connection: Connection, event: unknown): Promise<EventPlan> {
   const source = (event as { source?: unknown } | null)?.source;
+  if ((event as Record<string, unknown> | null)?.["detail-type"] === CLOUDTRAIL_API_CALL) {
+    const parsed = parseSessionEvent(event);
+    if (!parsed.ok && !parsed.ignore)
+      throw new CliError(`the session event is malformed (on-session would reject it): ${parsed.error}`, EXIT.usage);
+    if (!parsed.ok) return { kind: "event", event: "session", decision: "ignore", verdict: `ignore: ${parsed.reason}` };
+    const { session, decision } = await planSession(connection.deps, parsed.session);
+    return {
+      kind: "event",
+      event: "session",
+      decision: decision.action,
+      instanceId: session.instanceId,
+      who: session.who,
+      how: session.how,
+      ...(decision.group ? { group: decision.group } : {}),
+      tainted: decision.taint,
+      verdict: `${decision.action}: ${decision.reason}`,
+    };
+  }
   if (source === "aws.guardduty") {
     const parsed = parseGuardDutyEvent(event);
     if (!parsed.ok)

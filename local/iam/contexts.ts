@@ -642,6 +642,15 @@ export const CONTEXT_BUILDERS: Record<string, Builder> = {
 
   // --- Auto Scaling
   "autoscaling:DetachInstances": groupAction(),
+  // Names only the instance: authorized on the group it is in (resource autoScalingGroup).
+  "autoscaling:TerminateInstanceInAutoScalingGroup": async (call, ctx) => {
+    const name = await ctx.lookups.groupOfInstance(required(call, "InstanceId"));
+    const group = name ? await ctx.lookups.group(name) : undefined;
+    const arn =
+      group?.arn ??
+      (await sarArn("autoscaling", "autoScalingGroup", ctx.scope, { GroupId: "*", GroupFriendlyName: name ?? "*" }));
+    return [{ action: "autoscaling:TerminateInstanceInAutoScalingGroup", resources: [{ arn, tags: group?.tags ?? {} }] }];
+  },
   "autoscaling:CancelInstanceRefresh": groupAction(),
   "autoscaling:RollbackInstanceRefresh": groupAction(),
   "autoscaling:SetDesiredCapacity": groupAction(),

@@ -1,4 +1,8 @@
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
+import {
+  AutoScalingClient,
+  DescribeAutoScalingGroupsCommand,
+  DescribeAutoScalingInstancesCommand,
+} from "@aws-sdk/client-auto-scaling";
 import { DynamoDBClient, ListTagsOfResourceCommand } from "@aws-sdk/client-dynamodb";
 import {
   DescribeAddressesCommand,
@@ -172,6 +176,14 @@ export class MotoLookups {
         .map((s) => s.trim())
         .filter(Boolean),
     };
+  }
+
+  /** The group an instance is in (what calls naming only the instance are authorized on). */
+  async groupOfInstance(instanceId: string): Promise<string | undefined> {
+    const found = await orUndefined(
+      this.autoscaling.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] })),
+    );
+    return found?.AutoScalingInstances?.[0]?.AutoScalingGroupName;
   }
 
   async launchTemplateId(name: string): Promise<string | undefined> {

@@ -1,6 +1,7 @@
 import { CLUSTER_RESOURCE_TYPES, CREDENTIAL_EXFILTRATION_PREFIX } from "../findings/guardduty.js";
 import { AMI_STATE_CHANGE, IMAGE_BUILDER_STATE_CHANGE, PARAMETER_STORE_CHANGE } from "../images/triggers.js";
 import type { Policy } from "../policy/index.js";
+import { CLOUDTRAIL_API_CALL, SESSION_CALLS } from "../sessions/core/session-event.js";
 import type { EventTargetName } from "./targets.js";
 
 /**
@@ -135,6 +136,23 @@ export function imageParameterPattern(rollout: RulePolicy["rollout"]): EventPatt
   };
 }
 
+/**
+ * Somebody opened (or was let open) an interactive session on an instance: CloudTrail's record of
+ * the call, on the default bus. A failed call opened nothing, so it is not delivered.
+ */
+export function interactiveSessionPattern(): EventPattern {
+  const calls = Object.entries(SESSION_CALLS);
+  return {
+    source: calls.map(([source]) => source),
+    "detail-type": [CLOUDTRAIL_API_CALL],
+    detail: {
+      eventSource: calls.map(([, call]) => call.eventSource),
+      eventName: calls.flatMap(([, call]) => [...call.eventNames]),
+      errorCode: [{ exists: false }],
+    },
+  };
+}
+
 export function instanceRefreshPattern(): EventPattern {
   return { source: ["aws.autoscaling"], "detail-type": [{ prefix: INSTANCE_REFRESH_DETAIL_TYPE_PREFIX }] };
 }
@@ -177,6 +195,13 @@ export function phoenixEventRules(policy: RulePolicy): EventRule[] {
       target: "on-image",
     });
   }
+  rules.push({
+    name: "phoenix-interactive-session",
+    description:
+      "Interactive sessions on instances (SSM StartSession, EC2 Instance Connect and serial console SSH keys)",
+    pattern: interactiveSessionPattern(),
+    target: "on-session",
+  });
   rules.push({
     name: "phoenix-drift-sweep",
     description: `The drift sweep, ${policy.drift.schedule} (drift.schedule)`,

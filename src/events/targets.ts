@@ -39,6 +39,12 @@ export const EVENT_TARGETS = {
     delivery: { kind: "buffered", queue: "image-buffer", maxReceiveCount: 6 },
   },
   "on-refresh-event": { function: "on-refresh-event", delivery: { kind: "direct" } },
+  // A session whose group cannot take a replacement yet is delivered again (after the queue's
+  // visibility timeout) until it can: ten receives.
+  "on-session": {
+    function: "on-session",
+    delivery: { kind: "buffered", queue: "session-buffer", maxReceiveCount: 10 },
+  },
   // Once a day by default: nothing to buffer.
   sweep: { function: "sweep", delivery: { kind: "direct" } },
 } as const satisfies Record<string, EventTarget>;

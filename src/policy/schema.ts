@@ -263,10 +263,26 @@ const driftSchema = z.strictObject({
   ),
 });
 
+/**
+ * Interactive sessions (SSM Session Manager, EC2 Instance Connect, the serial console) on an
+ * instance of a managed group: the instance is marked phoenix:tainted and replaced through its
+ * group. Not a containment: no isolation, no evidence.
+ */
+const sessionsSchema = z.strictObject({
+  /** replace: mark and replace (default); notify: mark and tell people, replace nothing. */
+  action: z._default(z.enum(["replace", "notify"]), "replace"),
+  /**
+   * The longest a phoenix:break-glass tag exempts an instance, counted from the session: a tag
+   * naming a later time is not honoured (the instance is replaced as if it had none).
+   */
+  breakGlassMaxHours: z._default(z.number().check(z.minimum(0), z.maximum(168)), 12),
+});
+
 export const policySchema = z.strictObject({
   containment: z._default(containmentSchema, () => containmentSchema.parse({})),
   rollout: z._default(rolloutSchema, () => rolloutSchema.parse({})),
   drift: z._default(driftSchema, () => driftSchema.parse({})),
+  sessions: z._default(sessionsSchema, () => sessionsSchema.parse({})),
   retention: z._default(
     z.strictObject({
       auditDays: z._default(z.int().check(z.minimum(1)), 400),
@@ -288,3 +304,4 @@ export type RolloutPolicy = Policy["rollout"];
 export type RefreshPreferencesPolicy = RolloutPolicy["refresh"];
 export type ImageGatePolicy = RolloutPolicy["imageGate"];
 export type DriftPolicy = Policy["drift"];
+export type SessionsPolicy = Policy["sessions"];

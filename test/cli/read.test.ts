@@ -2,10 +2,11 @@ import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DescribeLaunchTemplateVersionsCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { DescribeInstancesCommand, DescribeLaunchTemplateVersionsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { beforeAll, describe, expect, it } from "vitest";
 import { COMMANDS } from "../../cli/main.js";
 import { registerImage } from "../../local/core/seed.js";
+import { ownSampleEvent } from "../support/sample-events.js";
 import { phoenix, useCliCloud } from "./support.js";
 
 /** Read-only commands (plan, status, audit, watch, config) and the errors every command shares. */
@@ -245,6 +246,26 @@ describe("plan changes nothing and says what would happen", () => {
     const unknown = await run("plan", "--instance", "i-0000000000000000f");
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("does not exist");
+  });
+
+  it("plans a session event: what on-session would do, changing nothing", async () => {
+    const member = world.fleet.groups.find((g) => g.name === "api")!.instanceIds[0]!;
+    const file = join(dir, `session-${process.pid}.json`);
+    writeFileSync(file, JSON.stringify(ownSampleEvent("cloudtrail", "ssm-start-session.json", member)));
+    const plan = await run("plan", "--event", file);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain(`Session on ${member}: arn:aws:sts::123456789012:assumed-role/OnCallAdmin/alice (ssm:StartSession)`);
+    expect(plan.stdout).toMatch(/Verdict: replace: .* replaced through its group api/);
+    const json = (await run("plan", "--event", file, "--json")).json<{ decision: string; group: string }>();
+    expect(json).toMatchObject({ event: "session", decision: "replace", group: "api", tainted: true });
+    // Nothing was marked.
+    const { Reservations } = await new EC2Client(world.backstage).send(
+      new DescribeInstancesCommand({ InstanceIds: [member] }),
+    );
+    expect(Reservations?.[0]?.Instances?.[0]?.Tags?.some((t) => t.Key === "phoenix:tainted")).toBe(false);
+
+    writeFileSync(file, JSON.stringify(ownSampleEvent("cloudtrail", "ssm-start-session-denied.json", member)));
+    expect((await run("plan", "--event", file)).stdout).toContain("Verdict: ignore: the call failed (AccessDenied)");
   });
 });
 

@@ -97,8 +97,29 @@ describe("Phoenix's event patterns, through moto's matcher", () => {
       ],
       // The samples' parameters are not under /phoenix/images/.
       "phoenix-image-parameter-change": [],
+      // The shared Parameter Store samples come from aws.ssm too: not sessions.
+      "phoenix-interactive-session": [],
       "phoenix-instance-refresh-lifecycle": REFRESH_EVENTS,
     });
+  });
+
+  it("deliver the interactive sessions (Phoenix's own CloudTrail samples), not a failed call", async () => {
+    const own = Object.fromEntries(
+      [
+        "ssm-start-session.json",
+        "ssm-start-session-denied.json",
+        "ec2-instance-connect-send-ssh-public-key.json",
+        "serial-console-send-ssh-public-key.json",
+      ].map((file) => [file, ownSampleEvent("cloudtrail", file) as unknown as SampleEvent]),
+    );
+    const matches = await matchPatterns(clientConfig(cloud), patternsOf({}), own);
+    expect(matches["phoenix-interactive-session"]).toEqual([
+      "ec2-instance-connect-send-ssh-public-key.json",
+      "serial-console-send-ssh-public-key.json",
+      "ssm-start-session.json",
+    ]);
+    expect(matches["phoenix-guardduty-instance-finding"]).toEqual([]);
+    expect(matches["phoenix-image-parameter-change"]).toEqual([]);
   });
 
   it("deliver the findings that name an instance indirectly (Phoenix's own samples) as the policy says", async () => {

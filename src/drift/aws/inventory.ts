@@ -5,7 +5,7 @@ import type { PhoenixDeps } from "../../deps.js";
 import { describeGroups } from "../../rollout/aws/groups.js";
 import { familyCompleted, inFlightRollouts } from "../../rollout/aws/rollout-records.js";
 import { groupFamily, isManaged } from "../../rollout/core/group.js";
-import { ASG_NAME_TAG, TAG_IMAGE_FAMILY, TAG_QUARANTINE } from "../../tags.js";
+import { ASG_NAME_TAG, TAG_IMAGE_FAMILY, TAG_QUARANTINE, TAG_TAINTED } from "../../tags.js";
 import type { Inventory, InventoryInstance } from "../core/drift.js";
 
 export interface LiveInstance extends InventoryInstance {
@@ -76,6 +76,7 @@ function pick(instance: InventoryInstance): Omit<InventoryInstance, "instanceId"
   return {
     ...(instance.imageId ? { imageId: instance.imageId } : {}),
     ...(instance.launchTime ? { launchTime: instance.launchTime } : {}),
+    ...(instance.tainted ? { tainted: instance.tainted } : {}),
   };
 }
 
@@ -110,6 +111,7 @@ function live(instance: Instance): LiveInstance {
     instanceId: instance.InstanceId!,
     ...(instance.ImageId ? { imageId: instance.ImageId } : {}),
     ...(instance.LaunchTime ? { launchTime: instance.LaunchTime.toISOString() } : {}),
+    ...(tagsOf(instance.Tags)[TAG_TAINTED] ? { tainted: tagsOf(instance.Tags)[TAG_TAINTED] } : {}),
     vpcIds,
     tags: { ...tagsOf(instance.Tags) },
   };

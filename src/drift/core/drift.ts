@@ -4,7 +4,7 @@
  * inventory (src/drift/aws/inventory.ts) gathers the facts, this decides what drifted and why.
  */
 
-export type DriftKind = "group-behind" | "instance-image" | "instance-age" | "standalone";
+export type DriftKind = "group-behind" | "instance-image" | "instance-age" | "standalone" | "tainted";
 
 export interface DriftFinding {
   kind: DriftKind;
@@ -25,6 +25,8 @@ export interface InventoryInstance {
   imageId?: string;
   /** ISO time EC2 reports as LaunchTime. */
   launchTime?: string;
+  /** Its phoenix:tainted mark: someone logged in to it (`<who>, <when>, <how>`). */
+  tainted?: string;
 }
 
 export interface InventoryGroup {
@@ -76,10 +78,28 @@ export function detectDrift(
     });
   };
 
+  // A session's replacement was deferred, exempted by break-glass, or left to a person: it is
+  // still running, changed by hand.
+  const tainted = (instance: InventoryInstance, family: string, group?: string) => {
+    if (instance.tainted === undefined) return;
+    findings.push({
+      kind: "tainted",
+      family,
+      subject: `instance/${instance.instanceId}`,
+      ...(group ? { group } : {}),
+      instanceId: instance.instanceId,
+      ...(instance.imageId ? { imageId: instance.imageId } : {}),
+      reason: `someone logged in to it (phoenix:tainted=${instance.tainted}) and it still runs`,
+    });
+  };
+
   for (const group of inventory.groups) {
     if (!wanted(group.family)) continue;
     if (inventory.rollingOut.includes(group.family)) {
-      for (const instance of group.instances) tooOld(instance, group.family, group.name);
+      for (const instance of group.instances) {
+        tooOld(instance, group.family, group.name);
+        tainted(instance, group.family, group.name);
+      }
       continue;
     }
     const current = inventory.currentImages[group.family];
@@ -108,6 +128,7 @@ export function detectDrift(
         });
       }
       tooOld(instance, group.family, group.name);
+      tainted(instance, group.family, group.name);
     }
   }
   for (const instance of inventory.standalone) {
@@ -121,6 +142,7 @@ export function detectDrift(
       reason: `tagged with family ${instance.family} but in no Auto Scaling group: no rollout replaces it`,
     });
     tooOld(instance, instance.family);
+    tainted(instance, instance.family);
   }
   return findings;
 }

@@ -70,6 +70,32 @@ describe("detectDrift", () => {
     ]);
   });
 
+  it("reports an instance someone logged in to that still runs (its phoenix:tainted mark)", () => {
+    const marked: Inventory = {
+      ...inventory,
+      groups: [
+        {
+          name: "web-a",
+          family: "web",
+          templateImageId: "ami-new",
+          instances: [
+            { instanceId: "i-t1", imageId: "ami-new", launchTime: daysAgo(1), tainted: "user/bob, 2026-12-01T10:00:00Z, ssm:StartSession" },
+          ],
+        },
+      ],
+      standalone: [],
+    };
+    const found = detectDrift(marked, { maxInstanceAgeDays: 30, now: NOW });
+    expect(found).toEqual([
+      expect.objectContaining({
+        kind: "tainted",
+        subject: "instance/i-t1",
+        group: "web-a",
+        reason: expect.stringMatching(/phoenix:tainted=user\/bob, .*ssm:StartSession\) and it still runs/),
+      }),
+    ]);
+  });
+
   it("keeps to one family when asked", () => {
     const found = detectDrift(inventory, { maxInstanceAgeDays: 30, now: NOW, family: "api" });
     expect(found.map((f) => f.subject)).toEqual(["instance/i-c1"]);

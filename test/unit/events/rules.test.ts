@@ -35,6 +35,7 @@ describe("Phoenix's EventBridge rules", () => {
       ["phoenix-ami-available", "on-image"],
       ["phoenix-imagebuilder-image-available", "on-image"],
       ["phoenix-image-parameter-change", "on-image"],
+      ["phoenix-interactive-session", "on-session"],
       ["phoenix-drift-sweep", "sweep"],
       ["phoenix-instance-refresh-lifecycle", "on-refresh-event"],
     ]);

@@ -1,0 +1,128 @@
+import { once } from "../../containment/aws/once.js";
+import { managedScope } from "../../containment/core/route.js";
+import { instanceSubject } from "../../containment/core/types.js";
+import type { PhoenixDeps } from "../../deps.js";
+import { TAG_TAINTED } from "../../tags.js";
+import { markTainted, readSessionFacts, replaceThroughGroup } from "../aws/facts.js";
+import { decideSession, foreignSessionReason, type SessionDecision, type SessionFacts, taintValue } from "../core/decide.js";
+import type { SessionEvent } from "../core/session-event.js";
+
+export const SESSION_ACTOR = "phoenix:on-session";
+export const SESSION_ACTION = "session";
+
+/** What Phoenix did with one session event; each is audited under the instance. */
+export type SessionOutcome =
+  | { kind: "refused" | "ignored" | "notified" | "exempt"; reason: string; tainted: boolean }
+  | { kind: "deferred"; reason: string; tainted: boolean }
+  | { kind: "replaced"; reason: string; tainted: boolean; group: string };
+
+export interface SessionPlan {
+  session: SessionEvent;
+  facts: SessionFacts;
+  decision: SessionDecision;
+}
+
+/** The decision alone, from live reads: what `phoenix plan --event` shows, and what the handler acts on. */
+export async function planSession(deps: PhoenixDeps, session: SessionEvent): Promise<SessionPlan> {
+  const scope = managedScope(deps);
+  // Nothing is read for an account Phoenix does not manage.
+  const facts = foreignSessionReason(session, scope) ? {} : await readSessionFacts(deps, session.instanceId);
+  return { session, facts, decision: decideSession(session, facts, deps.policy.sessions, scope, deps.now()) };
+}
+
+/**
+ * One session event: decide, mark the instance tainted (when it is a managed group's), then
+ * replace it through its group, or tell people why not. Redeliveries are harmless: the mark is
+ * written once, an instance already terminating is left alone, and the audit record and the
+ * notification are keyed by the CloudTrail event.
+ *
+ * "defer" throws DeferSession: the handler reports the record for redelivery, and the next
+ * delivery decides again. On the last delivery a deferral is audited as failed and notified
+ * (the drift sweep still reports the tainted instance).
+ */
+export async function takeSession(
+  deps: PhoenixDeps,
+  session: SessionEvent,
+  delivery: { attempt: number; last: boolean },
+): Promise<SessionOutcome> {
+  const { facts, decision } = await planSession(deps, session);
+  const subject = instanceSubject(session.instanceId);
+  const tainted =
+    decision.taint && facts.instance !== undefined
+      ? await markTainted(deps, session.instanceId, facts.instance.tags[TAG_TAINTED], taintValue(session))
+      : false;
+  const isTainted = tainted || facts.instance?.tags[TAG_TAINTED] !== undefined;
+  const record = (outcome: "ok" | "refused" | "skipped" | "notified" | "held" | "failed", extra = {}) =>
+    deps.audit.write(
+      {
+        subject: decision.action === "refuse" && !facts.instance ? `session/${session.eventId}` : subject,
+        action: SESSION_ACTION,
+        outcome,
+        actor: SESSION_ACTOR,
+        reason: decision.reason,
+        details: {
+          decision: decision.action,
+          session: { ...session },
+          group: decision.group ?? null,
+          tainted: isTainted,
+          ...(decision.exemptUntil ? { exemptUntil: decision.exemptUntil } : {}),
+          ...extra,
+        },
+      },
+      `${SESSION_ACTION}#${session.eventId}#${decision.action}${decision.action === "defer" ? `#${delivery.attempt}` : ""}`,
+    );
+  const tell = (severity: "info" | "warning", title: string, extra = "") =>
+    once(deps, `session-notified#${session.eventId}`, () =>
+      deps.notifier.notify({
+        kind: "session",
+        severity,
+        subject: title.slice(0, 100),
+        message: `${session.who} opened a session on ${session.instanceId} (${session.how}) at ${session.when}.\n\n${decision.reason}.${extra}`,
+        data: { instanceId: session.instanceId, eventId: session.eventId, decision: decision.action, group: decision.group ?? null },
+      }),
+    );
+
+  switch (decision.action) {
+    case "refuse":
+      await record("refused");
+      return { kind: "refused", reason: decision.reason, tainted: false };
+    case "ignore":
+      await record("skipped");
+      return { kind: "ignored", reason: decision.reason, tainted: isTainted };
+    case "notify":
+      await record("notified");
+      await tell("warning", `Session on ${session.instanceId}: not replaced`);
+      return { kind: "notified", reason: decision.reason, tainted: isTainted };
+    case "exempt":
+      await record("held");
+      await tell("warning", `Break-glass session on ${session.instanceId}`);
+      return { kind: "exempt", reason: decision.reason, tainted: isTainted };
+    case "defer":
+      if (!delivery.last) {
+        await record("held", { attempt: delivery.attempt });
+        throw new DeferSession(decision.reason);
+      }
+      await record("failed", { attempt: delivery.attempt, last: true });
+      await tell(
+        "warning",
+        `Session on ${session.instanceId}: replacement not started`,
+        " Phoenix gave up waiting for its group; the drift sweep reports it until it is replaced.",
+      );
+      return { kind: "deferred", reason: decision.reason, tainted: isTainted };
+    case "replace": {
+      const group = decision.group ?? "";
+      const result = await replaceThroughGroup(deps, session.instanceId);
+      await record("ok", { replacement: result });
+      await tell("info", `Replacing ${session.instanceId}: someone logged in`);
+      return { kind: "replaced", reason: decision.reason, tainted: isTainted, group };
+    }
+  }
+}
+
+/** The group cannot take a replacement now: SQS delivers the event again later. */
+export class DeferSession extends Error {
+  constructor(reason: string) {
+    super(`session replacement deferred: ${reason}`);
+    this.name = "DeferSession";
+  }
+}
