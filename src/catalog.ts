@@ -21,6 +21,7 @@ export const PHOENIX_FUNCTIONS = [
   "contain-evidence",
   "contain-evidence-status",
   "contain-replace",
+  "contain-trace-image",
   "contain-replacement-status",
   "contain-dispose",
   "contain-report",

@@ -81,6 +81,20 @@ const containmentSchema = z.strictObject({
   isolationSecurityGroupName: z._default(nonEmptyString(), "phoenix-isolation-transition"),
   /** How long to wait for the group to be back at full healthy capacity. */
   replacementTimeoutMinutes: z._default(z.int().check(z.minimum(1)), 30),
+  /**
+   * A poisoned image: when at least `minInstances` instances launched from one AMI are contained
+   * within `windowHours`, the AMI is marked phoenix:image-status=compromised (the gate refuses it
+   * from then on) and, with `rollBack`, a family whose current image it is rolls back to the last
+   * image that rolled out successfully.
+   */
+  poisonedImage: z._default(
+    z.strictObject({
+      minInstances: z._default(z.int().check(z.minimum(1)), 2),
+      windowHours: z._default(z.number().check(z.positive()), 24),
+      rollBack: z._default(z.boolean(), true),
+    }),
+    { minInstances: 2, windowHours: 24, rollBack: true },
+  ),
 });
 
 /**

@@ -8,7 +8,15 @@ export type Disposition = "terminate" | "stop" | "keep";
 
 export interface PlannedStep {
   /** The contain workflow's state. */
-  state: "Isolate" | "Harden" | "RevokeCredentials" | "CollectEvidence" | "Replace" | "Dispose" | "Report";
+  state:
+    | "Isolate"
+    | "Harden"
+    | "RevokeCredentials"
+    | "Replace"
+    | "TraceImage"
+    | "CollectEvidence"
+    | "Dispose"
+    | "Report";
   /** What it does here; "skip" when it runs but changes nothing for this instance. */
   action: string;
   text: string;
@@ -64,6 +72,11 @@ export function containCourse(
           action: "skip",
           text: "skipped: not in an Auto Scaling group, nothing replaces it",
         },
+    {
+      state: "TraceImage",
+      action: "trace",
+      text: "record the containment under the instance's image; a poisoned image (enough of its instances contained in containment.poisonedImage's window) is marked compromised and its family rolled back",
+    },
     {
       state: "CollectEvidence",
       action: "snapshot",

@@ -95,6 +95,18 @@ export interface ReplaceResult {
   detachedAt?: string;
 }
 
+/** What the TraceImage step found of the instance's image (src/containment/workflow/trace-image.ts). */
+export interface TraceImageResult {
+  traced: boolean;
+  reason: string;
+  imageId?: string;
+  family?: string;
+  /** Distinct instances of the image contained within the policy's window, this one included. */
+  instances?: number;
+  compromised?: boolean;
+  rollback?: "started" | "already-started" | "not-current" | "no-good-image";
+}
+
 export interface ReplacementStatusResult {
   healthy: boolean;
   healthyCount: number;
@@ -132,6 +144,7 @@ export interface StepResults {
   evidence: EvidenceResult;
   evidenceStatus: EvidenceStatusResult;
   replace: ReplaceResult;
+  traceImage: TraceImageResult;
   replacementStatus: ReplacementStatusResult;
   dispose: DisposeResult;
   report: ReportResult;

@@ -1,7 +1,12 @@
 import { CreateTagsCommand } from "@aws-sdk/client-ec2";
 import type { PhoenixDeps } from "../../deps.js";
 import { declareTagWrite } from "../../iam/tag-writes.js";
-import { IMAGE_STATUS_REJECTED, TAG_IMAGE_STATUS, TAG_IMAGE_STATUS_REASON } from "../../tags.js";
+import {
+  IMAGE_STATUS_COMPROMISED,
+  IMAGE_STATUS_REJECTED,
+  TAG_IMAGE_STATUS,
+  TAG_IMAGE_STATUS_REASON,
+} from "../../tags.js";
 import type { ImageMark } from "../core/gate.js";
 
 export const ROLLOUT_ACTOR = "phoenix:rollout";
@@ -28,24 +33,43 @@ export async function markImageRejected(
   deps: Pick<PhoenixDeps, "audit" | "clients">,
   mark: { imageId: string; family: string; reason: string; execution: string },
 ): Promise<void> {
+  await markImage(deps, { ...mark, status: IMAGE_STATUS_REJECTED, actor: ROLLOUT_ACTOR });
+}
+
+/**
+ * Marks an image with a blocking status (rejected, compromised): the audit record first (a mark
+ * the gate reads even if the tag is removed), then the tag. One record per status and execution.
+ */
+export async function markImage(
+  deps: Pick<PhoenixDeps, "audit" | "clients">,
+  mark: {
+    imageId: string;
+    family?: string;
+    reason: string;
+    execution: string;
+    status: typeof IMAGE_STATUS_REJECTED | typeof IMAGE_STATUS_COMPROMISED;
+    actor: string;
+    details?: Record<string, unknown>;
+  },
+): Promise<void> {
   await deps.audit.write(
     {
       subject: imageSubject(mark.imageId),
       action: MARK_IMAGE_ACTION,
       outcome: "ok",
-      actor: ROLLOUT_ACTOR,
+      actor: mark.actor,
       reason: mark.reason,
       execution: mark.execution,
       imageId: mark.imageId,
-      details: { status: IMAGE_STATUS_REJECTED, family: mark.family },
+      details: { status: mark.status, ...(mark.family ? { family: mark.family } : {}), ...mark.details },
     },
-    `${MARK_IMAGE_ACTION}#${IMAGE_STATUS_REJECTED}#${mark.execution}`,
+    `${MARK_IMAGE_ACTION}#${mark.status}#${mark.execution}`,
   );
   await deps.clients.ec2.send(
     new CreateTagsCommand({
       Resources: [mark.imageId],
       Tags: IMAGE_STATUS_TAG_WRITE.tags({
-        [TAG_IMAGE_STATUS]: IMAGE_STATUS_REJECTED,
+        [TAG_IMAGE_STATUS]: mark.status,
         [TAG_IMAGE_STATUS_REASON]: mark.reason.slice(0, TAG_VALUE_LIMIT),
       }),
     }),

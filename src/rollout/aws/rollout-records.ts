@@ -8,7 +8,7 @@ import {
   familyPartition,
   ROLLOUT_SK_PREFIX,
 } from "../../state-keys.js";
-import type { ImageVersion, InFlightRollout } from "../core/supersede.js";
+import { type ImageVersion, type InFlightRollout, isNewer } from "../core/supersede.js";
 
 /**
  * The state behind supersede: per family, the newest image it is rolling to ("current"), one
@@ -80,7 +80,50 @@ export async function inFlightRollouts(deps: RecordDeps, family: string): Promis
       executionId: record.execution,
       waves: record.waves,
       wavesStarted: record.wavesStarted,
+      ...(record.blocked ? { blocked: true } : {}),
     }));
+}
+
+/** Every rollout record of the family, newest image first (by CreationDate, as supersede orders them). */
+export async function familyRollouts(deps: RecordDeps, family: string): Promise<RolloutRecord[]> {
+  const items: Record<string, unknown>[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.clients.dynamo.send(
+      new QueryCommand({
+        TableName: deps.resources.stateTable,
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues: { ":pk": familyPartition(family), ":prefix": ROLLOUT_SK_PREFIX },
+        ConsistentRead: true,
+        ExclusiveStartKey,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return items.map(toRollout).sort((a, b) => (isNewer(a, b) ? -1 : 1));
+}
+
+/**
+ * The family's records of an image say it is blocked (marked compromised): its rollout record
+ * and whichever pointer ("current", "completed") holds it. A blocked pointer may then be taken by
+ * an older image (putPointerIfNewer), and a blocked rival no longer stops one (decideSupersede).
+ * Each write applies only where the image is still the one recorded: race-free, repeatable.
+ */
+export async function markFamilyImageBlocked(deps: RecordDeps, family: string, imageId: string): Promise<void> {
+  const keys = [rolloutKey(family, imageId), ...[CURRENT_SK, COMPLETED_SK].map((sk) => ({ pk: familyPartition(family), sk }))];
+  for (const Key of keys) {
+    await writeIfCondition(
+      deps.clients.dynamo,
+      new UpdateCommand({
+        TableName: deps.resources.stateTable,
+        Key,
+        UpdateExpression: "SET blocked = :yes",
+        ConditionExpression: "imageId = :imageId",
+        ExpressionAttributeValues: { ":yes": true, ":imageId": imageId },
+      }),
+    );
+  }
 }
 
 /**
@@ -217,10 +260,11 @@ async function putPointerIfNewer(
         ...pointer,
         at: deps.now().toISOString(),
       },
-      // ISO 8601 UTC strings of one format order as text the way they order in time.
+      // ISO 8601 UTC strings of one format order as text the way they order in time. A blocked
+      // (compromised) image's pointer is taken by any image: the family is rolled back.
       ConditionExpression:
-        "attribute_not_exists(pk) OR imageId = :imageId OR creationDate < :created OR (creationDate = :created AND imageId < :imageId)",
-      ExpressionAttributeValues: { ":imageId": pointer.imageId, ":created": pointer.creationDate },
+        "attribute_not_exists(pk) OR imageId = :imageId OR creationDate < :created OR (creationDate = :created AND imageId < :imageId) OR blocked = :yes",
+      ExpressionAttributeValues: { ":imageId": pointer.imageId, ":created": pointer.creationDate, ":yes": true },
     }),
   );
 }
@@ -238,6 +282,7 @@ async function getPointer(deps: RecordDeps, family: string, sk: string): Promise
     imageId: String(Item.imageId),
     creationDate: String(Item.creationDate),
     execution: String(Item.execution),
+    ...(Item.blocked === true ? { blocked: true } : {}),
   };
 }
 
@@ -253,5 +298,6 @@ function toRollout(item: Record<string, unknown>): RolloutRecord {
     wavesStarted: numbers(item.wavesStarted),
   };
   if (typeof item.reason === "string") record.reason = item.reason;
+  if (item.blocked === true) record.blocked = true;
   return record;
 }

@@ -45,3 +45,13 @@ export function manualRolloutName(
     .digest("hex");
   return rolloutExecutionName(`groups-${digest.slice(0, 12)}`, imageId);
 }
+
+/**
+ * The name of the rollout that takes a family back onto `imageId` from the compromised `from`:
+ * not the image's own rollout name (that execution ran when the image first rolled out, and Step
+ * Functions never runs a name twice), and the same for every containment that asks for it.
+ */
+export function rollbackExecutionName(family: string, imageId: string, from: string): string {
+  const digest = createHash("sha256").update(`${family}\n${from}`).digest("hex").slice(0, 10);
+  return rolloutExecutionName(`rollback-${digest}`, imageId);
+}

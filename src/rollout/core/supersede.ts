@@ -10,6 +10,11 @@ export interface ImageVersion {
   imageId: string;
   /** ISO 8601 CreationDate from DescribeImages. */
   creationDate: string;
+  /**
+   * The image was marked compromised after it was rolled out (src/rollout/aws/rollback.ts): it
+   * no longer wins over an older image, so the family can be rolled back onto one.
+   */
+  blocked?: boolean;
 }
 
 export interface InFlightRollout extends ImageVersion {
@@ -50,7 +55,8 @@ export function decideSupersede(input: SupersedeInput): SupersedeDecision {
   if (same !== undefined) {
     return stop(`${image.imageId} is already rolling out${same.executionId ? ` (${same.executionId})` : ""}`);
   }
-  if (lastCompleted?.imageId === image.imageId) return stop(`${image.imageId} is already rolled out`);
+  if (lastCompleted?.imageId === image.imageId && !lastCompleted.blocked)
+    return stop(`${image.imageId} is already rolled out`);
 
   // Fail closed: if an in-flight rollout cannot be ordered, neither can this one.
   const unreadable = inFlight.find((rollout) => Number.isNaN(Date.parse(rollout.creationDate)));
@@ -59,8 +65,8 @@ export function decideSupersede(input: SupersedeInput): SupersedeDecision {
       `cannot order against in-flight ${unreadable.imageId} (CreationDate ${unreadable.creationDate})`,
     );
   }
-  const newer = [...inFlight, ...(lastCompleted ? [lastCompleted] : [])].filter((other) =>
-    isNewer(other, image),
+  const newer = [...inFlight, ...(lastCompleted ? [lastCompleted] : [])].filter(
+    (other) => !other.blocked && isNewer(other, image),
   );
   const newest = newer.sort((a, b) => (isNewer(a, b) ? -1 : 1))[0];
   if (newest !== undefined) {
@@ -91,7 +97,9 @@ function cancellation(rollout: InFlightRollout, by: ImageVersion): Cancellation 
     imageId: rollout.imageId,
     wavesCancelled: (rollout.waves ?? []).filter((wave) => !started.has(wave)).sort((a, b) => a - b),
     wavesKept: [...started].sort((a, b) => a - b),
-    reason: `superseded by newer ${by.imageId}`,
+    reason: rollout.blocked
+      ? `${rollout.imageId} was marked compromised: replaced by ${by.imageId}`
+      : `superseded by newer ${by.imageId}`,
   };
   if (rollout.executionId !== undefined) result.executionId = rollout.executionId;
   return result;

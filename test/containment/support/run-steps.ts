@@ -11,6 +11,7 @@ import { checkReplacement } from "../../../src/containment/workflow/replacement-
 import { report } from "../../../src/containment/workflow/report.js";
 import { reportFailure } from "../../../src/containment/workflow/report-failure.js";
 import { revokeCredentials } from "../../../src/containment/workflow/revoke.js";
+import { traceImage } from "../../../src/containment/workflow/trace-image.js";
 import type { PhoenixDeps } from "../../../src/deps.js";
 
 /** Steps re-run after a transient failure, for tests that want to see them. */
@@ -25,6 +26,7 @@ export const STEPS: { [K in StepName]: (deps: PhoenixDeps, state: ContainState) 
     evidence: collectEvidence,
     evidenceStatus: checkEvidence,
     replace,
+    traceImage,
     replacementStatus: checkReplacement,
     dispose,
     report,
@@ -40,7 +42,7 @@ export async function runStep(deps: PhoenixDeps, state: ContainState, name: Step
 /**
  * The contain workflow's happy path in the ASL's order, steps called directly (the Step Functions
  * engine is exercised separately, in test/unit/containment/contain-asl.test.ts; keep the two
- * orders the same): isolate → harden → revoke → replace → evidence → poll snapshots → poll the group
+ * orders the same): isolate → harden → revoke → replace → trace image → evidence → poll snapshots → poll the group
  * (if replaced) → dispose → report. `each` sees every state.
  */
 export async function runContainment(
@@ -69,7 +71,7 @@ export async function runContainment(
     }
     await options.each?.(name, state);
   };
-  for (const name of ["isolate", "harden", "revoke", "replace", "evidence"] as const) await step(name);
+  for (const name of ["isolate", "harden", "revoke", "replace", "traceImage", "evidence"] as const) await step(name);
   for (let poll = 0; ; poll++) {
     await step("evidenceStatus");
     if (state.results.evidenceStatus?.complete) break;

@@ -109,6 +109,14 @@ describe("the contain state machine definition", () => {
 
   it("retries every Task with jittered backoff, never the terminal errors, and catches everything into the failure report", () => {
     for (const [name, state] of tasks) {
+      if (name === "TraceImage") {
+        // Never holds the containment back: retried, then whatever failed is kept aside and the
+        // evidence steps go on.
+        expect(state.Retry?.[0]?.ErrorEquals).toEqual(["States.ALL"]);
+        expect(state.Retry?.[0]?.JitterStrategy).toBe("FULL");
+        expect(state.Catch).toEqual([{ ErrorEquals: ["States.ALL"], ResultPath: "$.traceError", Next: "CollectEvidence" }]);
+        continue;
+      }
       const [terminal, transient] = state.Retry ?? [];
       expect(terminal?.ErrorEquals.sort(), name).toEqual([...TERMINAL_ERRORS].sort());
       expect(terminal?.MaxAttempts, name).toBe(0);
@@ -181,6 +189,7 @@ function stubs(options: {
     },
     Replace: () =>
       options.standalone ? { replaced: false } : { replaced: true, groupName: "web", detachedAt: now() },
+    TraceImage: () => ({ traced: true, reason: "stub", imageId: "ami-1", instances: 1, compromised: false }),
     CheckReplacement: () => {
       const healthy = ++healthPolls >= (options.pollsUntilHealthy ?? 1);
       return {
@@ -212,6 +221,7 @@ function stubs(options: {
     CollectEvidence: "evidence",
     CheckSnapshots: "evidenceStatus",
     Replace: "replace",
+    TraceImage: "traceImage",
     CheckReplacement: "replacementStatus",
     Dispose: "dispose",
     Report: "report",
@@ -252,6 +262,7 @@ function functionOf(stateName: string): string {
       CollectEvidence: "ContainEvidence",
       CheckSnapshots: "ContainEvidenceStatus",
       Replace: "ContainReplace",
+      TraceImage: "ContainTraceImage",
       CheckReplacement: "ContainReplacementStatus",
       Dispose: "ContainDispose",
       Report: "ContainReport",
@@ -291,6 +302,7 @@ describe("the contain state machine, run by aws-local-stepfunctions with stub st
       "RevokeCredentials",
       // Out of the group before the long evidence steps: no refresh or scale-in can take it.
       "Replace",
+      "TraceImage",
       "CollectEvidence",
       "CheckSnapshots",
       "CheckSnapshots",
@@ -311,6 +323,7 @@ describe("the contain state machine, run by aws-local-stepfunctions with stub st
         "replacementStatus",
         "report",
         "revoke",
+        "traceImage",
       ].sort(),
     );
   });
@@ -320,14 +333,24 @@ describe("the contain state machine, run by aws-local-stepfunctions with stub st
     const { error } = await run({ calls, standalone: true });
     expect(error).toBeUndefined();
     expect(calls).not.toContain("CheckReplacement");
-    expect(calls.slice(-6)).toEqual([
+    expect(calls.slice(-7)).toEqual([
       "RevokeCredentials",
       "Replace",
+      "TraceImage",
       "CollectEvidence",
       "CheckSnapshots",
       "Dispose",
       "Report",
     ]);
+  });
+
+  it("goes on with the evidence when tracing the image fails, keeping the error aside", async () => {
+    const calls: string[] = [];
+    const { output, error } = await run({ calls, fail: { state: "TraceImage", name: "ThrottlingException" } });
+    expect(error).toBeUndefined();
+    expect(calls.filter((c) => c === "TraceImage").length).toBe(5);
+    expect(calls.slice(-2)).toEqual(["Dispose", "Report"]);
+    expect((output as unknown as { traceError: { Error: string } }).traceError.Error).toBe("ThrottlingException");
   });
 
   it("retries a transient failure and carries on", async () => {

@@ -72,6 +72,26 @@ describe("decideSupersede", () => {
     expect(decideSupersede({ image: NEW, inFlight: [], lastCompleted: OLD }).proceed).toBe(true);
   });
 
+  it("lets an older image replace a newer one that was marked compromised (a rollback), cancelling its rollout", () => {
+    expect(decideSupersede({ image: OLD, inFlight: [], lastCompleted: { ...NEW, blocked: true } })).toMatchObject({
+      proceed: true,
+      cancel: [],
+    });
+    const decision = decideSupersede({
+      image: OLD,
+      inFlight: [{ ...inFlight(NEW, [1, 2], [1], "exec-bad"), blocked: true }],
+      lastCompleted: { ...MID, blocked: true },
+    });
+    expect(decision.proceed).toBe(true);
+    expect(decision.cancel).toEqual([
+      expect.objectContaining({ imageId: NEW.imageId, wavesCancelled: [2], reason: `${NEW.imageId} was marked compromised: replaced by ${OLD.imageId}` }),
+    ]);
+    // A blocked rival does not clear the way past a good newer one.
+    expect(
+      decideSupersede({ image: OLD, inFlight: [{ ...inFlight(NEW, [1], [], "x"), blocked: true }], lastCompleted: MID }).proceed,
+    ).toBe(false);
+  });
+
   it("does not start the same image twice (a repeated event)", () => {
     expect(decideSupersede({ image: NEW, inFlight: [inFlight(NEW, [1], [], "exec-1")] })).toEqual({
       proceed: false,

@@ -1,0 +1,85 @@
+import type { PhoenixDeps } from "../../deps.js";
+import { IMAGE_STATUS_COMPROMISED, TAG_IMAGE_FAMILY } from "../../tags.js";
+import { imageMarks, imageSubject, markImage } from "../../rollout/aws/image-marks.js";
+import { describeImage } from "../../rollout/aws/images.js";
+import { type RollbackOutcome, rollBackFamily } from "../../rollout/workflow/rollback.js";
+import { findInstance, tagsOf } from "../aws/instance.js";
+import { ACTOR, type ContainState, type TraceImageResult } from "../core/types.js";
+
+export const CONTAINED_FROM_ACTION = "contained-from";
+const POISONED_ACTOR = "phoenix:poisoned-image";
+
+/**
+ * A poisoned image: every containment records, under its instance's AMI, that an instance of it
+ * was contained. When the AMI has `containment.poisonedImage.minInstances` distinct instances
+ * contained within `windowHours`, the compromise is in the image, not in one server: the AMI is
+ * marked compromised (the gate refuses it from then on), people are told, and the family it is
+ * the current image of rolls back to its last good image (src/rollout/workflow/rollback.ts).
+ *
+ * Runs after the instance is detached, so nothing here delays the containment's own actions; a
+ * failure is caught by the workflow (the containment goes on) and audited there.
+ */
+export async function traceImage(deps: PhoenixDeps, state: ContainState): Promise<TraceImageResult> {
+  const { containment } = state;
+  const policy = deps.policy.containment.poisonedImage;
+  const instance = await findInstance(deps, containment.instanceId);
+  const imageId = instance?.ImageId;
+  if (!imageId) return { traced: false, reason: "the instance's image is not known (EC2 no longer describes it)" };
+  const image = await describeImage(deps.clients.ec2, imageId);
+  const family = tagsOf(image?.Tags)[TAG_IMAGE_FAMILY]?.trim() || tagsOf(instance?.Tags)[TAG_IMAGE_FAMILY]?.trim();
+
+  await deps.audit.write(
+    {
+      subject: imageSubject(imageId),
+      action: CONTAINED_FROM_ACTION,
+      outcome: "ok",
+      actor: ACTOR,
+      execution: containment.containmentId,
+      findingId: containment.findingId,
+      imageId,
+      reason: `instance ${containment.instanceId}, launched from this image, was contained (${containment.findingType})`,
+      details: { instanceId: containment.instanceId, findingId: containment.findingId, family: family ?? null },
+    },
+    `${CONTAINED_FROM_ACTION}#${containment.containmentId}`,
+  );
+
+  const since = deps.now().getTime() - policy.windowHours * 3600_000;
+  const history = await deps.audit.history(imageSubject(imageId));
+  const recent = history.filter((r) => r.action === CONTAINED_FROM_ACTION && Date.parse(r.at) >= since);
+  const instances = [...new Set(recent.map((r) => String(r.details?.instanceId)))].sort();
+  const findings = [...new Set(recent.flatMap((r) => (r.findingId ? [r.findingId] : [])))].sort();
+  const base = { traced: true as const, imageId, ...(family ? { family } : {}), instances: instances.length };
+  if (instances.length < policy.minInstances) {
+    return { ...base, compromised: false, reason: `${instances.length} of ${policy.minInstances} instances of ${imageId} contained within ${policy.windowHours} h` };
+  }
+
+  const reason = `${instances.length} instances launched from it were contained within ${policy.windowHours} h (findings ${findings.join(", ")})`;
+  const already = (await imageMarks(deps, imageId)).some((mark) => mark.status === IMAGE_STATUS_COMPROMISED);
+  // One mark per image, whichever containment gets here first (and a retry adds none).
+  await markImage(deps, {
+    imageId,
+    ...(family ? { family } : {}),
+    status: IMAGE_STATUS_COMPROMISED,
+    reason,
+    execution: `poisoned-${imageId}`,
+    actor: POISONED_ACTOR,
+    details: { instances, findings },
+  });
+  let rollback: RollbackOutcome | undefined;
+  if (family && policy.rollBack) {
+    rollback = await rollBackFamily(deps, { family, from: imageId, reason, actor: POISONED_ACTOR });
+  }
+  if (!already) {
+    await deps.notifier.notify({
+      kind: "image-refused",
+      severity: "critical",
+      subject: `Image ${imageId} marked compromised`,
+      message: [
+        `Phoenix marked ${imageId}${family ? ` (family ${family})` : ""} phoenix:image-status=${IMAGE_STATUS_COMPROMISED}: ${reason}. No rollout will use it again.`,
+        rollback ? `Family ${family}: ${rollback.reason}.` : family ? "containment.poisonedImage.rollBack is false: the family is not rolled back." : "The image carries no phoenix:image-family tag: no family is rolled back.",
+      ].join("\n"),
+      data: { imageId, family: family ?? null, instances, findings, rollback: rollback ?? null },
+    });
+  }
+  return { ...base, compromised: true, reason, ...(rollback ? { rollback: rollback.kind } : {}) };
+}

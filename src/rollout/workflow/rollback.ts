@@ -1,0 +1,64 @@
+import { startNamedExecution } from "../../aws/executions.js";
+import type { PhoenixDeps } from "../../deps.js";
+import { imageSubject } from "../aws/image-marks.js";
+import { familyCompleted, familyCurrent, familyRollouts, markFamilyImageBlocked } from "../aws/rollout-records.js";
+import { rollbackExecutionName } from "../core/execution-name.js";
+import type { RolloutRequest } from "./contract.js";
+
+export type RollbackOutcome =
+  | { kind: "started" | "already-started"; imageId: string; execution: string; reason: string }
+  | { kind: "not-current" | "no-good-image"; reason: string };
+
+/**
+ * An image of the family was marked compromised: its records say so (blocked), and if it is the
+ * family's current image (rolled out, or rolling out), the family is rolled back onto the newest
+ * image that rolled out successfully and is not blocked. The rollback is a rollout like any other
+ * (the workflow's gate, pause, plan, waves, budgets and locks); only its image is older, which
+ * supersede allows because the newer one is blocked. Repeatable: one execution per family, bad
+ * and good image.
+ */
+export async function rollBackFamily(
+  deps: Pick<PhoenixDeps, "clients" | "resources" | "now" | "audit">,
+  request: { family: string; from: string; reason: string; actor: string },
+): Promise<RollbackOutcome> {
+  const { family, from } = request;
+  await markFamilyImageBlocked(deps, family, from);
+  const [current, completed] = await Promise.all([familyCurrent(deps, family), familyCompleted(deps, family)]);
+  if (current?.imageId !== from && completed?.imageId !== from) {
+    return {
+      kind: "not-current",
+      reason: `${from} is not family ${family}'s current image (${completed?.imageId ?? current?.imageId ?? "none rolled out"}): nothing to roll back`,
+    };
+  }
+  const good = (await familyRollouts(deps, family)).find(
+    (record) => record.status === "succeeded" && !record.blocked && record.imageId !== from,
+  );
+  if (!good) {
+    return {
+      kind: "no-good-image",
+      reason: `family ${family} has no earlier image that rolled out successfully: its groups stay on ${from} until a new image is published`,
+    };
+  }
+  const execution = rollbackExecutionName(family, good.imageId, from);
+  const input: RolloutRequest & { requestedBy: string } = { imageId: good.imageId, family, requestedBy: request.actor };
+  const started = await startNamedExecution(deps.clients.sfn, {
+    stateMachineArn: deps.resources.rolloutStateMachineArn,
+    name: execution,
+    input,
+  });
+  const reason = `rolled back from compromised ${from} onto ${good.imageId}, the last image of ${family} that rolled out successfully: ${request.reason}`;
+  await deps.audit.write(
+    {
+      subject: imageSubject(good.imageId),
+      action: "request-rollout",
+      outcome: started.created ? "ok" : "skipped",
+      actor: request.actor,
+      imageId: good.imageId,
+      execution,
+      reason,
+      details: { ...input, rollbackFrom: from },
+    },
+    `request-rollout#${execution}`,
+  );
+  return { kind: started.created ? "started" : "already-started", imageId: good.imageId, execution, reason };
+}
