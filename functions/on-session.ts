@@ -4,7 +4,7 @@ import type { PhoenixDeps } from "../src/deps.js";
 import { maxReceiveCountOf } from "../src/events/targets.js";
 import { deployedHandler, functionLogger, type LambdaHandler, lambdaHandler } from "../src/lambda.js";
 import { parseSessionEvent } from "../src/sessions/core/session-event.js";
-import { DeferSession, SESSION_ACTOR, SESSION_ACTION, takeSession } from "../src/sessions/workflow/intake.js";
+import { DeferSession, SESSION_ACTION, SESSION_ACTOR, takeSession } from "../src/sessions/workflow/intake.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
 export const CLIENTS = { autoScaling, dynamo, ec2, sns };
@@ -32,7 +32,11 @@ export function createOnSessionHandler(
         logger.info(`session ${outcome}`, { messageId: record.messageId });
       } catch (error) {
         if (error instanceof DeferSession) logger.info(error.message, { messageId: record.messageId });
-        else logger.error("session event not handled; SQS will redeliver it", { messageId: record.messageId, error: error as Error });
+        else
+          logger.error("session event not handled; SQS will redeliver it", {
+            messageId: record.messageId,
+            error: error as Error,
+          });
         batchItemFailures.push({ itemIdentifier: record.messageId });
       }
     }

@@ -1,9 +1,9 @@
-import { autoScaling, dynamo, ec2, sns } from "../src/aws/client-factories.js";
+import { autoScaling, dynamo, ec2, sfn, sns } from "../src/aws/client-factories.js";
 import { runSweep, type SweepReport } from "../src/drift/workflow/sweep.js";
 import { deployedHandler, functionHandler } from "../src/lambda.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
-export const CLIENTS = { autoScaling, dynamo, ec2, sns };
+export const CLIENTS = { autoScaling, dynamo, ec2, sfn, sns };
 
 /**
  * The scheduled drift sweep (rule phoenix-drift-sweep, `drift.schedule`): the same use-case as
@@ -13,10 +13,26 @@ export const CLIENTS = { autoScaling, dynamo, ec2, sns };
 export const createSweepHandler = functionHandler(
   "sweep",
   (deps, logger) =>
-    async (_event: unknown): Promise<Pick<SweepReport, "sweepId" | "mode"> & { findings: number }> => {
+    async (
+      _event: unknown,
+    ): Promise<
+      Pick<SweepReport, "sweepId" | "mode"> & { findings: number; enforced: number; held: number }
+    > => {
       const report = await runSweep(deps, { by: "phoenix:sweep" });
-      logger.info("drift sweep", { sweepId: report.sweepId, findings: report.findings.length });
-      return { sweepId: report.sweepId, mode: report.mode, findings: report.findings.length };
+      const { enforced, held } = report.enforcement;
+      logger.info("drift sweep", {
+        sweepId: report.sweepId,
+        findings: report.findings.length,
+        enforced: enforced.length,
+        held: held.length,
+      });
+      return {
+        sweepId: report.sweepId,
+        mode: report.mode,
+        findings: report.findings.length,
+        enforced: enforced.length,
+        held: held.length,
+      };
     },
 );
 

@@ -19,6 +19,9 @@
  *   family#<f>     completed          the image the family last finished rolling out
  *   control#rollout pause#*          rollouts of every family paused (see pauses.ts)
  *   control#rollout pause#family#<f> rollouts of one family paused
+ *
+ * Drift (src/drift/aws/):
+ *   drift-hold#<hold id>           hold          a group's replacement beyond the sweep's budget, for approval
  */
 export const groupPartition = (group: string) => `group#${group}`;
 export const familyPartition = (family: string) => `family#${family}`;
@@ -54,3 +57,4 @@ export const windowKey = (accountId: string, bucketStart: string) => ({
 });
 export const notifiedKey = (findingId: string) => ({ pk: `finding#${findingId}`, sk: "notified" });
 export const onceKey = (key: string) => ({ pk: `once#${key}`, sk: "once" });
+export const driftHoldKey = (holdId: string) => ({ pk: `drift-hold#${holdId}`, sk: "hold" });

@@ -20,9 +20,14 @@ export const sweepCommand: Command = {
 launch its family's current image (the image of the family's last completed rollout); an instance
 of a managed group that runs another image than its group's launch template (launched before the
 last refresh, or by hand); an instance older than drift.maxInstanceAgeDays (default 30); a running
-instance tagged phoenix:image-family that is in no Auto Scaling group (no rollout replaces it).
-Report mode (drift.mode, the only one available yet): each finding goes to the audit trail and
-people are told once per sweep; nothing is replaced. The sweep also makes sure every VPC with
+instance tagged phoenix:image-family that is in no Auto Scaling group (no rollout replaces it); an
+instance someone logged in to (phoenix:tainted) that still runs.
+Each finding goes to the audit trail and people are told once per sweep. Report mode (drift.mode,
+the default): nothing is replaced. Enforce mode (drift.mode, or drift.families.<f>.mode for one
+family): each drifted managed group is replaced through the rollout workflow (gate, pause, locks),
+onto its family's current image if it is behind, every instance when some are too old or tainted;
+at most drift.maxGroupsPerSweep groups (default 2) per sweep, the others held until someone runs
+phoenix approve <drift-hold-id>. Standalone instances are only reported. The sweep also makes sure every VPC with
 instances Phoenix may contain has its two isolation groups, so a first containment there isolates
 as fast as any other. Exit 0 with no drift, 1 with drift.`,
   async run(args, io) {
@@ -54,8 +59,18 @@ as fast as any other. Exit 0 with no drift, 1 with drift.`,
         ? `  isolation groups in place in ${groups.vpcs.length} VPC(s)${groups.vpcs.length ? `: ${groups.vpcs.join(", ")}` : ""}`
         : `  isolation groups NOT ensured (${groups.error}); the first containment in a VPC will make them`,
     );
-    if (report.findings.length > 0)
-      io.out("  Nothing was changed (report mode). The findings are in the audit trail.");
+    const { enforced, held, notEnforced } = report.enforcement;
+    for (const e of enforced)
+      io.out(
+        `  REPLACING group ${e.group} onto ${e.imageId}${e.replaceAll ? " (every instance)" : ""}: rollout ${e.execution}${e.started ? "" : " (already started)"}\n    follow it: phoenix watch ${e.execution}`,
+      );
+    for (const h of held)
+      io.out(
+        `  HELD group ${h.group} onto ${h.imageId} (over drift.maxGroupsPerSweep): phoenix approve ${h.holdId}`,
+      );
+    for (const n of notEnforced) io.out(`  not enforced: ${n.subject}: ${n.reason}`);
+    if (report.findings.length > 0 && enforced.length + held.length === 0)
+      io.out("  Nothing was changed. The findings are in the audit trail.");
     return code;
   },
 };

@@ -101,8 +101,12 @@ export async function planEvent(connection: Connection, event: unknown): Promise
   if ((event as Record<string, unknown> | null)?.["detail-type"] === CLOUDTRAIL_API_CALL) {
     const parsed = parseSessionEvent(event);
     if (!parsed.ok && !parsed.ignore)
-      throw new CliError(`the session event is malformed (on-session would reject it): ${parsed.error}`, EXIT.usage);
-    if (!parsed.ok) return { kind: "event", event: "session", decision: "ignore", verdict: `ignore: ${parsed.reason}` };
+      throw new CliError(
+        `the session event is malformed (on-session would reject it): ${parsed.error}`,
+        EXIT.usage,
+      );
+    if (!parsed.ok)
+      return { kind: "event", event: "session", decision: "ignore", verdict: `ignore: ${parsed.reason}` };
     const { session, decision } = await planSession(connection.deps, parsed.session);
     return {
       kind: "event",

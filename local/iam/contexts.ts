@@ -648,8 +648,16 @@ export const CONTEXT_BUILDERS: Record<string, Builder> = {
     const group = name ? await ctx.lookups.group(name) : undefined;
     const arn =
       group?.arn ??
-      (await sarArn("autoscaling", "autoScalingGroup", ctx.scope, { GroupId: "*", GroupFriendlyName: name ?? "*" }));
-    return [{ action: "autoscaling:TerminateInstanceInAutoScalingGroup", resources: [{ arn, tags: group?.tags ?? {} }] }];
+      (await sarArn("autoscaling", "autoScalingGroup", ctx.scope, {
+        GroupId: "*",
+        GroupFriendlyName: name ?? "*",
+      }));
+    return [
+      {
+        action: "autoscaling:TerminateInstanceInAutoScalingGroup",
+        resources: [{ arn, tags: group?.tags ?? {} }],
+      },
+    ];
   },
   "autoscaling:CancelInstanceRefresh": groupAction(),
   "autoscaling:RollbackInstanceRefresh": groupAction(),

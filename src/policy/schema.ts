@@ -247,20 +247,21 @@ const rolloutSchema = z
     }),
   );
 
+const driftMode = z.enum(["report", "enforce"]);
+
 /**
- * The drift sweep (`phoenix sweep`): what it looks for. Only `report` is available: the sweep
- * lists the drift and changes nothing but the isolation groups it makes sure of. `enforce`
- * (replacing what drifted through the rollout path) is not built yet, and is refused rather than
- * accepted and ignored.
+ * The drift sweep (`phoenix sweep`, and the deployed schedule): what it looks for, and what it
+ * does about it. `report` lists the drift and changes nothing but the isolation groups it makes
+ * sure of; `enforce` also replaces what drifted in managed groups, through the rollout workflow
+ * (its gate, pause, waves, locks), at most `maxGroupsPerSweep` groups per sweep: the rest wait
+ * for a person's approval (`phoenix approve <hold-id>`).
  */
 const driftSchema = z.strictObject({
-  mode: z._default(
-    z.enum(["report"], {
-      error: () =>
-        'only "report" is available (enforce is not built yet: the sweep reports and changes nothing)',
-    }),
-    "report",
-  ),
+  mode: z._default(driftMode, "report"),
+  /** Per image family: a mode that differs from `mode`. */
+  families: z._default(z.record(nonEmptyString(), z.strictObject({ mode: driftMode })), {}),
+  /** Groups one sweep may start replacing in enforce mode; beyond it, each waits for approval. */
+  maxGroupsPerSweep: z._default(z.int().check(z.minimum(0)), 2),
   /** An instance launched longer ago than this is drift, whatever it runs. */
   maxInstanceAgeDays: z._default(z.int().check(z.minimum(1)), 30),
   /** How often the deployed sweep runs (an EventBridge schedule rule): rate(<n> minutes|hours|days). */

@@ -2,7 +2,11 @@ import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DescribeInstancesCommand, DescribeLaunchTemplateVersionsCommand, EC2Client } from "@aws-sdk/client-ec2";
+import {
+  DescribeInstancesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+  EC2Client,
+} from "@aws-sdk/client-ec2";
 import { beforeAll, describe, expect, it } from "vitest";
 import { COMMANDS } from "../../cli/main.js";
 import { registerImage } from "../../local/core/seed.js";
@@ -254,7 +258,9 @@ describe("plan changes nothing and says what would happen", () => {
     writeFileSync(file, JSON.stringify(ownSampleEvent("cloudtrail", "ssm-start-session.json", member)));
     const plan = await run("plan", "--event", file);
     expect(plan.code).toBe(0);
-    expect(plan.stdout).toContain(`Session on ${member}: arn:aws:sts::123456789012:assumed-role/OnCallAdmin/alice (ssm:StartSession)`);
+    expect(plan.stdout).toContain(
+      `Session on ${member}: arn:aws:sts::123456789012:assumed-role/OnCallAdmin/alice (ssm:StartSession)`,
+    );
     expect(plan.stdout).toMatch(/Verdict: replace: .* replaced through its group api/);
     const json = (await run("plan", "--event", file, "--json")).json<{ decision: string; group: string }>();
     expect(json).toMatchObject({ event: "session", decision: "replace", group: "api", tainted: true });
@@ -264,8 +270,13 @@ describe("plan changes nothing and says what would happen", () => {
     );
     expect(Reservations?.[0]?.Instances?.[0]?.Tags?.some((t) => t.Key === "phoenix:tainted")).toBe(false);
 
-    writeFileSync(file, JSON.stringify(ownSampleEvent("cloudtrail", "ssm-start-session-denied.json", member)));
-    expect((await run("plan", "--event", file)).stdout).toContain("Verdict: ignore: the call failed (AccessDenied)");
+    writeFileSync(
+      file,
+      JSON.stringify(ownSampleEvent("cloudtrail", "ssm-start-session-denied.json", member)),
+    );
+    expect((await run("plan", "--event", file)).stdout).toContain(
+      "Verdict: ignore: the call failed (AccessDenied)",
+    );
   });
 });
 

@@ -2,7 +2,12 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
-import { CreateTagsCommand, DescribeInstancesCommand, DescribeSnapshotsCommand, EC2Client } from "@aws-sdk/client-ec2";
+import {
+  CreateTagsCommand,
+  DescribeInstancesCommand,
+  DescribeSnapshotsCommand,
+  EC2Client,
+} from "@aws-sdk/client-ec2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getContainment } from "../../src/containment/aws/records.js";
 import { awsCli } from "../support/cloud.js";
@@ -27,18 +32,30 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => pc?.stop());
 
-const instanceOf = (group: string, index = 0) => pc.fleet.groups.find((g) => g.name === group)!.instanceIds[index]!;
+const instanceOf = (group: string, index = 0) =>
+  pc.fleet.groups.find((g) => g.name === group)!.instanceIds[index]!;
 
-async function putSession(file: string, instanceId: string, edit?: (detail: Record<string, unknown>) => void) {
+async function putSession(
+  file: string,
+  instanceId: string,
+  edit?: (detail: Record<string, unknown>) => void,
+) {
   const event = ownSampleEvent("cloudtrail", file, instanceId);
   const detail = event.detail as Record<string, unknown>;
   // A fresh CloudTrail event id per put: each is another session.
   detail.eventID = `${detail.eventID as string}-${instanceId}`;
   edit?.(detail);
-  const entry = { Source: event.source, DetailType: event["detail-type"], Detail: JSON.stringify(detail), Resources: [] };
+  const entry = {
+    Source: event.source,
+    DetailType: event["detail-type"],
+    Detail: JSON.stringify(detail),
+    Resources: [],
+  };
   const at = path.join(tmpdir(), `phoenix-${process.pid}-${instanceId}-${file}`);
   writeFileSync(at, JSON.stringify([entry]));
-  const put = (await awsCli(pc.cloud, ["events", "put-events", "--entries", `file://${at}`])) as { FailedEntryCount: number };
+  const put = (await awsCli(pc.cloud, ["events", "put-events", "--entries", `file://${at}`])) as {
+    FailedEntryCount: number;
+  };
   expect(put.FailedEntryCount).toBe(0);
   return String(detail.eventID);
 }
@@ -46,25 +63,34 @@ async function putSession(file: string, instanceId: string, edit?: (detail: Reco
 async function instance(instanceId: string) {
   const { Reservations } = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
   const found = Reservations?.[0]?.Instances?.[0];
-  return { state: found?.State?.Name, tags: Object.fromEntries((found?.Tags ?? []).map((t) => [t.Key, t.Value])) };
+  return {
+    state: found?.State?.Name,
+    tags: Object.fromEntries((found?.Tags ?? []).map((t) => [t.Key, t.Value])),
+  };
 }
 
 async function groupInstances(name: string) {
-  const { AutoScalingGroups } = await autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }));
+  const { AutoScalingGroups } = await autoScaling.send(
+    new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }),
+  );
   const group = AutoScalingGroups?.[0];
   return { desired: group?.DesiredCapacity ?? 0, ids: (group?.Instances ?? []).map((i) => i.InstanceId!) };
 }
 
 const sessionRecord = (instanceId: string) =>
-  until("the session decided", async () =>
-    (await pc.phoenix.deps.audit.history(`instance/${instanceId}`)).find((r) => r.action === "session"),
-  30_000);
+  until(
+    "the session decided",
+    async () =>
+      (await pc.phoenix.deps.audit.history(`instance/${instanceId}`)).find((r) => r.action === "session"),
+    30_000,
+  );
 
 describe("nobody logs in", () => {
   it("replaces an instance of a managed group someone opened an SSM session on, and does nothing else", async () => {
     const target = instanceOf("web-frontend");
     const before = await groupInstances("web-frontend");
-    const snapshotsBefore = (await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ["self"] }))).Snapshots?.length ?? 0;
+    const snapshotsBefore =
+      (await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ["self"] }))).Snapshots?.length ?? 0;
     await putSession("ssm-start-session.json", target);
 
     const record = await sessionRecord(target);
@@ -72,13 +98,19 @@ describe("nobody logs in", () => {
       outcome: "ok",
       actor: "phoenix:on-session",
       details: { decision: "replace", group: "web-frontend", tainted: true },
-      reason: expect.stringMatching(/arn:aws:sts::123456789012:assumed-role\/OnCallAdmin\/alice opened a session \(ssm:StartSession\)/),
+      reason: expect.stringMatching(
+        /arn:aws:sts::123456789012:assumed-role\/OnCallAdmin\/alice opened a session \(ssm:StartSession\)/,
+      ),
     });
     // The group replaces it: the target leaves, a new instance takes its place at the same capacity.
-    const after = await until("the group replaced the instance", async () => {
-      const now = await groupInstances("web-frontend");
-      return !now.ids.includes(target) && now.ids.length === before.desired ? now : undefined;
-    }, 40_000);
+    const after = await until(
+      "the group replaced the instance",
+      async () => {
+        const now = await groupInstances("web-frontend");
+        return !now.ids.includes(target) && now.ids.length === before.desired ? now : undefined;
+      },
+      40_000,
+    );
     expect(after.desired).toBe(before.desired);
     expect(after.ids.filter((id) => !before.ids.includes(id))).toHaveLength(1);
     const gone = await instance(target);
@@ -89,7 +121,9 @@ describe("nobody logs in", () => {
     // Not a containment: no isolation, no evidence.
     expect(gone.tags["phoenix:quarantine"]).toBeUndefined();
     expect(await getContainment(pc.phoenix.deps, "123456789012", target)).toBeUndefined();
-    expect((await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ["self"] }))).Snapshots?.length ?? 0).toBe(snapshotsBefore);
+    expect(
+      (await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ["self"] }))).Snapshots?.length ?? 0,
+    ).toBe(snapshotsBefore);
   }, 90_000);
 
   it("only tells people about an instance of a group Phoenix does not manage", async () => {
@@ -109,7 +143,9 @@ describe("nobody logs in", () => {
   it("honours a break-glass tag for its bounded time: tainted, audited, not replaced", async () => {
     const target = instanceOf("api");
     const until8h = new Date(Date.now() + 8 * 3600_000).toISOString();
-    await ec2.send(new CreateTagsCommand({ Resources: [target], Tags: [{ Key: "phoenix:break-glass", Value: until8h }] }));
+    await ec2.send(
+      new CreateTagsCommand({ Resources: [target], Tags: [{ Key: "phoenix:break-glass", Value: until8h }] }),
+    );
     await putSession("serial-console-send-ssh-public-key.json", target, (detail) => {
       detail.eventTime = new Date().toISOString();
     });
@@ -120,7 +156,9 @@ describe("nobody logs in", () => {
     });
     const still = await instance(target);
     expect(still.state).toBe("running");
-    expect(still.tags["phoenix:tainted"]).toMatch(/arn:aws:iam::123456789012:user\/bob, .*, ec2-instance-connect:SendSerialConsoleSSHPublicKey$/);
+    expect(still.tags["phoenix:tainted"]).toMatch(
+      /arn:aws:iam::123456789012:user\/bob, .*, ec2-instance-connect:SendSerialConsoleSSHPublicKey$/,
+    );
     expect((await groupInstances("api")).ids).toContain(target);
   }, 60_000);
 
@@ -129,9 +167,15 @@ describe("nobody logs in", () => {
     const eventId = await putSession("ssm-start-session.json", target, (detail) => {
       detail.recipientAccountId = "999988887777";
     });
-    const record = await until("the session refused", async () =>
-      (await pc.phoenix.deps.audit.history(`session/${eventId}`)).at(0), 30_000);
-    expect(record).toMatchObject({ outcome: "refused", reason: expect.stringMatching(/999988887777.*does not manage/) });
+    const record = await until(
+      "the session refused",
+      async () => (await pc.phoenix.deps.audit.history(`session/${eventId}`)).at(0),
+      30_000,
+    );
+    expect(record).toMatchObject({
+      outcome: "refused",
+      reason: expect.stringMatching(/999988887777.*does not manage/),
+    });
     expect((await instance(target)).tags["phoenix:tainted"]).toBeUndefined();
   }, 60_000);
 });

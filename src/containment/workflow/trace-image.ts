@@ -1,8 +1,8 @@
 import type { PhoenixDeps } from "../../deps.js";
-import { IMAGE_STATUS_COMPROMISED, TAG_IMAGE_FAMILY } from "../../tags.js";
 import { imageMarks, imageSubject, markImage } from "../../rollout/aws/image-marks.js";
 import { describeImage } from "../../rollout/aws/images.js";
 import { type RollbackOutcome, rollBackFamily } from "../../rollout/workflow/rollback.js";
+import { IMAGE_STATUS_COMPROMISED, TAG_IMAGE_FAMILY } from "../../tags.js";
 import { findInstance, tagsOf } from "../aws/instance.js";
 import { ACTOR, type ContainState, type TraceImageResult } from "../core/types.js";
 
@@ -24,9 +24,11 @@ export async function traceImage(deps: PhoenixDeps, state: ContainState): Promis
   const policy = deps.policy.containment.poisonedImage;
   const instance = await findInstance(deps, containment.instanceId);
   const imageId = instance?.ImageId;
-  if (!imageId) return { traced: false, reason: "the instance's image is not known (EC2 no longer describes it)" };
+  if (!imageId)
+    return { traced: false, reason: "the instance's image is not known (EC2 no longer describes it)" };
   const image = await describeImage(deps.clients.ec2, imageId);
-  const family = tagsOf(image?.Tags)[TAG_IMAGE_FAMILY]?.trim() || tagsOf(instance?.Tags)[TAG_IMAGE_FAMILY]?.trim();
+  const family =
+    tagsOf(image?.Tags)[TAG_IMAGE_FAMILY]?.trim() || tagsOf(instance?.Tags)[TAG_IMAGE_FAMILY]?.trim();
 
   await deps.audit.write(
     {
@@ -38,7 +40,11 @@ export async function traceImage(deps: PhoenixDeps, state: ContainState): Promis
       findingId: containment.findingId,
       imageId,
       reason: `instance ${containment.instanceId}, launched from this image, was contained (${containment.findingType})`,
-      details: { instanceId: containment.instanceId, findingId: containment.findingId, family: family ?? null },
+      details: {
+        instanceId: containment.instanceId,
+        findingId: containment.findingId,
+        family: family ?? null,
+      },
     },
     `${CONTAINED_FROM_ACTION}#${containment.containmentId}`,
   );
@@ -50,7 +56,11 @@ export async function traceImage(deps: PhoenixDeps, state: ContainState): Promis
   const findings = [...new Set(recent.flatMap((r) => (r.findingId ? [r.findingId] : [])))].sort();
   const base = { traced: true as const, imageId, ...(family ? { family } : {}), instances: instances.length };
   if (instances.length < policy.minInstances) {
-    return { ...base, compromised: false, reason: `${instances.length} of ${policy.minInstances} instances of ${imageId} contained within ${policy.windowHours} h` };
+    return {
+      ...base,
+      compromised: false,
+      reason: `${instances.length} of ${policy.minInstances} instances of ${imageId} contained within ${policy.windowHours} h`,
+    };
   }
 
   const reason = `${instances.length} instances launched from it were contained within ${policy.windowHours} h (findings ${findings.join(", ")})`;
@@ -76,7 +86,11 @@ export async function traceImage(deps: PhoenixDeps, state: ContainState): Promis
       subject: `Image ${imageId} marked compromised`,
       message: [
         `Phoenix marked ${imageId}${family ? ` (family ${family})` : ""} phoenix:image-status=${IMAGE_STATUS_COMPROMISED}: ${reason}. No rollout will use it again.`,
-        rollback ? `Family ${family}: ${rollback.reason}.` : family ? "containment.poisonedImage.rollBack is false: the family is not rolled back." : "The image carries no phoenix:image-family tag: no family is rolled back.",
+        rollback
+          ? `Family ${family}: ${rollback.reason}.`
+          : family
+            ? "containment.poisonedImage.rollBack is false: the family is not rolled back."
+            : "The image carries no phoenix:image-family tag: no family is rolled back.",
       ].join("\n"),
       data: { imageId, family: family ?? null, instances, findings, rollback: rollback ?? null },
     });

@@ -40,6 +40,9 @@ export async function readInventory(
   const inventory: Inventory = {
     currentImages: Object.fromEntries(families.map((family, i) => [family, completed[i]?.imageId])),
     rollingOut: families.filter((_, i) => (inFlight[i]?.length ?? 0) > 0),
+    refreshing: managed
+      .filter(({ group }) => group.activeRefresh !== undefined)
+      .map(({ group }) => group.name),
     groups: managed.map(({ group, family }) => ({
       name: group.name,
       family,

@@ -47,6 +47,8 @@ export interface Inventory {
   rollingOut: readonly string[];
   /** Groups Phoenix manages (phoenix:managed=true) that belong to a family. */
   groups: readonly InventoryGroup[];
+  /** Groups with an instance refresh under way (anyone's): an enforcing sweep leaves them be. */
+  refreshing?: readonly string[];
   /** Running instances in no Auto Scaling group, tagged with a family of their own, not in containment. */
   standalone: readonly (InventoryInstance & { family: string })[];
 }

@@ -1,8 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { isolationGroupsFor } from "../../containment/aws/isolation-groups.js";
 import type { PhoenixDeps } from "../../deps.js";
+import type { DriftPolicy } from "../../policy/schema.js";
 import { containableVpcs, readInventory } from "../aws/inventory.js";
 import { type DriftFinding, detectDrift } from "../core/drift.js";
+import { driftModeOf, type EnforcementPlan, enforcementPlan } from "../core/enforce.js";
+import { type EnforcedGroup, enforceDrift, type HeldGroup } from "./enforce.js";
 
 export const SWEEPS_SUBJECT = "drift/sweeps";
 /** The findings a sweep's summary record carries (each is also a record of its own). */
@@ -11,7 +14,10 @@ const SHOWN_FINDINGS = 100;
 export interface SweepReport {
   sweepId: string;
   at: string;
-  mode: "report";
+  /** drift.mode; a family may differ (drift.families.<f>.mode, in `modes`). */
+  mode: DriftPolicy["mode"];
+  /** The families whose mode differs from `mode`. */
+  modes: Record<string, DriftPolicy["mode"]>;
   family: string | null;
   maxInstanceAgeDays: number;
   /** Families being rolled out now: not reported as behind (their groups are between images). */
@@ -21,11 +27,15 @@ export interface SweepReport {
   findings: DriftFinding[];
   /** The VPCs whose isolation groups the sweep made sure of (created when missing). */
   isolationGroups: { vpcs: string[]; ensured: boolean; error?: string };
+  /** What an enforcing sweep did: groups whose replacement it started, held for approval, or left. */
+  enforcement: { enforced: EnforcedGroup[]; held: HeldGroup[]; notEnforced: EnforcementPlan["notEnforced"] };
 }
 
 /**
  * One drift sweep: what drifted, per family (src/drift/core/drift.ts), each finding in the audit
- * trail and people told once; nothing is replaced (report mode). It also makes sure every VPC
+ * trail and people told once. In report mode nothing is replaced; for families in enforce mode
+ * the drifted groups are replaced through the rollout workflow within the sweep's budget, and
+ * the rest held for approval (src/drift/core/enforce.ts, src/drift/workflow/enforce.ts). It also makes sure every VPC
  * with instances Phoenix may contain has its isolation groups, so that the first containment in
  * a VPC cuts the network as fast as any other (four sequential calls at intake, not ten).
  */
@@ -54,6 +64,7 @@ export async function runSweep(
 
   const actor = request.by;
   const byKind = countBy(findings);
+  const plan = enforcementPlan(findings, inventory, policy, new Set(inventory.refreshing ?? []));
   // Each under its own subject: independent writes.
   await Promise.all(
     findings.map((finding) =>
@@ -76,16 +87,22 @@ export async function runSweep(
       .filter(([family]) => request.family === undefined || family === request.family)
       .map(([family, image]) => [family, image ?? null]),
   );
+  const { enforced, held } = await enforceDrift(deps, sweepId, plan, actor);
+  const families = [...new Set([...Object.keys(inventory.currentImages), ...Object.keys(policy.families)])];
   const report: SweepReport = {
     sweepId,
     at,
-    mode: "report",
+    mode: policy.mode,
+    modes: Object.fromEntries(
+      families.filter((f) => driftModeOf(policy, f) !== policy.mode).map((f) => [f, driftModeOf(policy, f)]),
+    ),
     family: request.family ?? null,
     maxInstanceAgeDays: policy.maxInstanceAgeDays,
     rollingOut: inventory.rollingOut.filter((f) => request.family === undefined || f === request.family),
     currentImages,
     findings,
     isolationGroups,
+    enforcement: { enforced, held, notEnforced: plan.notEnforced },
   };
   await deps.audit.write(
     {
@@ -97,7 +114,15 @@ export async function runSweep(
       execution: sweepId,
       details: {
         mode: report.mode,
+        modes: report.modes,
         family: report.family,
+        enforced: enforced.map(({ group, imageId, execution, replaceAll }) => ({
+          group,
+          imageId,
+          execution,
+          replaceAll,
+        })),
+        held: held.map(({ group, imageId, holdId }) => ({ group, imageId, holdId })),
         findings: findings.length,
         byKind,
         isolationGroups,
@@ -118,11 +143,25 @@ export async function runSweep(
       severity: "warning",
       subject: `Drift: ${findings.length} finding${findings.length === 1 ? "" : "s"}${request.family ? ` in family ${request.family}` : ""}`,
       message: [
-        `The drift sweep ${sweepId} found (report mode: nothing was changed):`,
+        `The drift sweep ${sweepId} found${enforced.length + held.length === 0 ? " (nothing was changed)" : ""}:`,
         ...findings.slice(0, 50).map((f) => `- ${f.subject} (${f.family}, ${f.kind}): ${f.reason}`),
         ...(findings.length > 50 ? [`… and ${findings.length - 50} more (phoenix sweep --json)`] : []),
+        ...(enforced.length > 0
+          ? [
+              "",
+              "Replacing (enforce mode):",
+              ...enforced.map((e) => `- group ${e.group} onto ${e.imageId}: rollout ${e.execution}`),
+            ]
+          : []),
+        ...(held.length > 0
+          ? [
+              "",
+              `Held for approval (over drift.maxGroupsPerSweep, ${policy.maxGroupsPerSweep}):`,
+              ...held.map((h) => `- group ${h.group} onto ${h.imageId}: phoenix approve ${h.holdId}`),
+            ]
+          : []),
       ].join("\n"),
-      data: { sweepId, byKind },
+      data: { sweepId, byKind, enforced: enforced.length, held: held.map((h) => h.holdId) },
     });
   }
   return report;

@@ -2,7 +2,7 @@ import { CreateTagsCommand } from "@aws-sdk/client-ec2";
 import type { PhoenixDeps } from "../../deps.js";
 import { declareTagWrite } from "../../iam/tag-writes.js";
 import {
-  IMAGE_STATUS_COMPROMISED,
+  type IMAGE_STATUS_COMPROMISED,
   IMAGE_STATUS_REJECTED,
   TAG_IMAGE_STATUS,
   TAG_IMAGE_STATUS_REASON,

@@ -110,8 +110,15 @@ export async function familyRollouts(deps: RecordDeps, family: string): Promise<
  * an older image (putPointerIfNewer), and a blocked rival no longer stops one (decideSupersede).
  * Each write applies only where the image is still the one recorded: race-free, repeatable.
  */
-export async function markFamilyImageBlocked(deps: RecordDeps, family: string, imageId: string): Promise<void> {
-  const keys = [rolloutKey(family, imageId), ...[CURRENT_SK, COMPLETED_SK].map((sk) => ({ pk: familyPartition(family), sk }))];
+export async function markFamilyImageBlocked(
+  deps: RecordDeps,
+  family: string,
+  imageId: string,
+): Promise<void> {
+  const keys = [
+    rolloutKey(family, imageId),
+    ...[CURRENT_SK, COMPLETED_SK].map((sk) => ({ pk: familyPartition(family), sk })),
+  ];
   for (const Key of keys) {
     await writeIfCondition(
       deps.clients.dynamo,
@@ -264,7 +271,11 @@ async function putPointerIfNewer(
       // (compromised) image's pointer is taken by any image: the family is rolled back.
       ConditionExpression:
         "attribute_not_exists(pk) OR imageId = :imageId OR creationDate < :created OR (creationDate = :created AND imageId < :imageId) OR blocked = :yes",
-      ExpressionAttributeValues: { ":imageId": pointer.imageId, ":created": pointer.creationDate, ":yes": true },
+      ExpressionAttributeValues: {
+        ":imageId": pointer.imageId,
+        ":created": pointer.creationDate,
+        ":yes": true,
+      },
     }),
   );
 }

@@ -21,6 +21,12 @@ export interface PlanInput {
   policy: Pick<Policy, "rollout">;
   /** A manual rollout of named groups only; each that cannot be rolled is reported with why. */
   explicitGroups?: readonly string[];
+  /**
+   * Replace every instance, even those already on the image (the drift sweep enforcing age or a
+   * session's taint): the group is planned although it is on the image, and refreshed with
+   * SkipMatching off.
+   */
+  replaceAll?: boolean;
 }
 
 export interface PlannedGroup {
@@ -33,6 +39,8 @@ export interface PlannedGroup {
   instanceImageIds: string[];
   desiredCapacity: number;
   preferences: RefreshPreferences;
+  /** Every instance is replaced, those already on the image too (PlanInput.replaceAll). */
+  replaceAll?: boolean;
   /** Things the operator should know (a refresh to wait for, a $Latest template). */
   notes: string[];
 }
@@ -154,7 +162,8 @@ function placeGroup(group: GroupDescription, input: PlanInput): Placement {
     return { kind: "problems", reason: `refresh preferences: ${preferences.problems.join("; ")}` };
 
   const imageId = input.image.ImageId;
-  if (isOnImage(group, imageId)) return { kind: "skipped", reason: `already on ${imageId}` };
+  if (!input.replaceAll && isOnImage(group, imageId))
+    return { kind: "skipped", reason: `already on ${imageId}` };
 
   const notes: string[] = [];
   const refresh = group.activeRefresh;
@@ -196,8 +205,13 @@ function placeGroup(group: GroupDescription, input: PlanInput): Placement {
       currentImageId: group.launchTemplate.imageId,
       instanceImageIds: distinctImages(group),
       desiredCapacity: group.desiredCapacity,
-      preferences: preferences.preferences,
-      notes,
+      preferences: input.replaceAll
+        ? { ...preferences.preferences, SkipMatching: false }
+        : preferences.preferences,
+      ...(input.replaceAll ? { replaceAll: true } : {}),
+      notes: input.replaceAll
+        ? [...notes, "every instance is replaced (SkipMatching off), those already on the image too"]
+        : notes,
     },
   };
 }

@@ -16,6 +16,8 @@ export const rolloutRequestSchema = z
     groups: z.optional(z.array(z.string().check(z.minLength(1))).check(z.minLength(1))),
     /** Who asked, for the audit trail ("user:<name>"); events leave it out. */
     requestedBy: z.optional(z.string().check(z.minLength(1))),
+    /** Replace every instance, those already on the image too (the drift sweep enforcing age or taint). */
+    replaceAll: z.optional(z.boolean()),
   })
   .check(
     z.refine((request) => request.family !== undefined || request.groups !== undefined, {
@@ -32,6 +34,8 @@ export interface GroupOrder {
   launchTemplate: LaunchTemplateInUse;
   currentImageId?: string;
   preferences: RefreshPreferences;
+  /** Refresh even if every instance is on the image (RolloutRequest.replaceAll). */
+  replaceAll?: boolean;
 }
 
 /**

@@ -128,7 +128,8 @@ export async function prepareStep(deps: Deps, task: GroupTask): Promise<NonNulla
     }
     return result("wait", `waiting for ${label} ${whose}`);
   }
-  if (isOnImage(group, task.imageId)) return result("skip", `already on ${task.imageId}`);
+  if (!task.group.replaceAll && isOnImage(group, task.imageId))
+    return result("skip", `already on ${task.imageId}`);
   const pause = pauseOf(await listPauses(deps), task.family);
   if (pause !== undefined) return result("paused", `not started: ${describePause(pause)}`);
   return result("refresh", `refresh to ${task.imageId}`);

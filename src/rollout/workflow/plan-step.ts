@@ -74,6 +74,7 @@ export async function planStep(deps: Deps, input: PlanStepInput): Promise<PlanSt
     groups,
     policy: deps.policy,
     ...(request.groups ? { explicitGroups: request.groups } : {}),
+    ...(request.replaceAll ? { replaceAll: true } : {}),
   });
   await deps.audit.write(
     {
@@ -293,6 +294,7 @@ function toOrder(group: RolloutPlan["waves"][number]["groups"][number]): GroupOr
     launchTemplate: group.launchTemplate,
     ...(group.currentImageId !== undefined ? { currentImageId: group.currentImageId } : {}),
     preferences: group.preferences,
+    ...(group.replaceAll ? { replaceAll: true } : {}),
   };
 }
 

@@ -1,7 +1,12 @@
 import { startNamedExecution } from "../../aws/executions.js";
 import type { PhoenixDeps } from "../../deps.js";
 import { imageSubject } from "../aws/image-marks.js";
-import { familyCompleted, familyCurrent, familyRollouts, markFamilyImageBlocked } from "../aws/rollout-records.js";
+import {
+  familyCompleted,
+  familyCurrent,
+  familyRollouts,
+  markFamilyImageBlocked,
+} from "../aws/rollout-records.js";
 import { rollbackExecutionName } from "../core/execution-name.js";
 import type { RolloutRequest } from "./contract.js";
 
@@ -23,7 +28,10 @@ export async function rollBackFamily(
 ): Promise<RollbackOutcome> {
   const { family, from } = request;
   await markFamilyImageBlocked(deps, family, from);
-  const [current, completed] = await Promise.all([familyCurrent(deps, family), familyCompleted(deps, family)]);
+  const [current, completed] = await Promise.all([
+    familyCurrent(deps, family),
+    familyCompleted(deps, family),
+  ]);
   if (current?.imageId !== from && completed?.imageId !== from) {
     return {
       kind: "not-current",
@@ -40,7 +48,11 @@ export async function rollBackFamily(
     };
   }
   const execution = rollbackExecutionName(family, good.imageId, from);
-  const input: RolloutRequest & { requestedBy: string } = { imageId: good.imageId, family, requestedBy: request.actor };
+  const input: RolloutRequest & { requestedBy: string } = {
+    imageId: good.imageId,
+    family,
+    requestedBy: request.actor,
+  };
   const started = await startNamedExecution(deps.clients.sfn, {
     stateMachineArn: deps.resources.rolloutStateMachineArn,
     name: execution,

@@ -22,7 +22,9 @@ export const TAINTED_TAG_WRITE = declareTagWrite({ resource: "instance", keys: [
 export async function readSessionFacts(deps: PhoenixDeps, instanceId: string): Promise<SessionFacts> {
   const instance = await findInstance(deps, instanceId);
   if (!instance) return {};
-  const facts: SessionFacts = { instance: { state: instance.State?.Name ?? "unknown", tags: tagsOf(instance.Tags) } };
+  const facts: SessionFacts = {
+    instance: { state: instance.State?.Name ?? "unknown", tags: tagsOf(instance.Tags) },
+  };
   const { AutoScalingInstances } = await deps.clients.autoScaling.send(
     new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }),
   );
@@ -58,7 +60,10 @@ export async function markTainted(
 ): Promise<boolean> {
   if (existing !== undefined) return false;
   await deps.clients.ec2.send(
-    new CreateTagsCommand({ Resources: [instanceId], Tags: TAINTED_TAG_WRITE.tags({ [TAG_TAINTED]: value }) }),
+    new CreateTagsCommand({
+      Resources: [instanceId],
+      Tags: TAINTED_TAG_WRITE.tags({ [TAG_TAINTED]: value }),
+    }),
   );
   return true;
 }
@@ -68,7 +73,10 @@ export async function markTainted(
  * so a draining hook still drains) and, the desired capacity kept, launches a clean instance from
  * its launch template. An instance the group already let go is not an error: nothing is left to do.
  */
-export async function replaceThroughGroup(deps: PhoenixDeps, instanceId: string): Promise<"terminating" | "gone"> {
+export async function replaceThroughGroup(
+  deps: PhoenixDeps,
+  instanceId: string,
+): Promise<"terminating" | "gone"> {
   try {
     await deps.clients.autoScaling.send(
       new TerminateInstanceInAutoScalingGroupCommand({

@@ -1,8 +1,8 @@
+import { protectionHold } from "../../containment/core/protection.js";
+import { isManaged, type ManagedScope } from "../../containment/core/route.js";
 import type { Tags } from "../../findings/guardduty.js";
 import type { Policy } from "../../policy/index.js";
 import { isGrantingTrue, TAG_BREAK_GLASS, TAG_MANAGED } from "../../tags.js";
-import { protectionHold } from "../../containment/core/protection.js";
-import { isManaged, type ManagedScope } from "../../containment/core/route.js";
 import type { SessionEvent } from "./session-event.js";
 
 /**
@@ -63,13 +63,18 @@ export function decideSession(
     return { action: "refuse", taint: false, reason: `EC2 does not know instance ${session.instanceId}` };
   }
   if (instance.state === "terminated" || instance.state === "shutting-down") {
-    return { action: "ignore", taint: false, reason: `the instance is ${instance.state}: nothing to replace` };
+    return {
+      action: "ignore",
+      taint: false,
+      reason: `the instance is ${instance.state}: nothing to replace`,
+    };
   }
   if (!membership) {
     return {
       action: "notify",
       taint: false,
-      reason: "the instance is in no Auto Scaling group: Phoenix cannot replace it (replace it by hand, or put it in a group)",
+      reason:
+        "the instance is in no Auto Scaling group: Phoenix cannot replace it (replace it by hand, or put it in a group)",
     };
   }
   if (membership.lifecycleState.startsWith("Terminating")) {
@@ -139,8 +144,12 @@ export function decideSession(
 
 /** Why Phoenix does not act on a session in this account and region, or undefined: it manages them. */
 export function foreignSessionReason(session: SessionEvent, scope: ManagedScope): string | undefined {
-  const accounts = [...new Set([session.accountId, session.eventAccount].filter((a): a is string => a !== undefined))];
-  const regions = [...new Set([session.region, session.eventRegion].filter((r): r is string => r !== undefined))];
+  const accounts = [
+    ...new Set([session.accountId, session.eventAccount].filter((a): a is string => a !== undefined)),
+  ];
+  const regions = [
+    ...new Set([session.region, session.eventRegion].filter((r): r is string => r !== undefined)),
+  ];
   if (accounts.every((a) => regions.every((r) => isManaged(scope, a, r)))) return undefined;
   return `the session was opened in account ${accounts.join("/")} region ${regions.join("/")}, which Phoenix does not manage (it manages ${scope.accounts.join(", ") || "no account"} in ${scope.regions.join(", ") || "no region"})`;
 }
@@ -180,6 +189,7 @@ function breakGlassWindow(
 /** The phoenix:tainted value, `<who>, <when>, <how>`, within EC2's 256 characters. */
 export function taintValue(session: SessionEvent): string {
   const tail = `, ${session.when}, ${session.how}`;
-  const who = session.who.length + tail.length > 256 ? session.who.slice(0, 256 - tail.length - 1) + "…" : session.who;
+  const who =
+    session.who.length + tail.length > 256 ? session.who.slice(0, 256 - tail.length - 1) + "…" : session.who;
   return `${who}${tail}`;
 }

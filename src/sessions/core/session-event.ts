@@ -16,7 +16,10 @@ export const SESSION_CALLS = {
   },
 } as const;
 
-export type SessionHow = "ssm:StartSession" | "ec2-instance-connect:SendSSHPublicKey" | "ec2-instance-connect:SendSerialConsoleSSHPublicKey";
+export type SessionHow =
+  | "ssm:StartSession"
+  | "ec2-instance-connect:SendSSHPublicKey"
+  | "ec2-instance-connect:SendSerialConsoleSSHPublicKey";
 
 export interface SessionEvent {
   /** CloudTrail's eventID: the same on every delivery of the event, so the dedupe key. */
@@ -69,7 +72,9 @@ export function parseSessionEvent(event: unknown): ParsedSession {
     return invalid(`detail.eventSource is ${JSON.stringify(detail.eventSource)}, not ${calls.eventSource}`);
   const eventName = detail.eventName;
   if (typeof eventName !== "string" || !(calls.eventNames as readonly string[]).includes(eventName))
-    return invalid(`detail.eventName ${JSON.stringify(eventName)} is not a session call (${calls.eventNames.join(", ")})`);
+    return invalid(
+      `detail.eventName ${JSON.stringify(eventName)} is not a session call (${calls.eventNames.join(", ")})`,
+    );
   const eventId = text(detail.eventID, 128);
   if (!eventId) return invalid("detail.eventID is missing");
   const when = text(detail.eventTime, 64);
@@ -82,10 +87,20 @@ export function parseSessionEvent(event: unknown): ParsedSession {
   // A refused call opened nothing: nobody logged in.
   const errorCode = text(detail.errorCode, 256);
   if (errorCode)
-    return { ok: false, ignore: true, eventId, reason: `the call failed (${errorCode}): no session was opened` };
+    return {
+      ok: false,
+      ignore: true,
+      eventId,
+      reason: `the call failed (${errorCode}): no session was opened`,
+    };
   if (!INSTANCE_ID.test(target)) {
     // Session Manager also reaches hybrid nodes (mi-…) and ECS tasks (ecs:…): not EC2 instances.
-    return { ok: false, ignore: true, eventId, reason: `the session's target ${JSON.stringify(target.slice(0, 128))} is not an EC2 instance` };
+    return {
+      ok: false,
+      ignore: true,
+      eventId,
+      reason: `the session's target ${JSON.stringify(target.slice(0, 128))} is not an EC2 instance`,
+    };
   }
   const identity = isObject(detail.userIdentity) ? detail.userIdentity : {};
   const who =
@@ -93,7 +108,8 @@ export function parseSessionEvent(event: unknown): ParsedSession {
     (text(identity.principalId, 256) ? `principal ${identity.principalId as string}` : undefined) ??
     "an unknown caller";
   const accountId = text(detail.recipientAccountId, 12) ?? text(event.account, 12);
-  if (!accountId || !ACCOUNT_ID.test(accountId)) return invalid("the account (detail.recipientAccountId or account) is missing");
+  if (!accountId || !ACCOUNT_ID.test(accountId))
+    return invalid("the account (detail.recipientAccountId or account) is missing");
   const region = text(detail.awsRegion, 32) ?? text(event.region, 32);
   if (!region) return invalid("the region (detail.awsRegion or region) is missing");
 

@@ -4,7 +4,13 @@ import { instanceSubject } from "../../containment/core/types.js";
 import type { PhoenixDeps } from "../../deps.js";
 import { TAG_TAINTED } from "../../tags.js";
 import { markTainted, readSessionFacts, replaceThroughGroup } from "../aws/facts.js";
-import { decideSession, foreignSessionReason, type SessionDecision, type SessionFacts, taintValue } from "../core/decide.js";
+import {
+  decideSession,
+  foreignSessionReason,
+  type SessionDecision,
+  type SessionFacts,
+  taintValue,
+} from "../core/decide.js";
 import type { SessionEvent } from "../core/session-event.js";
 
 export const SESSION_ACTOR = "phoenix:on-session";
@@ -78,7 +84,12 @@ export async function takeSession(
         severity,
         subject: title.slice(0, 100),
         message: `${session.who} opened a session on ${session.instanceId} (${session.how}) at ${session.when}.\n\n${decision.reason}.${extra}`,
-        data: { instanceId: session.instanceId, eventId: session.eventId, decision: decision.action, group: decision.group ?? null },
+        data: {
+          instanceId: session.instanceId,
+          eventId: session.eventId,
+          decision: decision.action,
+          group: decision.group ?? null,
+        },
       }),
     );
 

@@ -71,7 +71,8 @@ export async function runContainment(
     }
     await options.each?.(name, state);
   };
-  for (const name of ["isolate", "harden", "revoke", "replace", "traceImage", "evidence"] as const) await step(name);
+  for (const name of ["isolate", "harden", "revoke", "replace", "traceImage", "evidence"] as const)
+    await step(name);
   for (let poll = 0; ; poll++) {
     await step("evidenceStatus");
     if (state.results.evidenceStatus?.complete) break;

@@ -114,7 +114,9 @@ describe("the contain state machine definition", () => {
         // evidence steps go on.
         expect(state.Retry?.[0]?.ErrorEquals).toEqual(["States.ALL"]);
         expect(state.Retry?.[0]?.JitterStrategy).toBe("FULL");
-        expect(state.Catch).toEqual([{ ErrorEquals: ["States.ALL"], ResultPath: "$.traceError", Next: "CollectEvidence" }]);
+        expect(state.Catch).toEqual([
+          { ErrorEquals: ["States.ALL"], ResultPath: "$.traceError", Next: "CollectEvidence" },
+        ]);
         continue;
       }
       const [terminal, transient] = state.Retry ?? [];
@@ -346,11 +348,16 @@ describe("the contain state machine, run by aws-local-stepfunctions with stub st
 
   it("goes on with the evidence when tracing the image fails, keeping the error aside", async () => {
     const calls: string[] = [];
-    const { output, error } = await run({ calls, fail: { state: "TraceImage", name: "ThrottlingException" } });
+    const { output, error } = await run({
+      calls,
+      fail: { state: "TraceImage", name: "ThrottlingException" },
+    });
     expect(error).toBeUndefined();
     expect(calls.filter((c) => c === "TraceImage").length).toBe(5);
     expect(calls.slice(-2)).toEqual(["Dispose", "Report"]);
-    expect((output as unknown as { traceError: { Error: string } }).traceError.Error).toBe("ThrottlingException");
+    expect((output as unknown as { traceError: { Error: string } }).traceError.Error).toBe(
+      "ThrottlingException",
+    );
   });
 
   it("retries a transient failure and carries on", async () => {

@@ -79,7 +79,12 @@ describe("detectDrift", () => {
           family: "web",
           templateImageId: "ami-new",
           instances: [
-            { instanceId: "i-t1", imageId: "ami-new", launchTime: daysAgo(1), tainted: "user/bob, 2026-12-01T10:00:00Z, ssm:StartSession" },
+            {
+              instanceId: "i-t1",
+              imageId: "ami-new",
+              launchTime: daysAgo(1),
+              tainted: "user/bob, 2026-12-01T10:00:00Z, ssm:StartSession",
+            },
           ],
         },
       ],

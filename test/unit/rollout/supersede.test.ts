@@ -73,7 +73,9 @@ describe("decideSupersede", () => {
   });
 
   it("lets an older image replace a newer one that was marked compromised (a rollback), cancelling its rollout", () => {
-    expect(decideSupersede({ image: OLD, inFlight: [], lastCompleted: { ...NEW, blocked: true } })).toMatchObject({
+    expect(
+      decideSupersede({ image: OLD, inFlight: [], lastCompleted: { ...NEW, blocked: true } }),
+    ).toMatchObject({
       proceed: true,
       cancel: [],
     });
@@ -84,11 +86,19 @@ describe("decideSupersede", () => {
     });
     expect(decision.proceed).toBe(true);
     expect(decision.cancel).toEqual([
-      expect.objectContaining({ imageId: NEW.imageId, wavesCancelled: [2], reason: `${NEW.imageId} was marked compromised: replaced by ${OLD.imageId}` }),
+      expect.objectContaining({
+        imageId: NEW.imageId,
+        wavesCancelled: [2],
+        reason: `${NEW.imageId} was marked compromised: replaced by ${OLD.imageId}`,
+      }),
     ]);
     // A blocked rival does not clear the way past a good newer one.
     expect(
-      decideSupersede({ image: OLD, inFlight: [{ ...inFlight(NEW, [1], [], "x"), blocked: true }], lastCompleted: MID }).proceed,
+      decideSupersede({
+        image: OLD,
+        inFlight: [{ ...inFlight(NEW, [1], [], "x"), blocked: true }],
+        lastCompleted: MID,
+      }).proceed,
     ).toBe(false);
   });
 

@@ -15,7 +15,10 @@ function session(file = "ssm-start-session.json"): SessionEvent {
   return parsed.session;
 }
 
-const managed = (overrides: Partial<SessionFacts> = {}, instanceTags: Record<string, string> = {}): SessionFacts => ({
+const managed = (
+  overrides: Partial<SessionFacts> = {},
+  instanceTags: Record<string, string> = {},
+): SessionFacts => ({
   instance: { state: "running", tags: instanceTags },
   membership: { groupName: "web", lifecycleState: "InService" },
   group: { name: "web", tags: { "phoenix:managed": "true" }, desired: 3, inServiceHealthy: 3 },
@@ -44,20 +47,33 @@ describe("session events", () => {
   });
 
   it("ignores a failed call and a target that is not an EC2 instance; rejects what is malformed", () => {
-    expect(parseSessionEvent(ownSampleEvent("cloudtrail", "ssm-start-session-denied.json", ID))).toMatchObject({
+    expect(
+      parseSessionEvent(ownSampleEvent("cloudtrail", "ssm-start-session-denied.json", ID)),
+    ).toMatchObject({
       ok: false,
       ignore: true,
       reason: expect.stringMatching(/AccessDenied/),
     });
     const hybrid = ownSampleEvent("cloudtrail", "ssm-start-session.json", "mi-0123456789abcdef0");
-    expect(parseSessionEvent(hybrid)).toMatchObject({ ok: false, ignore: true, reason: expect.stringMatching(/not an EC2 instance/) });
+    expect(parseSessionEvent(hybrid)).toMatchObject({
+      ok: false,
+      ignore: true,
+      reason: expect.stringMatching(/not an EC2 instance/),
+    });
     expect(parseSessionEvent("x")).toMatchObject({ ok: false, ignore: false });
     const other = ownSampleEvent("cloudtrail", "ssm-start-session.json", ID);
     (other.detail as Record<string, unknown>).eventName = "SendCommand";
-    expect(parseSessionEvent(other)).toMatchObject({ ok: false, ignore: false, error: expect.stringMatching(/SendCommand/) });
+    expect(parseSessionEvent(other)).toMatchObject({
+      ok: false,
+      ignore: false,
+      error: expect.stringMatching(/SendCommand/),
+    });
     const noTarget = ownSampleEvent("cloudtrail", "ssm-start-session.json", ID);
     (noTarget.detail as Record<string, unknown>).requestParameters = {};
-    expect(parseSessionEvent(noTarget)).toMatchObject({ ok: false, error: expect.stringMatching(/requestParameters.target/) });
+    expect(parseSessionEvent(noTarget)).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/requestParameters.target/),
+    });
   });
 
   it("writes the tainted mark as who, when, how within 256 characters", () => {
@@ -78,29 +94,51 @@ describe("the session decision", () => {
   });
 
   it("defers while the group is below its healthy capacity (another replacement under way)", () => {
-    const busy = managed({ group: { name: "web", tags: { "phoenix:managed": "true" }, desired: 3, inServiceHealthy: 2 } });
-    expect(decide(busy)).toMatchObject({ action: "defer", taint: true, reason: expect.stringMatching(/2 healthy .* of 3/) });
+    const busy = managed({
+      group: { name: "web", tags: { "phoenix:managed": "true" }, desired: 3, inServiceHealthy: 2 },
+    });
+    expect(decide(busy)).toMatchObject({
+      action: "defer",
+      taint: true,
+      reason: expect.stringMatching(/2 healthy .* of 3/),
+    });
   });
 
   it("refuses other accounts and unknown instances, ignores what is gone or already leaving", () => {
-    expect(decide(managed(), { ...session(), accountId: "999988887777" })).toMatchObject({ action: "refuse", taint: false });
+    expect(decide(managed(), { ...session(), accountId: "999988887777" })).toMatchObject({
+      action: "refuse",
+      taint: false,
+    });
     expect(decide(managed(), { ...session(), eventRegion: "eu-west-1" })).toMatchObject({ action: "refuse" });
     expect(decide({})).toMatchObject({ action: "refuse", reason: expect.stringMatching(/does not know/) });
-    expect(decide(managed({ instance: { state: "terminated", tags: {} } }))).toMatchObject({ action: "ignore" });
+    expect(decide(managed({ instance: { state: "terminated", tags: {} } }))).toMatchObject({
+      action: "ignore",
+    });
     expect(
       decide(managed({ membership: { groupName: "web", lifecycleState: "Terminating:Wait" } })),
     ).toMatchObject({ action: "ignore", taint: false });
   });
 
   it("only notifies (and marks nothing) outside a managed group", () => {
-    expect(decide(managed({ membership: undefined, group: undefined }))).toMatchObject({ action: "notify", taint: false });
-    const unmanaged = managed({ group: { name: "web", tags: { "phoenix:managed": "True" }, desired: 1, inServiceHealthy: 1 } });
+    expect(decide(managed({ membership: undefined, group: undefined }))).toMatchObject({
+      action: "notify",
+      taint: false,
+    });
+    const unmanaged = managed({
+      group: { name: "web", tags: { "phoenix:managed": "True" }, desired: 1, inServiceHealthy: 1 },
+    });
     expect(decide(unmanaged)).toMatchObject({ action: "notify", taint: false });
   });
 
   it("marks but does not replace a protected instance, or when the policy says notify", () => {
-    expect(decide(managed({}, { "phoenix:protected": "true" }))).toMatchObject({ action: "notify", taint: true });
-    expect(decide(managed(), session(), { ...policy, action: "notify" })).toMatchObject({ action: "notify", taint: true });
+    expect(decide(managed({}, { "phoenix:protected": "true" }))).toMatchObject({
+      action: "notify",
+      taint: true,
+    });
+    expect(decide(managed(), session(), { ...policy, action: "notify" })).toMatchObject({
+      action: "notify",
+      taint: true,
+    });
   });
 
   it("honours a break-glass tag only for a bounded, future time", () => {
@@ -115,7 +153,9 @@ describe("the session decision", () => {
       action: "replace",
       reason: expect.stringMatching(/break-glass ended/),
     });
-    expect(decide(managed({}, { "phoenix:break-glass": inHours(policy.breakGlassMaxHours + 1) }), s)).toMatchObject({
+    expect(
+      decide(managed({}, { "phoenix:break-glass": inHours(policy.breakGlassMaxHours + 1) }), s),
+    ).toMatchObject({
       action: "replace",
       reason: expect.stringMatching(/not honoured/),
     });
