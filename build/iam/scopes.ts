@@ -235,6 +235,7 @@ export const SCOPE_RULES: Record<string, ScopeRule> = {
   "ec2:DescribeInstanceAttribute": noResourceLevel,
   "ec2:DescribeInstances": noResourceLevel,
   "ec2:DescribeLaunchTemplateVersions": noResourceLevel,
+  "ec2:DescribeNetworkInterfaces": noResourceLevel,
   "ec2:DescribeSecurityGroups": noResourceLevel,
   "ec2:DescribeSnapshots": noResourceLevel,
   "ssm:ListCommands": noResourceLevel,

@@ -1,6 +1,12 @@
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import {
+  CreateNetworkInterfaceCommand,
+  DescribeInstancesCommand,
+  DescribeNetworkInterfacesCommand,
+  EC2Client,
+} from "@aws-sdk/client-ec2";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getContainment } from "../../src/containment/aws/records.js";
@@ -59,11 +65,51 @@ describe("findings that lead to an instance indirectly", () => {
     expect(trail.find((r) => r.action === "revoke-credentials")?.outcome).toBe("ok");
   }, 90_000);
 
-  it("contains an EKS node of a group Phoenix manages, once the policy opts in", async () => {
+  it("contains an EKS node of a group Phoenix manages, once the policy opts in, its pods' own interfaces too", async () => {
     const target = instanceOf("api");
+    // Two pods with security groups of their own: branch interfaces the VPC resource controller
+    // tags with the node's trunk interface (here its primary interface stands in for the trunk).
+    const ec2 = new EC2Client({ ...pc.cloud.context.internalClientConfig, endpoint: pc.cloud.endpoint });
+    const node = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [target] }))).Reservations![0]!
+      .Instances![0]!;
+    const trunk = node.NetworkInterfaces![0]!;
+    const pods: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { NetworkInterface } = await ec2.send(
+        new CreateNetworkInterfaceCommand({
+          SubnetId: trunk.SubnetId!,
+          Groups: [pc.fleet.appSecurityGroupId],
+          TagSpecifications: [
+            {
+              ResourceType: "network-interface",
+              Tags: [
+                { Key: "vpcresources.k8s.aws/trunk-eni-id", Value: trunk.NetworkInterfaceId! },
+                { Key: "eks:eni:owner", Value: "eks-vpc-resource-controller" },
+              ],
+            },
+          ],
+        }),
+      );
+      pods.push(NetworkInterface!.NetworkInterfaceId!);
+    }
     await putEvent("runtime-eks-node.json", target);
     const ended = await waitForExecution(sfn, pc.phoenix.stateMachineArns.contain, target, 80_000);
     expect(ended.status).toBe("SUCCEEDED");
+    const isolated = (await pc.phoenix.deps.audit.history(`instance/${target}`)).filter(
+      (r) => r.action === "isolate",
+    );
+    const podRecord = isolated.find((r) => r.details?.podInterfaces !== undefined);
+    expect(
+      (podRecord?.details?.podInterfaces as { networkInterfaceId: string }[])
+        .map((p) => p.networkInterfaceId)
+        .sort(),
+    ).toEqual(pods.sort());
+    const quarantine = Object.values(podRecord!.details!.quarantineGroupIds as Record<string, string>)[0];
+    const { NetworkInterfaces } = await ec2.send(
+      new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: pods }),
+    );
+    for (const eni of NetworkInterfaces ?? [])
+      expect(eni.Groups?.map((g) => g.GroupId)).toEqual([quarantine]);
   }, 90_000);
 
   it("only notifies for a node of a group Phoenix does not manage", async () => {

@@ -15,6 +15,9 @@ import { type IsolationGroups, isIsolationGroup } from "./isolation-groups.js";
 /** The audit key of the record that release restores from. */
 export const originalRecordKey = (containmentId: string): string => `${containmentId}#original`;
 
+/** The audit key of the record of the node's pods' interfaces before isolation (release restores them). */
+export const podsOriginalRecordKey = (containmentId: string): string => `${containmentId}#pods-original`;
+
 /** The audit key of the isolation record (written by whichever of intake and step isolates). */
 export const isolateRecordKey = (containmentId: string): string => `${containmentId}#isolate`;
 

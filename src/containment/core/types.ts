@@ -47,6 +47,8 @@ export interface IsolateResult {
   /** The account that owns the instance (for its ARN in the credential deny). */
   ownerId: string;
   interfaces: InterfaceIsolation[];
+  /** Branch interfaces of the node's pods (security groups for pods), cut off after the node's. */
+  podInterfaces?: InterfaceIsolation[];
   transitionGroupIds: Record<string, string>;
   quarantineGroupIds: Record<string, string>;
   /** The profile the instance had before containment, if any. */

@@ -1,6 +1,6 @@
 import type { PhoenixDeps } from "../../deps.js";
 import { TAG_QUARANTINE as QUARANTINE_TAG } from "../../tags.js";
-import { attachedInterfaces, describeLiveInstance, tagsOf } from "../aws/instance.js";
+import { attachedInterfaces, describeLiveInstance, type OwnedInstance, tagsOf } from "../aws/instance.js";
 import {
   cutNetwork,
   isolateRecordDetails,
@@ -9,13 +9,21 @@ import {
   type OriginalState,
   observedState,
   originalRecordKey,
+  podsOriginalRecordKey,
   tagQuarantined,
   touchedByIsolation,
 } from "../aws/isolation.js";
-import { isolationGroupsFor } from "../aws/isolation-groups.js";
+import { type IsolationGroups, isolationGroupsFor } from "../aws/isolation-groups.js";
+import { cutPodInterfaces, podInterfaces } from "../aws/pod-interfaces.js";
 import { ContainmentStepError } from "../core/errors.js";
 import { protectionHold } from "../core/protection.js";
-import { ACTOR, type ContainState, type IsolateResult, instanceSubject } from "../core/types.js";
+import {
+  ACTOR,
+  type ContainState,
+  type InterfaceIsolation,
+  type IsolateResult,
+  instanceSubject,
+} from "../core/types.js";
 
 /**
  * Steps 1 and 2: look the instance up and cut its network. Usually the intake has already cut it
@@ -54,14 +62,17 @@ export async function isolate(deps: PhoenixDeps, state: ContainState): Promise<I
   const { alreadyIsolated } = await cutNetwork(deps, instance, plan, groups);
   const isolatedAt =
     alreadyIsolated === plan.length && earlier.isolatedAt ? earlier.isolatedAt : deps.now().toISOString();
+  const podPlan = await isolatePods(deps, state, instance, groups);
   const tagged = await tagQuarantined(deps, instance, input.findingId);
   // The intake's record keeps its key (first write wins): what this step changed after it needs
   // a record of its own.
-  const changedAfterIntake = earlier.isolatedAt !== undefined && (alreadyIsolated < plan.length || tagged);
+  const changedAfterIntake =
+    earlier.isolatedAt !== undefined && (alreadyIsolated < plan.length || tagged || podPlan.length > 0);
 
   const result: IsolateResult = {
     ownerId: instance.ownerId ?? input.accountId,
     interfaces: plan,
+    ...(podPlan.length > 0 ? { podInterfaces: podPlan } : {}),
     transitionGroupIds: groups.transition,
     quarantineGroupIds: groups.quarantine,
     ...(original.profileArn ? { originalProfileArn: original.profileArn } : {}),
@@ -75,17 +86,57 @@ export async function isolate(deps: PhoenixDeps, state: ContainState): Promise<I
       actor: ACTOR,
       execution: input.containmentId,
       findingId: input.findingId,
-      details: isolateRecordDetails(plan, groups, {
-        alreadyIsolated,
-        tag: `${QUARANTINE_TAG}=${input.findingId}`,
-        isolatedAt,
-      }),
+      details: {
+        ...isolateRecordDetails(plan, groups, {
+          alreadyIsolated,
+          tag: `${QUARANTINE_TAG}=${input.findingId}`,
+          isolatedAt,
+        }),
+        ...(podPlan.length > 0 ? { podInterfaces: podPlan } : {}),
+      },
     },
     changedAfterIntake
       ? `${isolateRecordKey(input.containmentId)}#step`
       : isolateRecordKey(input.containmentId),
   );
   return result;
+}
+
+/**
+ * The node's pods with interfaces of their own (security groups for pods) are cut off too, right
+ * after the node: their branch interfaces go through the same two groups. Their groups before are
+ * recorded first (first write wins, like the node's), for release.
+ */
+async function isolatePods(
+  deps: PhoenixDeps,
+  state: ContainState,
+  instance: OwnedInstance,
+  nodeGroups: IsolationGroups,
+): Promise<InterfaceIsolation[]> {
+  const pods = await podInterfaces(deps, instance);
+  if (pods.length === 0) return [];
+  const input = state.containment;
+  await deps.audit.write(
+    {
+      subject: instanceSubject(input.instanceId),
+      action: "record-original-pods",
+      outcome: "ok",
+      actor: ACTOR,
+      execution: input.containmentId,
+      findingId: input.findingId,
+      details: { interfaces: pods },
+    },
+    podsOriginalRecordKey(input.containmentId),
+  );
+  const missing = [...new Set(pods.map((p) => p.vpcId))].filter((vpc) => !nodeGroups.quarantine[vpc]);
+  const groups =
+    missing.length === 0
+      ? nodeGroups
+      : await isolationGroupsFor(deps, [...new Set([...Object.keys(nodeGroups.quarantine), ...missing])], {
+          execution: input.containmentId,
+          findingId: input.findingId,
+        });
+  return cutPodInterfaces(deps, pods, pods, groups);
 }
 
 /**

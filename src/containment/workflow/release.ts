@@ -4,6 +4,7 @@ import {
   DeleteTagsCommand,
   DescribeIamInstanceProfileAssociationsCommand,
   DescribeInstanceAttributeCommand,
+  DescribeNetworkInterfacesCommand,
   DisassociateIamInstanceProfileCommand,
   ModifyInstanceAttributeCommand,
   ModifyNetworkInterfaceAttributeCommand,
@@ -21,7 +22,8 @@ import {
   type OwnedInstance,
   tagsOf,
 } from "../aws/instance.js";
-import { type OriginalState, originalRecordKey } from "../aws/isolation.js";
+import { type OriginalState, originalRecordKey, podsOriginalRecordKey } from "../aws/isolation.js";
+import type { PodInterface } from "../aws/pod-interfaces.js";
 import { type ContainmentItem, getContainment, markReleased } from "../aws/records.js";
 import { revocationPolicyName, withdrawFromRole } from "../aws/revocation.js";
 import { instanceSubject } from "../core/types.js";
@@ -83,6 +85,12 @@ export async function releaseInstance(
     const attributes = detailsOf<HardenOriginal>(history, hardenOriginalKey(item.executionName));
     if (instance && instanceExists && original) {
       restored.push(...(await restoreNetwork(deps, instance, original)));
+      restored.push(
+        ...(await restorePods(
+          deps,
+          detailsOf<{ interfaces: PodInterface[] }>(history, podsOriginalRecordKey(item.executionName)),
+        )),
+      );
       restored.push(...(await restoreProfile(deps, instanceId, original)));
       restored.push(...(await restoreTags(deps, instance, original)));
       if (attributes) restored.push(...(await restoreAttributes(deps, instance, attributes)));
@@ -137,6 +145,34 @@ async function restoreNetwork(
     }),
   );
   return restored.filter((r): r is string => r !== undefined);
+}
+
+/** The node's pods' interfaces back in their groups: those that still exist (pods come and go). */
+async function restorePods(
+  deps: PhoenixDeps,
+  original: { interfaces: PodInterface[] } | undefined,
+): Promise<string[]> {
+  const wanted = original?.interfaces ?? [];
+  if (wanted.length === 0) return [];
+  const { NetworkInterfaces = [] } = await deps.clients.ec2.send(
+    new DescribeNetworkInterfacesCommand({
+      Filters: [{ Name: "network-interface-id", Values: wanted.map((eni) => eni.networkInterfaceId) }],
+    }),
+  );
+  const restored: string[] = [];
+  for (const eni of wanted) {
+    const now = NetworkInterfaces.find((n) => n.NetworkInterfaceId === eni.networkInterfaceId);
+    const groups = (now?.Groups ?? []).map((g) => g.GroupId!).sort();
+    if (!now || eni.groupIds.length === 0 || sameSet(groups, eni.groupIds)) continue;
+    await deps.clients.ec2.send(
+      new ModifyNetworkInterfaceAttributeCommand({
+        NetworkInterfaceId: eni.networkInterfaceId,
+        Groups: eni.groupIds,
+      }),
+    );
+    restored.push(`security-groups:${eni.networkInterfaceId} (pod)`);
+  }
+  return restored;
 }
 
 async function restoreProfile(
