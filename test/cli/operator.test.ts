@@ -67,7 +67,8 @@ describe("phoenix holds", () => {
   it("approve without an id points at phoenix holds", async () => {
     const result = await run("approve");
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain("`phoenix holds` lists the held containments");
+    expect(result.stderr).toContain("`phoenix holds` lists them");
+    expect(result.stderr).toContain("drift-hold-");
   });
 });
 

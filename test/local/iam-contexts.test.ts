@@ -46,6 +46,7 @@ const lookups = {
     new Map(ids.map((id) => [id, id === "subnet-0bbb" ? "210987654321" : ACCOUNT])),
   instanceOfAssociation: async () => "i-0aaa",
   profileOfInstance: async () => undefined,
+  groupOfInstance: async () => "web",
   address: async () => ({
     allocationId: "eipalloc-0aaa",
     networkInterfaceId: "eni-0aaa",
@@ -159,6 +160,14 @@ const SAMPLES: Record<string, CallView> = {
     "InstanceIds.member.1": "i-0aaa",
     ShouldDecrementDesiredCapacity: "false",
   }),
+  "autoscaling:TerminateInstanceInAutoScalingGroup": query(
+    "autoscaling",
+    "TerminateInstanceInAutoScalingGroup",
+    {
+      InstanceId: "i-0aaa",
+      ShouldDecrementDesiredCapacity: "false",
+    },
+  ),
   "autoscaling:CancelInstanceRefresh": query("autoscaling", "CancelInstanceRefresh", {
     AutoScalingGroupName: "web",
   }),
