@@ -8,7 +8,7 @@ import {
   familyPartition,
   ROLLOUT_SK_PREFIX,
 } from "../../state-keys.js";
-import { type ImageVersion, type InFlightRollout, isNewer } from "../core/supersede.js";
+import type { ImageVersion, InFlightRollout } from "../core/supersede.js";
 
 /**
  * The state behind supersede: per family, the newest image it is rolling to ("current"), one
@@ -56,23 +56,7 @@ export async function getRollout(
 
 /** Rollouts of the family still running, as decideSupersede wants them. */
 export async function inFlightRollouts(deps: RecordDeps, family: string): Promise<InFlightRollout[]> {
-  const items: Record<string, unknown>[] = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.clients.dynamo.send(
-      new QueryCommand({
-        TableName: deps.resources.stateTable,
-        KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-        ExpressionAttributeValues: { ":pk": familyPartition(family), ":prefix": ROLLOUT_SK_PREFIX },
-        ConsistentRead: true,
-        ExclusiveStartKey,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return items
-    .map(toRollout)
+  return (await familyRollouts(deps, family))
     .filter((record) => record.status === "running")
     .map((record) => ({
       imageId: record.imageId,
@@ -84,7 +68,7 @@ export async function inFlightRollouts(deps: RecordDeps, family: string): Promis
     }));
 }
 
-/** Every rollout record of the family, newest image first (by CreationDate, as supersede orders them). */
+/** Every rollout record of the family, in the table's order. */
 export async function familyRollouts(deps: RecordDeps, family: string): Promise<RolloutRecord[]> {
   const items: Record<string, unknown>[] = [];
   let ExclusiveStartKey: Record<string, unknown> | undefined;
@@ -101,7 +85,7 @@ export async function familyRollouts(deps: RecordDeps, family: string): Promise<
     items.push(...(page.Items ?? []));
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey);
-  return items.map(toRollout).sort((a, b) => (isNewer(a, b) ? -1 : 1));
+  return items.map(toRollout);
 }
 
 /**

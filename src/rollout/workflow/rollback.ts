@@ -8,6 +8,7 @@ import {
   markFamilyImageBlocked,
 } from "../aws/rollout-records.js";
 import { rollbackExecutionName } from "../core/execution-name.js";
+import { isNewer } from "../core/supersede.js";
 import type { RolloutRequest } from "./contract.js";
 
 export type RollbackOutcome =
@@ -38,9 +39,10 @@ export async function rollBackFamily(
       reason: `${from} is not family ${family}'s current image (${completed?.imageId ?? current?.imageId ?? "none rolled out"}): nothing to roll back`,
     };
   }
-  const good = (await familyRollouts(deps, family)).find(
-    (record) => record.status === "succeeded" && !record.blocked && record.imageId !== from,
-  );
+  // The newest by CreationDate, as supersede orders images.
+  const good = (await familyRollouts(deps, family))
+    .filter((record) => record.status === "succeeded" && !record.blocked && record.imageId !== from)
+    .sort((a, b) => (isNewer(a, b) ? -1 : 1))[0];
   if (!good) {
     return {
       kind: "no-good-image",
