@@ -100,7 +100,7 @@ describe("findings that lead to an instance indirectly", () => {
     );
     const podRecord = isolated.find((r) => r.details?.podInterfaces !== undefined);
     expect(
-      (podRecord?.details?.podInterfaces as { networkInterfaceId: string }[])
+      ((podRecord?.details?.podInterfaces ?? []) as { networkInterfaceId: string }[])
         .map((p) => p.networkInterfaceId)
         .sort(),
     ).toEqual(pods.sort());

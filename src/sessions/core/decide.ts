@@ -190,6 +190,6 @@ function breakGlassWindow(
 export function taintValue(session: SessionEvent): string {
   const tail = `, ${session.when}, ${session.how}`;
   const who =
-    session.who.length + tail.length > 256 ? session.who.slice(0, 256 - tail.length - 1) + "…" : session.who;
+    session.who.length + tail.length > 256 ? `${session.who.slice(0, 256 - tail.length - 1)}…` : session.who;
   return `${who}${tail}`;
 }
