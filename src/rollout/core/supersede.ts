@@ -11,7 +11,7 @@ export interface ImageVersion {
   /** ISO 8601 CreationDate from DescribeImages. */
   creationDate: string;
   /**
-   * The image was marked compromised after it was rolled out (src/rollout/aws/rollback.ts): it
+   * The image was marked compromised after it was rolled out (src/rollout/workflow/rollback.ts): it
    * no longer wins over an older image, so the family can be rolled back onto one.
    */
   blocked?: boolean;

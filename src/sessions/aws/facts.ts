@@ -41,7 +41,7 @@ export async function readSessionFacts(deps: PhoenixDeps, instanceId: string): P
   if (group) {
     facts.group = {
       name: membership.AutoScalingGroupName,
-      tags: Object.fromEntries((group.Tags ?? []).flatMap((t) => (t.Key ? [[t.Key, t.Value ?? ""]] : []))),
+      tags: tagsOf(group.Tags),
       desired: group.DesiredCapacity ?? 0,
       inServiceHealthy: (group.Instances ?? []).filter(
         (i) => i.LifecycleState === "InService" && i.HealthStatus === "Healthy",
