@@ -295,7 +295,12 @@ describe("a refresh Phoenix did not start", () => {
     );
     const foreign = await startForeignRefresh("web-legacy", 900);
     const imageId = await registerImage(ec2, { family: "web", name: "after-foreign" });
-    let task = await step<GroupTask>("lock", await taskFor("web-legacy", imageId));
+    // The wait is counted in polls (pollSeconds each), the foreign refresh in simulated time
+    // (900 s of warm-up): allow far more polls than it needs, so a fast machine does not give up.
+    let task = await step<GroupTask>(
+      "lock",
+      await taskFor("web-legacy", imageId, { foreignWaitSeconds: 6 * 3600 }),
+    );
     let waits = 0;
     for (;;) {
       task = await step<GroupTask>("prepare", task);
