@@ -1,9 +1,10 @@
 import type { PhoenixDeps } from "../../deps.js";
-import { imageMarks, imageSubject, markImage } from "../../rollout/aws/image-marks.js";
+import { imageSubject, markImage } from "../../rollout/aws/image-marks.js";
 import { describeImage } from "../../rollout/aws/images.js";
 import { type RollbackOutcome, rollBackFamily } from "../../rollout/workflow/rollback.js";
 import { IMAGE_STATUS_COMPROMISED, TAG_IMAGE_FAMILY } from "../../tags.js";
 import { findInstance, tagsOf } from "../aws/instance.js";
+import { once } from "../aws/once.js";
 import { ACTOR, type ContainState, type TraceImageResult } from "../core/types.js";
 
 export const CONTAINED_FROM_ACTION = "contained-from";
@@ -64,7 +65,6 @@ export async function traceImage(deps: PhoenixDeps, state: ContainState): Promis
   }
 
   const reason = `${instances.length} instances launched from it were contained within ${policy.windowHours} h (findings ${findings.join(", ")})`;
-  const already = (await imageMarks(deps, imageId)).some((mark) => mark.status === IMAGE_STATUS_COMPROMISED);
   // One mark per image, whichever containment gets here first (and a retry adds none).
   await markImage(deps, {
     imageId,
@@ -79,7 +79,9 @@ export async function traceImage(deps: PhoenixDeps, state: ContainState): Promis
   if (family && policy.rollBack) {
     rollback = await rollBackFamily(deps, { family, from: imageId, reason, actor: POISONED_ACTOR });
   }
-  if (!already) {
+  // Told once per image, whichever containment gets here first; a retry of a step that failed
+  // after marking (the rollback, say) still tells, which a check of the mark would not.
+  await once(deps, `poisoned-notified#${imageId}`, async () => {
     await deps.notifier.notify({
       kind: "image-refused",
       severity: "critical",
@@ -94,6 +96,6 @@ export async function traceImage(deps: PhoenixDeps, state: ContainState): Promis
       ].join("\n"),
       data: { imageId, family: family ?? null, instances, findings, rollback: rollback ?? null },
     });
-  }
+  });
   return { ...base, compromised: true, reason, ...(rollback ? { rollback: rollback.kind } : {}) };
 }

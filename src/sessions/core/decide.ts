@@ -154,6 +154,8 @@ export function foreignSessionReason(session: SessionEvent, scope: ManagedScope)
   return `the session was opened in account ${accounts.join("/")} region ${regions.join("/")}, which Phoenix does not manage (it manages ${scope.accounts.join(", ") || "no account"} in ${scope.regions.join(", ") || "no region"})`;
 }
 
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
 /** Whether a break-glass tag exempts the instance: an ISO time, in the future, not too far from the session. */
 function breakGlassWindow(
   value: string | undefined,
@@ -163,11 +165,13 @@ function breakGlassWindow(
 ): { exempt: true; until: string; reason: string } | { exempt: false; reason?: string } {
   if (value === undefined) return { exempt: false };
   const trimmed = value.trim();
-  const until = Date.parse(trimmed);
-  if (trimmed === "" || Number.isNaN(until)) {
+  // Only a full ISO 8601 date-time with a zone: Date.parse also accepts "2027", "Dec 3" or a
+  // local time, whose meaning depends on where it is read.
+  const until = ISO_INSTANT.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
+  if (Number.isNaN(until)) {
     return {
       exempt: false,
-      reason: `${TAG_BREAK_GLASS}=${JSON.stringify(value.slice(0, 64))} is not an ISO 8601 time, so it exempts nothing`,
+      reason: `${TAG_BREAK_GLASS}=${JSON.stringify(value.slice(0, 64))} is not an ISO 8601 time with a zone (e.g. 2026-12-03T18:00:00Z), so it exempts nothing`,
     };
   }
   const untilIso = new Date(until).toISOString();

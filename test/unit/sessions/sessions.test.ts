@@ -163,5 +163,17 @@ describe("the session decision", () => {
       action: "replace",
       reason: expect.stringMatching(/not an ISO 8601 time/),
     });
+    // What Date.parse would read, but not as one instant everywhere: a bare year, a local time.
+    const year = String(new Date(inHours(2)).getUTCFullYear() + 1);
+    const local = inHours(2).replace(/\.\d+Z$/, "");
+    for (const value of [year, local, `${local} UTC`]) {
+      expect(decide(managed({}, { "phoenix:break-glass": value }), s)).toMatchObject({
+        action: "replace",
+        reason: expect.stringMatching(/not an ISO 8601 time with a zone/),
+      });
+    }
+    expect(
+      decide(managed({}, { "phoenix:break-glass": inHours(2).replace(/\.\d+Z$/, "+00:00") }), s),
+    ).toMatchObject({ action: "exempt" });
   });
 });
