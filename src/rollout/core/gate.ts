@@ -1,6 +1,7 @@
 import type { ImageGatePolicy } from "../../policy/index.js";
 import {
   BLOCKING_IMAGE_STATUSES,
+  IMAGE_STATUS_COMPROMISED,
   TAG_IMAGE_FAMILY,
   TAG_IMAGE_STATUS,
   TAG_IMAGE_STATUS_REASON,
@@ -125,8 +126,11 @@ function checkMarks(image: ImageFacts, family: string | undefined, marks: readon
   }
   for (const mark of marks) {
     if (mark.imageId !== image.ImageId) continue;
-    if (mark.family !== undefined && mark.family !== family) continue;
-    const scope = mark.family !== undefined ? ` for family ${mark.family}` : "";
+    // A rollback's mark says the image is bad for that family; a compromise is in the image
+    // itself, whichever family asks for it (the family it names is only where it was found).
+    const imageWide = mark.status === IMAGE_STATUS_COMPROMISED;
+    if (!imageWide && mark.family !== undefined && mark.family !== family) continue;
+    const scope = !imageWide && mark.family !== undefined ? ` for family ${mark.family}` : "";
     reasons.push(`image was ${mark.status}${scope} by Phoenix${mark.reason ? `: ${mark.reason}` : ""}`);
   }
   return reasons;

@@ -144,6 +144,14 @@ describe("gateImage", () => {
       "image was compromised by Phoenix",
     ]);
     expect(reasons(image, gate(), ctx({ marks: [mark({ family: "api" })] }))).toEqual([]);
+    // A compromise found in family api is in the image: every family refuses it.
+    expect(
+      reasons(
+        image,
+        gate(),
+        ctx({ marks: [mark({ status: "compromised", family: "api", reason: "2 contained" })] }),
+      ),
+    ).toEqual(["image was compromised by Phoenix: 2 contained"]);
     expect(reasons(image, gate(), ctx({ marks: [mark({ imageId: "ami-99999999" })] }))).toEqual([]);
   });
 
