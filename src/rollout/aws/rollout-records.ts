@@ -252,9 +252,10 @@ async function putPointerIfNewer(
         at: deps.now().toISOString(),
       },
       // ISO 8601 UTC strings of one format order as text the way they order in time. A blocked
-      // (compromised) image's pointer is taken by any image: the family is rolled back.
+      // (compromised) image's pointer is taken by any other image (the family is rolled back),
+      // and never written again by the blocked image itself (which would drop the mark).
       ConditionExpression:
-        "attribute_not_exists(pk) OR imageId = :imageId OR creationDate < :created OR (creationDate = :created AND imageId < :imageId) OR blocked = :yes",
+        "attribute_not_exists(pk) OR (blocked = :yes AND imageId <> :imageId) OR (attribute_not_exists(blocked) AND (imageId = :imageId OR creationDate < :created OR (creationDate = :created AND imageId < :imageId)))",
       ExpressionAttributeValues: {
         ":imageId": pointer.imageId,
         ":created": pointer.creationDate,

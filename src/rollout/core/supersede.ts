@@ -55,7 +55,10 @@ export function decideSupersede(input: SupersedeInput): SupersedeDecision {
   if (same !== undefined) {
     return stop(`${image.imageId} is already rolling out${same.executionId ? ` (${same.executionId})` : ""}`);
   }
-  if (lastCompleted?.imageId === image.imageId && !lastCompleted.blocked)
+  // Rolled out already, unless a compromised image has been rolling out since: its groups are
+  // to come back onto this one (the rollback, src/rollout/workflow/rollback.ts).
+  const rollingBack = inFlight.some((rollout) => rollout.blocked);
+  if (lastCompleted?.imageId === image.imageId && !lastCompleted.blocked && !rollingBack)
     return stop(`${image.imageId} is already rolled out`);
 
   // Fail closed: if an in-flight rollout cannot be ordered, neither can this one.

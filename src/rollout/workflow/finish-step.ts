@@ -57,8 +57,15 @@ export async function rolloutSucceeded(
       reason: cause,
       execution: rollout.execution,
     });
+    // Only this execution's success counts, and never a compromised image's: a rollout that was
+    // marked compromised while it finished must not become the family's last good image.
     const record = await getRollout(deps, rollout.family, rollout.imageId);
-    if (record !== undefined) {
+    if (
+      record !== undefined &&
+      record.execution === rollout.execution &&
+      record.status === "succeeded" &&
+      !record.blocked
+    ) {
       await recordFamilyCompleted(deps, rollout.family, {
         imageId: rollout.imageId,
         creationDate: record.creationDate,

@@ -210,7 +210,7 @@ async function supersedeOlder(
             : {}),
         },
       },
-      `supersede#${context.execution}`,
+      `supersede#${context.execution}#${cancellation.imageId}`,
     );
     if (cancellation.executionId === undefined) continue;
     const stop = await stopSupersededRollout(

@@ -1,6 +1,7 @@
 import type { PhoenixDeps } from "../../deps.js";
+import { IMAGE_STATUS_COMPROMISED } from "../../tags.js";
 import { InvalidStepInputError } from "../aws/errors.js";
-import { imageSubject, ROLLOUT_ACTOR } from "../aws/image-marks.js";
+import { imageMarks, imageSubject, ROLLOUT_ACTOR } from "../aws/image-marks.js";
 import { listPauses } from "../aws/pauses.js";
 import { endRollout, familyCurrent, markWaveStarted } from "../aws/rollout-records.js";
 import { describePause, pauseOf } from "../core/pause.js";
@@ -16,8 +17,8 @@ export interface WaveStepInput {
 }
 
 /**
- * Before a wave starts: has a newer image of the family claimed it? Then this rollout is
- * superseded and starts no further wave (the waves it already ran keep their result). Otherwise
+ * Before a wave starts: was the image marked compromised, or has a newer image of the family
+ * claimed it? Then this rollout is stopped or superseded and starts no further wave (the waves it already ran keep their result). Otherwise
  * the wave is recorded as started, and each of its groups gets its branch's input.
  */
 export async function beginWave(deps: Deps, input: WaveStepInput): Promise<WaveStart> {
@@ -29,6 +30,17 @@ export async function beginWave(deps: Deps, input: WaveStepInput): Promise<WaveS
   if (pause !== undefined) {
     const reason = `${describePause(pause)} (before wave ${wave.wave})`;
     return notStarted(deps, rollout, wave.wave, reason, true);
+  }
+  // A compromise found while the image rolls out (src/containment/workflow/trace-image.ts) stops
+  // it before its next wave, explicit or not: the gate passed it, but no more groups may take it.
+  const compromised = (await imageMarks(deps, rollout.imageId)).find(
+    (mark) => mark.status === IMAGE_STATUS_COMPROMISED,
+  );
+  if (compromised !== undefined) {
+    const reason = `${rollout.imageId} was marked compromised${compromised.reason ? ` (${compromised.reason})` : ""}: wave ${wave.wave} and later do not start`;
+    if (!rollout.explicit)
+      await endRollout(deps, rollout.family, rollout.imageId, { status: "failed", reason });
+    return notStarted(deps, rollout, wave.wave, reason);
   }
   if (!rollout.explicit) {
     const current = await familyCurrent(deps, rollout.family);

@@ -92,6 +92,21 @@ describe("decideSupersede", () => {
         reason: `${NEW.imageId} was marked compromised: replaced by ${OLD.imageId}`,
       }),
     ]);
+    // The last good image is the one rolled out before the compromised one started: it rolls out
+    // again (the groups the compromised rollout reached come back), and the bad rollout stops.
+    const back = decideSupersede({
+      image: OLD,
+      inFlight: [{ ...inFlight(NEW, [1, 2], [1], "exec-bad"), blocked: true }],
+      lastCompleted: OLD,
+    });
+    expect(back).toMatchObject({
+      proceed: true,
+      cancel: [expect.objectContaining({ imageId: NEW.imageId })],
+    });
+    // Without a compromised rollout in flight, it is rolled out already.
+    expect(
+      decideSupersede({ image: OLD, inFlight: [inFlight(NEW, [1], [], "x")], lastCompleted: OLD }).proceed,
+    ).toBe(false);
     // A blocked rival does not clear the way past a good newer one.
     expect(
       decideSupersede({
