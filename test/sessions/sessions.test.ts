@@ -102,6 +102,23 @@ describe("nobody logs in", () => {
         /arn:aws:sts::123456789012:assumed-role\/OnCallAdmin\/alice opened a session \(ssm:StartSession\)/,
       ),
     });
+    // The decision is recorded before the terminate, which has its own record after it.
+    const trail = await until(
+      "the terminate recorded",
+      async () => {
+        const records = await pc.phoenix.deps.audit.history(`instance/${target}`);
+        return records.some((r) => r.action === "replace-through-group") ? records : undefined;
+      },
+      30_000,
+    );
+    const actions = trail
+      .map((r) => r.action)
+      .filter((a) => a === "session" || a === "replace-through-group");
+    expect(actions).toEqual(["session", "replace-through-group"]);
+    expect(trail.find((r) => r.action === "replace-through-group")).toMatchObject({
+      outcome: "ok",
+      details: { group: "web-frontend", replacement: "terminating" },
+    });
     // The group replaces it: the target leaves, a new instance takes its place at the same capacity.
     const after = await until(
       "the group replaced the instance",

@@ -7,8 +7,8 @@ import type { DriftFinding, DriftKind, Inventory } from "./drift.js";
  * onto its family's current image when the group is behind, else onto its own template's image,
  * replacing every instance when some are too old or tainted (SkipMatching would keep them). The
  * first `maxGroupsPerSweep` groups start; the rest are held for a person's approval. Standalone
- * instances, groups in report mode, groups with a refresh under way and groups whose image cannot
- * be read are only reported, each with why.
+ * instances, groups in report mode, groups whose family is rolling out or with a refresh under way,
+ * and groups whose image cannot be read are only reported, each with why.
  */
 export interface GroupEnforcement {
   group: string;
@@ -35,7 +35,7 @@ const REPLACE_ALL: readonly DriftKind[] = ["instance-age", "tainted"];
 
 export function enforcementPlan(
   findings: readonly DriftFinding[],
-  inventory: Pick<Inventory, "groups" | "currentImages">,
+  inventory: Pick<Inventory, "groups" | "currentImages" | "rollingOut">,
   policy: DriftModePolicy,
   refreshing: ReadonlySet<string> = new Set(),
 ): EnforcementPlan {
@@ -55,6 +55,15 @@ export function enforcementPlan(
     const family = found[0]!.family;
     const behind = found.find((f) => f.kind === "group-behind");
     const imageId = behind?.expectedImageId ?? group?.templateImageId;
+    // A rollout of the family moves its groups itself; one started here onto the image the sweep
+    // read could undo it (or race it for the group's lock).
+    if (inventory.rollingOut.includes(family)) {
+      notEnforced.push({
+        subject: `group/${name}`,
+        reason: `a rollout of family ${family} is under way: the next sweep looks again`,
+      });
+      continue;
+    }
     if (refreshing.has(name)) {
       notEnforced.push({
         subject: `group/${name}`,

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { isolationGroupsFor } from "../../containment/aws/isolation-groups.js";
 import type { PhoenixDeps } from "../../deps.js";
 import type { DriftPolicy } from "../../policy/schema.js";
@@ -39,11 +39,27 @@ export interface SweepReport {
  * with instances Phoenix may contain has its isolation groups, so that the first containment in
  * a VPC cuts the network as fast as any other (four sequential calls at intake, not ten).
  */
+/**
+ * The sweep id of a scheduled event: the same for every delivery of one event (EventBridge
+ * retries a failed invocation with the same id), so a retried sweep names the same replacements,
+ * holds and audit records as the first try and starts nothing twice. Undefined when the event has
+ * no id and time (an invocation by hand): that sweep gets a fresh id.
+ */
+export function sweepIdOfEvent(event: unknown): string | undefined {
+  if (typeof event !== "object" || event === null) return undefined;
+  const { id, time } = event as { id?: unknown; time?: unknown };
+  if (typeof id !== "string" || id === "" || typeof time !== "string" || Number.isNaN(Date.parse(time)))
+    return undefined;
+  const at = new Date(Date.parse(time)).toISOString().replace(/[:.]/g, "-");
+  return `sweep-${at}-${createHash("sha256").update(id).digest("hex").slice(0, 8)}`;
+}
+
 export async function runSweep(
   deps: PhoenixDeps,
-  request: { family?: string; by: string },
+  request: { family?: string; by: string; sweepId?: string },
 ): Promise<SweepReport> {
-  const sweepId = `sweep-${deps.now().toISOString().replace(/[:.]/g, "-")}-${randomUUID().slice(0, 8)}`;
+  const sweepId =
+    request.sweepId ?? `sweep-${deps.now().toISOString().replace(/[:.]/g, "-")}-${randomUUID().slice(0, 8)}`;
   const at = deps.now().toISOString();
   const policy = deps.policy.drift;
   const { inventory, live } = await readInventory(deps);

@@ -15,6 +15,8 @@ import type { SessionEvent } from "../core/session-event.js";
 
 export const SESSION_ACTOR = "phoenix:on-session";
 export const SESSION_ACTION = "session";
+/** The group was asked to replace the instance (after the decision record, which comes first). */
+export const SESSION_REPLACED_ACTION = "replace-through-group";
 
 /** What Phoenix did with one session event; each is audited under the instance. */
 export type SessionOutcome =
@@ -122,8 +124,24 @@ export async function takeSession(
       return { kind: "deferred", reason: decision.reason, tainted: isTainted };
     case "replace": {
       const group = decision.group ?? "";
+      // The decision is in the trail before the instance goes: a terminate is never made without
+      // its record (a crash in between leaves the intent, and the redelivery carries it out).
+      await record("ok");
       const result = await replaceThroughGroup(deps, session.instanceId);
-      await record("ok", { replacement: result });
+      await deps.audit.write(
+        {
+          subject,
+          action: SESSION_REPLACED_ACTION,
+          outcome: result === "terminating" ? "ok" : "skipped",
+          actor: SESSION_ACTOR,
+          reason:
+            result === "terminating"
+              ? `terminated in ${group} without lowering its desired capacity: the group launches a clean instance`
+              : `already leaving ${group} (terminating or no longer a member)`,
+          details: { group, replacement: result, eventId: session.eventId },
+        },
+        `${SESSION_REPLACED_ACTION}#${session.eventId}`,
+      );
       await tell("info", `Replacing ${session.instanceId}: someone logged in`);
       return { kind: "replaced", reason: decision.reason, tainted: isTainted, group };
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { DriftFinding } from "../../../src/drift/core/drift.js";
 import { enforcementPlan } from "../../../src/drift/core/enforce.js";
+import { sweepIdOfEvent } from "../../../src/drift/workflow/sweep.js";
 
 const groups = [
   { name: "web-a", family: "web", templateImageId: "ami-new", instances: [] },
@@ -8,7 +9,7 @@ const groups = [
   { name: "web-c", family: "web", templateImageId: "ami-new", instances: [] },
   { name: "api-a", family: "api", templateImageId: "ami-api", instances: [] },
 ];
-const inventory = { groups, currentImages: { web: "ami-new", api: "ami-api" } };
+const inventory = { groups, currentImages: { web: "ami-new", api: "ami-api" }, rollingOut: [] as string[] };
 const f = (
   kind: DriftFinding["kind"],
   family: string,
@@ -64,5 +65,54 @@ describe("enforcementPlan", () => {
       subject: "group/web-a",
       reason: expect.stringMatching(/refresh is under way/),
     });
+  });
+
+  it("leaves a family that is rolling out to its rollout (one started here could undo it)", () => {
+    const plan = enforcementPlan(findings, { ...inventory, rollingOut: ["web"] }, policy);
+    expect(plan.start).toEqual([]);
+    expect(plan.held).toEqual([]);
+    expect(plan.notEnforced.map((n) => n.subject)).toEqual([
+      "instance/i-s1",
+      "group/web-a",
+      "group/web-b",
+      "group/web-c",
+    ]);
+    expect(plan.notEnforced[1]?.reason).toMatch(/a rollout of family web is under way/);
+  });
+});
+
+describe("sweepIdOfEvent", () => {
+  // The Scheduled Event shape EventBridge delivers (documented fields; no sample in shared/events).
+  const scheduled = {
+    version: "0",
+    id: "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+    "detail-type": "Scheduled Event",
+    source: "aws.events",
+    account: "123456789012",
+    time: "2026-12-02T03:00:00Z",
+    region: "eu-west-1",
+    resources: ["arn:aws:events:eu-west-1:123456789012:rule/phoenix-drift-sweep"],
+    detail: {},
+  };
+
+  it("names a retried delivery's sweep like the first, and another event's differently", () => {
+    const first = sweepIdOfEvent(scheduled);
+    expect(first).toMatch(/^sweep-2026-12-02T03-00-00-000Z-[0-9a-f]{8}$/);
+    expect(sweepIdOfEvent({ ...scheduled })).toBe(first);
+    expect(sweepIdOfEvent({ ...scheduled, id: "another" })).not.toBe(first);
+  });
+
+  it("gives no id for what is not an event (the sweep then makes a fresh one)", () => {
+    for (const event of [
+      undefined,
+      null,
+      "x",
+      {},
+      { id: "a" },
+      { ...scheduled, time: "soon" },
+      { ...scheduled, id: "" },
+    ]) {
+      expect(sweepIdOfEvent(event)).toBeUndefined();
+    }
   });
 });
