@@ -24,7 +24,9 @@ export const approveCommand: Command = {
       try {
         drift = await approveDriftHold(connection.deps, holdId, await actorOf(io.env, connection));
       } catch (error) {
-        if (error instanceof DriftHoldError && error.notFound) throw new CliError(error.message, EXIT.usage);
+        // Not found: a mistyped id. Otherwise the hold expired or its plan no longer holds.
+        if (error instanceof DriftHoldError)
+          throw new CliError(error.message, error.notFound ? EXIT.usage : EXIT.failed);
         throw error;
       }
       if (booleanFlag(parsed, "json"))

@@ -59,7 +59,7 @@ as fast as any other. Exit 0 with no drift, 1 with drift.`,
         ? `  isolation groups in place in ${groups.vpcs.length} VPC(s)${groups.vpcs.length ? `: ${groups.vpcs.join(", ")}` : ""}`
         : `  isolation groups NOT ensured (${groups.error}); the first containment in a VPC will make them`,
     );
-    const { enforced, held, notEnforced } = report.enforcement;
+    const { enforced, held, tainted, notEnforced } = report.enforcement;
     for (const e of enforced)
       io.out(
         `  REPLACING group ${e.group} onto ${e.imageId}${e.replaceAll ? " (every instance)" : ""}: rollout ${e.execution}${e.started ? "" : " (already started)"}\n    follow it: phoenix watch ${e.execution}`,
@@ -68,8 +68,15 @@ as fast as any other. Exit 0 with no drift, 1 with drift.`,
       io.out(
         `  HELD group ${h.group} onto ${h.imageId} (over drift.maxGroupsPerSweep): phoenix approve ${h.holdId}`,
       );
+    for (const t of tainted)
+      io.out(
+        t.outcome === "replaced"
+          ? `  REPLACING tainted ${t.instanceId} through its group ${t.group}: ${t.reason}`
+          : `  tainted ${t.instanceId} in ${t.group}: ${t.outcome}, ${t.reason}`,
+      );
     for (const n of notEnforced) io.out(`  not enforced: ${n.subject}: ${n.reason}`);
-    if (report.findings.length > 0 && enforced.length + held.length === 0)
+    const replaced = tainted.filter((t) => t.outcome === "replaced").length;
+    if (report.findings.length > 0 && enforced.length + held.length + replaced === 0)
       io.out("  Nothing was changed. The findings are in the audit trail.");
     return code;
   },

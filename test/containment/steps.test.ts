@@ -344,6 +344,44 @@ describe("a step run again (a retry) does nothing twice", () => {
   });
 });
 
+describe("a containment whose image could not be traced", () => {
+  it("goes on, and says in its outcome, its audit trail and its notification that the image was not counted", async () => {
+    const target = h.fleet.groups.find((g) => g.name === "web-frontend")!.instanceIds[1]!;
+    await h.drainNotifications();
+    const { ImageId } = await describe1(target);
+    const state = await runContainment(h.deps, containState(target, { groupName: "web-frontend" }), {
+      traceFails: {
+        Error: "ThrottlingException",
+        Cause: JSON.stringify({ errorMessage: "Rate exceeded" }),
+      },
+    });
+    expect(state.results.report).toBeDefined();
+    expect(state.results.traceImage).toBeUndefined();
+
+    const history = await h.deps.audit.history(`instance/${target}`);
+    const outcome = history.find((r) => r.action === "contain");
+    expect(outcome?.outcome).toBe("ok");
+    expect(outcome?.reason).toContain("its image was not traced (ThrottlingException: Rate exceeded)");
+    expect(outcome?.details?.["traceError"]).toMatchObject({ Error: "ThrottlingException" });
+    const traced = history.filter((r) => r.action === "trace-image");
+    expect(traced).toHaveLength(1);
+    expect(traced[0]).toMatchObject({ outcome: "failed", execution: state.containment.containmentId });
+    expect(traced[0]?.reason).toMatch(/does not count toward containment\.poisonedImage/);
+    // Nothing was recorded under the image: this containment is not one of its count.
+    const underImage = await h.deps.audit.history(`image/${ImageId}`);
+    expect(underImage.filter((r) => r.execution === state.containment.containmentId)).toEqual([]);
+
+    const notes = await h.drainNotifications();
+    const told = notes.find((n) => n.subject.startsWith(`Contained ${target}`));
+    expect(told?.message).toContain("its image was not traced");
+
+    // The report run again (a retry) adds no second record.
+    await STEPS.report(h.deps, state);
+    const again = await h.deps.audit.history(`instance/${target}`);
+    expect(again.filter((r) => r.action === "trace-image")).toHaveLength(1);
+  });
+});
+
 describe("an instance its group terminated before the detach", () => {
   it("fails the replace step as gone, naming the group, and detaches nothing", async () => {
     const target = h.fleet.groups.find((g) => g.name === "web-backend")!.instanceIds[0]!;

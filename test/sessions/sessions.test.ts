@@ -10,6 +10,8 @@ import {
 } from "@aws-sdk/client-ec2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getContainment } from "../../src/containment/aws/records.js";
+import { parseSessionEvent } from "../../src/sessions/core/session-event.js";
+import { DeferSession, takeSession } from "../../src/sessions/workflow/intake.js";
 import { awsCli } from "../support/cloud.js";
 import { type PhoenixCloud, startPhoenixCloud } from "../support/phoenix-cloud.js";
 import { until } from "../support/poll.js";
@@ -194,5 +196,32 @@ describe("nobody logs in", () => {
       reason: expect.stringMatching(/999988887777.*does not manage/),
     });
     expect((await instance(target)).tags["phoenix:tainted"]).toBeUndefined();
+  }, 60_000);
+
+  it("two sessions on two instances of one group, handled at once, replace one instance; the other waits", async () => {
+    const [a, b] = [instanceOf("web-backend", 0), instanceOf("web-backend", 1)];
+    const sessionOn = (instanceId: string) => {
+      const event = ownSampleEvent("cloudtrail", "ssm-start-session.json", instanceId);
+      const detail = event.detail as Record<string, unknown>;
+      detail.eventID = `concurrent-${instanceId}`;
+      const parsed = parseSessionEvent(event);
+      if (!parsed.ok) throw new Error(JSON.stringify(parsed));
+      return parsed.session;
+    };
+    // Both read the group at full capacity before either terminates; the group lock decides.
+    const results = await Promise.allSettled(
+      [a, b].map((id) => takeSession(pc.phoenix.deps, sessionOn(id), { attempt: 1, last: false })),
+    );
+    const replaced = results.filter((r) => r.status === "fulfilled" && r.value.kind === "replaced");
+    const deferred = results.filter((r) => r.status === "rejected" && r.reason instanceof DeferSession);
+    expect([replaced.length, deferred.length]).toEqual([1, 1]);
+    expect(String((deferred[0] as PromiseRejectedResult).reason.message)).toMatch(
+      /is locked|healthy instances in service of 2 desired/,
+    );
+    const group = await groupInstances("web-backend");
+    expect(group.desired).toBe(2);
+    // Exactly one of the two is leaving; the other still serves.
+    const states = await Promise.all([a, b].map(async (id) => (await instance(id)).state));
+    expect(states.filter((state) => state === "running")).toHaveLength(1);
   }, 60_000);
 });

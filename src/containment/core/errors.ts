@@ -19,3 +19,15 @@ export class ContainmentStepError extends Error {
     this.name = name;
   }
 }
+
+/** Lambda failures arrive as a JSON error document in Cause; show its message. */
+export function causeMessage(cause: string | undefined): string {
+  if (!cause) return "no cause given";
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === "string") return parsed.errorMessage;
+  } catch {
+    // Not JSON: the cause is the message.
+  }
+  return cause;
+}

@@ -165,6 +165,12 @@ export interface ContainState {
   containment: ContainmentInput;
   results: Partial<StepResults>;
   error?: CaughtError;
+  /**
+   * TraceImage's failure, once its retries are spent: kept aside (the containment goes on with the
+   * evidence) and reported by Report or ReportFailure, so a containment that was not counted
+   * toward the poisoned-image threshold says so.
+   */
+  traceError?: CaughtError;
 }
 
 export const instanceSubject = (instanceId: string): string => `instance/${instanceId}`;

@@ -1,9 +1,11 @@
 import type { PhoenixDeps } from "../../deps.js";
 import { once } from "../aws/once.js";
 import { finishContainment } from "../aws/records.js";
+import { causeMessage } from "../core/errors.js";
 import { buildTimeline, formatTimeline } from "../core/timeline.js";
 import { ACTOR, type ContainState, type FailureReportResult, instanceSubject } from "../core/types.js";
 import { stepTimes } from "./report.js";
+import { auditTraceFailure, traceFailure } from "./trace-failure.js";
 
 /**
  * Where a failed containment stopped: the first step, in workflow order, whose result is missing
@@ -38,7 +40,9 @@ export async function reportFailure(deps: PhoenixDeps, state: ContainState): Pro
   const stance = isolated
     ? "The instance stays isolated; nothing is undone automatically."
     : "Isolation did not complete: the instance may still have network access. Act now.";
-  const message = `Containment of ${input.instanceId} (${input.findingType}) failed while ${where}. ${error}. ${stance}`;
+  const untraced = traceFailure(state);
+  if (untraced) await auditTraceFailure(deps, state, untraced);
+  const message = `Containment of ${input.instanceId} (${input.findingType}) failed while ${where}. ${error}. ${stance}${untraced ? ` Also, ${untraced.sentence}.` : ""}`;
   const timeline = buildTimeline(stepTimes(state));
   await deps.audit.write(
     {
@@ -49,7 +53,13 @@ export async function reportFailure(deps: PhoenixDeps, state: ContainState): Pro
       execution: input.containmentId,
       findingId: input.findingId,
       reason: message,
-      details: { failedAt: where, isolated, error: state.error ?? null, timeline },
+      details: {
+        failedAt: where,
+        isolated,
+        error: state.error ?? null,
+        ...(untraced ? { traceError: state.traceError } : {}),
+        timeline,
+      },
     },
     `${input.containmentId}#outcome`,
   );
@@ -70,16 +80,4 @@ export async function reportFailure(deps: PhoenixDeps, state: ContainState): Pro
   );
   await finishContainment(deps, input, "failed");
   return { failedAt: where, isolated, message, reportedAt: deps.now().toISOString() };
-}
-
-/** Lambda failures arrive as a JSON error document in Cause; show its message. */
-function causeMessage(cause: string | undefined): string {
-  if (!cause) return "no cause given";
-  try {
-    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
-    if (typeof parsed.errorMessage === "string") return parsed.errorMessage;
-  } catch {
-    // Not JSON: the cause is the message.
-  }
-  return cause;
 }

@@ -3,6 +3,7 @@ import { once } from "../aws/once.js";
 import { finishContainment } from "../aws/records.js";
 import { buildTimeline, formatTimeline, type StepTimes } from "../core/timeline.js";
 import { ACTOR, type ContainState, instanceSubject, type ReportResult } from "../core/types.js";
+import { auditTraceFailure, traceFailure } from "./trace-failure.js";
 
 /** The times the timeline knows from a workflow's results; a step not reached is absent. */
 export function stepTimes(state: ContainState): StepTimes {
@@ -24,8 +25,11 @@ export async function report(deps: PhoenixDeps, state: ContainState): Promise<Re
   const done = replace?.replaced
     ? `isolated, evidence kept (${evidence?.snapshotIds.length ?? 0} snapshot(s)), replaced in ${replace.groupName}, ${dispose?.disposition ?? "not disposed"}`
     : `isolated and kept, evidence kept (${evidence?.snapshotIds.length ?? 0} snapshot(s)); standalone, so not replaced`;
-  // Said in the outcome itself: credentials left valid are what a responder must act on.
-  const outcome = revoke?.credentialsNotRevoked ? `${done}; ${revoke.credentialsNotRevoked}` : done;
+  // Said in the outcome itself: credentials left valid are what a responder must act on; an
+  // image not traced is one a person may need to look at (it could be poisoned, uncounted).
+  const untraced = traceFailure(state);
+  if (untraced) await auditTraceFailure(deps, state, untraced);
+  const outcome = [done, revoke?.credentialsNotRevoked, untraced?.sentence].filter(Boolean).join("; ");
   await deps.audit.write(
     {
       subject: instanceSubject(input.instanceId),
@@ -43,6 +47,7 @@ export async function report(deps: PhoenixDeps, state: ContainState): Promise<Re
         credentialsDeniedOnRole: revoke?.credentialsNotRevoked ? null : (revoke?.roleName ?? null),
         ...(revoke?.credentialsNotRevoked ? { credentialsNotRevoked: revoke.credentialsNotRevoked } : {}),
         disposition: dispose?.disposition ?? null,
+        ...(untraced ? { traceError: state.traceError } : {}),
         ...(input.approvedBy ? { approvedBy: input.approvedBy } : {}),
       },
     },

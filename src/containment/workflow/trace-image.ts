@@ -18,7 +18,8 @@ const POISONED_ACTOR = "phoenix:poisoned-image";
  * the current image of rolls back to its last good image (src/rollout/workflow/rollback.ts).
  *
  * Runs after the instance is detached, so nothing here delays the containment's own actions; a
- * failure is caught by the workflow (the containment goes on) and audited there.
+ * failure is caught by the workflow (the containment goes on, the error kept at `traceError`) and
+ * audited and told by the report at the end (./trace-failure.ts).
  */
 export async function traceImage(deps: PhoenixDeps, state: ContainState): Promise<TraceImageResult> {
   const { containment } = state;

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { stripKeys, writeIfCondition } from "../../aws/dynamo.js";
 import type { PhoenixDeps } from "../../deps.js";
+import { ratePeriodMs } from "../../policy/schedule.js";
 import { driftHoldKey } from "../../state-keys.js";
 import type { GroupEnforcement } from "../core/enforce.js";
 
@@ -13,6 +14,20 @@ export interface DriftHoldItem extends GroupEnforcement {
   status: "pending" | "approved";
   approvedBy?: string;
   approvedAt?: string;
+  /** Set on approval: the rollout started, from the plan made again then (image, replaceAll). */
+  rollout?: string;
+  approvedImageId?: string;
+  approvedReplaceAll?: boolean;
+}
+
+/**
+ * How long a hold may be approved: two sweep periods (drift.schedule). By then a later sweep has
+ * looked at the group again and held it afresh if it still drifts; approving a plan that old
+ * would act on what the fleet was, not what it is.
+ */
+export function driftHoldValidUntil(policy: Pick<PhoenixDeps["policy"], "drift">, createdAt: string): number {
+  const period = ratePeriodMs(policy.drift.schedule);
+  return Date.parse(createdAt) + 2 * (period.ok ? period.ms : 86_400_000);
 }
 
 export const DRIFT_HOLD_PREFIX = "drift-hold-";
@@ -37,8 +52,9 @@ export async function putDriftHold(
         ...hold,
         status: "pending",
         createdAt: deps.now().toISOString(),
-        // A hold nobody approved goes with the audit trail's retention; the next sweep holds again.
-        expiresAt: Math.floor(deps.now().getTime() / 1000) + deps.policy.retention.auditDays * 86_400,
+        // Approvable for two sweep periods; kept a week beyond, so approving it late says it
+        // expired instead of "no such hold". The audit trail keeps its history.
+        expiresAt: Math.floor(driftHoldValidUntil(deps.policy, deps.now().toISOString()) / 1000) + 7 * 86_400,
       },
       ConditionExpression: "attribute_not_exists(pk)",
     }),
@@ -52,21 +68,32 @@ export async function getDriftHold(deps: Deps, holdId: string): Promise<DriftHol
   return Item ? stripKeys<DriftHoldItem>(Item) : undefined;
 }
 
-/** pending → approved, once: false when it was approved already (concurrently, or before). */
-export async function approveDriftHoldRecord(deps: Deps, holdId: string, actor: string): Promise<boolean> {
+/**
+ * pending → approved, once, with the rollout the approval starts: false when it was approved
+ * already (concurrently, or before), and then the stored rollout is the one to follow.
+ */
+export async function approveDriftHoldRecord(
+  deps: Deps,
+  holdId: string,
+  approval: { actor: string; rollout: string; imageId: string; replaceAll: boolean },
+): Promise<boolean> {
   return writeIfCondition(
     deps.clients.dynamo,
     new UpdateCommand({
       TableName: deps.resources.stateTable,
       Key: driftHoldKey(holdId),
-      UpdateExpression: "SET #status = :approved, approvedBy = :actor, approvedAt = :now",
+      UpdateExpression:
+        "SET #status = :approved, approvedBy = :actor, approvedAt = :now, rollout = :rollout, approvedImageId = :image, approvedReplaceAll = :all",
       ConditionExpression: "#status = :pending",
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: {
         ":approved": "approved",
         ":pending": "pending",
-        ":actor": actor,
+        ":actor": approval.actor,
         ":now": deps.now().toISOString(),
+        ":rollout": approval.rollout,
+        ":image": approval.imageId,
+        ":all": approval.replaceAll,
       },
     }),
   );

@@ -17,6 +17,8 @@ export interface DriftFinding {
   imageId?: string;
   expectedImageId?: string;
   ageDays?: number;
+  /** For "tainted": the phoenix:tainted mark (`<who>, <when>, <how>`). */
+  taint?: string;
   reason: string;
 }
 
@@ -91,6 +93,7 @@ export function detectDrift(
       ...(group ? { group } : {}),
       instanceId: instance.instanceId,
       ...(instance.imageId ? { imageId: instance.imageId } : {}),
+      taint: instance.tainted,
       reason: `someone logged in to it (phoenix:tainted=${instance.tainted}) and it still runs`,
     });
   };

@@ -5,8 +5,10 @@ import type { DriftFinding, DriftKind, Inventory } from "./drift.js";
  * What an enforcing sweep does about the drift it found: pure. A managed group with drift is
  * replaced through the rollout workflow (the only way Phoenix replaces a group's instances):
  * onto its family's current image when the group is behind, else onto its own template's image,
- * replacing every instance when some are too old or tainted (SkipMatching would keep them). The
- * first `maxGroupsPerSweep` groups start; the rest are held for a person's approval. Standalone
+ * replacing every instance when some are too old (SkipMatching would keep them). The first
+ * `maxGroupsPerSweep` groups start; the rest are held for a person's approval. A tainted instance
+ * is not its group's drift: it is the session decision's to replace, one instance through its
+ * group (src/sessions), with its break-glass, protection and capacity checks. Standalone
  * instances, groups in report mode, groups whose family is rolling out or with a refresh under way,
  * and groups whose image cannot be read are only reported, each with why.
  */
@@ -22,6 +24,8 @@ export interface GroupEnforcement {
 export interface EnforcementPlan {
   start: GroupEnforcement[];
   held: GroupEnforcement[];
+  /** Tainted instances in groups: each goes to the session decision (replaced through its group, or not, and why). */
+  tainted: { instanceId: string; group: string; family: string; taint: string }[];
   /** Findings the sweep only reports, with why (report mode is not listed: nothing to say). */
   notEnforced: { subject: string; reason: string }[];
 }
@@ -31,7 +35,7 @@ export type DriftModePolicy = Pick<DriftPolicy, "mode" | "families" | "maxGroups
 export const driftModeOf = (policy: Pick<DriftPolicy, "mode" | "families">, family: string) =>
   policy.families[family]?.mode ?? policy.mode;
 
-const REPLACE_ALL: readonly DriftKind[] = ["instance-age", "tainted"];
+const REPLACE_ALL: readonly DriftKind[] = ["instance-age"];
 
 export function enforcementPlan(
   findings: readonly DriftFinding[],
@@ -41,10 +45,20 @@ export function enforcementPlan(
 ): EnforcementPlan {
   const byGroup = new Map<string, DriftFinding[]>();
   const notEnforced: EnforcementPlan["notEnforced"] = [];
+  const tainted: EnforcementPlan["tainted"] = [];
   for (const finding of findings) {
     if (driftModeOf(policy, finding.family) !== "enforce") continue;
     if (finding.group === undefined) {
       notEnforced.push({ subject: finding.subject, reason: "in no Auto Scaling group: replace it by hand" });
+      continue;
+    }
+    if (finding.kind === "tainted" && finding.instanceId !== undefined) {
+      tainted.push({
+        instanceId: finding.instanceId,
+        group: finding.group,
+        family: finding.family,
+        taint: finding.taint ?? "",
+      });
       continue;
     }
     byGroup.set(finding.group, [...(byGroup.get(finding.group) ?? []), finding]);
@@ -89,5 +103,5 @@ export function enforcementPlan(
     });
   }
   const room = Math.max(0, policy.maxGroupsPerSweep);
-  return { start: wanted.slice(0, room), held: wanted.slice(room), notEnforced };
+  return { start: wanted.slice(0, room), held: wanted.slice(room), tainted, notEnforced };
 }

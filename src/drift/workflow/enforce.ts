@@ -3,14 +3,23 @@ import type { PhoenixDeps } from "../../deps.js";
 import { groupSubject } from "../../rollout/aws/image-marks.js";
 import { rolloutExecutionName } from "../../rollout/core/execution-name.js";
 import { startManualRollout } from "../../rollout/workflow/manual-rollout.js";
+import { retakeTaintedInstance, type SessionOutcome } from "../../sessions/workflow/intake.js";
 import {
   approveDriftHoldRecord,
   type DriftHoldItem,
   driftHoldIdFor,
+  driftHoldValidUntil,
   getDriftHold,
   putDriftHold,
 } from "../aws/holds.js";
-import type { EnforcementPlan, GroupEnforcement } from "../core/enforce.js";
+import { readInventory } from "../aws/inventory.js";
+import { detectDrift } from "../core/drift.js";
+import {
+  driftModeOf,
+  type EnforcementPlan,
+  enforcementPlan,
+  type GroupEnforcement,
+} from "../core/enforce.js";
 
 export const SWEEP_ACTOR = "phoenix:sweep";
 
@@ -22,6 +31,15 @@ export interface EnforcedGroup extends GroupEnforcement {
 
 export interface HeldGroup extends GroupEnforcement {
   holdId: string;
+}
+
+/** What the session decision did with a tainted instance the sweep found. */
+export interface TaintedOutcome {
+  instanceId: string;
+  group: string;
+  family: string;
+  outcome: SessionOutcome["kind"];
+  reason: string;
 }
 
 /** The rollout that replaces a drifted group: one per sweep and group (or hold), repeatable. */
@@ -39,7 +57,20 @@ export async function enforceDrift(
   sweepId: string,
   plan: EnforcementPlan,
   actor: string,
-): Promise<{ enforced: EnforcedGroup[]; held: HeldGroup[] }> {
+): Promise<{ enforced: EnforcedGroup[]; held: HeldGroup[]; tainted: TaintedOutcome[] }> {
+  // One after the other: each reads its group afresh, so a second tainted instance of a group
+  // sees the first one leaving and waits for the next sweep rather than take the group lower.
+  const tainted: TaintedOutcome[] = [];
+  for (const item of plan.tainted) {
+    const outcome = await retakeTaintedInstance(deps, { ...item, sweepId, actor });
+    tainted.push({
+      instanceId: item.instanceId,
+      group: item.group,
+      family: item.family,
+      outcome: outcome.kind,
+      reason: outcome.reason,
+    });
+  }
   const enforced: EnforcedGroup[] = [];
   for (const item of plan.start) {
     const started = await startReplacement(
@@ -75,7 +106,7 @@ export async function enforceDrift(
     );
     held.push({ ...item, holdId });
   }
-  return { enforced, held };
+  return { enforced, held, tainted };
 }
 
 async function startReplacement(
@@ -121,7 +152,12 @@ export class DriftHoldError extends Error {
   }
 }
 
-/** A person approves a held group replacement: it starts (once, however often it is approved). */
+/**
+ * A person approves a held group replacement. The plan is made again first, from the fleet as it
+ * is now: the group may have been replaced meanwhile, its family rolled on, or its mode changed,
+ * and a hold older than two sweep periods is refused (a later sweep has held it afresh if it
+ * still drifts). The rollout starts once, however often the hold is approved.
+ */
 export async function approveDriftHold(
   deps: PhoenixDeps,
   holdId: string,
@@ -133,8 +169,95 @@ export async function approveDriftHold(
       `No drift hold with id ${holdId}: check the id in the sweep's report or notification.`,
       true,
     );
-  const approvedNow = hold.status === "pending" && (await approveDriftHoldRecord(deps, holdId, actor));
-  const name = enforcementName(holdId, hold.imageId);
-  const started = await startReplacement(deps, name, hold, actor, holdId);
-  return { executionName: name, executionArn: started.executionArn, alreadyApproved: !approvedNow, hold };
+  if (hold.status === "approved") return startApproved(deps, hold, actor, true);
+  const validUntil = driftHoldValidUntil(deps.policy, hold.createdAt);
+  if (deps.now().getTime() > validUntil) {
+    throw new DriftHoldError(
+      `Drift hold ${holdId} (group ${hold.group}, sweep ${hold.sweepId} at ${hold.createdAt}) expired at ${new Date(validUntil).toISOString()}, two sweep periods (drift.schedule ${deps.policy.drift.schedule}) after it was made: run \`phoenix sweep\` for a plan of the fleet as it is now.`,
+    );
+  }
+  const now = await planGroupNow(deps, hold);
+  if (now.kind === "none") {
+    throw new DriftHoldError(`Drift hold ${holdId} not approved: ${now.reason}. Nothing was started.`);
+  }
+  const name = enforcementName(holdId, now.item.imageId);
+  const approvedNow = await approveDriftHoldRecord(deps, holdId, {
+    actor,
+    rollout: name,
+    imageId: now.item.imageId,
+    replaceAll: now.item.replaceAll,
+  });
+  // Lost a race with another approval: start (or find) the rollout that one recorded.
+  const approved = approvedNow
+    ? {
+        ...hold,
+        status: "approved" as const,
+        rollout: name,
+        approvedImageId: now.item.imageId,
+        approvedReplaceAll: now.item.replaceAll,
+        kinds: now.item.kinds,
+        reasons: now.item.reasons,
+      }
+    : await getDriftHold(deps, holdId);
+  return startApproved(deps, approved ?? hold, actor, !approvedNow);
+}
+
+async function startApproved(
+  deps: PhoenixDeps,
+  hold: DriftHoldItem,
+  actor: string,
+  alreadyApproved: boolean,
+) {
+  const imageId = hold.approvedImageId ?? hold.imageId;
+  const item: GroupEnforcement = {
+    group: hold.group,
+    family: hold.family,
+    imageId,
+    replaceAll: hold.approvedReplaceAll ?? hold.replaceAll,
+    kinds: hold.kinds,
+    reasons: hold.reasons,
+  };
+  const name = hold.rollout ?? enforcementName(hold.holdId, imageId);
+  const started = await startReplacement(deps, name, item, actor, hold.holdId);
+  return {
+    executionName: name,
+    executionArn: started.executionArn,
+    alreadyApproved,
+    hold: { ...hold, imageId, replaceAll: item.replaceAll },
+  };
+}
+
+/** The held group's replacement as a sweep would plan it now, whatever the budget; or why there is none. */
+async function planGroupNow(
+  deps: PhoenixDeps,
+  hold: DriftHoldItem,
+): Promise<{ kind: "replace"; item: GroupEnforcement } | { kind: "none"; reason: string }> {
+  const { inventory } = await readInventory(deps);
+  const policy = deps.policy.drift;
+  if (driftModeOf(policy, hold.family) !== "enforce")
+    return { kind: "none", reason: `family ${hold.family} is in drift mode "report" now` };
+  const findings = detectDrift(inventory, {
+    maxInstanceAgeDays: policy.maxInstanceAgeDays,
+    now: deps.now(),
+    family: hold.family,
+  }).filter((f) => f.group === hold.group);
+  const plan = enforcementPlan(
+    findings,
+    inventory,
+    { ...policy, maxGroupsPerSweep: Number.MAX_SAFE_INTEGER },
+    new Set(inventory.refreshing ?? []),
+  );
+  const item = plan.start.find((g) => g.group === hold.group);
+  if (item) return { kind: "replace", item };
+  const why = plan.notEnforced.find((n) => n.subject === groupSubject(hold.group));
+  if (why) return { kind: "none", reason: `group ${hold.group}: ${why.reason}` };
+  if (!inventory.groups.some((g) => g.name === hold.group))
+    return {
+      kind: "none",
+      reason: `group ${hold.group} is no longer a managed group of family ${hold.family}`,
+    };
+  return {
+    kind: "none",
+    reason: `group ${hold.group} no longer drifts (a rollout or a person replaced it since)`,
+  };
 }

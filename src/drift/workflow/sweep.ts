@@ -5,7 +5,7 @@ import type { DriftPolicy } from "../../policy/schema.js";
 import { containableVpcs, readInventory } from "../aws/inventory.js";
 import { type DriftFinding, detectDrift } from "../core/drift.js";
 import { driftModeOf, type EnforcementPlan, enforcementPlan } from "../core/enforce.js";
-import { type EnforcedGroup, enforceDrift, type HeldGroup } from "./enforce.js";
+import { type EnforcedGroup, enforceDrift, type HeldGroup, type TaintedOutcome } from "./enforce.js";
 
 export const SWEEPS_SUBJECT = "drift/sweeps";
 /** The findings a sweep's summary record carries (each is also a record of its own). */
@@ -28,7 +28,13 @@ export interface SweepReport {
   /** The VPCs whose isolation groups the sweep made sure of (created when missing). */
   isolationGroups: { vpcs: string[]; ensured: boolean; error?: string };
   /** What an enforcing sweep did: groups whose replacement it started, held for approval, or left. */
-  enforcement: { enforced: EnforcedGroup[]; held: HeldGroup[]; notEnforced: EnforcementPlan["notEnforced"] };
+  enforcement: {
+    enforced: EnforcedGroup[];
+    held: HeldGroup[];
+    /** Tainted instances of enforce-mode families, each decided again as its session. */
+    tainted: TaintedOutcome[];
+    notEnforced: EnforcementPlan["notEnforced"];
+  };
 }
 
 /**
@@ -103,7 +109,8 @@ export async function runSweep(
       .filter(([family]) => request.family === undefined || family === request.family)
       .map(([family, image]) => [family, image ?? null]),
   );
-  const { enforced, held } = await enforceDrift(deps, sweepId, plan, actor);
+  const { enforced, held, tainted } = await enforceDrift(deps, sweepId, plan, actor);
+  const replacedTainted = tainted.filter((t) => t.outcome === "replaced");
   const families = [...new Set([...Object.keys(inventory.currentImages), ...Object.keys(policy.families)])];
   const report: SweepReport = {
     sweepId,
@@ -118,7 +125,7 @@ export async function runSweep(
     currentImages,
     findings,
     isolationGroups,
-    enforcement: { enforced, held, notEnforced: plan.notEnforced },
+    enforcement: { enforced, held, tainted, notEnforced: plan.notEnforced },
   };
   await deps.audit.write(
     {
@@ -139,6 +146,7 @@ export async function runSweep(
           replaceAll,
         })),
         held: held.map(({ group, imageId, holdId }) => ({ group, imageId, holdId })),
+        tainted: tainted.map(({ instanceId, group, outcome }) => ({ instanceId, group, outcome })),
         findings: findings.length,
         byKind,
         isolationGroups,
@@ -159,7 +167,7 @@ export async function runSweep(
       severity: "warning",
       subject: `Drift: ${findings.length} finding${findings.length === 1 ? "" : "s"}${request.family ? ` in family ${request.family}` : ""}`,
       message: [
-        `The drift sweep ${sweepId} found${enforced.length + held.length === 0 ? " (nothing was changed)" : ""}:`,
+        `The drift sweep ${sweepId} found${enforced.length + held.length + replacedTainted.length === 0 ? " (nothing was changed)" : ""}:`,
         ...findings.slice(0, 50).map((f) => `- ${f.subject} (${f.family}, ${f.kind}): ${f.reason}`),
         ...(findings.length > 50 ? [`… and ${findings.length - 50} more (phoenix sweep --json)`] : []),
         ...(enforced.length > 0
@@ -167,6 +175,13 @@ export async function runSweep(
               "",
               "Replacing (enforce mode):",
               ...enforced.map((e) => `- group ${e.group} onto ${e.imageId}: rollout ${e.execution}`),
+            ]
+          : []),
+        ...(tainted.length > 0
+          ? [
+              "",
+              "Tainted instances (enforce mode, decided as their sessions):",
+              ...tainted.map((t) => `- ${t.instanceId} in ${t.group}: ${t.outcome}, ${t.reason}`),
             ]
           : []),
         ...(held.length > 0
@@ -177,7 +192,13 @@ export async function runSweep(
             ]
           : []),
       ].join("\n"),
-      data: { sweepId, byKind, enforced: enforced.length, held: held.map((h) => h.holdId) },
+      data: {
+        sweepId,
+        byKind,
+        enforced: enforced.length,
+        held: held.map((h) => h.holdId),
+        taintedReplaced: replacedTainted.map((t) => t.instanceId),
+      },
     });
   }
   return report;

@@ -10,7 +10,14 @@ import type { RolloutRequest } from "./contract.js";
  */
 export async function startManualRollout(
   deps: Pick<PhoenixDeps, "clients" | "audit">,
-  start: { stateMachineArn: string; name: string; request: RolloutRequest & { requestedBy: string } },
+  start: {
+    stateMachineArn: string;
+    name: string;
+    request: RolloutRequest & { requestedBy: string };
+    /** Why it was asked for, when not by hand (a rollback, say), and what the audit record adds. */
+    reason?: string;
+    details?: Record<string, unknown>;
+  },
 ): Promise<StartedExecution> {
   const { name, request } = start;
   const started = await startNamedExecution(deps.clients.sfn, {
@@ -28,8 +35,10 @@ export async function startManualRollout(
       actor: request.requestedBy,
       imageId: request.imageId,
       execution: name,
-      reason: started.created ? `started by hand (${target})` : `execution ${name} already exists`,
-      details: { ...request },
+      reason: started.created
+        ? (start.reason ?? `started by hand (${target})`)
+        : `execution ${name} already exists`,
+      details: { ...request, ...start.details },
     },
     `request-rollout#${name}#${request.requestedBy}#${started.created ? "start" : Date.now()}`,
   );

@@ -1,6 +1,5 @@
-import { startNamedExecution } from "../../aws/executions.js";
 import type { PhoenixDeps } from "../../deps.js";
-import { imageSubject } from "../aws/image-marks.js";
+import { checkImage } from "../aws/image-check.js";
 import {
   familyCompleted,
   familyCurrent,
@@ -10,6 +9,7 @@ import {
 import { rollbackExecutionName } from "../core/execution-name.js";
 import { isNewer } from "../core/supersede.js";
 import type { RolloutRequest } from "./contract.js";
+import { startManualRollout } from "./manual-rollout.js";
 
 export type RollbackOutcome =
   | { kind: "started" | "already-started"; imageId: string; execution: string; reason: string }
@@ -18,13 +18,15 @@ export type RollbackOutcome =
 /**
  * An image of the family was marked compromised: its records say so (blocked), and if it is the
  * family's current image (rolled out, or rolling out), the family is rolled back onto the newest
- * image that rolled out successfully and is not blocked. The rollback is a rollout like any other
+ * image that rolled out successfully, is not blocked, and passes the image gate now (an image
+ * rejected or compromised since, deprecated or deregistered is passed over: rolling back onto it
+ * would be refused by the workflow's gate and leave the family on the bad image). The rollback is a rollout like any other
  * (the workflow's gate, pause, plan, waves, budgets and locks); only its image is older, which
  * supersede allows because the newer one is blocked. Repeatable: one execution per family, bad
  * and good image.
  */
 export async function rollBackFamily(
-  deps: Pick<PhoenixDeps, "clients" | "resources" | "now" | "audit">,
+  deps: Pick<PhoenixDeps, "clients" | "resources" | "now" | "audit" | "policy" | "accountId">,
   request: { family: string; from: string; reason: string; actor: string },
 ): Promise<RollbackOutcome> {
   const { family, from } = request;
@@ -39,14 +41,28 @@ export async function rollBackFamily(
       reason: `${from} is not family ${family}'s current image (${completed?.imageId ?? current?.imageId ?? "none rolled out"}): nothing to roll back`,
     };
   }
-  // The newest by CreationDate, as supersede orders images.
-  const good = (await familyRollouts(deps, family))
+  // The newest by CreationDate, as supersede orders images, that the gate lets through today.
+  const candidates = (await familyRollouts(deps, family))
     .filter((record) => record.status === "succeeded" && !record.blocked && record.imageId !== from)
-    .sort((a, b) => (isNewer(a, b) ? -1 : 1))[0];
+    .sort((a, b) => (isNewer(a, b) ? -1 : 1));
+  const passedOver: string[] = [];
+  let good: (typeof candidates)[number] | undefined;
+  for (const candidate of candidates) {
+    const check = await checkImage(deps, candidate.imageId, { expectedFamily: family });
+    if (check.found && check.gate.pass) {
+      good = candidate;
+      break;
+    }
+    passedOver.push(
+      `${candidate.imageId} (${check.found ? (check.gate.pass ? "" : check.gate.reasons.join("; ")) : check.reason})`,
+    );
+  }
+  const skipped =
+    passedOver.length > 0 ? `; passed over, refused by the gate now: ${passedOver.join(", ")}` : "";
   if (!good) {
     return {
       kind: "no-good-image",
-      reason: `family ${family} has no earlier image that rolled out successfully: its groups stay on ${from} until a new image is published`,
+      reason: `family ${family} has no earlier image that rolled out successfully and passes the gate now${skipped}: its groups stay on ${from} until a new image is published`,
     };
   }
   const execution = rollbackExecutionName(family, good.imageId, from);
@@ -55,24 +71,13 @@ export async function rollBackFamily(
     family,
     requestedBy: request.actor,
   };
-  const started = await startNamedExecution(deps.clients.sfn, {
+  const reason = `rolled back from compromised ${from} onto ${good.imageId}, the last image of ${family} that rolled out successfully${skipped}: ${request.reason}`;
+  const started = await startManualRollout(deps, {
     stateMachineArn: deps.resources.rolloutStateMachineArn,
     name: execution,
-    input,
+    request: input,
+    reason,
+    details: { rollbackFrom: from },
   });
-  const reason = `rolled back from compromised ${from} onto ${good.imageId}, the last image of ${family} that rolled out successfully: ${request.reason}`;
-  await deps.audit.write(
-    {
-      subject: imageSubject(good.imageId),
-      action: "request-rollout",
-      outcome: started.created ? "ok" : "skipped",
-      actor: request.actor,
-      imageId: good.imageId,
-      execution,
-      reason,
-      details: { ...input, rollbackFrom: from },
-    },
-    `request-rollout#${execution}`,
-  );
   return { kind: started.created ? "started" : "already-started", imageId: good.imageId, execution, reason };
 }

@@ -2,8 +2,8 @@ import { protectionHold } from "../../containment/core/protection.js";
 import { isManaged, type ManagedScope } from "../../containment/core/route.js";
 import type { Tags } from "../../findings/guardduty.js";
 import type { Policy } from "../../policy/index.js";
-import { isGrantingTrue, TAG_BREAK_GLASS, TAG_MANAGED } from "../../tags.js";
-import type { SessionEvent } from "./session-event.js";
+import { isGrantingTrue, TAG_BREAK_GLASS, TAG_MANAGED, TAG_TAINTED } from "../../tags.js";
+import type { SessionEvent, SessionHow } from "./session-event.js";
 
 /**
  * What Phoenix does when somebody opened an interactive session on an instance: one pure
@@ -104,7 +104,12 @@ export function decideSession(
       reason: `${protectedWhy.split(";")[0]}: it is tainted but not replaced automatically (replace it by hand once done)`,
     };
   }
-  const breakGlass = breakGlassWindow(instance.tags[TAG_BREAK_GLASS], session, policy, now);
+  const breakGlass = breakGlassWindow(
+    instance.tags[TAG_BREAK_GLASS],
+    windowStart(session, instance.tags[TAG_TAINTED]),
+    policy,
+    now,
+  );
   if (breakGlass.exempt) {
     return {
       action: "exempt",
@@ -156,10 +161,22 @@ export function foreignSessionReason(session: SessionEvent, scope: ManagedScope)
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
-/** Whether a break-glass tag exempts the instance: an ISO time, in the future, not too far from the session. */
+/**
+ * When the hands-on time began: the first session on the instance (its phoenix:tainted mark
+ * names it), not this one. A break-glass window is bounded from there, so neither a later session
+ * nor re-tagging by whoever holds the instance stretches it past breakGlassMaxHours.
+ */
+function windowStart(session: SessionEvent, taint: string | undefined): number {
+  const current = Date.parse(session.when);
+  const first = taint !== undefined ? parseTaint(taint)?.when : undefined;
+  const firstMs = first !== undefined ? Date.parse(first) : Number.NaN;
+  return Number.isNaN(firstMs) ? current : Math.min(current, firstMs);
+}
+
+/** Whether a break-glass tag exempts the instance: an ISO time, in the future, not too far from the first session. */
 function breakGlassWindow(
   value: string | undefined,
-  session: SessionEvent,
+  startMs: number,
   policy: SessionPolicy,
   now: Date,
 ): { exempt: true; until: string; reason: string } | { exempt: false; reason?: string } {
@@ -176,18 +193,34 @@ function breakGlassWindow(
   }
   const untilIso = new Date(until).toISOString();
   if (until <= now.getTime()) return { exempt: false, reason: `${TAG_BREAK_GLASS} ended at ${untilIso}` };
-  const limit = Date.parse(session.when) + policy.breakGlassMaxHours * HOUR_MS;
+  const limit = startMs + policy.breakGlassMaxHours * HOUR_MS;
   if (until > limit) {
     return {
       exempt: false,
-      reason: `${TAG_BREAK_GLASS} until ${untilIso} is more than sessions.breakGlassMaxHours (${policy.breakGlassMaxHours}) after the session, so it is not honoured`,
+      reason: `${TAG_BREAK_GLASS} until ${untilIso} is more than sessions.breakGlassMaxHours (${policy.breakGlassMaxHours}) after the first session (${new Date(startMs).toISOString()}), so it is not honoured`,
     };
   }
   return {
     exempt: true,
     until: untilIso,
-    reason: `${TAG_BREAK_GLASS} exempts it until ${untilIso}: tainted, not replaced now (the drift sweep reports it once the exemption ends)`,
+    reason: `${TAG_BREAK_GLASS} exempts it until ${untilIso}: tainted, not replaced now (once it ends, the drift sweep reports it, and in enforce mode replaces it)`,
   };
+}
+
+const SESSION_HOWS: readonly SessionHow[] = [
+  "ssm:StartSession",
+  "ec2-instance-connect:SendSSHPublicKey",
+  "ec2-instance-connect:SendSerialConsoleSSHPublicKey",
+];
+
+/** A phoenix:tainted value read back (`<who>, <when>, <how>`); undefined when it is not one Phoenix wrote. */
+export function parseTaint(value: string): { who: string; when: string; how: SessionHow } | undefined {
+  const parts = value.split(", ");
+  if (parts.length < 3) return undefined;
+  const how = parts.at(-1) as SessionHow;
+  const when = parts.at(-2) ?? "";
+  if (!SESSION_HOWS.includes(how) || !ISO_INSTANT.test(when)) return undefined;
+  return { who: parts.slice(0, -2).join(", "), when, how };
 }
 
 /** The phoenix:tainted value, `<who>, <when>, <how>`, within EC2's 256 characters. */

@@ -2,11 +2,13 @@ import { once } from "../../containment/aws/once.js";
 import { managedScope } from "../../containment/core/route.js";
 import { instanceSubject } from "../../containment/core/types.js";
 import type { PhoenixDeps } from "../../deps.js";
+import { acquireGroupLock, describeHolder, releaseGroupLock } from "../../rollout/aws/lock.js";
 import { TAG_TAINTED } from "../../tags.js";
 import { markTainted, readSessionFacts, replaceThroughGroup } from "../aws/facts.js";
 import {
   decideSession,
   foreignSessionReason,
+  parseTaint,
   type SessionDecision,
   type SessionFacts,
   taintValue,
@@ -17,6 +19,13 @@ export const SESSION_ACTOR = "phoenix:on-session";
 export const SESSION_ACTION = "session";
 /** The group was asked to replace the instance (after the decision record, which comes first). */
 export const SESSION_REPLACED_ACTION = "replace-through-group";
+/**
+ * How long a session replacement keeps its group's lock (the rollouts' lock, src/rollout/aws/lock.ts)
+ * after the terminate: long enough for the group to show the instance leaving, so a concurrent
+ * session on another of its instances defers instead of taking the group lower. Rollouts wait
+ * for it (they retry a held lock).
+ */
+export const SESSION_LOCK_SECONDS = 120;
 
 /** What Phoenix did with one session event; each is audited under the instance. */
 export type SessionOutcome =
@@ -52,8 +61,37 @@ export async function takeSession(
   deps: PhoenixDeps,
   session: SessionEvent,
   delivery: { attempt: number; last: boolean },
+  /** The drift sweep acts on a tainted instance as its session would: its own actor, and no notification (the sweep tells). */
+  options: { actor?: string; quiet?: boolean } = {},
 ): Promise<SessionOutcome> {
-  const { facts, decision } = await planSession(deps, session);
+  const actor = options.actor ?? SESSION_ACTOR;
+  const lockOwner = `session/${session.eventId}`;
+  let { facts, decision } = await planSession(deps, session);
+  let locked = false;
+  if (decision.action === "replace") {
+    // One replacement per group at a time: two sessions on two of its instances, handled at
+    // once, would each see the group at full capacity and take it down by two. Under the lock
+    // the facts are read again, so the second one sees the first one's instance leaving.
+    const group = decision.group ?? "";
+    const attempt = await acquireGroupLock(deps, {
+      group,
+      owner: lockOwner,
+      purpose: `replacing ${session.instanceId} after a session`,
+      ttlSeconds: SESSION_LOCK_SECONDS,
+    });
+    if (attempt.acquired) {
+      locked = true;
+      ({ facts, decision } = await planSession(deps, session));
+    } else {
+      decision = {
+        action: "defer",
+        taint: true,
+        group,
+        reason: `its group ${group} is locked (${describeHolder(attempt.holder)}): replaced once the lock is free`,
+      };
+    }
+  }
+  if (locked && decision.action !== "replace") await releaseGroupLock(deps, decision.group ?? "", lockOwner);
   const subject = instanceSubject(session.instanceId);
   const tainted =
     decision.taint && facts.instance !== undefined
@@ -66,7 +104,7 @@ export async function takeSession(
         subject: decision.action === "refuse" && !facts.instance ? `session/${session.eventId}` : subject,
         action: SESSION_ACTION,
         outcome,
-        actor: SESSION_ACTOR,
+        actor,
         reason: decision.reason,
         details: {
           decision: decision.action,
@@ -79,8 +117,9 @@ export async function takeSession(
       },
       `${SESSION_ACTION}#${session.eventId}#${decision.action}${decision.action === "defer" ? `#${delivery.attempt}` : ""}`,
     );
-  const tell = (severity: "info" | "warning", title: string, extra = "") =>
-    once(deps, `session-notified#${session.eventId}`, () =>
+  const tell = async (severity: "info" | "warning", title: string, extra = "") => {
+    if (options.quiet) return;
+    await once(deps, `session-notified#${session.eventId}`, () =>
       deps.notifier.notify({
         kind: "session",
         severity,
@@ -94,6 +133,7 @@ export async function takeSession(
         },
       }),
     );
+  };
 
   switch (decision.action) {
     case "refuse":
@@ -133,7 +173,7 @@ export async function takeSession(
           subject,
           action: SESSION_REPLACED_ACTION,
           outcome: result === "terminating" ? "ok" : "skipped",
-          actor: SESSION_ACTOR,
+          actor,
           reason:
             result === "terminating"
               ? `terminated in ${group} without lowering its desired capacity: the group launches a clean instance`
@@ -153,5 +193,45 @@ export class DeferSession extends Error {
   constructor(reason: string) {
     super(`session replacement deferred: ${reason}`);
     this.name = "DeferSession";
+  }
+}
+
+/**
+ * The drift sweep (enforce mode) found an instance still tainted: its session's replacement was
+ * deferred until SQS gave up, exempted by a break-glass window since ended, or the session came
+ * before Phoenix was deployed. It is decided again, by the session decision, as the session
+ * its mark names: replaced through its group when that decision says so now, with the same
+ * break-glass, protection, capacity and lock checks. The sweep's id makes it repeatable.
+ */
+export async function retakeTaintedInstance(
+  deps: PhoenixDeps,
+  request: { instanceId: string; taint: string; sweepId: string; actor: string },
+): Promise<SessionOutcome> {
+  const first = parseTaint(request.taint);
+  const session: SessionEvent = {
+    eventId: `${request.sweepId}#${request.instanceId}`,
+    instanceId: request.instanceId,
+    // A mark Phoenix did not write (set by hand) still counts as a session now, by nobody known.
+    who: first?.who ?? `unknown (phoenix:tainted=${request.taint.slice(0, 64)})`,
+    when: first?.when ?? deps.now().toISOString(),
+    how: first?.how ?? "ssm:StartSession",
+    accountId: deps.accountId,
+    region: deps.region,
+  };
+  try {
+    return await takeSession(
+      deps,
+      session,
+      { attempt: 1, last: false },
+      { actor: request.actor, quiet: true },
+    );
+  } catch (error) {
+    if (error instanceof DeferSession)
+      return {
+        kind: "deferred",
+        reason: error.message.replace(/^session replacement deferred: /, ""),
+        tainted: true,
+      };
+    throw error;
   }
 }

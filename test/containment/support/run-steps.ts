@@ -1,5 +1,10 @@
 import { TERMINAL_ERRORS } from "../../../src/containment/core/errors.js";
-import type { ContainState, StepName, StepResults } from "../../../src/containment/core/types.js";
+import type {
+  CaughtError,
+  ContainState,
+  StepName,
+  StepResults,
+} from "../../../src/containment/core/types.js";
 import { admit } from "../../../src/containment/workflow/admit.js";
 import { dispose } from "../../../src/containment/workflow/dispose.js";
 import { collectEvidence } from "../../../src/containment/workflow/evidence.js";
@@ -54,6 +59,8 @@ export async function runContainment(
     /** Re-runs a step that failed with a non-terminal error, as the workflow's Retry does. */
     retryTransient?: number;
     each?: (name: StepName, state: ContainState) => Promise<void>;
+    /** TraceImage fails past its retries: kept at `traceError`, as the ASL's Catch does, and on. */
+    traceFails?: CaughtError;
   } = {},
 ): Promise<ContainState> {
   const maxPolls = options.maxPolls ?? 50;
@@ -71,8 +78,10 @@ export async function runContainment(
     }
     await options.each?.(name, state);
   };
-  for (const name of ["isolate", "harden", "revoke", "replace", "traceImage", "evidence"] as const)
-    await step(name);
+  for (const name of ["isolate", "harden", "revoke", "replace", "traceImage", "evidence"] as const) {
+    if (name === "traceImage" && options.traceFails) state = { ...state, traceError: options.traceFails };
+    else await step(name);
+  }
   for (let poll = 0; ; poll++) {
     await step("evidenceStatus");
     if (state.results.evidenceStatus?.complete) break;

@@ -28,9 +28,16 @@ const findings: DriftFinding[] = [
   f("group-behind", "web", "group/web-b", "web-b", { expectedImageId: "ami-new" }),
   f("instance-image", "web", "instance/i-b1", "web-b"),
   f("instance-age", "web", "instance/i-a1", "web-a"),
-  f("tainted", "web", "instance/i-c1", "web-c"),
+  f("instance-image", "web", "instance/i-c1", "web-c"),
+  f("tainted", "web", "instance/i-c2", "web-c", {
+    instanceId: "i-c2",
+    taint: "bob, 2026-12-01T10:00:00Z, ssm:StartSession",
+  }),
   f("standalone", "web", "instance/i-s1"),
-  f("tainted", "api", "instance/i-p1", "api-a"),
+  f("tainted", "api", "instance/i-p1", "api-a", {
+    instanceId: "i-p1",
+    taint: "eve, 2026-12-01T10:00:00Z, ssm:StartSession",
+  }),
 ];
 const policy = {
   mode: "enforce" as const,
@@ -45,7 +52,19 @@ describe("enforcementPlan", () => {
       ["web-a", "ami-new", true, ["instance-age"]],
       ["web-b", "ami-new", false, ["group-behind", "instance-image"]],
     ]);
-    expect(plan.held.map((g) => [g.group, g.replaceAll])).toEqual([["web-c", true]]);
+    expect(plan.held.map((g) => [g.group, g.replaceAll, g.kinds])).toEqual([
+      ["web-c", false, ["instance-image"]],
+    ]);
+    // A tainted instance is its session's to replace (one instance through its group), not its
+    // group's drift; api only reports, so its tainted instance is not even that.
+    expect(plan.tainted).toEqual([
+      {
+        instanceId: "i-c2",
+        group: "web-c",
+        family: "web",
+        taint: "bob, 2026-12-01T10:00:00Z, ssm:StartSession",
+      },
+    ]);
     // The standalone instance cannot be replaced by a group; api only reports.
     expect(plan.notEnforced).toEqual([
       { subject: "instance/i-s1", reason: expect.stringMatching(/in no Auto Scaling group/) },
@@ -56,6 +75,7 @@ describe("enforcementPlan", () => {
     expect(enforcementPlan(findings, inventory, { ...policy, mode: "report" })).toEqual({
       start: [],
       held: [],
+      tainted: [],
       notEnforced: [],
     });
     expect(enforcementPlan(findings, inventory, { ...policy, maxGroupsPerSweep: 0 }).held).toHaveLength(3);

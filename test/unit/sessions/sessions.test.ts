@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { defaultPolicy } from "../../../src/policy/index.js";
-import { decideSession, type SessionFacts, taintValue } from "../../../src/sessions/core/decide.js";
+import {
+  decideSession,
+  parseTaint,
+  type SessionFacts,
+  taintValue,
+} from "../../../src/sessions/core/decide.js";
 import { parseSessionEvent, type SessionEvent } from "../../../src/sessions/core/session-event.js";
 import { ownSampleEvent } from "../../support/sample-events.js";
 
@@ -175,5 +180,42 @@ describe("the session decision", () => {
     expect(
       decide(managed({}, { "phoenix:break-glass": inHours(2).replace(/\.\d+Z$/, "+00:00") }), s),
     ).toMatchObject({ action: "exempt" });
+  });
+
+  it("bounds a break-glass window from the first session its mark names: a later session or a re-tag does not stretch it", () => {
+    const inHours = (h: number) => new Date(now.getTime() + h * 3600_000).toISOString();
+    // Tainted 11 h ago; a second session now, and a tag 2 h ahead: 13 h after the first session.
+    const first = new Date(now.getTime() - 11 * 3600_000).toISOString();
+    const tags = {
+      "phoenix:tainted": taintValue({ ...session(), when: first }),
+      "phoenix:break-glass": inHours(2),
+    };
+    const later = { ...session(), when: now.toISOString() };
+    expect(decide(managed({}, tags), later)).toMatchObject({
+      action: "replace",
+      reason: expect.stringMatching(
+        new RegExp(`after the first session \\(${first.replace(/\./g, "\\.")}\\)`),
+      ),
+    });
+    // Within the first session's 12 h it still exempts.
+    expect(decide(managed({}, { ...tags, "phoenix:break-glass": inHours(0.5) }), later)).toMatchObject({
+      action: "exempt",
+    });
+    // A mark Phoenix did not write bounds nothing: the session itself is the start.
+    expect(
+      decide(managed({}, { "phoenix:tainted": "by hand", "phoenix:break-glass": inHours(2) }), later),
+    ).toMatchObject({ action: "exempt" });
+  });
+
+  it("reads a tainted mark back, and nothing else as one", () => {
+    const s = session();
+    expect(parseTaint(taintValue(s))).toEqual({ who: s.who, when: s.when, how: s.how });
+    expect(parseTaint("a, b, c")).toBeUndefined();
+    expect(parseTaint("someone, 2026-12-01T10:00:00Z, telnet")).toBeUndefined();
+    expect(parseTaint("x, y, 2026-12-01T10:00:00Z, ssm:StartSession")).toEqual({
+      who: "x, y",
+      when: "2026-12-01T10:00:00Z",
+      how: "ssm:StartSession",
+    });
   });
 });

@@ -1,0 +1,42 @@
+import type { PhoenixDeps } from "../../deps.js";
+import { causeMessage } from "../core/errors.js";
+import { ACTOR, type ContainState, instanceSubject } from "../core/types.js";
+
+export const TRACE_IMAGE_ACTION = "trace-image";
+
+/**
+ * What a containment whose image could not be traced must say: it was not counted toward the
+ * poisoned-image threshold, so no image was marked or rolled back because of it. Not retried here:
+ * the step retried with backoff already, and tracing again from the report would give the report
+ * function the rollback's permissions. Undefined when the trace ran.
+ */
+export function traceFailure(state: ContainState): { sentence: string; error: string } | undefined {
+  if (!state.traceError || state.results.traceImage) return undefined;
+  const error = `${state.traceError.Error}: ${causeMessage(state.traceError.Cause)}`;
+  return {
+    error,
+    sentence: `its image was not traced (${error}), so this containment does not count toward containment.poisonedImage and marked or rolled back no image`,
+  };
+}
+
+/** The audit record of a trace that failed, one per containment (the report's retries add none). */
+export async function auditTraceFailure(
+  deps: Pick<PhoenixDeps, "audit">,
+  state: ContainState,
+  failure: { sentence: string; error: string },
+): Promise<void> {
+  const { containment } = state;
+  await deps.audit.write(
+    {
+      subject: instanceSubject(containment.instanceId),
+      action: TRACE_IMAGE_ACTION,
+      outcome: "failed",
+      actor: ACTOR,
+      execution: containment.containmentId,
+      findingId: containment.findingId,
+      reason: `Instance ${containment.instanceId}: ${failure.sentence}.`,
+      details: { error: state.traceError ?? null },
+    },
+    `${containment.containmentId}#${TRACE_IMAGE_ACTION}`,
+  );
+}

@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registerImage } from "../../local/core/seed.js";
+import { markImage } from "../../src/rollout/aws/image-marks.js";
+import { familyCompleted } from "../../src/rollout/aws/rollout-records.js";
+import { rollBackFamily } from "../../src/rollout/workflow/rollback.js";
+import { IMAGE_STATUS_COMPROMISED, IMAGE_STATUS_REJECTED } from "../../src/tags.js";
+import {
+  type RolloutEnvironment,
+  startedExecution,
+  startRolloutEnvironment,
+  waitForExecution,
+} from "../rollout/support.js";
+import { waitForExecution as waitForNamed } from "../support/executions.js";
+
+/**
+ * Issue 16, "A poisoned image": the family rolls back to the last image that rolled out
+ * successfully *and that the gate lets through now*. An image rejected since it rolled out is
+ * passed over, with a reason, for the one before it; when none passes, nothing starts (a rollback
+ * onto a refused image would be stopped by the workflow's gate and leave the family on the bad
+ * image while reporting a rollback).
+ */
+let env: RolloutEnvironment;
+
+beforeAll(async () => {
+  env = await startRolloutEnvironment({
+    speed: 600,
+    policy: { rollout: { waveBakeMinutes: 0, refresh: { instanceWarmup: 10 } } },
+    groups: [
+      { name: "web-a", family: "web", wave: 1, managed: true, desired: 1 },
+      { name: "api-a", family: "api", wave: 1, managed: true, desired: 1 },
+    ],
+  });
+});
+afterAll(async () => {
+  await env?.stop();
+});
+
+async function rollOut(family: string, name: string): Promise<string> {
+  const imageId = await registerImage(env.ec2, { family, name });
+  const ended = await waitForExecution(
+    env.deps.clients.sfn,
+    startedExecution(await env.onImage(env.amiAvailable(imageId))),
+    120_000,
+  );
+  expect(ended.status).toBe("SUCCEEDED");
+  expect((await familyCompleted(env.deps, family))?.imageId).toBe(imageId);
+  return imageId;
+}
+
+const mark = (
+  imageId: string,
+  family: string,
+  status: typeof IMAGE_STATUS_REJECTED | typeof IMAGE_STATUS_COMPROMISED,
+  reason: string,
+) => markImage(env.deps, { imageId, family, status, reason, execution: `test-${imageId}`, actor: "test" });
+
+describe("a rollback's target", () => {
+  it("passes over an earlier image the gate refuses now, for the good one before it", async () => {
+    const v1 = await rollOut("web", "golden-web-v1");
+    const v2 = await rollOut("web", "golden-web-v2");
+    const v3 = await rollOut("web", "golden-web-v3");
+    await mark(v2, "web", IMAGE_STATUS_REJECTED, "CVE found after it rolled out");
+    await mark(v3, "web", IMAGE_STATUS_COMPROMISED, "2 containments");
+
+    const rollback = await rollBackFamily(env.deps, {
+      family: "web",
+      from: v3,
+      reason: "2 containments",
+      actor: "phoenix:poisoned-image",
+    });
+    expect(rollback).toMatchObject({ kind: "started", imageId: v1 });
+    expect(rollback.reason).toContain(`passed over, refused by the gate now: ${v2}`);
+    expect(rollback.reason).toMatch(/rejected/);
+    const back = await waitForNamed(
+      env.deps.clients.sfn,
+      env.stateMachineArn,
+      rollback.kind === "started" ? rollback.execution : "none",
+      180_000,
+    );
+    expect(back.status).toBe("SUCCEEDED");
+    expect((await env.groupState("web-a")).images).toEqual([v1]);
+    const audited = (await env.deps.audit.history(`image/${v1}`)).find((r) => r.action === "request-rollout");
+    expect(audited).toMatchObject({ outcome: "ok", details: { rollbackFrom: v3 } });
+    expect(audited?.reason).toContain(v2);
+  }, 600_000);
+
+  it("starts nothing when no earlier image passes the gate, and says which were refused", async () => {
+    const a1 = await rollOut("api", "golden-api-a1");
+    const a2 = await rollOut("api", "golden-api-a2");
+    await mark(a1, "api", IMAGE_STATUS_REJECTED, "CVE");
+    await mark(a2, "api", IMAGE_STATUS_COMPROMISED, "2 containments");
+    const rollback = await rollBackFamily(env.deps, {
+      family: "api",
+      from: a2,
+      reason: "2 containments",
+      actor: "phoenix:poisoned-image",
+    });
+    expect(rollback.kind).toBe("no-good-image");
+    expect(rollback.reason).toContain(a1);
+    expect(rollback.reason).toMatch(/stay on/);
+    expect((await env.groupState("api-a")).images).toEqual([a2]);
+    const requested = (await env.deps.audit.history(`image/${a1}`)).filter(
+      (r) => r.action === "request-rollout",
+    );
+    expect(requested).toEqual([]);
+  }, 600_000);
+});
