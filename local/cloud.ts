@@ -1,4 +1,6 @@
 import { DEFAULT_LOCAL_PORT, LOCAL_ACCOUNT_ID } from "../ops/local-defaults.js";
+import { memberAccounts } from "./core/account-ids.js";
+import { createMemberAccounts } from "./core/accounts.js";
 import { createClock } from "./core/clock.js";
 import {
   type BusEvent,
@@ -12,7 +14,7 @@ import { sharedSequence } from "./events/journal.js";
 import { CallLog } from "./gateway/calllog.js";
 import { FaultInjector, validateFaultPlan } from "./gateway/faults.js";
 import { Gateway } from "./gateway/server.js";
-import { IAM_PART, iamPlugin } from "./iam/index.js";
+import { IAM_PART, type IamPart, iamPlugin } from "./iam/index.js";
 import { type BuiltinOptions, builtinPlugins } from "./plugins.js";
 
 export interface LocalCloudOptions {
@@ -34,6 +36,11 @@ export interface LocalCloudOptions {
    * (`phoenix local --iam off`). Loaded whatever `plugins` says, unless it names its own "iam" part.
    */
   iam?: "on" | "off";
+  /**
+   * Member accounts (12-digit ids) beside the local cloud's own: moto keeps each one's state apart,
+   * and each gets `OrganizationAccountAccessRole` trusting the own account (local/core/accounts.ts).
+   */
+  accounts?: string[];
 }
 
 export interface LocalCloud {
@@ -51,6 +58,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const host = options.host ?? "127.0.0.1";
   const region = options.region ?? "us-east-1";
   const log = options.log ?? (() => {});
+  // Checked before anything starts: a bad id is the caller's mistake, named.
+  const members = memberAccounts(LOCAL_ACCOUNT_ID, options.accounts ?? []);
   const moto = await startMoto({ host, ...options.moto });
   const clock = createClock(options.speed ?? 1);
   const faults = new FaultInjector();
@@ -66,6 +75,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const context: LocalCloudContext = {
     region,
     accountId: LOCAL_ACCOUNT_ID,
+    memberAccounts: members,
     clock,
     motoUrl: moto.url,
     internalClientConfig,
@@ -91,6 +101,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     port: options.port ?? DEFAULT_LOCAL_PORT,
     motoUrl: moto.url,
     region,
+    accountId: LOCAL_ACCOUNT_ID,
+    accountOf: (request) =>
+      (parts.find((p) => p.name === IAM_PART) as Partial<IamPart> | undefined)?.accountOf?.(request),
     handlers: parts.flatMap((p) => p.handlers ?? []),
     observers: parts.flatMap((p) => p.observers ?? []),
     authorizers: parts.flatMap((p) => p.authorizers ?? []),
@@ -104,6 +117,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
           endpoint: context.endpoint,
           region,
           accountId: LOCAL_ACCOUNT_ID,
+          memberAccounts: members,
           speed: clock.speed,
           /** The simulated time, which the cloud and Phoenix on it keep (ISO). */
           now: new Date(clock.now()).toISOString(),
@@ -140,6 +154,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     await moto.stop();
   };
   try {
+    await createMemberAccounts(context, members);
     for (const part of parts) {
       await part.start?.();
       started.push(part);

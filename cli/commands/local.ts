@@ -1,9 +1,10 @@
 import { parseArgs } from "node:util";
 import type { LocalCloud } from "../../local/cloud.js";
+import { memberAccounts } from "../../local/core/account-ids.js";
 import type { LocalDeployment } from "../../local/deployment/index.js";
 import type { BuiltinOptions } from "../../local/plugins.js";
 import { CliError, type CommandIO, EXIT, UsageError } from "../../ops/io.js";
-import { DEFAULT_LOCAL_PORT } from "../../ops/local-defaults.js";
+import { DEFAULT_LOCAL_PORT, LOCAL_ACCOUNT_ID } from "../../ops/local-defaults.js";
 import { describeRecord, liveLocalClouds, recordLocalCloud } from "../../ops/registry.js";
 import { loadPolicy, type Policy, PolicyError } from "../../src/policy/index.js";
 import { stageProblem } from "../../src/resources.js";
@@ -22,6 +23,8 @@ export interface LocalFlags {
   graph?: string;
   /** IAM enforcement (local/iam): "on" unless `--iam off` (debugging only). */
   iam: "on" | "off";
+  /** Member accounts the local cloud keeps beside its own (`--accounts 222222222222,333333333333`). */
+  accounts: string[];
   /** Boolean flags of the calling command beyond the local cloud's own. */
   booleans: Record<string, boolean>;
 }
@@ -38,6 +41,7 @@ export function parseLocalFlags(
     stage: { type: "string" as const },
     graph: { type: "string" as const },
     iam: { type: "string" as const },
+    accounts: { type: "string" as const },
     ...Object.fromEntries(booleans.map((name) => [name, { type: "boolean" as const }])),
   };
   let values: Record<string, string | boolean | undefined>;
@@ -62,6 +66,16 @@ export function parseLocalFlags(
   const iam = text("iam") ?? "on";
   if (iam !== "on" && iam !== "off")
     throw new UsageError(`--iam takes on or off, not ${JSON.stringify(iam)}`);
+  let accounts: string[];
+  try {
+    const listed = (text("accounts") ?? "")
+      .split(",")
+      .map((a) => a.trim())
+      .filter(Boolean);
+    accounts = memberAccounts(LOCAL_ACCOUNT_ID, listed);
+  } catch (error) {
+    throw new UsageError(`--accounts: ${(error as Error).message.replace(/^member accounts: /, "")}`);
+  }
   const policyFile = text("policy");
   let policy: Policy;
   try {
@@ -78,6 +92,7 @@ export function parseLocalFlags(
     stage,
     ...(graph ? { graph } : {}),
     iam,
+    accounts,
     booleans: Object.fromEntries(booleans.map((name) => [name, values[name] === true])),
   };
 }
@@ -101,6 +116,7 @@ export async function startCloudForCommand(
       port: flags.port,
       speed: flags.speed,
       iam: flags.iam,
+      ...(flags.accounts.length > 0 ? { accounts: flags.accounts } : {}),
       log: verbose ? (m) => io.err(`[local] ${m}`) : () => {},
       builtin: {
         ...builtin,
@@ -180,7 +196,7 @@ const SUBCOMMANDS = ["finding", "notifications", "env"] as const;
 export const localCommand: Command = {
   name: "local",
   usage: [
-    "phoenix local [--port 4566] [--speed 1] [--policy policy.json] [--stage local] [--graph graph.json] [--iam on|off]",
+    "phoenix local [--port 4566] [--speed 1] [--policy policy.json] [--stage local] [--graph graph.json] [--iam on|off] [--accounts 222222222222,...]",
     "       phoenix local finding <instance-id> [--type T] [--severity N] [--role ACTOR|TARGET] [--sample] [--put] [--json] [--port N | --endpoint URL]",
     "       phoenix local notifications [--since 1h] [--all] [--json] [--port N | --endpoint URL]",
     "       phoenix local env [--port N | --endpoint URL]",
@@ -195,6 +211,10 @@ Each Phoenix function and state machine calls it with its own role's credentials
 call is evaluated against the role's policies as AWS would (local/iam; the default credentials, a
 person's, are the account's administrator); a denial answers with the service's own error, and
 GET /_phoenix/iam/decisions lists the decisions. --iam off turns the evaluation off (debugging only).
+--accounts adds member accounts beside the local cloud's own (123456789012): moto keeps each one's
+state apart, and each has OrganizationAccountAccessRole (administrator, trusting 123456789012), so
+\`aws sts assume-role --role-arn arn:aws:iam::<member>:role/OrganizationAccountAccessRole\` acts there.
+Phoenix itself does not act in member accounts yet (issue 17).
 While it runs it records its endpoint in .phoenix/run/ (PHOENIX_RUN_DIR), so that the other
 commands find it with --local, whatever its port.
 

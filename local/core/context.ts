@@ -18,6 +18,12 @@ export interface BusEvent {
 export interface LocalCloudContext {
   readonly region: string;
   readonly accountId: string;
+  /**
+   * The other accounts moto keeps (local/core/accounts.ts). Only IAM and STS of the local runtime
+   * serve them; every other call in a member account is moto's alone (no refresh engine, lifecycle
+   * hooks, Step Functions or deployment there).
+   */
+  readonly memberAccounts: readonly string[];
   readonly clock: Clock;
   readonly motoUrl: string;
   /** SDK client configuration that talks to moto directly: no faults, not in the call log. */

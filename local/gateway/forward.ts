@@ -1,3 +1,4 @@
+import { MOTO_ACCOUNT_HEADER } from "./moto-account.js";
 import type { AwsRequest } from "./request.js";
 import type { AwsResponse } from "./response.js";
 
@@ -25,9 +26,16 @@ export async function forwardToMoto(
 ): Promise<AwsResponse & { body: Buffer }> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
-    if (value === undefined || UNFORWARDED_REQUEST.has(name) || name.startsWith(LOCAL_ONLY_PREFIX)) continue;
+    if (
+      value === undefined ||
+      UNFORWARDED_REQUEST.has(name) ||
+      name.startsWith(LOCAL_ONLY_PREFIX) ||
+      name === MOTO_ACCOUNT_HEADER
+    )
+      continue;
     headers[name] = Array.isArray(value) ? value.join(", ") : value;
   }
+  if (request.account) headers[MOTO_ACCOUNT_HEADER] = request.account;
   const hasBody = request.method !== "GET" && request.method !== "HEAD";
   const upstream = await fetch(`${motoUrl}${request.url}`, {
     method: request.method,

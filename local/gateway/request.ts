@@ -19,6 +19,12 @@ export interface AwsRequest {
   params: URLSearchParams;
   /** JSON protocol: the parsed body ({} when empty or not JSON). */
   json: Record<string, unknown>;
+  /**
+   * The account the call acts in, set by the gateway before anything serves it: the account of
+   * the role session that signed it (local/iam knows), else the local cloud's own account (its
+   * administrator's credentials act there). Never taken from the caller.
+   */
+  account?: string;
 }
 
 // Target prefixes of JSON-protocol services, for clients that do not sign (service unknown).

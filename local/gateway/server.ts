@@ -7,9 +7,14 @@ import { refusal } from "./guard.js";
 import { type AwsRequest, decodeRequest } from "./request.js";
 import { type AwsResponse, awsError } from "./response.js";
 
-/** A local service model that answers some calls itself instead of moto (e.g. instance refresh). */
+/**
+ * A local service model that answers some calls itself instead of moto (e.g. instance refresh).
+ * It sees only calls in the local cloud's own account unless it says `everyAccount`: the local
+ * models keep one account's state (another account is moto's alone, see local/README.md).
+ */
 export interface ServiceHandler {
   readonly name: string;
+  readonly everyAccount?: boolean;
   handles(request: AwsRequest): boolean;
   handle(request: AwsRequest): Promise<AwsResponse>;
 }
@@ -20,8 +25,13 @@ export interface ServiceHandler {
  */
 export type RequestAuthorizer = (request: AwsRequest) => Promise<AwsResponse | undefined>;
 
-/** Sees every successful call after it was served (e.g. to emit the events AWS would emit). */
-export type ResponseObserver = (request: AwsRequest, response: { status: number; body: Buffer }) => void;
+/**
+ * Sees every successful call after it was served (e.g. to emit the events AWS would emit); in the
+ * local cloud's own account only, unless it says `everyAccount`.
+ */
+export type ResponseObserver = ((request: AwsRequest, response: { status: number; body: Buffer }) => void) & {
+  everyAccount?: boolean;
+};
 
 /**
  * Non-AWS routes under /_phoenix/ (health, faults, dashboard data), by exact path; a `*` segment
@@ -37,6 +47,10 @@ export interface GatewayOptions {
   port: number;
   motoUrl: string;
   region: string;
+  /** The local cloud's own account: where its administrator's credentials and its models act. */
+  accountId: string;
+  /** The account of the role session that signed a call (local/iam); undefined for any other signer. */
+  accountOf?: (request: AwsRequest) => string | undefined;
   handlers: ServiceHandler[];
   observers: ResponseObserver[];
   /** Asked in turn before a call is served; the first refusal answers it. */
@@ -101,6 +115,8 @@ export class Gateway {
     if (url.startsWith("/_phoenix/")) return this.serveControl(req, res, body);
 
     const request = decodeRequest(method, url, req.headers, body, this.options.region);
+    request.account = this.options.accountOf?.(request) ?? this.options.accountId;
+    const own = request.account === this.options.accountId;
     for (const authorize of this.options.authorizers ?? []) {
       const refusedByPolicy = await authorize(request);
       if (refusedByPolicy) {
@@ -126,7 +142,7 @@ export class Gateway {
       return send(res, decision.error);
     }
 
-    const handler = this.options.handlers.find((h) => h.handles(request));
+    const handler = this.options.handlers.find((h) => (own || h.everyAccount) && h.handles(request));
     let response: AwsResponse;
     try {
       response = handler ? await handler.handle(request) : await forwardToMoto(this.options.motoUrl, request);
@@ -150,6 +166,7 @@ export class Gateway {
     if (response.status < 300) {
       const buffer = Buffer.isBuffer(response.body) ? response.body : Buffer.from(response.body);
       for (const observe of this.options.observers) {
+        if (!own && !observe.everyAccount) continue;
         try {
           observe(request, { status: response.status, body: buffer });
         } catch {

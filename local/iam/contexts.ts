@@ -825,7 +825,7 @@ export function apiOperation(call: Pick<CallView, "service" | "action" | "path" 
 export async function checksFor(
   call: CallView,
   ctx: BuildContext,
-): Promise<{ checks: Check[]; missing?: string } | { problem: string }> {
+): Promise<{ checks: Check[]; missing?: string } | { problem: string; unbuilt?: string }> {
   const operation = apiOperation(call);
   const builder = CONTEXT_BUILDERS[operation];
   if (builder) {
@@ -839,9 +839,11 @@ export async function checksFor(
   }
   const sar = await sarAction(operation);
   if (sar?.isWildcardOnly) return { checks: await wildcard(call, ctx) };
-  return {
-    problem: sar
-      ? `the local cloud has no request-context builder for ${operation} (local/iam/contexts.ts): it cannot say which resources AWS would authorize`
-      : `${operation} is not an action of the Service Authorization Reference`,
-  };
+  return sar
+    ? {
+        problem: `the local cloud has no request-context builder for ${operation} (local/iam/contexts.ts): it cannot say which resources AWS would authorize`,
+        // The action, for the one decision that needs no resource (./unconditional.ts).
+        unbuilt: operation,
+      }
+    : { problem: `${operation} is not an action of the Service Authorization Reference` };
 }

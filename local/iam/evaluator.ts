@@ -177,8 +177,9 @@ export async function evaluateCheck(options: {
     lastContext = context;
     const evaluated = sar?.isWildcardOnly ? "*" : resource.arn.replaceAll("*", LITERAL_STAR);
     // Another account's resource (a shared subnet, an image a pipeline account shares) is allowed
-    // in AWS only if its owner's resource policy or RAM share allows it too. The local cloud has
-    // no such account: the caller's side is evaluated, the owner's is assumed to allow.
+    // in AWS only if its owner's resource policy or RAM share allows it too. Of those, the local
+    // cloud evaluates a role's trust policy (AssumeRole's, given here as the resource policy);
+    // for any other, the caller's side is evaluated and the owner's is assumed to allow.
     const owner = resource.arn.split(":")[4] || options.account;
     if (owner !== options.account && !policies.resourcePolicy) {
       notes.push(

@@ -17,6 +17,7 @@ import {
   type RoleSession,
   roleNameOfArn,
 } from "./model.js";
+import { unconditionalGrant } from "./unconditional.js";
 import {
   accessDenied,
   accessKeyOf,
@@ -87,6 +88,8 @@ export interface IamPart extends LocalCloudPart {
   invalidatePolicies(): void;
   /** The role session an access key id was issued for (undefined: not issued here, an administrator). */
   sessionOf(accessKeyId: string): RoleSession | undefined;
+  /** The account a call acts in: its signer's role session's (undefined: not issued here). */
+  accountOf(request: AwsRequest): string | undefined;
 }
 
 export interface InstanceCredentials {
@@ -136,8 +139,18 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
   return (context) => {
     const registry = new CredentialRegistry();
     const decisions = new DecisionLog(options.decisionCapacity);
-    const lookups = new MotoLookups(context.internalClientConfig);
-    const scope = { region: context.region, account: context.accountId };
+    // Each account's resources and roles are asked of its own moto state.
+    const lookupsByAccount = new Map<string, MotoLookups>();
+    const lookupsFor = (account: string) => {
+      let found = lookupsByAccount.get(account);
+      if (!found) {
+        found = new MotoLookups(context.internalClientConfig, account);
+        lookupsByAccount.set(account, found);
+      }
+      return found;
+    };
+    const lookups = lookupsFor(context.accountId);
+    // By role ARN: a role of one name may exist in several accounts.
     let policies = new Map<
       string,
       Promise<(RolePolicies & { tagsMatter: (service: string) => boolean }) | undefined>
@@ -145,23 +158,25 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
     const counts = { Allow: 0, Deny: 0 };
     const denialsFile = options.denialsFile ?? process.env.PHOENIX_IAM_DENIALS;
 
-    const policiesOf = (roleName: string) => {
-      let found = policies.get(roleName);
+    const policiesOf = (roleArn: string) => {
+      let found = policies.get(roleArn);
       if (!found) {
-        found = lookups.rolePolicies(roleName).then((p) =>
-          p
-            ? {
-                ...p,
-                tagsMatter: tagConditionedServices([...p.identity, ...(p.boundary ? [p.boundary] : [])]),
-              }
-            : undefined,
-        );
+        found = lookupsFor(accountOfArn(roleArn))
+          .rolePolicies(roleNameOfArn(roleArn))
+          .then((p) =>
+            p
+              ? {
+                  ...p,
+                  tagsMatter: tagConditionedServices([...p.identity, ...(p.boundary ? [p.boundary] : [])]),
+                }
+              : undefined,
+          );
         // A failed read, or a role not there (yet), is not remembered: the next call asks again.
         const forget = () => {
-          if (policies.get(roleName) === found) policies.delete(roleName);
+          if (policies.get(roleArn) === found) policies.delete(roleArn);
         };
         found.then((p) => p ?? forget(), forget);
-        policies.set(roleName, found);
+        policies.set(roleArn, found);
       }
       return found;
     };
@@ -202,7 +217,7 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
       call: string,
       build?: (
         tagsMatter: (service: string) => boolean,
-      ) => Promise<{ checks: Check[]; missing?: string } | { problem: string }>,
+      ) => Promise<{ checks: Check[]; missing?: string } | { problem: string; unbuilt?: string }>,
     ): Promise<DecisionRecord | undefined> => {
       const now = context.clock.now();
       const principal = assumedRoleArn(session);
@@ -220,7 +235,7 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
       const deny = (reason: string) => decideCall("Deny", reason);
       let held: Awaited<ReturnType<typeof policiesOf>>;
       try {
-        held = await policiesOf(session.roleName);
+        held = await policiesOf(session.roleArn);
       } catch (error) {
         return deny(`the role's policies could not be read from IAM: ${(error as Error).message}`);
       }
@@ -228,7 +243,15 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
       let all = checks;
       if (!all) {
         const built = await build!(held.tagsMatter);
-        if ("problem" in built) return deny(built.problem);
+        if ("problem" in built) {
+          const grant = built.unbuilt ? unconditionalGrant(held, built.unbuilt) : undefined;
+          if (!grant) return deny(built.problem);
+          decideCall(
+            "Allow",
+            `no request-context builder for ${built.unbuilt}, but ${grant.policy}${grant.sid ? ` (${grant.sid})` : ""} allows it on every resource with no condition, and no Deny may apply: AWS allows it whatever the resource`,
+          );
+          return undefined;
+        }
         if (built.missing) {
           // Nothing to authorize: the service answers that the resource does not exist.
           decideCall("Allow", `${built.missing}: passed on, the service answers that it does not exist`);
@@ -313,7 +336,11 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
             json: request.json,
             path: request.path,
           },
-          { scope, lookups, tagsMatter },
+          {
+            scope: { region: context.region, account: known.session.accountId },
+            lookups: lookupsFor(known.session.accountId),
+            tagsMatter,
+          },
         ),
       );
       return denied ? accessDenied(request, denialMessage(denied)) : undefined;
@@ -321,6 +348,8 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
 
     const sts: ServiceHandler = {
       name: "iam-sts",
+      // A member account's role sessions ask STS too (who am I, role chaining).
+      everyAccount: true,
       handles: (request) =>
         request.service === "sts" &&
         (request.action === "AssumeRole" ||
@@ -348,11 +377,12 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
       }
       const duration = Number(stsParam(request, "DurationSeconds") ?? 3600);
       const principal = caller ? assumedRoleArn(caller) : `arn:aws:iam::${context.accountId}:root`;
-      const role = await lookups.role(roleNameOfArn(roleArn));
+      // Asked of the role's own account: the ARN names it, and a role of that name elsewhere is not it.
+      const role = await lookupsFor(accountOfArn(roleArn)).role(roleNameOfArn(roleArn));
       const resource = { arn: role?.arn ?? roleArn, tags: role?.tags ?? {} };
       if (enforcing) {
         const identity: PolicySet | undefined = caller
-          ? await policiesOf(caller.roleName)
+          ? await policiesOf(caller.roleArn)
           : { identity: [{ name: "administrator", policy: ADMINISTRATOR_POLICY }] };
         const externalId = stsParam(request, "ExternalId");
         const check: Check = {
@@ -375,7 +405,7 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
             ? record(
                 await evaluateCheck({
                   principal,
-                  account: context.accountId,
+                  account: caller?.accountId ?? context.accountId,
                   // The role's trust policy is the resource policy of sts:AssumeRole.
                   policies: {
                     identity: identity.identity,
@@ -514,9 +544,14 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
     const noticeIamWrites: ResponseObserver = (request) => {
       if (request.service !== "iam" || IAM_READS.test(request.action)) return;
       const role = request.params.get("RoleName");
-      if (role) policies.delete(role);
-      else if (/Policy/.test(request.action)) invalidatePolicies();
+      if (role) {
+        // The cache is by ARN and a role's ARN has its path: forget every role of that name there.
+        const account = request.account ?? context.accountId;
+        for (const arn of [...policies.keys()])
+          if (accountOfArn(arn) === account && roleNameOfArn(arn) === role) policies.delete(arn);
+      } else if (/Policy/.test(request.action)) invalidatePolicies();
     };
+    noticeIamWrites.everyAccount = true;
 
     return {
       name: IAM_PART,
@@ -570,6 +605,7 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
       },
       invalidatePolicies,
       sessionOf: (accessKeyId) => registry.lookup(accessKeyId)?.session,
+      accountOf: (request) => sessionOf(request)?.session.accountId,
     };
 
     function issueTransient(session: { roleArn: string; sessionName: string }): { session: RoleSession } {

@@ -31,6 +31,7 @@ import {
   ListResourceTagsCommand,
 } from "@aws-sdk/client-kms";
 import { ListTagsForResourceCommand, SNSClient } from "@aws-sdk/client-sns";
+import { inAccount } from "../gateway/moto-account.js";
 
 /**
  * What the request-context builders need to know about resources at the time of a call, asked of
@@ -121,13 +122,14 @@ export class MotoLookups {
   private readonly dynamodb: DynamoDBClient;
   private readonly sns: SNSClient;
 
-  constructor(config: ClientConfig) {
-    this.ec2 = new EC2Client(config);
-    this.autoscaling = new AutoScalingClient(config);
-    this.iam = new IAMClient(config);
-    this.kms = new KMSClient(config);
-    this.dynamodb = new DynamoDBClient(config);
-    this.sns = new SNSClient(config);
+  /** `account`: whose moto state is asked (the local cloud's own when not given). */
+  constructor(config: ClientConfig, account?: string) {
+    this.ec2 = inAccount(new EC2Client(config), account);
+    this.autoscaling = inAccount(new AutoScalingClient(config), account);
+    this.iam = inAccount(new IAMClient(config), account);
+    this.kms = inAccount(new KMSClient(config), account);
+    this.dynamodb = inAccount(new DynamoDBClient(config), account);
+    this.sns = inAccount(new SNSClient(config), account);
   }
 
   /** Tags of EC2 resources by id (instances, security groups, images, snapshots, volumes…). */

@@ -270,10 +270,13 @@ describe("a role's credentials", () => {
     });
   });
 
-  it("are refused a call the local cloud cannot describe as AWS would, even under Action *", async () => {
-    await createRole("iam-test-everything", TRUST_ACCOUNT, [{ Effect: "Allow", Action: "*", Resource: "*" }]);
-    const credentials = await assumeWithCli(roleArn("iam-test-everything"), "all");
-    // RunInstances has no request-context builder (Phoenix never calls it): denied, never guessed.
+  it("are refused a call the local cloud cannot describe as AWS would, even under ec2:*", async () => {
+    await createRole("iam-test-all-ec2", TRUST_ACCOUNT, [
+      { Effect: "Allow", Action: "ec2:*", Resource: "*" },
+    ]);
+    const credentials = await assumeWithCli(roleArn("iam-test-all-ec2"), "all");
+    // RunInstances has no request-context builder (Phoenix never calls it): denied, never guessed
+    // (it may imply iam:PassRole, which ec2:* does not grant).
     const launched = await errorOf(
       new EC2Client(asRole(credentials)).send(
         new RunInstancesCommand({
@@ -285,9 +288,28 @@ describe("a role's credentials", () => {
       ),
     );
     expect(launched.name).toBe("UnauthorizedOperation");
-    const [record] = await decisions("?principal=iam-test-everything&decision=Deny");
+    const [record] = await decisions("?principal=iam-test-all-ec2&decision=Deny");
     expect(record).toMatchObject({ action: "ec2:RunInstances", decision: "Deny" });
     expect(record?.reason).toContain("no request-context builder for ec2:RunInstances");
+  });
+
+  it("are allowed such a call only as an administrator (Action * on *, nothing denying), as AWS would", async () => {
+    await createRole("iam-test-everything", TRUST_ACCOUNT, [{ Effect: "Allow", Action: "*", Resource: "*" }]);
+    const credentials = await assumeWithCli(roleArn("iam-test-everything"), "all");
+    const { Instances } = await new EC2Client(asRole(credentials)).send(
+      new RunInstancesCommand({
+        ImageId: "ami-12c6146b",
+        MinCount: 1,
+        MaxCount: 1,
+        InstanceType: "t3.micro",
+      }),
+    );
+    expect(Instances).toHaveLength(1);
+    const allowed = await decisions("?principal=iam-test-everything&decision=Allow&action=ec2:RunInstances");
+    expect(allowed.at(-1)?.reason).toContain("no request-context builder for ec2:RunInstances");
+    await new EC2Client(admin).send(
+      new TerminateInstancesCommand({ InstanceIds: [Instances![0]!.InstanceId!] }),
+    );
   });
 });
 

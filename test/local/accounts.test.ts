@@ -1,0 +1,239 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { CreateSecurityGroupCommand, DescribeSecurityGroupsCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from "@aws-sdk/client-iam";
+import { CreateTopicCommand, ListTopicsCommand, SNSClient } from "@aws-sdk/client-sns";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LocalCloud } from "../../local/cloud.js";
+import { memberAccounts, ORGANIZATION_ACCESS_ROLE } from "../../local/core/account-ids.js";
+import { MOTO_ACCOUNT_HEADER } from "../../local/gateway/moto-account.js";
+import type { DecisionRecord } from "../../local/iam/model.js";
+import { clientConfig, startTestCloud } from "../support/cloud.js";
+
+/**
+ * Issue 17, the local cloud's accounts: moto keeps each member account's state apart; a role
+ * session acts in its role's account; every member has OrganizationAccountAccessRole trusting the
+ * local cloud's own account, as AWS Organizations creates it; AssumeRole across accounts needs
+ * both the role's trust policy and the caller's own policy, as in AWS.
+ */
+const CENTRAL = "123456789012";
+const MEMBER = "222222222222";
+const OTHER_MEMBER = "333333333333";
+const policy = (...statements: object[]) => JSON.stringify({ Version: "2012-10-17", Statement: statements });
+const trusting = (principal: string) =>
+  policy({ Effect: "Allow", Principal: { AWS: principal }, Action: "sts:AssumeRole" });
+
+type Credentials = { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+
+let cloud: LocalCloud;
+let admin: ReturnType<typeof clientConfig>;
+
+const as = (credentials: Credentials) => ({ ...admin, credentials, maxAttempts: 1 });
+
+const run = promisify(execFile);
+
+/** STS through the AWS CLI (an independent client), with the given credentials or the administrator's. */
+async function sts(args: string[], by?: Credentials): Promise<Record<string, unknown>> {
+  const credentials = by ?? { accessKeyId: "test", secretAccessKey: "test", sessionToken: "" };
+  try {
+    const { stdout } = await run(
+      "aws",
+      ["--endpoint-url", cloud.endpoint, "--region", "us-east-1", "--output", "json", "sts", ...args],
+      {
+        env: {
+          ...process.env,
+          AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+          ...(credentials.sessionToken ? { AWS_SESSION_TOKEN: credentials.sessionToken } : {}),
+          AWS_PAGER: "",
+        },
+      },
+    );
+    return JSON.parse(stdout) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`aws sts ${args[0]} failed: ${(error as { stderr?: string }).stderr ?? error}`);
+  }
+}
+
+async function assume(roleArn: string, sessionName: string, by?: Credentials): Promise<Credentials> {
+  const { Credentials: c } = (await sts(
+    ["assume-role", "--role-arn", roleArn, "--role-session-name", sessionName],
+    by,
+  )) as { Credentials: { AccessKeyId: string; SecretAccessKey: string; SessionToken: string } };
+  return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken };
+}
+
+const whoAmI = async (by: Credentials) =>
+  (await sts(["get-caller-identity"], by)) as { Account: string; Arn: string };
+
+async function groupNames(config: ReturnType<typeof clientConfig>): Promise<string[]> {
+  const { SecurityGroups = [] } = await new EC2Client(config).send(new DescribeSecurityGroupsCommand({}));
+  return SecurityGroups.map((g) => g.GroupName!);
+}
+
+async function decisions(query: string): Promise<DecisionRecord[]> {
+  const response = await fetch(`${cloud.endpoint}/_phoenix/iam/decisions${query}`);
+  return ((await response.json()) as { decisions: DecisionRecord[] }).decisions;
+}
+
+beforeAll(async () => {
+  cloud = await startTestCloud({ plugins: [], accounts: [MEMBER, OTHER_MEMBER] });
+  admin = clientConfig(cloud, 1);
+}, 60_000);
+afterAll(async () => cloud?.stop());
+
+describe("member accounts", () => {
+  it("are named by the health route", async () => {
+    const health = (await (await fetch(`${cloud.endpoint}/_phoenix/health`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(health).toMatchObject({ accountId: CENTRAL, memberAccounts: [MEMBER, OTHER_MEMBER] });
+  });
+
+  it("each have OrganizationAccountAccessRole, which the AWS CLI assumes from the own account", async () => {
+    const member = await assume(`arn:aws:iam::${MEMBER}:role/${ORGANIZATION_ACCESS_ROLE}`, "alice");
+    expect(await whoAmI(member)).toMatchObject({
+      Account: MEMBER,
+      Arn: `arn:aws:sts::${MEMBER}:assumed-role/${ORGANIZATION_ACCESS_ROLE}/alice`,
+    });
+  });
+
+  it("keep their own state: what a member's role creates is that member's alone", async () => {
+    const member = await assume(`arn:aws:iam::${MEMBER}:role/${ORGANIZATION_ACCESS_ROLE}`, "maker");
+    await new EC2Client(as(member)).send(
+      new CreateSecurityGroupCommand({ GroupName: "made-in-member", Description: "member's" }),
+    );
+    await new SNSClient(as(member)).send(new CreateTopicCommand({ Name: "member-topic" }));
+
+    expect(await groupNames(as(member))).toContain("made-in-member");
+    expect(await groupNames(admin)).not.toContain("made-in-member");
+    const other = await assume(`arn:aws:iam::${OTHER_MEMBER}:role/${ORGANIZATION_ACCESS_ROLE}`, "look");
+    expect(await groupNames(as(other))).not.toContain("made-in-member");
+    const { Topics = [] } = await new SNSClient(as(member)).send(new ListTopicsCommand({}));
+    expect(Topics.map((t) => t.TopicArn)).toContain(`arn:aws:sns:us-east-1:${MEMBER}:member-topic`);
+  });
+
+  it("cannot be reached by sending moto's account header: a call acts in its signer's account", async () => {
+    const ec2 = new EC2Client(admin);
+    ec2.middlewareStack.add(
+      (next) => async (args) => {
+        (args.request as { headers: Record<string, string> }).headers[MOTO_ACCOUNT_HEADER] = MEMBER;
+        return next(args);
+      },
+      { step: "build", name: "spoofAccount" },
+    );
+    await ec2.send(new CreateSecurityGroupCommand({ GroupName: "spoofed", Description: "header" }));
+    expect(await groupNames(admin)).toContain("spoofed");
+    const member = await assume(`arn:aws:iam::${MEMBER}:role/${ORGANIZATION_ACCESS_ROLE}`, "check");
+    expect(await groupNames(as(member))).not.toContain("spoofed");
+  });
+});
+
+describe("sts:AssumeRole across accounts", () => {
+  let memberAdmin: Credentials;
+  const centralIam = () => new IAMClient(admin);
+  const assumeAnyMember = {
+    Effect: "Allow",
+    Action: "sts:AssumeRole",
+    Resource: "arn:aws:iam::*:role/phoenix-member",
+  };
+
+  beforeAll(async () => {
+    memberAdmin = await assume(`arn:aws:iam::${MEMBER}:role/${ORGANIZATION_ACCESS_ROLE}`, "setup");
+    const memberIam = new IAMClient(as(memberAdmin));
+    // The member role trusts one central role; it may only list topics.
+    await memberIam.send(
+      new CreateRoleCommand({
+        RoleName: "phoenix-member",
+        AssumeRolePolicyDocument: trusting(`arn:aws:iam::${CENTRAL}:role/phoenix-central`),
+      }),
+    );
+    await memberIam.send(
+      new PutRolePolicyCommand({
+        RoleName: "phoenix-member",
+        PolicyName: "main",
+        PolicyDocument: policy({ Effect: "Allow", Action: "sns:ListTopics", Resource: "*" }),
+      }),
+    );
+    // Trusted by the member, but with no policy of its own allowing sts:AssumeRole.
+    await memberIam.send(
+      new CreateRoleCommand({
+        RoleName: "trusts-bare",
+        AssumeRolePolicyDocument: trusting(`arn:aws:iam::${CENTRAL}:role/bare`),
+      }),
+    );
+    for (const [name, statements] of [
+      ["phoenix-central", [assumeAnyMember]],
+      ["other-central", [assumeAnyMember]],
+      ["bare", []],
+    ] as const) {
+      await centralIam().send(
+        new CreateRoleCommand({
+          RoleName: name,
+          AssumeRolePolicyDocument: trusting(`arn:aws:iam::${CENTRAL}:root`),
+        }),
+      );
+      if (statements.length > 0) {
+        await centralIam().send(
+          new PutRolePolicyCommand({
+            RoleName: name,
+            PolicyName: "main",
+            PolicyDocument: policy(...statements),
+          }),
+        );
+      }
+    }
+    // A role of a name that exists in the own account only.
+    await centralIam().send(
+      new CreateRoleCommand({
+        RoleName: "central-only",
+        AssumeRolePolicyDocument: trusting(`arn:aws:iam::${CENTRAL}:root`),
+      }),
+    );
+  });
+
+  it("admits the principal the member role trusts, into the member account, with the member role's policies", async () => {
+    const central = await assume(`arn:aws:iam::${CENTRAL}:role/phoenix-central`, "fn");
+    const member = await assume(`arn:aws:iam::${MEMBER}:role/phoenix-member`, "contain-i-1", central);
+    const me = await whoAmI(member);
+    expect(me.Arn).toBe(`arn:aws:sts::${MEMBER}:assumed-role/phoenix-member/contain-i-1`);
+    await new SNSClient(as(member)).send(new ListTopicsCommand({}));
+    // Anything else is evaluated against the member role's policies, and denied.
+    await expect(
+      new EC2Client(as(member)).send(new CreateSecurityGroupCommand({ GroupName: "x", Description: "x" })),
+    ).rejects.toMatchObject({ name: "UnauthorizedOperation" });
+    const denied = await decisions(`?decision=Deny&principal=${encodeURIComponent(me.Arn)}`);
+    expect(denied.at(-1)).toMatchObject({ action: "ec2:CreateSecurityGroup" });
+    expect(denied.at(-1)?.resources.join()).toContain(`:${MEMBER}:`);
+  });
+
+  it("refuses a principal the member role does not trust, even one allowed by its own policy", async () => {
+    const other = await assume(`arn:aws:iam::${CENTRAL}:role/other-central`, "fn");
+    await expect(assume(`arn:aws:iam::${MEMBER}:role/phoenix-member`, "nope", other)).rejects.toThrow(
+      `not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::${MEMBER}:role/phoenix-member`,
+    );
+  });
+
+  it("refuses a trusted principal whose own policy does not allow it (across accounts both must)", async () => {
+    const bare = await assume(`arn:aws:iam::${CENTRAL}:role/bare`, "fn");
+    await expect(assume(`arn:aws:iam::${MEMBER}:role/trusts-bare`, "nope", bare)).rejects.toThrow(
+      /AccessDenied/,
+    );
+  });
+
+  it("refuses a role the member account does not have, though the own account has one of that name", async () => {
+    await expect(assume(`arn:aws:iam::${MEMBER}:role/central-only`, "nope")).rejects.toThrow(/AccessDenied/);
+    const refused = await decisions("?decision=Deny&action=sts:AssumeRole");
+    expect(refused.at(-1)?.reason).toContain(`arn:aws:iam::${MEMBER}:role/central-only does not exist`);
+  });
+});
+
+describe("the member accounts asked for", () => {
+  it("are refused, each problem named, when not twelve digits, repeated, or the own account", () => {
+    expect(() => memberAccounts(CENTRAL, ["22222222222", MEMBER, MEMBER, CENTRAL])).toThrow(
+      /"22222222222" is not a 12-digit account id; 222222222222 is given twice; 123456789012 is the local cloud's own account/,
+    );
+    expect(memberAccounts(CENTRAL, [MEMBER])).toEqual([MEMBER]);
+  });
+});
