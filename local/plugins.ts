@@ -8,6 +8,7 @@ import { eventsPlugin } from "./events/index.js";
 import { launchTemplateSourceVersion } from "./moto-fixes/launch-template-source.js";
 import { primaryInterfaceGroups } from "./moto-fixes/primary-eni-groups.js";
 import { registerImageTags } from "./moto-fixes/register-image-tags.js";
+import { sharedImages } from "./moto-fixes/shared-images.js";
 import { stepFunctionsPlugin } from "./stepfunctions/index.js";
 
 export interface BuiltinOptions extends Omit<DeploymentOptions, "policy"> {
@@ -34,6 +35,7 @@ export function builtinPlugins(options: BuiltinOptions = {}): LocalCloudPlugin[]
     primaryInterfaceGroups(),
     launchTemplateSourceVersion(),
     registerImageTags(),
+    sharedImages(),
     autoScalingPlugin({ bootSeconds }),
     stepFunctionsPlugin(),
     eventsPlugin(),

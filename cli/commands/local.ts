@@ -213,7 +213,8 @@ person's, are the account's administrator); a denial answers with the service's 
 GET /_phoenix/iam/decisions lists the decisions. --iam off turns the evaluation off (debugging only).
 --accounts adds member accounts beside the local cloud's own (123456789012): moto keeps each one's
 state apart, and each has OrganizationAccountAccessRole (administrator, trusting 123456789012), so
-\`aws sts assume-role --role-arn arn:aws:iam::<member>:role/OrganizationAccountAccessRole\` acts there.
+\`aws sts assume-role --role-arn arn:aws:iam::<member>:role/OrganizationAccountAccessRole\` acts there;
+an image shared with a member (modify-image-attribute --launch-permission) shows in its DescribeImages.
 Phoenix itself does not act in member accounts yet (issue 17).
 While it runs it records its endpoint in .phoenix/run/ (PHOENIX_RUN_DIR), so that the other
 commands find it with --local, whatever its port.

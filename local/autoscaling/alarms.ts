@@ -1,4 +1,4 @@
-import { child, children, elementAt, textOf } from "./xml-patch.js";
+import { child, children, elementAt, textOf } from "../core/xml-patch.js";
 
 /**
  * The CloudWatch alarms an instance refresh watches (Preferences.AlarmSpecification), read from

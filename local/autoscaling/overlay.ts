@@ -1,3 +1,14 @@
+import {
+  applyEdits,
+  child,
+  children,
+  type Edit,
+  type ElementSpan,
+  elementAt,
+  replaceContent,
+  replaceElement,
+  textOf,
+} from "../core/xml-patch.js";
 import { forwardToMoto } from "../gateway/forward.js";
 import { queryList } from "../gateway/request.js";
 import { xmlEscape } from "../gateway/response.js";
@@ -9,17 +20,6 @@ import type { InstanceTracker } from "./tracker.js";
 import type { WarmPoolConfiguration } from "./warm-pool-model.js";
 import { warmPoolConfigurationXml } from "./warm-pool-wire.js";
 import { structureXml } from "./wire.js";
-import {
-  applyEdits,
-  child,
-  children,
-  type Edit,
-  type ElementSpan,
-  elementAt,
-  replaceContent,
-  replaceElement,
-  textOf,
-} from "./xml-patch.js";
 
 /**
  * DescribeAutoScalingGroups and DescribeAutoScalingInstances are answered by moto, then rewritten

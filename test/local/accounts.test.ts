@@ -1,13 +1,22 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { CreateSecurityGroupCommand, DescribeSecurityGroupsCommand, EC2Client } from "@aws-sdk/client-ec2";
+import {
+  CreateSecurityGroupCommand,
+  DescribeImagesCommand,
+  DescribeSecurityGroupsCommand,
+  EC2Client,
+  ModifyImageAttributeCommand,
+  RunInstancesCommand,
+} from "@aws-sdk/client-ec2";
 import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from "@aws-sdk/client-iam";
 import { CreateTopicCommand, ListTopicsCommand, SNSClient } from "@aws-sdk/client-sns";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalCloud } from "../../local/cloud.js";
 import { memberAccounts, ORGANIZATION_ACCESS_ROLE } from "../../local/core/account-ids.js";
+import { registerImage } from "../../local/core/seed.js";
 import { MOTO_ACCOUNT_HEADER } from "../../local/gateway/moto-account.js";
 import type { DecisionRecord } from "../../local/iam/model.js";
+import { sharedImages } from "../../local/moto-fixes/shared-images.js";
 import { clientConfig, startTestCloud } from "../support/cloud.js";
 
 /**
@@ -77,7 +86,7 @@ async function decisions(query: string): Promise<DecisionRecord[]> {
 }
 
 beforeAll(async () => {
-  cloud = await startTestCloud({ plugins: [], accounts: [MEMBER, OTHER_MEMBER] });
+  cloud = await startTestCloud({ plugins: [sharedImages()], accounts: [MEMBER, OTHER_MEMBER] });
   admin = clientConfig(cloud, 1);
 }, 60_000);
 afterAll(async () => cloud?.stop());
@@ -226,6 +235,73 @@ describe("sts:AssumeRole across accounts", () => {
     await expect(assume(`arn:aws:iam::${MEMBER}:role/central-only`, "nope")).rejects.toThrow(/AccessDenied/);
     const refused = await decisions("?decision=Deny&action=sts:AssumeRole");
     expect(refused.at(-1)?.reason).toContain(`arn:aws:iam::${MEMBER}:role/central-only does not exist`);
+  });
+});
+
+describe("an image shared with a member account", () => {
+  let shared: string;
+  let unshared: string;
+  let member: Credentials;
+  let other: Credentials;
+  const ids = async (config: ReturnType<typeof clientConfig>, input = {}) =>
+    ((await new EC2Client(config).send(new DescribeImagesCommand(input))).Images ?? []).map(
+      (i) => i.ImageId!,
+    );
+
+  beforeAll(async () => {
+    // Published in the own account (the tooling account here), shared with one member.
+    const ec2 = new EC2Client(admin);
+    shared = await registerImage(ec2, { family: "web", name: "golden-web-shared" });
+    unshared = await registerImage(ec2, { family: "web", name: "golden-web-private" });
+    await ec2.send(
+      new ModifyImageAttributeCommand({
+        ImageId: shared,
+        LaunchPermission: { Add: [{ UserId: MEMBER }] },
+      }),
+    );
+    member = await assume(`arn:aws:iam::${MEMBER}:role/${ORGANIZATION_ACCESS_ROLE}`, "images");
+    other = await assume(`arn:aws:iam::${OTHER_MEMBER}:role/${ORGANIZATION_ACCESS_ROLE}`, "images");
+  });
+
+  it("shows in the member's DescribeImages, with its owner and tags, and by its id", async () => {
+    expect(await ids(as(member))).toContain(shared);
+    expect(await ids(as(member))).not.toContain(unshared);
+    const { Images = [] } = await new EC2Client(as(member)).send(
+      new DescribeImagesCommand({ ImageIds: [shared] }),
+    );
+    expect(Images).toHaveLength(1);
+    expect(Images[0]).toMatchObject({ ImageId: shared, OwnerId: CENTRAL });
+    expect(Images[0]?.Tags).toContainEqual({ Key: "phoenix:image-family", Value: "web" });
+    // The member's own filters apply to it too.
+    expect(await ids(as(member), { Filters: [{ Name: "name", Values: ["golden-web-shared"] }] })).toEqual([
+      shared,
+    ]);
+    expect(await ids(as(member), { Owners: ["self"] })).not.toContain(shared);
+    expect(await ids(as(member), { Owners: [CENTRAL] })).toEqual([shared]);
+  });
+
+  it("stays invisible to an account it is not shared with, and to the member once unshared", async () => {
+    expect(await ids(as(other))).not.toContain(shared);
+    await expect(
+      new EC2Client(as(other)).send(new DescribeImagesCommand({ ImageIds: [shared] })),
+    ).rejects.toMatchObject({ name: "InvalidAMIID.NotFound" });
+    await expect(
+      new EC2Client(as(member)).send(new DescribeImagesCommand({ ImageIds: [unshared] })),
+    ).rejects.toMatchObject({ name: "InvalidAMIID.NotFound" });
+  });
+
+  it("is launchable in the member account", async () => {
+    const { Instances = [] } = await new EC2Client(as(member)).send(
+      new RunInstancesCommand({ ImageId: shared, MinCount: 1, MaxCount: 1, InstanceType: "t3.micro" }),
+    );
+    expect(Instances[0]?.ImageId).toBe(shared);
+    await new EC2Client(admin).send(
+      new ModifyImageAttributeCommand({
+        ImageId: shared,
+        LaunchPermission: { Remove: [{ UserId: MEMBER }] },
+      }),
+    );
+    expect(await ids(as(member))).not.toContain(shared);
   });
 });
 

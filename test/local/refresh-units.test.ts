@@ -18,7 +18,7 @@ import {
   elementAt,
   replaceContent,
   textOf,
-} from "../../local/autoscaling/xml-patch.js";
+} from "../../local/core/xml-patch.js";
 
 const candidates = (n: number, healthy = true) =>
   Array.from({ length: n }, (_, i) => ({ instanceId: `i-${i}`, healthy }));

@@ -109,6 +109,7 @@ describe("local cloud startup errors", () => {
       "primary-eni-groups",
       "launch-template-source-version",
       "register-image-tags",
+      "shared-images",
       "autoscaling",
       "stepfunctions",
       "events",

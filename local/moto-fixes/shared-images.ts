@@ -1,0 +1,155 @@
+import { randomUUID } from "node:crypto";
+import { DescribeImagesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import type { LocalCloudContext, LocalCloudPlugin } from "../core/context.js";
+import { applyEdits, childElements, elementAt, textOf } from "../core/xml-patch.js";
+import { forwardToMoto } from "../gateway/forward.js";
+import { inAccount } from "../gateway/moto-account.js";
+import { type AwsRequest, queryList } from "../gateway/request.js";
+import type { AwsResponse } from "../gateway/response.js";
+
+/**
+ * Images shared between the local cloud's accounts (local/core/accounts.ts). moto keeps each
+ * account's images apart and reads launch permissions only in the owner's account, so an image a
+ * tooling account shares with a member (ModifyImageAttribute, LaunchPermission UserId) never
+ * shows in the member's DescribeImages. EC2 shows it there: with no ids, among the images the
+ * caller may launch (unless `--owners` leaves it out), and by its id. This part answers a
+ * DescribeImages that way: the caller's own answer from moto, plus the matching images other
+ * local accounts share with it, each as its owner's moto describes it (the request's owners and
+ * filters applied there). Public images are not added: moto gives every account its own copy.
+ *
+ * Launching is already allowed by moto (it does not check the AMI), also for an image that is not
+ * shared: that leniency remains (local/README.md).
+ */
+export function sharedImages(): LocalCloudPlugin {
+  return (context) => {
+    const clients = new Map<string, EC2Client>();
+    const ec2In = (account: string) => {
+      let client = clients.get(account);
+      if (!client) {
+        client = inAccount(new EC2Client(context.internalClientConfig), account);
+        clients.set(account, client);
+      }
+      return client;
+    };
+    return {
+      name: "shared-images",
+      handlers: [
+        {
+          name: "shared-images",
+          everyAccount: true,
+          handles: (request) =>
+            context.memberAccounts.length > 0 &&
+            request.service === "ec2" &&
+            request.action === "DescribeImages",
+          handle: (request) => describeWithShared(context, ec2In, request),
+        },
+      ],
+      async stop() {
+        for (const client of clients.values()) client.destroy();
+      },
+    };
+  };
+}
+
+async function describeWithShared(
+  context: Pick<LocalCloudContext, "accountId" | "memberAccounts" | "motoUrl">,
+  ec2In: (account: string) => EC2Client,
+  request: AwsRequest,
+): Promise<AwsResponse> {
+  const caller = request.account ?? context.accountId;
+  const owners = [context.accountId, ...context.memberAccounts].filter((a) => a !== caller);
+  // Which images each other account shares with the caller (moto filters by launch permission).
+  const sharedBy = new Map<string, string>();
+  await Promise.all(
+    owners.map(async (owner) => {
+      // Its own images only: every account has moto's public ones.
+      const { Images = [] } = await ec2In(owner).send(
+        new DescribeImagesCommand({ ExecutableUsers: [caller], Owners: ["self"] }),
+      );
+      for (const image of Images) if (!image.Public && image.ImageId) sharedBy.set(image.ImageId, owner);
+    }),
+  );
+  if (sharedBy.size === 0) return forwardToMoto(context.motoUrl, request);
+
+  const requested = queryList(request.params, "ImageId");
+  const ownIds = requested.filter((id) => !sharedBy.has(id));
+  // The caller's own answer; when every id asked for is another account's, an empty one.
+  const base =
+    requested.length > 0 && ownIds.length === 0
+      ? emptyAnswer()
+      : bodyOf(await forwardToMoto(context.motoUrl, withParams(request, caller, { ImageId: ownIds })));
+  if ("error" in base) return base.error;
+
+  const items: string[] = [];
+  for (const owner of new Set(sharedBy.values())) {
+    const wanted = [...sharedBy]
+      .filter(([id, by]) => by === owner && (requested.length === 0 || requested.includes(id)))
+      .map(([id]) => id);
+    if (wanted.length === 0) continue;
+    // Without ids, so that moto applies the request's owners and filters in the owner's account
+    // ("self" is the caller, never the owner); with no owners asked, the owner's own images are
+    // enough (every account has moto's public ones).
+    const owned: Record<string, string[]> =
+      queryList(request.params, "Owner").length > 0 ? {} : { Owner: ["self"] };
+    const answer = bodyOf(
+      await forwardToMoto(
+        context.motoUrl,
+        withParams(request, owner, { ImageId: [], ExecutableBy: [], ...owned }, caller),
+      ),
+    );
+    if ("error" in answer) return answer.error;
+    const set = elementAt(answer.xml, ["DescribeImagesResponse", "imagesSet"]);
+    if (!set) continue;
+    for (const item of childElements(answer.xml, set.contentStart, set.contentEnd)) {
+      const itemXml = answer.xml.slice(item.start, item.end);
+      const id = imageIdOf(itemXml);
+      if (id && wanted.includes(id)) items.push(itemXml);
+    }
+  }
+  const set = elementAt(base.xml, ["DescribeImagesResponse", "imagesSet"]);
+  if (!set) return base.response;
+  const merged = applyEdits(base.xml, [
+    set.contentStart === set.contentEnd && base.xml.slice(set.start, set.end).endsWith("/>")
+      ? { start: set.start, end: set.end, text: `<imagesSet>${items.join("")}</imagesSet>` }
+      : { start: set.contentEnd, end: set.contentEnd, text: items.join("") },
+  ]);
+  return { ...base.response, body: Buffer.from(merged) };
+}
+
+const imageIdOf = (itemXml: string): string | undefined =>
+  textOf(itemXml, elementAt(itemXml, ["item", "imageId"]))?.trim();
+
+function bodyOf(
+  response: AwsResponse & { body: Buffer },
+): { xml: string; response: AwsResponse } | { error: AwsResponse } {
+  if (response.status >= 300) return { error: response };
+  return { xml: response.body.toString("utf8"), response };
+}
+
+function emptyAnswer(): { xml: string; response: AwsResponse } {
+  const xml = `<?xml version="1.0" encoding="UTF-8"?><DescribeImagesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>${randomUUID()}</requestId><imagesSet/></DescribeImagesResponse>`;
+  return { xml, response: { status: 200, headers: { "content-type": "text/xml" }, body: Buffer.from(xml) } };
+}
+
+/**
+ * The request as `account` would send it: the lists named replaced (`ImageId.N`, `ExecutableBy.N`,
+ * dropped when empty); the caller's `Owner.N=self` becomes the caller's id when another account answers.
+ */
+function withParams(
+  request: AwsRequest,
+  account: string,
+  lists: Record<string, string[]>,
+  self?: string,
+): AwsRequest {
+  const params = new URLSearchParams();
+  for (const [key, value] of request.params) {
+    const list = key.replace(/\.\d+$/, "");
+    if (list in lists && key !== list) continue;
+    params.append(key, self && /^Owner\.\d+$/.test(key) && value === "self" ? self : value);
+  }
+  for (const [list, values] of Object.entries(lists))
+    values.forEach((v, i) => params.set(`${list}.${i + 1}`, v));
+  const body = Buffer.from(params.toString());
+  const url = request.method === "POST" ? request.url : `${request.path}?${params.toString()}`;
+  return { ...request, account, params, body: request.method === "POST" ? body : request.body, url };
+}
