@@ -147,8 +147,9 @@ function withParams(
     if (list in lists && key !== list) continue;
     params.append(key, self && /^Owner\.\d+$/.test(key) && value === "self" ? self : value);
   }
-  for (const [list, values] of Object.entries(lists))
-    values.forEach((v, i) => params.set(`${list}.${i + 1}`, v));
+  for (const [list, values] of Object.entries(lists)) {
+    for (const [i, value] of values.entries()) params.set(`${list}.${i + 1}`, value);
+  }
   const body = Buffer.from(params.toString());
   const url = request.method === "POST" ? request.url : `${request.path}?${params.toString()}`;
   return { ...request, account, params, body: request.method === "POST" ? body : request.body, url };
