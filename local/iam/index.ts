@@ -244,11 +244,11 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
       if (!all) {
         const built = await build!(held.tagsMatter);
         if ("problem" in built) {
-          const grant = built.unbuilt ? unconditionalGrant(held, built.unbuilt) : undefined;
+          const grant = built.unbuilt ? unconditionalGrant(held) : undefined;
           if (!grant) return deny(built.problem);
           decideCall(
             "Allow",
-            `no request-context builder for ${built.unbuilt}, but ${grant.policy}${grant.sid ? ` (${grant.sid})` : ""} allows it on every resource with no condition, and no Deny may apply: AWS allows it whatever the resource`,
+            `no request-context builder for ${built.unbuilt}, but ${grant.policy}${grant.sid ? ` (${grant.sid})` : ""} allows every action on every resource with no condition, and the role has no Deny: AWS allows it whatever the resource`,
           );
           return undefined;
         }

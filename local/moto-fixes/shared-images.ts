@@ -15,7 +15,8 @@ import type { AwsResponse } from "../gateway/response.js";
  * caller may launch (unless `--owners` leaves it out), and by its id. This part answers a
  * DescribeImages that way: the caller's own answer from moto, plus the matching images other
  * local accounts share with it, each as its owner's moto describes it (the request's owners and
- * filters applied there). Public images are not added: moto gives every account its own copy.
+ * filters applied there) but without its tags, which EC2 never shares. Public images are not
+ * added: moto gives every account its own copy.
  *
  * Launching is already allowed by moto (it does not check the AMI), also for an image that is not
  * shared: that leniency remains (local/README.md).
@@ -69,7 +70,7 @@ async function describeWithShared(
       for (const image of Images) if (!image.Public && image.ImageId) sharedBy.set(image.ImageId, owner);
     }),
   );
-  if (sharedBy.size === 0) return forwardToMoto(context.motoUrl, request);
+  if (sharedBy.size === 0 || !sharedMayMatch(request, caller)) return forwardToMoto(context.motoUrl, request);
 
   const requested = queryList(request.params, "ImageId");
   const ownIds = requested.filter((id) => !sharedBy.has(id));
@@ -103,7 +104,7 @@ async function describeWithShared(
     for (const item of childElements(answer.xml, set.contentStart, set.contentEnd)) {
       const itemXml = answer.xml.slice(item.start, item.end);
       const id = imageIdOf(itemXml);
-      if (id && wanted.includes(id)) items.push(itemXml);
+      if (id && wanted.includes(id)) items.push(withoutTags(itemXml));
     }
   }
   const set = elementAt(base.xml, ["DescribeImagesResponse", "imagesSet"]);
@@ -114,6 +115,30 @@ async function describeWithShared(
       : { start: set.contentEnd, end: set.contentEnd, text: items.join("") },
   ]);
   return { ...base.response, body: Buffer.from(merged) };
+}
+
+/**
+ * Whether shared images can be part of this answer at all: not on a later page (they are added to
+ * the first), not when only public images are asked for (`ExecutableBy all`), and not under a tag
+ * filter (a shared image shows none of its owner's tags, so no tag of it can match).
+ */
+function sharedMayMatch(request: AwsRequest, caller: string): boolean {
+  if (request.params.get("NextToken")) return false;
+  const executableBy = queryList(request.params, "ExecutableBy");
+  if (executableBy.length > 0 && !executableBy.some((who) => who === "self" || who === caller)) return false;
+  for (const [key, value] of request.params) {
+    if (/^Filter\.\d+\.Name$/.test(key) && (value.startsWith("tag:") || value === "tag-key")) return false;
+  }
+  return true;
+}
+
+/** EC2 does not share an image's user-defined tags: the account it is shared with sees none. */
+function withoutTags(itemXml: string): string {
+  const item = elementAt(itemXml, ["item"]);
+  const tagSet = item
+    ? childElements(itemXml, item.contentStart, item.contentEnd).find((e) => e.name === "tagSet")
+    : undefined;
+  return tagSet ? applyEdits(itemXml, [{ start: tagSet.start, end: tagSet.end, text: "" }]) : itemXml;
 }
 
 const imageIdOf = (itemXml: string): string | undefined =>

@@ -36,6 +36,9 @@ afterAll(async () => {
 });
 
 async function rollOut(family: string, name: string): Promise<string> {
+  // Images are ordered by CreationDate, to the second: each one of a later second than the last,
+  // as a pipeline's are (two in one second would be ordered by id, at random).
+  await new Promise((r) => setTimeout(r, 1010 - (Date.now() % 1000)));
   const imageId = await registerImage(env.ec2, { family, name });
   const ended = await waitForExecution(
     env.deps.clients.sfn,

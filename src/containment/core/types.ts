@@ -106,7 +106,8 @@ export interface TraceImageResult {
   /** Distinct instances of the image contained within the policy's window, this one included. */
   instances?: number;
   compromised?: boolean;
-  rollback?: "started" | "already-started" | "not-current" | "no-good-image";
+  /** "failed": the rollback could not be started (audited and told; a person rolls back). */
+  rollback?: "started" | "already-started" | "not-current" | "no-good-image" | "failed";
 }
 
 export interface ReplacementStatusResult {

@@ -5,8 +5,9 @@ import { ACTOR, type ContainState, instanceSubject } from "../core/types.js";
 export const TRACE_IMAGE_ACTION = "trace-image";
 
 /**
- * What a containment whose image could not be traced must say: it was not counted toward the
- * poisoned-image threshold, so no image was marked or rolled back because of it. Not retried here:
+ * What a containment whose image could not be traced must say: the trace stopped somewhere (before
+ * or after counting it, marking the image, starting the rollback), so people must look rather
+ * than assume. Not retried here:
  * the step retried with backoff already, and tracing again from the report would give the report
  * function the rollback's permissions. Undefined when the trace ran.
  */
@@ -15,7 +16,7 @@ export function traceFailure(state: ContainState): { sentence: string; error: st
   const error = `${state.traceError.Error}: ${causeMessage(state.traceError.Cause)}`;
   return {
     error,
-    sentence: `its image was not traced (${error}), so this containment does not count toward containment.poisonedImage and marked or rolled back no image`,
+    sentence: `tracing its image failed (${error}): this containment may not count toward containment.poisonedImage, and a mark or rollback of its image may not have happened (see the image's audit trail)`,
   };
 }
 

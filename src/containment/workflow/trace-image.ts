@@ -76,9 +76,33 @@ export async function traceImage(deps: PhoenixDeps, state: ContainState): Promis
     actor: POISONED_ACTOR,
     details: { instances, findings },
   });
-  let rollback: RollbackOutcome | undefined;
+  let rollback: RollbackOutcome | { kind: "failed"; reason: string } | undefined;
   if (family && policy.rollBack) {
-    rollback = await rollBackFamily(deps, { family, from: imageId, reason, actor: POISONED_ACTOR });
+    try {
+      rollback = await rollBackFamily(deps, { family, from: imageId, reason, actor: POISONED_ACTOR });
+    } catch (error) {
+      // The mark stands (the gate refuses the image from now on); what failed is only the start of
+      // the rollback. Said, audited and returned rather than thrown: a retried step would tell
+      // people once (below) and could not take back a "failed" it had told.
+      const why = `${(error as Error).name}: ${(error as Error).message}`;
+      rollback = {
+        kind: "failed",
+        reason: `the rollback of family ${family} could not be started (${why}): its groups stay on ${imageId}; roll them back by hand (\`phoenix rollout <last good image> --family ${family}\`)`,
+      };
+      await deps.audit.write(
+        {
+          subject: imageSubject(imageId),
+          action: "rollback",
+          outcome: "failed",
+          actor: POISONED_ACTOR,
+          execution: containment.containmentId,
+          imageId,
+          reason: rollback.reason,
+          details: { family, error: why },
+        },
+        `rollback#${imageId}#${containment.containmentId}`,
+      );
+    }
   }
   // Told once per image, whichever containment gets here first; a retry of a step that failed
   // after marking (the rollback, say) still tells, which a check of the mark would not.

@@ -38,7 +38,8 @@ export interface TaintedOutcome {
   instanceId: string;
   group: string;
   family: string;
-  outcome: SessionOutcome["kind"];
+  /** "failed": the retake threw; the sweep goes on with the others and the groups. */
+  outcome: SessionOutcome["kind"] | "failed";
   reason: string;
 }
 
@@ -62,14 +63,28 @@ export async function enforceDrift(
   // sees the first one leaving and waits for the next sweep rather than take the group lower.
   const tainted: TaintedOutcome[] = [];
   for (const item of plan.tainted) {
-    const outcome = await retakeTaintedInstance(deps, { ...item, sweepId, actor });
-    tainted.push({
-      instanceId: item.instanceId,
-      group: item.group,
-      family: item.family,
-      outcome: outcome.kind,
-      reason: outcome.reason,
-    });
+    const which = { instanceId: item.instanceId, group: item.group, family: item.family };
+    try {
+      const outcome = await retakeTaintedInstance(deps, { ...item, sweepId, actor });
+      tainted.push({ ...which, outcome: outcome.kind, reason: outcome.reason });
+    } catch (error) {
+      // One instance's failure (an AWS error past the retries) must not cost the sweep its groups,
+      // holds and report: it is reported with the others, and the next sweep tries it again.
+      const reason = `not replaced: ${(error as Error).name}: ${(error as Error).message}; the next sweep tries again`;
+      await deps.audit.write(
+        {
+          subject: `instance/${item.instanceId}`,
+          action: "drift-enforce",
+          outcome: "failed",
+          actor,
+          execution: sweepId,
+          reason,
+          details: { group: item.group, family: item.family, tainted: item.taint },
+        },
+        `drift-enforce#${sweepId}#${item.instanceId}`,
+      );
+      tainted.push({ ...which, outcome: "failed", reason });
+    }
   }
   const enforced: EnforcedGroup[] = [];
   for (const item of plan.start) {

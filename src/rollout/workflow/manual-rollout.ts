@@ -17,6 +17,11 @@ export async function startManualRollout(
     /** Why it was asked for, when not by hand (a rollback, say), and what the audit record adds. */
     reason?: string;
     details?: Record<string, unknown>;
+    /**
+     * A workflow's own request (a rollback), retried as its step is: one "already exists" record,
+     * not one per retry. A person asking again is audited each time.
+     */
+    retried?: boolean;
   },
 ): Promise<StartedExecution> {
   const { name, request } = start;
@@ -37,10 +42,10 @@ export async function startManualRollout(
       execution: name,
       reason: started.created
         ? (start.reason ?? `started by hand (${target})`)
-        : `execution ${name} already exists`,
+        : `execution ${name} already exists${start.reason ? ` (${start.reason})` : ""}`,
       details: { ...request, ...start.details },
     },
-    `request-rollout#${name}#${request.requestedBy}#${started.created ? "start" : Date.now()}`,
+    `request-rollout#${name}#${request.requestedBy}#${started.created ? "start" : start.retried ? "exists" : Date.now()}`,
   );
   return started;
 }

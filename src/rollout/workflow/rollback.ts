@@ -78,6 +78,7 @@ export async function rollBackFamily(
     request: input,
     reason,
     details: { rollbackFrom: from },
+    retried: true,
   });
   return { kind: started.created ? "started" : "already-started", imageId: good.imageId, execution, reason };
 }

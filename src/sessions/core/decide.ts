@@ -164,7 +164,9 @@ const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\
 /**
  * When the hands-on time began: the first session on the instance (its phoenix:tainted mark
  * names it), not this one. A break-glass window is bounded from there, so neither a later session
- * nor re-tagging by whoever holds the instance stretches it past breakGlassMaxHours.
+ * nor a re-set break-glass tag stretches it past breakGlassMaxHours. Whoever may delete or rewrite
+ * phoenix:tainted can still restart the window: that is why docs/DEPLOY.md has those tags denied
+ * to everyone but the on-call role and Phoenix.
  */
 function windowStart(session: SessionEvent, taint: string | undefined): number {
   const current = Date.parse(session.when);

@@ -67,7 +67,7 @@ export async function takeSession(
   const actor = options.actor ?? SESSION_ACTOR;
   const lockOwner = `session/${session.eventId}`;
   let { facts, decision } = await planSession(deps, session);
-  let locked = false;
+  let locked: string | undefined;
   if (decision.action === "replace") {
     // One replacement per group at a time: two sessions on two of its instances, handled at
     // once, would each see the group at full capacity and take it down by two. Under the lock
@@ -80,7 +80,7 @@ export async function takeSession(
       ttlSeconds: SESSION_LOCK_SECONDS,
     });
     if (attempt.acquired) {
-      locked = true;
+      locked = group;
       ({ facts, decision } = await planSession(deps, session));
     } else {
       decision = {
@@ -91,7 +91,19 @@ export async function takeSession(
       };
     }
   }
-  if (locked && decision.action !== "replace") await releaseGroupLock(deps, decision.group ?? "", lockOwner);
+  // Released under the group that was locked: a re-plan that is no longer a replacement (the
+  // instance left its group meanwhile, say) may name no group, or another.
+  if (locked !== undefined && (decision.action !== "replace" || decision.group !== locked)) {
+    await releaseGroupLock(deps, locked, lockOwner);
+    if (decision.action === "replace") {
+      decision = {
+        action: "defer",
+        taint: true,
+        group: decision.group,
+        reason: `it moved from group ${locked} to ${decision.group} while its replacement was planned: tried again`,
+      };
+    }
+  }
   const subject = instanceSubject(session.instanceId);
   const tainted =
     decision.taint && facts.instance !== undefined
