@@ -1,5 +1,9 @@
+import { DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
+import { DescribeImagesCommand } from "@aws-sdk/client-ec2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerImage } from "../../local/core/seed.js";
+import type { ContainState } from "../../src/containment/core/types.js";
+import { traceImage } from "../../src/containment/workflow/trace-image.js";
 import { markImage } from "../../src/rollout/aws/image-marks.js";
 import { familyCompleted } from "../../src/rollout/aws/rollout-records.js";
 import { rollBackFamily } from "../../src/rollout/workflow/rollback.js";
@@ -28,6 +32,7 @@ beforeAll(async () => {
     groups: [
       { name: "web-a", family: "web", wave: 1, managed: true, desired: 1 },
       { name: "api-a", family: "api", wave: 1, managed: true, desired: 1 },
+      { name: "db-a", family: "db", wave: 1, managed: true, desired: 2 },
     ],
   });
 });
@@ -106,5 +111,52 @@ describe("a rollback's target", () => {
       (r) => r.action === "request-rollout",
     );
     expect(requested).toEqual([]);
+  }, 600_000);
+
+  it("when the rollback cannot start, still marks the image, tells people, and audits the failure", async () => {
+    // d1 is the last good image the rollback would go to.
+    await rollOut("db", "golden-db-d1");
+    const d2 = await rollOut("db", "golden-db-d2");
+    const { AutoScalingGroups } = await env.autoScaling.send(
+      new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ["db-a"] }),
+    );
+    const [first, second] = (AutoScalingGroups?.[0]?.Instances ?? []).map((i) => i.InstanceId!);
+    const state = (instanceId: string, findingId: string): ContainState => ({
+      containment: {
+        containmentId: `contain_test_${instanceId}`,
+        instanceId,
+        accountId: env.deps.accountId,
+        findingId,
+        findingType: "Backdoor:EC2/C&CActivity.B",
+        severity: 8,
+        findingReceivedAt: new Date().toISOString(),
+        generation: 1,
+        groupName: "db-a",
+      },
+      results: {},
+    });
+    expect(await traceImage(env.deps, state(first!, "f-db-1"))).toMatchObject({ compromised: false });
+    env.drainNotifications();
+    // The rollout workflow cannot be started (as if Step Functions refused it).
+    const broken = {
+      ...env.deps,
+      resources: {
+        ...env.deps.resources,
+        rolloutStateMachineArn: `arn:aws:states:us-east-1:${env.deps.accountId}:stateMachine:no-such-machine`,
+      },
+    };
+    const traced = await traceImage(broken, state(second!, "f-db-2"));
+    expect(traced).toMatchObject({ compromised: true, imageId: d2, rollback: "failed" });
+
+    const { Images = [] } = await env.ec2.send(new DescribeImagesCommand({ ImageIds: [d2] }));
+    expect(Images[0]?.Tags).toContainEqual({ Key: "phoenix:image-status", Value: "compromised" });
+    const failed = (await env.deps.audit.history(`image/${d2}`)).find((r) => r.action === "rollback");
+    expect(failed).toMatchObject({ outcome: "failed" });
+    expect(failed?.reason).toContain("could not be started");
+    const told = env.drainNotifications().find((n) => n.subject === `Image ${d2} marked compromised`);
+    expect(told?.message).toContain("could not be started");
+    expect(told?.message).toContain("phoenix rollout");
+    // Nothing rolled back: the groups stay on d2 until a person acts.
+    expect((await env.groupState("db-a")).images).toEqual([d2]);
   }, 600_000);
 });
