@@ -95,6 +95,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     // First: its STS answers and its authorizer come before any other part's.
     parts.unshift(iamPlugin({ enforce: options.iam !== "off" })(context));
   }
+  // Asked on every call: found once.
+  const iam = parts.find((p) => p.name === IAM_PART) as Partial<IamPart> | undefined;
   let ready = false;
   const gateway = new Gateway({
     host,
@@ -102,8 +104,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     motoUrl: moto.url,
     region,
     accountId: LOCAL_ACCOUNT_ID,
-    accountOf: (request) =>
-      (parts.find((p) => p.name === IAM_PART) as Partial<IamPart> | undefined)?.accountOf?.(request),
+    accountOf: (request) => iam?.accountOf?.(request),
     handlers: parts.flatMap((p) => p.handlers ?? []),
     observers: parts.flatMap((p) => p.observers ?? []),
     authorizers: parts.flatMap((p) => p.authorizers ?? []),

@@ -19,9 +19,9 @@ export interface LocalCloudContext {
   readonly region: string;
   readonly accountId: string;
   /**
-   * The other accounts moto keeps (local/core/accounts.ts). Only IAM and STS of the local runtime
-   * serve them; every other call in a member account is moto's alone (no refresh engine, lifecycle
-   * hooks, Step Functions or deployment there).
+   * The other accounts moto keeps (local/core/accounts.ts). Only IAM, STS and shared images'
+   * DescribeImages of the local runtime serve them; every other call in a member account is
+   * moto's alone (no refresh engine, lifecycle hooks, Step Functions or deployment there).
    */
   readonly memberAccounts: readonly string[];
   readonly clock: Clock;

@@ -1,5 +1,3 @@
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import {
   CreateSecurityGroupCommand,
   DescribeImagesCommand,
@@ -17,7 +15,7 @@ import { registerImage } from "../../local/core/seed.js";
 import { MOTO_ACCOUNT_HEADER } from "../../local/gateway/moto-account.js";
 import type { DecisionRecord } from "../../local/iam/model.js";
 import { sharedImages } from "../../local/moto-fixes/shared-images.js";
-import { clientConfig, startTestCloud } from "../support/cloud.js";
+import { awsCliAs, clientConfig, startTestCloud } from "../support/cloud.js";
 
 /**
  * Issue 17, the local cloud's accounts: moto keeps each member account's state apart; a role
@@ -39,29 +37,14 @@ let admin: ReturnType<typeof clientConfig>;
 
 const as = (credentials: Credentials) => ({ ...admin, credentials, maxAttempts: 1 });
 
-const run = promisify(execFile);
-
 /** STS through the AWS CLI (an independent client), with the given credentials or the administrator's. */
 async function sts(args: string[], by?: Credentials): Promise<Record<string, unknown>> {
-  const credentials = by ?? { accessKeyId: "test", secretAccessKey: "test", sessionToken: "" };
-  try {
-    const { stdout } = await run(
-      "aws",
-      ["--endpoint-url", cloud.endpoint, "--region", "us-east-1", "--output", "json", "sts", ...args],
-      {
-        env: {
-          ...process.env,
-          AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-          ...(credentials.sessionToken ? { AWS_SESSION_TOKEN: credentials.sessionToken } : {}),
-          AWS_PAGER: "",
-        },
-      },
-    );
-    return JSON.parse(stdout) as Record<string, unknown>;
-  } catch (error) {
-    throw new Error(`aws sts ${args[0]} failed: ${(error as { stderr?: string }).stderr ?? error}`);
-  }
+  const result = await awsCliAs(cloud, by ?? { accessKeyId: "test", secretAccessKey: "test" }, [
+    "sts",
+    ...args,
+  ]);
+  if (result.code !== 0) throw new Error(`aws sts ${args[0]} failed: ${result.stderr}`);
+  return JSON.parse(result.stdout) as Record<string, unknown>;
 }
 
 async function assume(roleArn: string, sessionName: string, by?: Credentials): Promise<Credentials> {

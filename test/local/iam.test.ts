@@ -1,5 +1,3 @@
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { AutoScalingClient, DetachInstancesCommand } from "@aws-sdk/client-auto-scaling";
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import {
@@ -28,13 +26,12 @@ import type { LocalCloud } from "../../local/cloud.js";
 import { IAM_PART, type IamPart } from "../../local/iam/index.js";
 import type { DecisionRecord } from "../../local/iam/model.js";
 import { stepFunctionsPlugin } from "../../local/stepfunctions/index.js";
-import { clientConfig, startTestCloud } from "../support/cloud.js";
+import { awsCliAs, clientConfig, startTestCloud } from "../support/cloud.js";
 
 // IAM enforced by the local cloud (issue 13): calls made with a role's credentials are evaluated
 // against the role's policies as IAM holds them, with the request context AWS builds, by
 // @cloud-copilot/iam-simulate; the default credentials are the account's administrator.
 
-const run = promisify(execFile);
 const ACCOUNT = "123456789012";
 const REGION = "us-east-1";
 const TRUST_ACCOUNT = JSON.stringify({
@@ -83,27 +80,7 @@ async function createRole(name: string, trust: string, statements: object[]): Pr
 }
 
 /** The AWS CLI with the given credentials (an independent client); resolves to exit code and output. */
-async function cli(credentials: Credentials, args: string[]) {
-  try {
-    const { stdout } = await run(
-      "aws",
-      ["--endpoint-url", cloud.endpoint, "--region", REGION, "--output", "json", ...args],
-      {
-        env: {
-          ...process.env,
-          AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-          ...(credentials.sessionToken ? { AWS_SESSION_TOKEN: credentials.sessionToken } : {}),
-          AWS_PAGER: "",
-        },
-      },
-    );
-    return { code: 0, stdout, stderr: "" };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (credentials: Credentials, args: string[]) => awsCliAs(cloud, credentials, args);
 
 async function assumeWithCli(arn: string, session: string): Promise<Credentials> {
   const result = await cli({ accessKeyId: "test", secretAccessKey: "test" }, [

@@ -31,6 +31,36 @@ export async function awsCli(cloud: Pick<LocalCloud, "endpoint">, args: string[]
   return stdout.trim() ? JSON.parse(stdout) : {};
 }
 
+/**
+ * The AWS CLI with the credentials given (an assumed role's, say): exit code and output, never a
+ * throw, so a test can look at a refusal.
+ */
+export async function awsCliAs(
+  cloud: Pick<LocalCloud, "endpoint">,
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout } = await run(
+      "aws",
+      ["--endpoint-url", cloud.endpoint, "--region", "us-east-1", "--output", "json", ...args],
+      {
+        env: {
+          ...process.env,
+          AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+          ...(credentials.sessionToken ? { AWS_SESSION_TOKEN: credentials.sessionToken } : {}),
+          AWS_PAGER: "",
+        },
+      },
+    );
+    return { code: 0, stdout, stderr: "" };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
 /** A CloudWatch alarm (moto's), made and set as an operator would, with the AWS CLI. */
 export async function putAlarm(cloud: Pick<LocalCloud, "endpoint">, name: string): Promise<void> {
   await awsCli(cloud, [

@@ -168,8 +168,8 @@ export interface ContainState {
   error?: CaughtError;
   /**
    * TraceImage's failure, once its retries are spent: kept aside (the containment goes on with the
-   * evidence) and reported by Report or ReportFailure, so a containment that was not counted
-   * toward the poisoned-image threshold says so.
+   * evidence) and reported by Report or ReportFailure, so a containment whose image may not be
+   * counted toward the poisoned-image threshold, marked or rolled back says so.
    */
   traceError?: CaughtError;
 }

@@ -42,7 +42,7 @@ export async function reportFailure(deps: PhoenixDeps, state: ContainState): Pro
     : "Isolation did not complete: the instance may still have network access. Act now.";
   const untraced = traceFailure(state);
   if (untraced) await auditTraceFailure(deps, state, untraced);
-  const message = `Containment of ${input.instanceId} (${input.findingType}) failed while ${where}. ${error}. ${stance}${untraced ? ` Also, ${untraced.sentence}.` : ""}`;
+  const message = `Containment of ${input.instanceId} (${input.findingType}) failed while ${where}. ${error}. ${stance}${untraced ? ` Also, ${untraced}.` : ""}`;
   const timeline = buildTimeline(stepTimes(state));
   await deps.audit.write(
     {

@@ -29,7 +29,7 @@ export async function report(deps: PhoenixDeps, state: ContainState): Promise<Re
   // image not traced is one a person may need to look at (it could be poisoned, uncounted).
   const untraced = traceFailure(state);
   if (untraced) await auditTraceFailure(deps, state, untraced);
-  const outcome = [done, revoke?.credentialsNotRevoked, untraced?.sentence].filter(Boolean).join("; ");
+  const outcome = [done, revoke?.credentialsNotRevoked, untraced].filter(Boolean).join("; ");
   await deps.audit.write(
     {
       subject: instanceSubject(input.instanceId),

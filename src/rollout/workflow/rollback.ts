@@ -20,8 +20,9 @@ export type RollbackOutcome =
  * family's current image (rolled out, or rolling out), the family is rolled back onto the newest
  * image that rolled out successfully, is not blocked, and passes the image gate now (an image
  * rejected or compromised since, deprecated or deregistered is passed over: rolling back onto it
- * would be refused by the workflow's gate and leave the family on the bad image). The rollback is a rollout like any other
- * (the workflow's gate, pause, plan, waves, budgets and locks); only its image is older, which
+ * would be refused by the workflow's gate and leave the family on the bad image). The rollback is
+ * a rollout like any other (the workflow's gate, pause, plan, waves, budgets and locks); only its
+ * image is older, which
  * supersede allows because the newer one is blocked. Repeatable: one execution per family, bad
  * and good image.
  */
@@ -54,6 +55,7 @@ export async function rollBackFamily(
       break;
     }
     passedOver.push(
+      // (found and passing broke out above; the inner test only narrows the type)
       `${candidate.imageId} (${check.found ? (check.gate.pass ? "" : check.gate.reasons.join("; ")) : check.reason})`,
     );
   }

@@ -3,7 +3,7 @@ import { isManaged, type ManagedScope } from "../../containment/core/route.js";
 import type { Tags } from "../../findings/guardduty.js";
 import type { Policy } from "../../policy/index.js";
 import { isGrantingTrue, TAG_BREAK_GLASS, TAG_MANAGED, TAG_TAINTED } from "../../tags.js";
-import type { SessionEvent, SessionHow } from "./session-event.js";
+import { SESSION_HOWS, type SessionEvent, type SessionHow } from "./session-event.js";
 
 /**
  * What Phoenix does when somebody opened an interactive session on an instance: one pure
@@ -209,19 +209,13 @@ function breakGlassWindow(
   };
 }
 
-const SESSION_HOWS: readonly SessionHow[] = [
-  "ssm:StartSession",
-  "ec2-instance-connect:SendSSHPublicKey",
-  "ec2-instance-connect:SendSerialConsoleSSHPublicKey",
-];
-
 /** A phoenix:tainted value read back (`<who>, <when>, <how>`); undefined when it is not one Phoenix wrote. */
 export function parseTaint(value: string): { who: string; when: string; how: SessionHow } | undefined {
   const parts = value.split(", ");
   if (parts.length < 3) return undefined;
   const how = parts.at(-1) as SessionHow;
   const when = parts.at(-2) ?? "";
-  if (!SESSION_HOWS.includes(how) || !ISO_INSTANT.test(when)) return undefined;
+  if (!(SESSION_HOWS as readonly string[]).includes(how) || !ISO_INSTANT.test(when)) return undefined;
   return { who: parts.slice(0, -2).join(", "), when, how };
 }
 

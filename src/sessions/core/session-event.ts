@@ -16,10 +16,13 @@ export const SESSION_CALLS = {
   },
 } as const;
 
-export type SessionHow =
-  | "ssm:StartSession"
-  | "ec2-instance-connect:SendSSHPublicKey"
-  | "ec2-instance-connect:SendSerialConsoleSSHPublicKey";
+/** How a session was opened: the API call CloudTrail recorded, as `<service>:<eventName>`. */
+export const SESSION_HOWS = [
+  "ssm:StartSession",
+  "ec2-instance-connect:SendSSHPublicKey",
+  "ec2-instance-connect:SendSerialConsoleSSHPublicKey",
+] as const;
+export type SessionHow = (typeof SESSION_HOWS)[number];
 
 export interface SessionEvent {
   /** CloudTrail's eventID: the same on every delivery of the event, so the dedupe key. */
