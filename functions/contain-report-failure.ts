@@ -1,5 +1,5 @@
 import { dynamo, sns } from "../src/aws/client-factories.js";
-import { containStepHandler } from "../src/containment/workflow/lambda.js";
+import { containHomeStepHandler } from "../src/containment/workflow/lambda.js";
 import { reportFailure } from "../src/containment/workflow/report-failure.js";
 import type { PhoenixDeps } from "../src/deps.js";
 import { deployedHandler } from "../src/lambda.js";
@@ -9,6 +9,6 @@ export const CLIENTS = { dynamo, sns };
 
 /** Catch target: audit and notify where the containment failed. */
 export const createContainReportFailureHandler = (deps: PhoenixDeps) =>
-  containStepHandler("failure", reportFailure, deps);
+  containHomeStepHandler("failure", reportFailure, deps);
 
 export const handler = deployedHandler(createContainReportFailureHandler, CLIENTS);

@@ -1,13 +1,13 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { autoScaling, dynamo, ec2, sfn, sns } from "../src/aws/client-factories.js";
+import { autoScaling, dynamo, ec2, sfn, sns, sts } from "../src/aws/client-factories.js";
 import { type IntakeOutcome, takeFinding } from "../src/containment/workflow/intake.js";
 import type { PhoenixDeps } from "../src/deps.js";
 import { type Finding, parseGuardDutyEvent } from "../src/findings/guardduty.js";
 import { deployedHandler, functionLogger, type LambdaHandler, lambdaHandler } from "../src/lambda.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
-export const CLIENTS = { autoScaling, dynamo, ec2, sfn, sns };
+export const CLIENTS = { autoScaling, dynamo, ec2, sfn, sns, sts };
 
 /** Instances handled at once: a full SQS batch, without opening more connections than that. */
 const CONCURRENCY = 10;

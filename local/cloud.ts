@@ -39,6 +39,7 @@ export interface LocalCloudOptions {
   /**
    * Member accounts (12-digit ids) beside the local cloud's own: moto keeps each one's state apart,
    * and each gets `OrganizationAccountAccessRole` trusting the own account (local/core/accounts.ts).
+   * The accounts of `builtin.policy` are added to these.
    */
   accounts?: string[];
 }
@@ -60,6 +61,11 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const log = options.log ?? (() => {});
   // Checked before anything starts: a bad id is the caller's mistake, named.
   const members = memberAccounts(LOCAL_ACCOUNT_ID, options.accounts ?? []);
+  // The accounts Phoenix's policy lists are local accounts too: the deployment puts the member
+  // stack in each (local/deployment), as its deployer would in AWS.
+  for (const listed of options.builtin?.policy?.accounts ?? [])
+    if (listed.accountId !== LOCAL_ACCOUNT_ID && !members.includes(listed.accountId))
+      members.push(listed.accountId);
   const moto = await startMoto({ host, ...options.moto });
   const clock = createClock(options.speed ?? 1);
   const faults = new FaultInjector();

@@ -62,7 +62,15 @@ export async function connect(target: Target, policy: Policy): Promise<Connectio
       containStateMachineArn: contain,
       rolloutStateMachineArn: rollout,
     };
-    const deps = buildDeps({ clients, resources, policy, accountId: accountId!, region });
+    const deps = buildDeps({
+      clients,
+      resources,
+      policy,
+      accountId: accountId!,
+      region,
+      // A member account's instance (release): clients in its region, on the credentials given.
+      reach: (other) => createClients({ ...awsTarget, ...other }),
+    });
     return {
       deps,
       target,

@@ -18,12 +18,18 @@ export interface PhoenixDeps {
   accountId: string;
   region: string;
   now: () => Date;
+  /**
+   * Clients of the same kinds and endpoint in another region or with other credentials: how
+   * src/member-access.ts reaches a member account. Absent where deps were built by hand.
+   */
+  reach?: (target: Pick<AwsTarget, "region" | "credentialProvider">) => AwsClients;
 }
 
 export function buildDeps(
-  parts: Pick<PhoenixDeps, "clients" | "resources" | "policy" | "accountId" | "region"> & {
-    now?: () => Date;
-  },
+  parts: Pick<PhoenixDeps, "clients" | "resources" | "policy" | "accountId" | "region"> &
+    Partial<Pick<PhoenixDeps, "reach">> & {
+      now?: () => Date;
+    },
 ): PhoenixDeps {
   const now = parts.now ?? (() => new Date());
   return {
@@ -48,11 +54,10 @@ export function depsFromEnvironment(
   env: NodeJS.ProcessEnv,
   options: { target?: AwsTarget; now?: () => Date } = {},
 ): PhoenixDeps {
+  const target = options.target ?? { endpoint: env.AWS_ENDPOINT_URL, region: env.AWS_REGION };
   return buildDeps({
-    clients: lazyClients(
-      options.target ?? { endpoint: env.AWS_ENDPOINT_URL, region: env.AWS_REGION },
-      clients,
-    ),
+    clients: lazyClients(target, clients),
+    reach: (other) => lazyClients({ ...target, ...other }, clients),
     resources: resourcesFromEnv(env),
     policy: loadPolicy(env),
     accountId: env.PHOENIX_ACCOUNT_ID ?? "",

@@ -40,3 +40,37 @@ export function deployConfig(env: NodeJS.ProcessEnv = process.env, stage?: strin
   }
   return { policy, fleetRoleArns };
 }
+
+/**
+ * The member stack's configuration (PHOENIX_STACK=member): which central Phoenix its role
+ * trusts. PHOENIX_CENTRAL_ACCOUNT_ID is required; PHOENIX_CENTRAL_STAGE is the central stack's
+ * stage (default: the member's own stage name); PHOENIX_ORGANIZATION_ID (o-…) adds
+ * aws:PrincipalOrgID to the trust. The policy is the central one (its accounts, role names,
+ * quarantine profile).
+ */
+export interface MemberConfig {
+  policy: Policy;
+  centralAccount: string;
+  centralStage: string;
+  organizationId?: string;
+}
+
+export function memberConfig(env: NodeJS.ProcessEnv = process.env, stage = ""): MemberConfig {
+  const { policy } = deployConfig(env, stage);
+  const centralAccount = env.PHOENIX_CENTRAL_ACCOUNT_ID ?? "";
+  const problems: string[] = [];
+  if (!/^\d{12}$/.test(centralAccount))
+    problems.push(
+      `PHOENIX_CENTRAL_ACCOUNT_ID ${centralAccount === "" ? "is not set" : `"${centralAccount}" is not a 12-digit account id`}: the member role trusts Phoenix's functions in that account only`,
+    );
+  const centralStage = env.PHOENIX_CENTRAL_STAGE || stage;
+  const badStage = stageProblem(centralStage);
+  if (badStage) problems.push(`PHOENIX_CENTRAL_STAGE: ${badStage}`);
+  const organizationId = env.PHOENIX_ORGANIZATION_ID || undefined;
+  if (organizationId !== undefined && !/^o-[a-z0-9]{10,32}$/.test(organizationId))
+    problems.push(
+      `PHOENIX_ORGANIZATION_ID "${organizationId}" is not an organization id (o- and 10-32 letters or digits)`,
+    );
+  if (problems.length > 0) throw new Error(`Phoenix member deploy refused: ${problems.join("; ")}`);
+  return { policy, centralAccount, centralStage, ...(organizationId ? { organizationId } : {}) };
+}

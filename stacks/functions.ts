@@ -6,7 +6,7 @@
 import { deployedFunctionName, type PolicyContext } from "../build/iam/context";
 import { functionPolicy, type PolicyStatement } from "../build/iam/policy";
 import type { ReadSource } from "../build/iam/used-actions";
-import { PHOENIX_FUNCTIONS, type PhoenixFunction } from "../src/catalog";
+import { PHOENIX_FUNCTIONS, type PhoenixFunction, placeholderOf } from "../src/catalog";
 import type { Policy } from "../src/policy/index";
 import { resourceNames, resourcesToEnv } from "../src/resources";
 
@@ -83,39 +83,36 @@ export function functions(input: {
   const created = {} as PhoenixFunctions;
   for (const name of PHOENIX_FUNCTIONS) {
     const sizing = sizingOf(name);
-    created[name] = new sst.aws.Function(
-      `Fn${name.replace(/(^|-)(\w)/g, (_, __, c: string) => c.toUpperCase())}`,
-      {
-        name: deployedFunctionName(stage, name),
-        description: `Phoenix ${name} (${stage})`,
-        handler: `functions/${name}.handler`,
-        runtime: "nodejs22.x",
-        architecture: "arm64",
-        memory: sizing.memory,
-        timeout: sizing.timeout,
-        ...(sizing.reserved !== undefined ? { concurrency: { reserved: sizing.reserved } } : {}),
-        // ES modules of the SDK (mainFields) and the plugins let esbuild drop the SDK code of
-        // operations a function never calls; bench/cold-start.ts builds the same way.
-        nodejs: {
-          format: "esm",
-          sourcemap: true,
-          minify: true,
-          plugins: "./build/esbuild-plugins.mjs",
-          esbuild: { mainFields: ["module", "main"] },
-        },
-        environment,
-        permissions: input.context.apply((ctx) => functionPolicy(name, ctx, input.read).map(toPermission)),
-        transform: {
-          // SST 4.17.1 means to trust the account root only in `sst dev`, but tests `!dev` on an
-          // Output (always truthy), so every deployed role would also trust the account root:
-          // any principal allowed sts:AssumeRole could act as the isolate or rollout roles.
-          role: (args) => {
-            args.assumeRolePolicy = LAMBDA_TRUST_POLICY;
-          },
-        },
-        logging: { retention: "3 months", format: "json" },
+    created[name] = new sst.aws.Function(placeholderOf(name), {
+      name: deployedFunctionName(stage, name),
+      description: `Phoenix ${name} (${stage})`,
+      handler: `functions/${name}.handler`,
+      runtime: "nodejs22.x",
+      architecture: "arm64",
+      memory: sizing.memory,
+      timeout: sizing.timeout,
+      ...(sizing.reserved !== undefined ? { concurrency: { reserved: sizing.reserved } } : {}),
+      // ES modules of the SDK (mainFields) and the plugins let esbuild drop the SDK code of
+      // operations a function never calls; bench/cold-start.ts builds the same way.
+      nodejs: {
+        format: "esm",
+        sourcemap: true,
+        minify: true,
+        plugins: "./build/esbuild-plugins.mjs",
+        esbuild: { mainFields: ["module", "main"] },
       },
-    );
+      environment,
+      permissions: input.context.apply((ctx) => functionPolicy(name, ctx, input.read).map(toPermission)),
+      transform: {
+        // SST 4.17.1 means to trust the account root only in `sst dev`, but tests `!dev` on an
+        // Output (always truthy), so every deployed role would also trust the account root:
+        // any principal allowed sts:AssumeRole could act as the isolate or rollout roles.
+        role: (args) => {
+          args.assumeRolePolicy = LAMBDA_TRUST_POLICY;
+        },
+      },
+      logging: { retention: "3 months", format: "json" },
+    });
   }
   return created;
 }

@@ -41,6 +41,11 @@ export interface PolicyContext extends Account {
    * StartInstanceRefresh) and containment may write its revocation on them. Usually empty.
    */
   fleetRoleArns: string[];
+  /**
+   * The member roles of the policy's accounts (src/member-access.ts assumes them): the only
+   * roles sts:AssumeRole is granted on. Empty without member accounts.
+   */
+  memberRoleArns: string[];
 }
 
 /** Lambda function names, `phoenix-<stage>-<name>` (the local cloud uses the same). */
@@ -123,5 +128,8 @@ export function policyContext(
       : {}),
     imageParameterArns: parameterArns(policy.rollout.imageParameters, where),
     fleetRoleArns: where.fleetRoleArns ?? [],
+    memberRoleArns: policy.accounts
+      .filter((member) => member.accountId !== account)
+      .map((member) => `arn:${partition}:iam::${member.accountId}:role/${member.roleName}`),
   };
 }

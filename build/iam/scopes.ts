@@ -360,6 +360,10 @@ export const SCOPE_RULES: Record<string, ScopeRule> = {
       resources: [`arn:${ctx.partition}:iam::${ctx.account}:instance-profile/*`],
     },
   ],
+  "sts:AssumeRole": (ctx) => [
+    // Only the member roles of the accounts the policy lists; each trusts only Phoenix's roles.
+    { id: "AssumeMemberRoles", resources: ctx.memberRoleArns },
+  ],
   "iam:CreateInstanceProfile": quarantineProfile,
   "iam:TagInstanceProfile": quarantineProfile,
   "iam:GetRolePolicy": instanceRoles,

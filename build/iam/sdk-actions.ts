@@ -20,6 +20,7 @@ export const SERVICE_PREFIX_OF_PACKAGE: Record<string, string> = {
   "@aws-sdk/client-sns": "sns",
   "@aws-sdk/client-sqs": "sqs",
   "@aws-sdk/client-ssm": "ssm",
+  "@aws-sdk/client-sts": "sts",
 };
 
 export const DOCUMENT_CLIENT_PACKAGE = "@aws-sdk/lib-dynamodb";

@@ -3,16 +3,32 @@
  * program offline (build/synth/synthesize.ts) and writes the resource graph to
  * `.phoenix/synth/<stage>.json` (or --out), then prints the path. Exit 1 with the program's own
  * message when it refuses (a bad policy, a stage too long), 2 on bad usage.
+ *
+ * `--member --central-account <id> [--central-stage <stage>] [--organization-id <o-…>]
+ * [--account <id>]`: the member stack instead (PHOENIX_STACK=member), as deployed into account
+ * --account (default 123456789012, the mock's), to `.phoenix/synth/<stage>-member-<account>.json`.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { DEFAULT_ACCOUNT } from "./aws-mocks.js";
 import { SynthError, synthesize } from "./synthesize.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
 async function main(): Promise<number> {
-  let values: { stage?: string; policy?: string; out?: string; "no-bundle"?: boolean; help?: boolean };
+  let values: {
+    stage?: string;
+    policy?: string;
+    out?: string;
+    "no-bundle"?: boolean;
+    help?: boolean;
+    member?: boolean;
+    account?: string;
+    "central-account"?: string;
+    "central-stage"?: string;
+    "organization-id"?: string;
+  };
   try {
     ({ values } = parseArgs({
       options: {
@@ -21,6 +37,11 @@ async function main(): Promise<number> {
         out: { type: "string" },
         "no-bundle": { type: "boolean" },
         help: { type: "boolean", short: "h" },
+        member: { type: "boolean" },
+        account: { type: "string" },
+        "central-account": { type: "string" },
+        "central-stage": { type: "string" },
+        "organization-id": { type: "string" },
       },
       strict: true,
     }));
@@ -31,13 +52,27 @@ async function main(): Promise<number> {
   if (values.help) {
     process.stdout.write(
       "Usage: npm run synth -- --stage <stage> [--policy <file>] [--no-bundle] [--out <file>]\n" +
+        "       npm run synth -- --member --stage <stage> --central-account <id> [--central-stage <stage>]\n" +
+        "                        [--organization-id <o-...>] [--account <member id>] [--policy <file>] [--out <file>]\n" +
         "Runs sst.config.ts offline under Pulumi mocks and writes every resource it would create to\n" +
-        ".phoenix/synth/<stage>.json. Nothing is deployed; no AWS account or network is used.\n",
+        ".phoenix/synth/<stage>.json (the member stack: <stage>-member-<account>.json). Nothing is\n" +
+        "deployed; no AWS account or network is used.\n",
     );
     return 0;
   }
   if (!values.stage) {
     process.stderr.write("synth: --stage <stage> is required (the stage whose resources to synthesize)\n");
+    return 2;
+  }
+  const memberOnly = ["account", "central-account", "central-stage", "organization-id"] as const;
+  const stray = memberOnly.filter((name) => values[name] !== undefined);
+  if (!values.member && stray.length > 0) {
+    process.stderr.write(`synth: ${stray.map((name) => `--${name}`).join(", ")} only with --member\n`);
+    return 2;
+  }
+  const account = values.account ?? DEFAULT_ACCOUNT.account;
+  if (!/^\d{12}$/.test(account)) {
+    process.stderr.write(`synth: --account "${account}" is not a 12-digit account id\n`);
     return 2;
   }
   const started = Date.now();
@@ -46,9 +81,21 @@ async function main(): Promise<number> {
       root: ROOT,
       stage: values.stage,
       bundle: !values["no-bundle"],
-      env: values.policy ? { PHOENIX_POLICY: undefined, PHOENIX_POLICY_FILE: resolve(values.policy) } : {},
+      env: {
+        ...(values.policy ? { PHOENIX_POLICY: undefined, PHOENIX_POLICY_FILE: resolve(values.policy) } : {}),
+        ...(values.member
+          ? {
+              PHOENIX_STACK: "member",
+              PHOENIX_CENTRAL_ACCOUNT_ID: values["central-account"] ?? process.env.PHOENIX_CENTRAL_ACCOUNT_ID,
+              PHOENIX_CENTRAL_STAGE: values["central-stage"] ?? process.env.PHOENIX_CENTRAL_STAGE,
+              PHOENIX_ORGANIZATION_ID: values["organization-id"] ?? process.env.PHOENIX_ORGANIZATION_ID,
+            }
+          : { PHOENIX_STACK: undefined }),
+      },
+      ...(values.member ? { account: { ...DEFAULT_ACCOUNT, account } } : {}),
     });
-    const out = values.out ? resolve(values.out) : join(ROOT, ".phoenix/synth", `${values.stage}.json`);
+    const name = values.member ? `${values.stage}-member-${account}` : values.stage;
+    const out = values.out ? resolve(values.out) : join(ROOT, ".phoenix/synth", `${name}.json`);
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify(graph, null, 2)}\n`);
     process.stderr.write(

@@ -4,15 +4,28 @@ import { approveHold, HoldNotFoundError, HoldNotPendingError } from "../../src/c
 import { DRIFT_HOLD_PREFIX } from "../../src/drift/aws/holds.js";
 import { approveDriftHold, DriftHoldError } from "../../src/drift/workflow/enforce.js";
 import { actorOf, openConnection } from "../aws/session.js";
-import { booleanFlag, CONNECTION_FLAGS, CONNECTION_USAGE, JSON_FLAG, parseCommandArgs } from "../lib/args.js";
+import {
+  booleanFlag,
+  CONNECTION_FLAGS,
+  CONNECTION_USAGE,
+  JSON_FLAG,
+  memberAccountFlag,
+  parseCommandArgs,
+} from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 
 export const approveCommand: Command = {
   name: "approve",
-  usage: `phoenix approve <hold-id | drift-hold-id> [--json] ${CONNECTION_USAGE}`,
+  usage: `phoenix approve <hold-id | drift-hold-id> [--account <member id>] [--json] ${CONNECTION_USAGE}`,
   example: "phoenix approve hold-0123456789ab --local",
   async run(args, io) {
-    const parsed = parseCommandArgs(args, { ...CONNECTION_FLAGS, ...JSON_FLAG }, 1);
+    const parsed = parseCommandArgs(
+      args,
+      { ...CONNECTION_FLAGS, ...JSON_FLAG, account: { type: "string" } },
+      1,
+    );
+    // A hold names its account; --account only makes sure it is the one meant.
+    const accountId = memberAccountFlag(parsed);
     const holdId = parsed.positionals[0];
     if (!holdId)
       throw new UsageError(
@@ -48,7 +61,9 @@ export const approveCommand: Command = {
     }
     let approved: Awaited<ReturnType<typeof approveHold>>;
     try {
-      approved = await approveHold(connection.deps, holdId, await actorOf(io.env, connection));
+      approved = await approveHold(connection.deps, holdId, await actorOf(io.env, connection), {
+        ...(accountId ? { accountId } : {}),
+      });
     } catch (error) {
       if (error instanceof HoldNotFoundError)
         throw new CliError(`${error.message} \`phoenix holds\` lists the pending ones.`, EXIT.usage);

@@ -12,10 +12,14 @@ import { CliError, type CommandIO, EXIT, UsageError } from "../../ops/io.js";
 import { plural, printJson } from "../../ops/output.js";
 import { resolveTarget, type Target } from "../../ops/target.js";
 import { findInstance, tagsOf } from "../../src/containment/aws/instance.js";
+import type { PhoenixDeps } from "../../src/deps.js";
+import { fleetDeps, MemberAccessError } from "../../src/member-access.js";
 import { policyFrom, whereFlags } from "../aws/session.js";
 import {
   booleanFlag,
   JSON_FLAG,
+  MEMBER_ACCESS_ROLE,
+  memberAccountFlag,
   type ParsedArgs,
   parseCommandArgs,
   parseDuration,
@@ -98,9 +102,15 @@ export async function localFinding(args: string[], io: CommandIO): Promise<numbe
       put: { type: "boolean" },
       sample: { type: "boolean" },
       policy: { type: "string" },
+      account: { type: "string" },
+      region: { type: "string" },
     },
     1,
   );
+  const accountFlag = memberAccountFlag(parsed);
+  const regionFlag = stringFlag(parsed, "region");
+  if (regionFlag !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(regionFlag))
+    throw new UsageError(`--region must be an AWS region name (e.g. eu-west-1), got "${regionFlag}"`);
   const instanceId = requireInstanceId(parsed.positionals[0]);
   const type = stringFlag(parsed, "type") ?? DEFAULT_FINDING_TYPE;
   if (!FINDING_TYPE.test(type))
@@ -124,21 +134,33 @@ export async function localFinding(args: string[], io: CommandIO): Promise<numbe
 
   const target = localTarget(parsed, io.env);
   const connection = await connect(target, policyFrom(parsed, io.env, target));
-  const instance = await findInstance(connection.deps, instanceId);
-  if (!instance)
+  // The finding's account and region: a member's (as the GuardDuty administrator receives it),
+  // or the local cloud's own. The instance is looked up there, as a person of that account would
+  // (OrganizationAccountAccessRole); in an account the policy does not list, it is not looked up
+  // at all (Phoenix will refuse the finding, and says so below).
+  const accountId = accountFlag ?? connection.accountId;
+  const region = regionFlag ?? connection.region;
+  let inAccount: PhoenixDeps | undefined;
+  try {
+    inAccount = fleetDeps(connection.deps, { accountId, region }, { roleName: MEMBER_ACCESS_ROLE });
+  } catch (error) {
+    if (!(error instanceof MemberAccessError)) throw error;
+  }
+  const instance = inAccount ? await findInstance(inAccount, instanceId) : undefined;
+  if (inAccount && !instance)
     throw new CliError(
-      `No instance ${instanceId} in the local cloud on ${target.endpoint}: \`aws ec2 describe-instances\` or \`phoenix status --local\` show its instances.`,
+      `No instance ${instanceId} in account ${accountId} region ${region} of the local cloud on ${target.endpoint}: \`aws ec2 describe-instances\` or \`phoenix status --local\` show its instances.`,
       EXIT.usage,
     );
   const finding = guardDutyFinding({
     instanceId,
-    accountId: connection.accountId,
-    region: connection.region,
+    accountId,
+    region,
     type,
     severity,
     role,
     sample: booleanFlag(parsed, "sample"),
-    tags: tagsOf(instance.Tags),
+    tags: tagsOf(instance?.Tags),
     ...(type === DEFAULT_FINDING_TYPE
       ? {}
       : {

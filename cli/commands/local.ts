@@ -197,7 +197,7 @@ export const localCommand: Command = {
   name: "local",
   usage: [
     "phoenix local [--port 4566] [--speed 1] [--policy policy.json] [--stage local] [--graph graph.json] [--iam on|off] [--accounts 222222222222,...]",
-    "       phoenix local finding <instance-id> [--type T] [--severity N] [--role ACTOR|TARGET] [--sample] [--put] [--json] [--port N | --endpoint URL]",
+    "       phoenix local finding <instance-id> [--type T] [--severity N] [--role ACTOR|TARGET] [--account A] [--region R] [--sample] [--put] [--json] [--port N | --endpoint URL]",
     "       phoenix local notifications [--since 1h] [--all] [--json] [--port N | --endpoint URL]",
     "       phoenix local env [--port N | --endpoint URL]",
   ].join("\n"),
@@ -215,7 +215,9 @@ GET /_phoenix/iam/decisions lists the decisions. --iam off turns the evaluation 
 state apart, and each has OrganizationAccountAccessRole (administrator, trusting 123456789012), so
 \`aws sts assume-role --role-arn arn:aws:iam::<member>:role/OrganizationAccountAccessRole\` acts there;
 an image shared with a member (modify-image-attribute --launch-permission) shows in its DescribeImages.
-Phoenix itself does not act in member accounts yet (issue 17).
+The policy's accounts are added to them, and the member stack (role phoenix-member, trusting only
+Phoenix's functions) is deployed into each: Phoenix contains a member's instances there through it
+(\`phoenix local finding i-… --account <member> --region <region> --put\`).
 While it runs it records its endpoint in .phoenix/run/ (PHOENIX_RUN_DIR), so that the other
 commands find it with --local, whatever its port.
 
@@ -225,6 +227,8 @@ The subcommands use the running local cloud (found the same way; --port or --end
   severity 8, the instance the ACTOR: one Phoenix contains. It says what Phoenix will do with it
   (the rule's filter, routing, protection and budgets, as \`plan --event\`). --put puts it on the
   local bus at once. --sample flags it as GuardDuty's sample findings are (Phoenix ignores those).
+  --account and --region make it a member account's finding, as the GuardDuty administrator's bus
+  receives it (detail.accountId and detail.region; the instance is looked up there).
 - notifications: the messages Phoenix published to its SNS topic (containments, holds with the
   hold id to approve, rollouts), what email or chat would receive in AWS.
 - env: the export line that points the AWS CLI (v1 and v2) and the SDKs at the local cloud:

@@ -108,3 +108,18 @@ export function parseDuration(value: string, flag: string): number {
   const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "s" | "m" | "h" | "d"];
   return Number(match[1]) * unit;
 }
+
+/**
+ * The role a person reaches a member account through to put an instance back: the one AWS
+ * Organizations creates, unless --member-role or PHOENIX_MEMBER_ACCESS_ROLE name another. Never
+ * the member role: that one trusts only Phoenix's functions.
+ */
+export const MEMBER_ACCESS_ROLE = "OrganizationAccountAccessRole";
+
+/** --account: the member account of the instance (default: Phoenix's own), checked. */
+export function memberAccountFlag(parsed: ParsedArgs): string | undefined {
+  const account = stringFlag(parsed, "account");
+  if (account !== undefined && !/^\d{12}$/.test(account))
+    throw new UsageError(`--account must be a 12-digit AWS account id, got "${account}"`);
+  return account;
+}

@@ -142,7 +142,7 @@ export async function planEvent(connection: Connection, event: unknown): Promise
     // A finding for another account or region names an instance Phoenix must not even look up.
     if (!finding.instanceId || route.action === "refuse")
       return { ...base, verdict: `${route.action}: ${route.reason}` };
-    const instance = await planInstance(connection, finding.instanceId, route);
+    const instance = await planInstance(connection, finding.instanceId, route, { region: finding.region });
     return { ...base, instance, verdict: `${instance.decision}: ${instance.reason}` };
   }
   const trigger = parseImageTrigger(event, connection.deps.policy);

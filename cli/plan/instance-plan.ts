@@ -8,7 +8,10 @@ import { containCourse, type PlannedStep } from "../../src/containment/core/cour
 import { protectionHold } from "../../src/containment/core/protection.js";
 import { type RouteDecision, unmanagedNodeReason } from "../../src/containment/core/route.js";
 import { groupOf as describeInstanceGroup } from "../../src/containment/workflow/intake.js";
+import type { PhoenixDeps } from "../../src/deps.js";
+import { fleetDeps } from "../../src/member-access.js";
 import type { Policy } from "../../src/policy/index.js";
+import { MEMBER_ACCESS_ROLE } from "../lib/args.js";
 
 /** What containing one instance would do now, computed with reads only. */
 export interface InstancePlan {
@@ -37,13 +40,23 @@ export async function planInstance(
   connection: Connection,
   instanceId: string,
   route?: RouteDecision,
+  /** The finding's region (a member's instance may run in another). */
+  where?: { region: string },
 ): Promise<InstancePlan> {
-  const { deps } = connection;
-  const budgets = deps.policy.containment.budgets;
+  const home = connection.deps;
+  const budgets = home.policy.containment.budgets;
+  // A member's instance (a routed finding says where) is read as a person of that account
+  // would (MEMBER_ACCESS_ROLE); counts and records stay Phoenix's own.
+  const accountId = route?.action === "contain" ? route.accountId : connection.accountId;
+  const region = where?.region ?? connection.region;
+  const deps =
+    accountId === connection.accountId && region === connection.region
+      ? home
+      : fleetDeps(home, { accountId, region }, { roleName: MEMBER_ACCESS_ROLE });
   const instance = await findInstance(deps, instanceId);
   if (!instance)
     throw new CliError(
-      `Instance ${instanceId} does not exist in ${connection.region}/${connection.accountId}: check the id, --region and --profile.`,
+      `Instance ${instanceId} does not exist in ${region}/${accountId}: check the id, --region and --profile.`,
       EXIT.usage,
     );
   const tags = { ...tagsOf(instance.Tags) };
@@ -53,7 +66,7 @@ export async function planInstance(
     tags,
   };
   const account = {
-    startsInWindow: await readAccountStarts(deps, connection.accountId),
+    startsInWindow: await readAccountStarts(deps, accountId),
     limit: budgets.perAccountMaxCount,
     windowMinutes: budgets.windowMinutes,
   };
@@ -81,8 +94,8 @@ export async function planInstance(
       course: [],
     };
 
-  const group = await groupOf(connection, instanceId);
-  const current = await getContainment(deps, connection.accountId, instanceId);
+  const group = await groupOf(deps, accountId, instanceId);
+  const current = await getContainment(deps, accountId, instanceId);
   const { steps, course } = containSteps(deps.policy, group?.name);
   if (isOpen(current)) {
     return {
@@ -105,7 +118,7 @@ export async function planInstance(
   // The intake's own decision, from the counters it would increment.
   const budget = decideBudget(
     budgets,
-    { instanceId, accountId: connection.accountId },
+    { instanceId, accountId },
     {
       ...(group
         ? {
@@ -138,15 +151,18 @@ interface GroupFacts {
   tags: Record<string, string>;
 }
 
-async function groupOf(connection: Connection, instanceId: string): Promise<GroupFacts | undefined> {
-  const { deps } = connection;
+async function groupOf(
+  deps: PhoenixDeps,
+  accountId: string,
+  instanceId: string,
+): Promise<GroupFacts | undefined> {
   const group = await describeInstanceGroup(deps, instanceId);
   if (!group) return undefined;
   const limit = groupLimit(deps.policy.containment.budgets, group.desiredCapacity);
   return {
     name: group.name,
     desiredCapacity: group.desiredCapacity,
-    inContainment: await groupMembers(deps, connection.accountId, group.name),
+    inContainment: await groupMembers(deps, accountId, group.name),
     limit: limit.limit,
     limitBy: limit.by,
     tags: { ...group.tags },

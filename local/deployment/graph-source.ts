@@ -36,6 +36,11 @@ export interface GraphRequest {
   root?: string;
   /** `.phoenix/synth/cache` by default. */
   cacheDir?: string;
+  /**
+   * The member stack (`npm run synth -- --member`) for this member account, trusting the
+   * central Phoenix of this account and stage, instead of the central stack.
+   */
+  member?: { account: string; centralAccount: string; centralStage: string };
   log?: (message: string) => void;
 }
 
@@ -89,6 +94,7 @@ export function graphDigest(request: GraphRequest): string {
   hash.update(`synth --no-bundle\0stage=${request.stage}\0`);
   hash.update(`policy=${JSON.stringify(request.policy)}\0`);
   hash.update(`fleet=${request.fleetRoleArns ?? ""}\0`);
+  if (request.member) hash.update(`member=${JSON.stringify(request.member)}\0`);
   for (const file of files.sort()) {
     hash.update(`${relative(root, join(root, file))}\0`);
     hash.update(readFileSync(join(root, file)));
@@ -156,7 +162,8 @@ export async function loadGraph(request: GraphRequest): Promise<LoadedGraph> {
   try {
     const again = tryRead(file);
     if (again) return { graph: again, source: "cache", digest, ms: Date.now() - started, path: file };
-    request.log?.(`synthesizing stage ${request.stage} (the SST program, offline; cached as ${digest})`);
+    const what = request.member ? `the member stack for ${request.member.account}` : `stage ${request.stage}`;
+    request.log?.(`synthesizing ${what} (the SST program, offline; cached as ${digest})`);
     const graph = await synthesize(root, request, cacheDir, digest);
     const temporary = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
     writeFileSync(temporary, `${JSON.stringify(graph)}\n`);
@@ -263,6 +270,17 @@ async function synthesize(
         "--no-bundle",
         "--out",
         out,
+        ...(request.member
+          ? [
+              "--member",
+              "--account",
+              request.member.account,
+              "--central-account",
+              request.member.centralAccount,
+              "--central-stage",
+              request.member.centralStage,
+            ]
+          : []),
       ],
       { cwd: root, env, timeout: SYNTH_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
     );

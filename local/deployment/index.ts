@@ -13,6 +13,7 @@ import { defaultPolicy, type Policy } from "../../src/policy/index.js";
 import { type PhoenixResources, resourcesFromEnv } from "../../src/resources.js";
 import type { LocalCloudContext, LocalCloudPart } from "../core/context.js";
 import { Journal } from "../events/journal.js";
+import { inAccount } from "../gateway/moto-account.js";
 import { IAM_PART, type IamPart } from "../iam/index.js";
 import { STEP_FUNCTIONS_PART, type StepFunctionsPart } from "../stepfunctions/index.js";
 import {
@@ -127,6 +128,56 @@ export interface DeploymentPart extends LocalCloudPart {
   readonly deliveries: Journal<DeliveryEntry & { at: string }>;
 }
 
+/** A member stack the local cloud deployed into a member account (`phoenix local`). */
+export interface MemberStackDeployment {
+  accountId: string;
+  roleArn: string;
+  resources: number;
+  source: LoadedGraph["source"];
+}
+
+/**
+ * The member stack (`npm run synth -- --member`, its own graph) in every account the policy
+ * lists, as its deployer would run it there: a graph synthesized for that account, trusting this
+ * central Phoenix, its IAM created in that account's state.
+ */
+async function deployMembers(
+  policy: Policy,
+  stage: string,
+  root: string,
+  context: LocalCloudContext,
+): Promise<MemberStackDeployment[]> {
+  const members = policy.accounts.filter((member) => member.accountId !== context.accountId);
+  return Promise.all(
+    members.map(async (member) => {
+      const loaded = await loadGraph({
+        stage,
+        policy,
+        root,
+        member: { account: member.accountId, centralAccount: context.accountId, centralStage: stage },
+        log: (message) => context.log(`deployment: ${message}`),
+      });
+      const model = deploymentModel(loaded.graph, { region: context.region, accountId: member.accountId });
+      const iam = inAccount(new IAMClient(context.internalClientConfig), member.accountId);
+      try {
+        await deployIam(model, iam);
+      } finally {
+        iam.destroy();
+      }
+      const role = model.roles[0];
+      context.log(
+        `deployment: member stack in ${member.accountId} (${loaded.graph.resources.length} resources; role ${role?.arn ?? "none"})`,
+      );
+      return {
+        accountId: member.accountId,
+        roleArn: role?.arn ?? "",
+        resources: loaded.graph.resources.length,
+        source: loaded.source,
+      };
+    }),
+  );
+}
+
 export function deploymentPlugin(
   options: DeploymentOptions = {},
 ): (context: LocalCloudContext) => DeploymentPart {
@@ -164,6 +215,7 @@ export function deploymentPlugin(
     let deployment: LocalDeployment | undefined;
     let targets: EventTargets | undefined;
     let deployedCounts: Record<string, number> = {};
+    let memberStacks: MemberStackDeployment[] = [];
     const extraQueueAttributes = new Map<string, Record<string, string>>();
     const wireDeps = {
       motoUrl: context.motoUrl,
@@ -281,9 +333,13 @@ export function deploymentPlugin(
         // The functions' code loads while moto creates the rest.
         const loading = Promise.all(model.functions.map((spec) => loadFunction(spec, functionOptions)));
         loading.catch(() => {});
-        // IAM first for the functions (moto checks a function's role exists); the rest meanwhile.
+        // IAM first for the functions (moto checks a function's role exists); the rest meanwhile,
+        // the member stacks too (their roles trust the central roles' names, not their ids).
         await Promise.all([
           deployIam(model, clients.iam),
+          deployMembers(policy, graph.stage, root, context).then((deployed) => {
+            memberStacks = deployed;
+          }),
           deployLogGroups(model, moto),
           deployTables(model, clients.dynamo),
           deployTopics(model, clients.sns),
@@ -363,6 +419,7 @@ export function deploymentPlugin(
       health: () => ({
         deployed: deployment !== undefined,
         stage: deployment?.stage ?? options.stage ?? "local",
+        memberStacks,
         ...(deployment
           ? {
               graph: {

@@ -141,11 +141,14 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
     const decisions = new DecisionLog(options.decisionCapacity);
     // Each account's resources and roles are asked of its own moto state.
     const lookupsByAccount = new Map<string, MotoLookups>();
-    const lookupsFor = (account: string) => {
-      let found = lookupsByAccount.get(account);
+    // Per account and region: moto keeps each region's EC2 and Auto Scaling state apart, and a
+    // condition on a resource's tags is about the resource in the region the call is made in.
+    const lookupsFor = (account: string, region = context.region) => {
+      const key = `${account}#${region}`;
+      let found = lookupsByAccount.get(key);
       if (!found) {
-        found = new MotoLookups(context.internalClientConfig, account);
-        lookupsByAccount.set(account, found);
+        found = new MotoLookups({ ...context.internalClientConfig, region }, account);
+        lookupsByAccount.set(key, found);
       }
       return found;
     };
@@ -337,8 +340,8 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
             path: request.path,
           },
           {
-            scope: { region: context.region, account: known.session.accountId },
-            lookups: lookupsFor(known.session.accountId),
+            scope: { region: request.region, account: known.session.accountId },
+            lookups: lookupsFor(known.session.accountId, request.region),
             tagsMatter,
           },
         ),

@@ -20,6 +20,9 @@ export interface AuditEntry {
   execution?: string;
   findingId?: string;
   imageId?: string;
+  /** The member account and region acted in, when not Phoenix's own (src/member-access.ts). */
+  accountId?: string;
+  region?: string;
   details?: Record<string, unknown>;
 }
 

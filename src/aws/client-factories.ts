@@ -8,6 +8,7 @@ import { KMSClient } from "@aws-sdk/client-kms";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { SSMClient } from "@aws-sdk/client-ssm";
+import { STSClient } from "@aws-sdk/client-sts";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { ClientConfig } from "./clients.js";
 
@@ -22,6 +23,7 @@ export const sfn = (config: ClientConfig) => new SFNClient(config);
 export const sns = (config: ClientConfig) => new SNSClient(config);
 export const ssm = (config: ClientConfig) => new SSMClient(config);
 export const iam = (config: ClientConfig) => new IAMClient(config);
+export const sts = (config: ClientConfig) => new STSClient(config);
 export const kms = (config: ClientConfig) => new KMSClient(config);
 export const events = (config: ClientConfig) => new EventBridgeClient(config);
 export const imageBuilder = (config: ClientConfig) => new ImagebuilderClient(config);
@@ -41,4 +43,5 @@ export const ALL_CLIENT_FACTORIES = {
   events,
   imageBuilder,
   dynamo,
+  sts,
 };

@@ -7,6 +7,7 @@ import type { KMSClient } from "@aws-sdk/client-kms";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import type { SSMClient } from "@aws-sdk/client-ssm";
+import type { STSClient } from "@aws-sdk/client-sts";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { ALL_CLIENT_FACTORIES } from "./client-factories.js";
 import { type BackoffOptions, DEFAULT_BACKOFF, JitteredRetryStrategy } from "./retry.js";
@@ -18,8 +19,16 @@ import { type BackoffOptions, DEFAULT_BACKOFF, JitteredRetryStrategy } from "./r
 export interface AwsTarget {
   region?: string;
   endpoint?: string;
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  credentials?: AwsKeys;
+  /** Keys that expire and are fetched again (a member role's, src/member-access.ts); wins over credentials. */
+  credentialProvider?: () => Promise<AwsKeys & { expiration?: Date }>;
   backoff?: BackoffOptions;
+}
+
+export interface AwsKeys {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
 }
 
 export type ClientConfig = ReturnType<typeof clientConfig>;
@@ -28,7 +37,11 @@ export function clientConfig(target: AwsTarget = {}) {
   return {
     ...(target.region ? { region: target.region } : {}),
     ...(target.endpoint ? { endpoint: target.endpoint } : {}),
-    ...(target.credentials ? { credentials: target.credentials } : {}),
+    ...(target.credentialProvider
+      ? { credentials: target.credentialProvider }
+      : target.credentials
+        ? { credentials: target.credentials }
+        : {}),
     retryStrategy: new JitteredRetryStrategy(target.backoff ?? DEFAULT_BACKOFF),
   };
 }
@@ -45,6 +58,8 @@ export interface AwsClients {
   events: EventBridgeClient;
   imageBuilder: ImagebuilderClient;
   dynamo: DynamoDBDocumentClient;
+  /** Only to assume member roles (src/member-access.ts). */
+  sts: STSClient;
 }
 
 export type ClientName = keyof AwsClients;
@@ -62,6 +77,7 @@ export const CLIENT_NAMES: readonly ClientName[] = [
   "events",
   "imageBuilder",
   "dynamo",
+  "sts",
 ];
 
 /**

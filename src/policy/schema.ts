@@ -293,7 +293,54 @@ const sessionsSchema = z.strictObject({
   breakGlassMaxHours: z._default(z.number().check(z.minimum(0), z.maximum(168)), 12),
 });
 
+/** The member role Phoenix assumes in a member account unless the policy names another. */
+export const DEFAULT_MEMBER_ROLE = "phoenix-member";
+
+const ACCOUNT_ID = /^\d{12}$/;
+/** us-east-1, eu-west-1, ap-southeast-2, us-gov-west-1, cn-north-1: AWS's region names. */
+const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
+/** What IAM accepts as a role name (and a role session's ARN can carry). */
+const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+
+/**
+ * A member account Phoenix acts in: where findings come from and fleets run, reached through the
+ * member stack's role (docs/DEPLOY.md). The account Phoenix runs in is a member implicitly, in
+ * its own region; list it to manage it in more regions.
+ */
+const memberAccountSchema = z.strictObject({
+  accountId: z.string().check(z.regex(ACCOUNT_ID, "must be a 12-digit AWS account id, as a string")),
+  regions: z.array(z.string().check(z.regex(REGION, "must be an AWS region name, e.g. eu-west-1"))).check(
+    z.minLength(1, "must list at least one region"),
+    z.refine((regions) => new Set(regions).size === regions.length, "lists a region twice"),
+  ),
+  /** The role the member stack creates (`npm run synth -- --member`). */
+  roleName: z._default(
+    z.string().check(z.regex(ROLE_NAME, "must be an IAM role name (1-64 of A-Z a-z 0-9 +=,.@_-)")),
+    DEFAULT_MEMBER_ROLE,
+  ),
+});
+
+export type MemberAccount = z.infer<typeof memberAccountSchema>;
+
 export const policySchema = z.strictObject({
+  /** Member accounts and their regions (see memberAccountSchema); none: only Phoenix's own. */
+  accounts: z._default(
+    z.array(memberAccountSchema).check(
+      z.superRefine((accounts, ctx) => {
+        const seen = new Set<string>();
+        accounts.forEach((account, index) => {
+          if (seen.has(account.accountId))
+            ctx.addIssue({
+              code: "custom",
+              message: `account ${account.accountId} is listed twice: list each account once, with all its regions`,
+              path: [index, "accountId"],
+            });
+          seen.add(account.accountId);
+        });
+      }),
+    ),
+    [],
+  ),
   containment: z._default(containmentSchema, () => containmentSchema.parse({})),
   rollout: z._default(rolloutSchema, () => rolloutSchema.parse({})),
   drift: z._default(driftSchema, () => driftSchema.parse({})),

@@ -262,8 +262,10 @@ describe("accounts and regions Phoenix does not manage", () => {
       expect(history[0]).toMatchObject({ action: "route", outcome: "refused" });
       const named = "accountId" in patch || "account" in claims ? FOREIGN : "eu-west-1";
       expect(history[0]!.reason).toContain(named);
-      expect(history[0]!.reason).toContain("123456789012 in region(s) us-east-1");
-      expect(history[0]!.details).toMatchObject({ managed: { accountId: ACCOUNT, region: "us-east-1" } });
+      expect(history[0]!.reason).toContain("it manages account 123456789012 in us-east-1)");
+      expect(history[0]!.details).toMatchObject({
+        managed: [{ accountId: ACCOUNT, regions: ["us-east-1"] }],
+      });
     },
   );
 

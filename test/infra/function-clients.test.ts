@@ -21,6 +21,7 @@ const CLIENT_OF_SERVICE: Record<string, ClientName> = {
   events: "events",
   imagebuilder: "imageBuilder",
   dynamodb: "dynamo",
+  sts: "sts",
 };
 
 function calledServices(name: (typeof PHOENIX_FUNCTIONS)[number]): ClientName[] {

@@ -19,14 +19,47 @@ const isMutating = (action: string) =>
   /^(ec2|autoscaling):/.test(action) && !/^(ec2|autoscaling):(Describe|Get|List)/.test(action);
 
 describe("least privilege: functions", () => {
-  const ctx = testContext();
+  // With a member account, so that every action the code uses has a resource to be granted on.
+  const ctx = testContext({ accounts: [{ accountId: "222222222222", regions: ["eu-west-1"] }] });
 
   it.each(PHOENIX_FUNCTIONS)("%s is granted exactly the actions its code uses", (name) => {
     const used = usedActionsOfFunction(name, readRepository);
     expect(used.actions.length).toBeGreaterThan(0);
     expect(grantedActions(functionPolicy(name, ctx, readRepository))).toEqual(used.actions);
+    // Without member accounts, there is no role to assume, and sts:AssumeRole is not granted at all.
+    expect(grantedActions(functionPolicy(name, testContext(), readRepository))).toEqual(
+      used.actions.filter((action) => action !== "sts:AssumeRole"),
+    );
     // Every action is traced to a command in a module (or to the command it depends on).
     for (const action of used.actions) expect(used.provenance[action]?.length).toBeGreaterThan(0);
+  });
+
+  it("lets the functions that reach member accounts assume only the listed accounts' member roles", () => {
+    const reaching = PHOENIX_FUNCTIONS.filter((name) =>
+      usedActionsOfFunction(name, readRepository).actions.includes("sts:AssumeRole"),
+    );
+    expect(reaching).toEqual(expect.arrayContaining(["on-finding", "contain-isolate", "contain-dispose"]));
+    expect(reaching).not.toContain("rollout-group");
+    const member = testContext({
+      accounts: [
+        { accountId: "222222222222", regions: ["eu-west-1"] },
+        { accountId: "333333333333", regions: ["us-east-1"], roleName: "custom-member" },
+      ],
+    });
+    for (const name of reaching) {
+      const assume = functionPolicy(name, member, readRepository).filter((s) =>
+        s.actions.includes("sts:AssumeRole"),
+      );
+      expect(assume).toEqual([
+        expect.objectContaining({
+          actions: ["sts:AssumeRole"],
+          resources: [
+            "arn:aws:iam::222222222222:role/phoenix-member",
+            "arn:aws:iam::333333333333:role/custom-member",
+          ],
+        }),
+      ]);
+    }
   });
 
   it("passes and writes policies only on fleet roles (tagged, or listed), never Phoenix's or administrative ones", () => {

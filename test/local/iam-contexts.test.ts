@@ -445,6 +445,9 @@ describe("request-context builders", () => {
     // Actions AWS checks only on a call's behalf (the builder of that call adds them):
     // ConditionCheckItem is an item of TransactWriteItems.
     const dependentOnly = new Set(["ec2:RunInstances", "iam:PassRole", "dynamodb:ConditionCheckItem"]);
+    // Evaluated by local/iam's STS itself, with the role's trust policy as the resource policy
+    // (test/accounts/containment.test.ts refuses an untrusted caller).
+    dependentOnly.add("sts:AssumeRole");
     const missing: string[] = [];
     for (const name of PHOENIX_FUNCTIONS) {
       for (const action of usedActionsOfFunction(name, read).actions) {

@@ -41,12 +41,15 @@ export async function startPhoenixCloud(
     /** Stage to deploy (default "local", as `phoenix local`). */
     stage?: string;
     wrap?: FunctionWrapper;
+    /** Member accounts of the local cloud (the policy's accounts are deployed into as well). */
+    accounts?: string[];
   } = {},
 ): Promise<PhoenixCloud> {
   let deployment: LocalDeployment | undefined;
   const cloud = await startLocalCloud({
     port: 0,
     speed: options.speed ?? 50,
+    ...(options.accounts ? { accounts: options.accounts } : {}),
     plugins: [
       ...(options.before ?? []),
       ...builtinPlugins({

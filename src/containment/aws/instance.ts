@@ -2,6 +2,7 @@ import { DescribeInstancesCommand, type Instance, type InstanceNetworkInterface 
 import { isAwsError } from "../../aws/errors.js";
 import type { PhoenixDeps } from "../../deps.js";
 import type { Tags } from "../../findings/guardduty.js";
+import { partitionOf } from "../../scope.js";
 import { ContainmentStepError } from "../core/errors.js";
 
 /** An instance with the account that owns it (which DescribeInstances reports on the reservation). */
@@ -79,12 +80,7 @@ export function ebsVolumes(
   );
 }
 
-/** The partition of a region, for ARNs Phoenix writes into policies. */
-export function partitionOf(region: string): string {
-  if (region.startsWith("cn-")) return "aws-cn";
-  if (region.startsWith("us-gov-")) return "aws-us-gov";
-  return "aws";
-}
+export { partitionOf };
 
 export function instanceArn(region: string, ownerId: string, instanceId: string): string {
   return `arn:${partitionOf(region)}:ec2:${region}:${ownerId}:instance/${instanceId}`;

@@ -39,6 +39,8 @@ export interface FindingSighting {
 
 export interface ContainmentItem {
   accountId: string;
+  /** Where the instance runs (absent on records written before member accounts: Phoenix's own). */
+  region?: string;
   instanceId: string;
   groupName?: string;
   status: ContainmentStatus;
@@ -64,6 +66,8 @@ export interface ContainmentItem {
 
 export interface OpenRequest {
   accountId: string;
+  /** The instance's region (the finding's, verified as managed). */
+  region?: string;
   instanceId: string;
   group?: { name: string; desiredCapacity: number };
   sighting: FindingSighting;
@@ -167,6 +171,7 @@ function newItem(deps: PhoenixDeps, request: OpenRequest, previous?: Containment
     containmentId: executionName,
     instanceId: request.instanceId,
     accountId: request.accountId,
+    ...(request.region ? { region: request.region } : {}),
     findingId: sighting.findingId,
     findingType: sighting.type,
     severity: sighting.severity,
@@ -176,6 +181,7 @@ function newItem(deps: PhoenixDeps, request: OpenRequest, previous?: Containment
   };
   return {
     accountId: request.accountId,
+    ...(request.region ? { region: request.region } : {}),
     instanceId: request.instanceId,
     ...(request.group ? { groupName: request.group.name } : {}),
     status: "starting",

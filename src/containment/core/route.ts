@@ -1,6 +1,9 @@
 import type { Finding, IndirectInstance } from "../../findings/guardduty.js";
 import type { ContainmentPolicy, FindingAction } from "../../policy/schema.js";
+import { describeScope, type ManagedScope } from "../../scope.js";
 import { TAG_MANAGED } from "../../tags.js";
+
+export { describeScope, isManaged, type ManagedScope, managedScope, ownScope, scopeOf } from "../../scope.js";
 
 /**
  * What Phoenix does with a finding, and why. "refuse" is not a policy action: it is the answer
@@ -47,26 +50,6 @@ type RoutingPolicy = Pick<
   | "allowArchivedFindings"
   | "containClusterNodes"
 >;
-
-/**
- * The accounts and regions whose findings Phoenix acts on. Today that is the one account and
- * region it runs in (PhoenixDeps.accountId / region: the deploy's account, the function's
- * AWS_REGION; 123456789012 / us-east-1 on the local cloud); member accounts will extend the lists.
- */
-export interface ManagedScope {
-  accounts: readonly string[];
-  regions: readonly string[];
-}
-
-/** The scope of a Phoenix that manages only the account and region it runs in. */
-export function managedScope(self: { accountId: string; region: string }): ManagedScope {
-  return { accounts: self.accountId ? [self.accountId] : [], regions: self.region ? [self.region] : [] };
-}
-
-/** Whether Phoenix manages this account and region. */
-export function isManaged(scope: ManagedScope, accountId: string, region: string): boolean {
-  return scope.accounts.includes(accountId) && scope.regions.includes(region);
-}
 
 /**
  * Decides what Phoenix does with a finding. Only an EC2 instance can ever be contained, only in
@@ -206,41 +189,28 @@ export function unmanagedNodeReason(
 
 /**
  * Why a finding is outside what Phoenix manages, or undefined if it is not. Every claim counts:
- * detail.accountId and detail.region (where the resource is), and the envelope's account and
- * region (the bus that delivered it), so a forged or misrouted finding cannot borrow either.
+ * detail.accountId and detail.region (where the resource is) must be a managed pair; the
+ * envelope's account and region (the bus that delivered it: a member's own, or the GuardDuty
+ * administrator's, which is Phoenix's, possibly forwarded from another region) must be an account
+ * and a region Phoenix manages. A forged or misrouted finding cannot borrow either.
  */
 function scopeRefusal(finding: RoutableFinding, scope: ManagedScope): string | undefined {
-  const accounts: Claim[] = [{ what: "detail.accountId", value: finding.accountId }];
-  if (finding.eventAccount !== undefined)
+  const member = scope.members.find((candidate) => candidate.accountId === finding.accountId);
+  const accounts: Claim[] = [];
+  if (!member) accounts.push({ what: "detail.accountId", value: finding.accountId });
+  if (finding.eventAccount !== undefined && !scope.accounts.includes(finding.eventAccount))
     accounts.push({ what: "the event's account", value: finding.eventAccount });
-  // detail.region, or the envelope's when the detail has none.
-  const regions: Claim[] = [{ what: "the finding's region", value: finding.region }];
-  if (finding.eventRegion !== undefined)
+  const regions: Claim[] = [];
+  // detail.region (or the envelope's, when the detail has none): where the instance runs, so a
+  // region of that very account (or, when the account is not managed at all, of any).
+  if (member ? !member.regions.includes(finding.region) : !scope.regions.includes(finding.region))
+    regions.push({ what: "the finding's region", value: finding.region });
+  if (finding.eventRegion !== undefined && !scope.regions.includes(finding.eventRegion))
     regions.push({ what: "the event's region", value: finding.eventRegion });
-  const failing = accounts.flatMap((account) =>
-    regions
-      .filter((region) => !isManaged(scope, account.value, region.value))
-      .map((region) => ({ account, region })),
-  );
-  if (failing.length === 0) return undefined;
-  // Name each claim no managed counterpart can make right; else the first pair that fails.
-  const named = [
-    ...grouped(
-      accounts.filter((a) => !scope.regions.some((r) => isManaged(scope, a.value, r))),
-      "account",
-    ),
-    ...grouped(
-      regions.filter((r) => !scope.accounts.some((a) => isManaged(scope, a, r.value))),
-      "region",
-    ),
-  ];
-  const first = failing[0]!;
-  if (named.length === 0)
-    named.push(
-      `account ${first.account.value} in region ${first.region.value} (${first.account.what}, ${first.region.what})`,
-    );
-  const manages = `account(s) ${list(scope.accounts)} in region(s) ${list(scope.regions)}`;
-  return `The finding is for ${named.join(" and ")}, which Phoenix does not manage (it manages ${manages}); refused: nothing was done and no budget was spent.`;
+  if (accounts.length === 0 && regions.length === 0) return undefined;
+  const named = [...grouped(accounts, "account"), ...grouped(regions, "region")];
+  const where = member && accounts.length === 0 ? ` of account ${member.accountId}` : "";
+  return `The finding is for ${named.join(" and ")}${where}, which Phoenix does not manage (it manages ${describeScope(scope)}); refused: nothing was done and no budget was spent.`;
 }
 
 interface Claim {
@@ -254,5 +224,3 @@ function grouped(claims: readonly Claim[], noun: string): string[] {
   for (const claim of claims) byValue.set(claim.value, [...(byValue.get(claim.value) ?? []), claim.what]);
   return [...byValue].map(([value, whats]) => `${noun} ${value} (${whats.join(", ")})`);
 }
-
-const list = (values: readonly string[]): string => (values.length === 0 ? "none" : values.join(", "));

@@ -10,6 +10,8 @@ export interface ContainmentInput {
   instanceId: string;
   /** The member account of the finding (detail.accountId). */
   accountId: string;
+  /** The instance's region (the finding's); absent on inputs made before member accounts: Phoenix's own. */
+  region?: string;
   findingId: string;
   findingType: string;
   severity: number;
@@ -176,3 +178,16 @@ export interface ContainState {
 
 export const instanceSubject = (instanceId: string): string => `instance/${instanceId}`;
 export const ACTOR = "phoenix:contain";
+
+/**
+ * Where a containment's instance runs, when that is not Phoenix's own account and region: what
+ * the steps that keep to Phoenix's own deps (the reports) say in their records and messages.
+ */
+export function memberPlace(
+  input: Pick<ContainmentInput, "accountId" | "region">,
+  home: { accountId: string; region: string },
+): { accountId: string; region: string; text: string } | undefined {
+  const region = input.region ?? home.region;
+  if (input.accountId === home.accountId && region === home.region) return undefined;
+  return { accountId: input.accountId, region, text: ` in account ${input.accountId} region ${region}` };
+}

@@ -30,6 +30,8 @@ const directInputSchema = z.object({
     .string()
     .check(z.regex(INSTANCE_ID, "must be an EC2 instance id (i- and 8 or 17 hex digits)")),
   accountId: z.string().check(z.regex(/^\d{12}$/, "must be a 12-digit AWS account id")),
+  /** The instance's region; absent: Phoenix's own. Routing refuses one the policy does not list. */
+  region: z.optional(z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, "must be an AWS region name"))),
   findingId: z.optional(z.string().check(z.minLength(1), z.maxLength(300))),
   findingType: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
   severity: z.optional(z.number().check(z.minimum(0), z.maximum(10))),
@@ -67,7 +69,7 @@ export async function admit(deps: PhoenixDeps, state: AdmitState): Promise<Admit
     severity: input.severity ?? 10,
     title: `Containment asked for by a direct StartExecution (${execution})`,
     accountId: input.accountId,
-    region: deps.region,
+    region: input.region ?? deps.region,
     resourceType: "Instance",
     instanceId: input.instanceId,
     count: 1,

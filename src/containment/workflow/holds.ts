@@ -27,9 +27,16 @@ export async function approveHold(
   deps: PhoenixDeps,
   holdId: string,
   actor: string,
+  /** The account the approver means (the CLI's --account): a hold of another is not approved. */
+  options: { accountId?: string } = {},
 ): Promise<{ executionName: string; executionArn: string; alreadyApproved: boolean }> {
   const hold = await getHold(deps, holdId);
   if (!hold) throw new HoldNotFoundError(holdId);
+  if (options.accountId !== undefined && options.accountId !== hold.accountId)
+    throw new HoldNotPendingError(
+      hold,
+      `it is a hold in account ${hold.accountId}, not ${options.accountId}`,
+    );
   if (hold.status === "dismissed")
     throw new HoldNotPendingError(hold, "it was dismissed (the instance was released)");
 

@@ -6,6 +6,7 @@ import {
 import { awsErrorCode } from "../../aws/errors.js";
 import type { PhoenixDeps } from "../../deps.js";
 import type { Finding, Tags } from "../../findings/guardduty.js";
+import { fleetDeps } from "../../member-access.js";
 import { ASG_NAME_TAG, TAG_QUARANTINE } from "../../tags.js";
 import { readPreviousStarts } from "../aws/budget-counters.js";
 import { startContainment } from "../aws/execution.js";
@@ -90,7 +91,7 @@ export async function takeFinding(
               eventAccount: finding.eventAccount ?? null,
               eventRegion: finding.eventRegion ?? null,
             },
-            managed: { accountId: deps.accountId, region: deps.region },
+            managed: managedScope(deps).members.map(({ accountId, regions }) => ({ accountId, regions })),
           },
         },
         routeKey,
@@ -185,7 +186,12 @@ async function containFinding(
   delivery: Delivery,
 ): Promise<IntakeOutcome> {
   const { accountId, reason: why } = decision;
+  const { region } = finding;
   const instanceId = finding.instanceId!;
+  // The fleet's clients, in the finding's account (through its member role) and region; records,
+  // budgets, audit and the workflow stay Phoenix's own (the audit records and notifications of a
+  // member's containment name its account and region).
+  const fleet = fleetDeps(deps, { accountId, region });
   const sighting: FindingSighting = {
     findingId: finding.findingId,
     type: finding.type,
@@ -198,22 +204,22 @@ async function containFinding(
   // at once, because then the instance is most likely not yet contained.
   let known: { current: ContainmentItem | undefined } | undefined;
   if (finding.count > 1) {
-    known = { current: await getContainment(deps, accountId, instanceId) };
-    if (isOpen(known.current)) return join(deps, known.current, sighting, delivery);
+    known = { current: await getContainment(fleet, accountId, instanceId) };
+    if (isOpen(known.current)) return join(fleet, known.current, sighting, delivery);
   }
   const [current, instance, group, previousStarts] = await Promise.all([
-    known ? known.current : getContainment(deps, accountId, instanceId),
-    findInstance(deps, instanceId),
-    groupOf(deps, instanceId, finding.instanceTags?.[ASG_NAME_TAG]),
-    readPreviousStarts(deps, accountId),
+    known ? known.current : getContainment(fleet, accountId, instanceId),
+    findInstance(fleet, instanceId),
+    groupOf(fleet, instanceId, finding.instanceTags?.[ASG_NAME_TAG]),
+    readPreviousStarts(fleet, accountId),
   ]);
-  if (isOpen(current)) return join(deps, current, sighting, delivery);
+  if (isOpen(current)) return join(fleet, current, sighting, delivery);
 
   if (!instance || isGone(instance)) {
     const reason = !instance
-      ? `Instance ${instanceId} does not exist in account ${accountId} (EC2 does not know it): nothing to contain.`
+      ? `Instance ${instanceId} does not exist in account ${accountId} region ${region} (EC2 does not know it): nothing to contain.`
       : `Instance ${instanceId} is ${instance.State?.Name}: nothing to contain.`;
-    await deps.audit.write(
+    await fleet.audit.write(
       {
         subject: instanceSubject(instanceId),
         action: "contain",
@@ -221,7 +227,13 @@ async function containFinding(
         actor: ACTOR,
         findingId: finding.findingId,
         reason,
-        details: { findingType: finding.type, severity: finding.severity, count: finding.count },
+        details: {
+          findingType: finding.type,
+          severity: finding.severity,
+          count: finding.count,
+          accountId,
+          region,
+        },
       },
       `refused#${finding.findingId}#${finding.count}`,
     );
@@ -230,14 +242,15 @@ async function containFinding(
 
   // A cluster node is contained only in a node group Phoenix manages (routing cannot see groups).
   const unmanaged = unmanagedNodeReason(decision, group);
-  if (unmanaged) return notifyFinding(deps, finding, unmanaged);
+  if (unmanaged) return notifyFinding(fleet, finding, unmanaged);
 
   const protectedReason = protectionHold(tagsOf(instance.Tags), group?.tags);
   const original = observedState(instance);
   const vpcIds = [...new Set(attachedInterfaces(instance).map((eni) => eni.VpcId!))];
   const [opened, groups] = await Promise.all([
-    openContainment(deps, {
+    openContainment(fleet, {
       accountId,
+      region,
       instanceId,
       ...(group ? { group: { name: group.name, desiredCapacity: group.desiredCapacity } } : {}),
       sighting,
@@ -249,18 +262,18 @@ async function containFinding(
       original: { state: original, actor: ACTOR },
     }),
     // Read-only, and only useful if the containment opens; a failure leaves the cut to the step.
-    protectedReason ? undefined : existingIsolationGroups(deps, vpcIds).catch(() => undefined),
+    protectedReason ? undefined : existingIsolationGroups(fleet, vpcIds).catch(() => undefined),
   ]);
 
   switch (opened.kind) {
     case "exists":
-      return join(deps, opened.item, sighting, delivery);
+      return join(fleet, opened.item, sighting, delivery);
     case "held":
-      await reportHold(deps, opened.item, why);
+      await reportHold(fleet, opened.item, why);
       return { kind: "held", holdId: opened.hold.holdId, reason: opened.hold.reason };
     case "opened":
-      await isolateAtIntake(deps, opened.item, instance, original, groups);
-      return start(deps, opened.item, why);
+      await isolateAtIntake(fleet, opened.item, instance, original, groups);
+      return start(fleet, opened.item, why);
   }
 }
 

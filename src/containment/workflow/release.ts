@@ -14,6 +14,7 @@ import { DeleteRolePolicyCommand } from "@aws-sdk/client-iam";
 import type { AuditRecord } from "../../audit/audit.js";
 import { isAwsError } from "../../aws/errors.js";
 import type { PhoenixDeps } from "../../deps.js";
+import { fleetDeps, MemberAccessError } from "../../member-access.js";
 import {
   attachedInterfaces,
   ebsVolumes,
@@ -59,12 +60,18 @@ export async function releaseInstance(
   deps: PhoenixDeps,
   instanceId: string,
   actor: string,
-  options: { accountId?: string } = {},
+  options: {
+    accountId?: string;
+    /** In a member account: the role the person reaches it through (not the member role). */
+    memberRole?: string;
+  } = {},
 ): Promise<ReleaseResult> {
   const accountId = options.accountId ?? deps.accountId;
   const item = await getContainment(deps, accountId, instanceId);
   if (!item)
-    throw new ReleaseRefusedError(`Phoenix has no containment of ${instanceId} in account ${accountId}.`);
+    throw new ReleaseRefusedError(
+      `Phoenix has no containment of ${instanceId} in account ${accountId}${options.accountId ? "" : " (a member account's instance needs --account)"}.`,
+    );
   if (item.status === "released") {
     throw new ReleaseRefusedError(`${instanceId} was already released by ${item.releasedBy ?? "someone"}.`);
   }
@@ -75,31 +82,32 @@ export async function releaseInstance(
   }
 
   const restored: string[] = [];
+  const fleet = reachInstance(deps, item, options.memberRole);
   // Asked whatever the status: a held containment changed nothing, but its instance is as real
   // as any (a hold used to skip the lookup and so reported a running instance as gone).
-  const instance = await findInstance(deps, instanceId);
+  const instance = await findInstance(fleet, instanceId);
   const instanceExists = instance !== undefined && !isGone(instance);
   if (item.status !== "held") {
     const history = await deps.audit.history(instanceSubject(instanceId));
     const original = detailsOf<OriginalState>(history, originalRecordKey(item.executionName));
     const attributes = detailsOf<HardenOriginal>(history, hardenOriginalKey(item.executionName));
     if (instance && instanceExists && original) {
-      restored.push(...(await restoreNetwork(deps, instance, original)));
+      restored.push(...(await restoreNetwork(fleet, instance, original)));
       restored.push(
         ...(await restorePods(
-          deps,
+          fleet,
           detailsOf<{ interfaces: PodInterface[] }>(history, podsOriginalRecordKey(item.executionName)),
         )),
       );
-      restored.push(...(await restoreProfile(deps, instanceId, original)));
-      restored.push(...(await restoreTags(deps, instance, original)));
-      if (attributes) restored.push(...(await restoreAttributes(deps, instance, attributes)));
+      restored.push(...(await restoreProfile(fleet, instanceId, original)));
+      restored.push(...(await restoreTags(fleet, instance, original)));
+      if (attributes) restored.push(...(await restoreAttributes(fleet, instance, attributes)));
     }
-    restored.push(...(await removeDeny(deps, history, item)));
+    restored.push(...(await removeDeny(fleet, history, item)));
   }
 
   await markReleased(deps, item, actor);
-  await deps.audit.write(
+  await fleet.audit.write(
     {
       subject: instanceSubject(instanceId),
       action: "release",
@@ -340,4 +348,25 @@ async function removeDeny(
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
   const sortedB = [...b].sort();
   return a.length === b.length && [...a].sort().every((value, i) => value === sortedB[i]);
+}
+
+/**
+ * The deps to put a member's instance back: in the record's account and region, through the role
+ * the person names (a refusal, not a reach, for an account the policy no longer lists).
+ */
+function reachInstance(
+  deps: PhoenixDeps,
+  item: ContainmentItem,
+  memberRole: string | undefined,
+): PhoenixDeps {
+  try {
+    return fleetDeps(
+      deps,
+      { accountId: item.accountId, region: item.region ?? deps.region },
+      memberRole ? { roleName: memberRole } : {},
+    );
+  } catch (error) {
+    if (error instanceof MemberAccessError) throw new ReleaseRefusedError(error.message);
+    throw error;
+  }
 }

@@ -3,7 +3,13 @@ import { once } from "../aws/once.js";
 import { finishContainment } from "../aws/records.js";
 import { causeMessage } from "../core/errors.js";
 import { buildTimeline, formatTimeline } from "../core/timeline.js";
-import { ACTOR, type ContainState, type FailureReportResult, instanceSubject } from "../core/types.js";
+import {
+  ACTOR,
+  type ContainState,
+  type FailureReportResult,
+  instanceSubject,
+  memberPlace,
+} from "../core/types.js";
 import { stepTimes } from "./report.js";
 import { auditTraceFailure, traceFailure } from "./trace-failure.js";
 
@@ -42,7 +48,9 @@ export async function reportFailure(deps: PhoenixDeps, state: ContainState): Pro
     : "Isolation did not complete: the instance may still have network access. Act now.";
   const untraced = traceFailure(state);
   if (untraced) await auditTraceFailure(deps, state, untraced);
-  const message = `Containment of ${input.instanceId} (${input.findingType}) failed while ${where}. ${error}. ${stance}${untraced ? ` Also, ${untraced}.` : ""}`;
+  // Home deps (this report must not depend on reaching the member), so the place is said here.
+  const place = memberPlace(input, deps);
+  const message = `Containment of ${input.instanceId}${place?.text ?? ""} (${input.findingType}) failed while ${where}. ${error}. ${stance}${untraced ? ` Also, ${untraced}.` : ""}`;
   const timeline = buildTimeline(stepTimes(state));
   await deps.audit.write(
     {
@@ -52,6 +60,7 @@ export async function reportFailure(deps: PhoenixDeps, state: ContainState): Pro
       actor: ACTOR,
       execution: input.containmentId,
       findingId: input.findingId,
+      ...(place ? { accountId: place.accountId, region: place.region } : {}),
       reason: message,
       details: {
         failedAt: where,
@@ -72,6 +81,7 @@ export async function reportFailure(deps: PhoenixDeps, state: ContainState): Pro
       data: {
         instanceId: input.instanceId,
         containmentId: input.containmentId,
+        ...(place ? { accountId: place.accountId, region: place.region } : {}),
         failedAt: where,
         isolated,
         error: state.error ?? null,

@@ -2,7 +2,7 @@ import type { PhoenixDeps } from "../../deps.js";
 import { once } from "../aws/once.js";
 import { finishContainment } from "../aws/records.js";
 import { buildTimeline, formatTimeline, type StepTimes } from "../core/timeline.js";
-import { ACTOR, type ContainState, instanceSubject, type ReportResult } from "../core/types.js";
+import { ACTOR, type ContainState, instanceSubject, memberPlace, type ReportResult } from "../core/types.js";
 import { auditTraceFailure, traceFailure } from "./trace-failure.js";
 
 /** The times the timeline knows from a workflow's results; a step not reached is absent. */
@@ -30,6 +30,8 @@ export async function report(deps: PhoenixDeps, state: ContainState): Promise<Re
   const untraced = traceFailure(state);
   if (untraced) await auditTraceFailure(deps, state, untraced);
   const outcome = [done, revoke?.credentialsNotRevoked, untraced].filter(Boolean).join("; ");
+  // Phoenix's own deps (a report must not depend on reaching the member): the place is said here.
+  const place = memberPlace(input, deps);
   await deps.audit.write(
     {
       subject: instanceSubject(input.instanceId),
@@ -38,6 +40,7 @@ export async function report(deps: PhoenixDeps, state: ContainState): Promise<Re
       actor: ACTOR,
       execution: input.containmentId,
       findingId: input.findingId,
+      ...(place ? { accountId: place.accountId, region: place.region } : {}),
       reason: outcome,
       details: {
         timeline,
@@ -58,9 +61,10 @@ export async function report(deps: PhoenixDeps, state: ContainState): Promise<Re
       kind: "containment",
       severity: "critical",
       subject: `Contained ${input.instanceId} (${input.findingType})`,
-      message: `Instance ${input.instanceId}: ${outcome}.\n\n${formatTimeline(timeline)}`,
+      message: `Instance ${input.instanceId}${place?.text ?? ""}: ${outcome}.\n\n${formatTimeline(timeline)}`,
       data: {
         instanceId: input.instanceId,
+        ...(place ? { accountId: place.accountId, region: place.region } : {}),
         containmentId: input.containmentId,
         findingId: input.findingId,
         timeline,

@@ -1,4 +1,5 @@
 import type { PhoenixDeps } from "../../deps.js";
+import { fleetDeps, isElsewhere } from "../../member-access.js";
 import { imageSubject, markImage } from "../../rollout/aws/image-marks.js";
 import { describeImage } from "../../rollout/aws/images.js";
 import { type RollbackOutcome, rollBackFamily } from "../../rollout/workflow/rollback.js";
@@ -24,11 +25,20 @@ const POISONED_ACTOR = "phoenix:poisoned-image";
 export async function traceImage(deps: PhoenixDeps, state: ContainState): Promise<TraceImageResult> {
   const { containment } = state;
   const policy = deps.policy.containment.poisonedImage;
-  const instance = await findInstance(deps, containment.instanceId);
+  // The instance is read where it runs; the image where Phoenix marks and rolls back images: its
+  // own account, which is the tooling account that shares images with the members.
+  const where = { accountId: containment.accountId, region: containment.region ?? deps.region };
+  const instance = await findInstance(fleetDeps(deps, where), containment.instanceId);
   const imageId = instance?.ImageId;
   if (!imageId)
     return { traced: false, reason: "the instance's image is not known (EC2 no longer describes it)" };
   const image = await describeImage(deps.clients.ec2, imageId);
+  if (!image && isElsewhere(deps, where)) {
+    return {
+      traced: false,
+      reason: `image ${imageId} of the instance is not visible in Phoenix's own account and region (a member's own image, not one shared from here): it is not traced`,
+    };
+  }
   const family =
     tagsOf(image?.Tags)[TAG_IMAGE_FAMILY]?.trim() || tagsOf(instance?.Tags)[TAG_IMAGE_FAMILY]?.trim();
 

@@ -1,5 +1,5 @@
 import { protectionHold } from "../../containment/core/protection.js";
-import { isManaged, type ManagedScope } from "../../containment/core/route.js";
+import { describeScope, isManaged, type ManagedScope } from "../../containment/core/route.js";
 import type { Tags } from "../../findings/guardduty.js";
 import type { Policy } from "../../policy/index.js";
 import { isGrantingTrue, TAG_BREAK_GLASS, TAG_MANAGED, TAG_TAINTED } from "../../tags.js";
@@ -156,7 +156,7 @@ export function foreignSessionReason(session: SessionEvent, scope: ManagedScope)
     ...new Set([session.region, session.eventRegion].filter((r): r is string => r !== undefined)),
   ];
   if (accounts.every((a) => regions.every((r) => isManaged(scope, a, r)))) return undefined;
-  return `the session was opened in account ${accounts.join("/")} region ${regions.join("/")}, which Phoenix does not manage (it manages ${scope.accounts.join(", ") || "no account"} in ${scope.regions.join(", ") || "no region"})`;
+  return `the session was opened in account ${accounts.join("/")} region ${regions.join("/")}, which Phoenix does not manage (it manages ${describeScope(scope)})`;
 }
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;

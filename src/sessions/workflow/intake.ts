@@ -1,5 +1,5 @@
 import { once } from "../../containment/aws/once.js";
-import { managedScope } from "../../containment/core/route.js";
+import { ownScope } from "../../containment/core/route.js";
 import { instanceSubject } from "../../containment/core/types.js";
 import type { PhoenixDeps } from "../../deps.js";
 import { acquireGroupLock, describeHolder, releaseGroupLock } from "../../rollout/aws/lock.js";
@@ -41,7 +41,9 @@ export interface SessionPlan {
 
 /** The decision alone, from live reads: what `phoenix plan --event` shows, and what the handler acts on. */
 export async function planSession(deps: PhoenixDeps, session: SessionEvent): Promise<SessionPlan> {
-  const scope = managedScope(deps);
+  // Sessions are handled in Phoenix's own account and region only: a session in a member account
+  // is refused (member access is built for containment, not yet for sessions).
+  const scope = ownScope(deps);
   // Nothing is read for an account Phoenix does not manage.
   const facts = foreignSessionReason(session, scope) ? {} : await readSessionFacts(deps, session.instanceId);
   return { session, facts, decision: decideSession(session, facts, deps.policy.sessions, scope, deps.now()) };

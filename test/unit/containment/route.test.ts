@@ -6,6 +6,7 @@ import {
   managedScope,
   type RoutableFinding,
   routeFinding as routeIn,
+  scopeOf,
 } from "../../../src/containment/core/route.js";
 import { type Finding, parseGuardDutyEvent } from "../../../src/findings/guardduty.js";
 import { type ContainmentPolicy, defaultPolicy, parsePolicy } from "../../../src/policy/index.js";
@@ -28,10 +29,11 @@ const LOCAL: ManagedScope = managedScope({ accountId: "123456789012", region: "u
  * The published samples come from many accounts: the policy tests route each as if Phoenix
  * managed the accounts and regions it claims (the scope has tests of its own below).
  */
-const ownScope = (finding: RoutableFinding): ManagedScope => ({
-  accounts: [finding.accountId, ...(finding.eventAccount ? [finding.eventAccount] : [])],
-  regions: [finding.region, ...(finding.eventRegion ? [finding.eventRegion] : [])],
-});
+const ownScope = (finding: RoutableFinding): ManagedScope => {
+  const regions = [finding.region, ...(finding.eventRegion ? [finding.eventRegion] : [])];
+  const accounts = [finding.accountId, ...(finding.eventAccount ? [finding.eventAccount] : [])];
+  return scopeOf(accounts.map((accountId) => ({ accountId, regions })));
+};
 const routeFinding = (finding: RoutableFinding, policy: ContainmentPolicy) =>
   routeIn(finding, policy, ownScope(finding));
 
@@ -324,7 +326,7 @@ describe("routeFinding on accounts and regions Phoenix does not manage", () => {
     expect(decision.reason).toContain(
       "for account 999999999999 (detail.accountId) and region eu-west-1 (the finding's region), which Phoenix does not manage",
     );
-    expect(decision.reason).toContain("123456789012 in region(s) us-east-1");
+    expect(decision.reason).toContain("it manages account 123456789012 in us-east-1)");
     expect(decision.reason).toMatch(/^[A-Z].{20,}\.$/);
     expect(decision).not.toHaveProperty("accountId");
   });
@@ -366,13 +368,91 @@ describe("routeFinding on accounts and regions Phoenix does not manage", () => {
   });
 
   it("is one pure rule that takes lists (member accounts, later)", () => {
-    const scope: ManagedScope = { accounts: ["123456789012", "210987654321"], regions: ["us-east-1"] };
+    const scope = scopeOf([
+      { accountId: "123456789012", regions: ["us-east-1"] },
+      { accountId: "210987654321", regions: ["us-east-1"], roleName: "phoenix-member" },
+    ]);
     expect(isManaged(scope, "210987654321", "us-east-1")).toBe(true);
     expect(isManaged(scope, "210987654321", "eu-west-1")).toBe(false);
     expect(isManaged(scope, "999999999999", "us-east-1")).toBe(false);
     expect(isManaged(LOCAL, "123456789012", "us-east-1")).toBe(true);
     const member = routeIn(local({ accountId: "210987654321" }), defaults, scope);
     expect(member).toMatchObject({ action: "contain", accountId: "210987654321" });
+  });
+});
+
+describe("routeFinding across member accounts (the policy's accounts)", () => {
+  const local = (overrides: Partial<RoutableFinding> = {}): RoutableFinding => ({
+    ...sampleFinding("unauthorizedaccess-ec2-torclient-target.json"),
+    sample: false,
+    accountId: "123456789012",
+    region: "us-east-1",
+    eventAccount: "123456789012",
+    eventRegion: "us-east-1",
+    ...overrides,
+  });
+  const scope = managedScope({
+    accountId: "123456789012",
+    region: "us-east-1",
+    policy: {
+      accounts: [
+        { accountId: "222222222222", regions: ["us-east-1", "eu-west-1"], roleName: "phoenix-member" },
+        { accountId: "333333333333", regions: ["eu-west-1"], roleName: "custom" },
+      ],
+    },
+  });
+
+  it("lists Phoenix's own account first, in its own region, with no role; members with theirs", () => {
+    expect(scope.members).toEqual([
+      { accountId: "123456789012", regions: ["us-east-1"] },
+      { accountId: "222222222222", regions: ["us-east-1", "eu-west-1"], roleName: "phoenix-member" },
+      { accountId: "333333333333", regions: ["eu-west-1"], roleName: "custom" },
+    ]);
+    expect(isManaged(scope, "333333333333", "us-east-1")).toBe(false);
+    expect(isManaged(scope, "123456789012", "eu-west-1")).toBe(false);
+  });
+
+  it("contains a member's finding as the GuardDuty administrator's bus delivers it (the envelope Phoenix's)", () => {
+    const finding = local({
+      accountId: "333333333333",
+      region: "eu-west-1",
+      eventAccount: "123456789012",
+      eventRegion: "us-east-1",
+    });
+    expect(routeIn(finding, defaults, scope)).toMatchObject({ action: "contain", accountId: "333333333333" });
+    // And as the member's own bus forwards it.
+    const own = local({
+      accountId: "333333333333",
+      region: "eu-west-1",
+      eventAccount: "333333333333",
+      eventRegion: "eu-west-1",
+    });
+    expect(routeIn(own, defaults, scope)).toMatchObject({ action: "contain", accountId: "333333333333" });
+  });
+
+  it("refuses a member's finding in a region not listed for that member, naming both", () => {
+    const decision = routeIn(local({ accountId: "333333333333", region: "us-east-1" }), defaults, scope);
+    expect(decision.action).toBe("refuse");
+    expect(decision.reason).toContain("region us-east-1 (the finding's region) of account 333333333333");
+    expect(decision.reason).toContain("account 333333333333 in eu-west-1");
+  });
+
+  it("refuses a listed member's finding put on the bus by an account that is not listed", () => {
+    const forged = local({ accountId: "222222222222", region: "eu-west-1", eventAccount: "999999999999" });
+    const decision = routeIn(forged, defaults, scope);
+    expect(decision.action).toBe("refuse");
+    expect(decision.reason).toContain("account 999999999999 (the event's account)");
+  });
+
+  it("adds the regions the policy lists for Phoenix's own account, which still needs no role", () => {
+    const wider = managedScope({
+      accountId: "123456789012",
+      region: "us-east-1",
+      policy: {
+        accounts: [{ accountId: "123456789012", regions: ["eu-west-1"], roleName: "phoenix-member" }],
+      },
+    });
+    expect(wider.members).toEqual([{ accountId: "123456789012", regions: ["us-east-1", "eu-west-1"] }]);
   });
 });
 

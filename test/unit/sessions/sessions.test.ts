@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ownScope } from "../../../src/containment/core/route.js";
 import { defaultPolicy } from "../../../src/policy/index.js";
 import {
   decideSession,
@@ -10,7 +11,7 @@ import { parseSessionEvent, type SessionEvent } from "../../../src/sessions/core
 import { ownSampleEvent } from "../../support/sample-events.js";
 
 const ID = "i-0abc1234def567890";
-const scope = { accounts: ["123456789012"], regions: ["us-east-1"] };
+const scope = ownScope({ accountId: "123456789012", region: "us-east-1" });
 const policy = defaultPolicy().sessions;
 const now = new Date("2026-11-30T10:00:00Z");
 
