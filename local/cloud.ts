@@ -1,4 +1,4 @@
-import { DEFAULT_LOCAL_PORT, LOCAL_ACCOUNT_ID } from "../ops/local-defaults.js";
+import { DEFAULT_LOCAL_PORT, LOCAL_ACCOUNT_ID, LOCAL_REGION } from "../ops/local-defaults.js";
 import { memberAccounts } from "./core/account-ids.js";
 import { createMemberAccounts } from "./core/accounts.js";
 import { createClock } from "./core/clock.js";
@@ -57,7 +57,7 @@ export { DEFAULT_LOCAL_PORT, LOCAL_ACCOUNT_ID } from "../ops/local-defaults.js";
 
 export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
   const host = options.host ?? "127.0.0.1";
-  const region = options.region ?? "us-east-1";
+  const region = options.region ?? LOCAL_REGION;
   const log = options.log ?? (() => {});
   // Checked before anything starts: a bad id is the caller's mistake, named.
   const members = memberAccounts(LOCAL_ACCOUNT_ID, options.accounts ?? []);

@@ -43,7 +43,12 @@ export function builtinPlugins(options: BuiltinOptions = {}): LocalCloudPlugin[]
   ];
   if (deployPhoenix !== false) {
     plugins.push(deploymentPlugin(deployment));
-    plugins.push(dashboardPlugin({ stage: deployment.stage ?? "local" }));
+    plugins.push(
+      dashboardPlugin({
+        stage: deployment.stage ?? "local",
+        ...(deployment.policy ? { policy: deployment.policy } : {}),
+      }),
+    );
   }
   return plugins;
 }

@@ -2,7 +2,7 @@ import { AssumeRoleCommand } from "@aws-sdk/client-sts";
 import type { AuditEntry, AuditStore } from "./audit/audit.js";
 import type { AwsClients, AwsKeys } from "./aws/clients.js";
 import type { PhoenixDeps } from "./deps.js";
-import { describeScope, isManaged, managedScope, partitionOf } from "./scope.js";
+import { describeScope, isManaged, managedScope, memberAt, partitionOf } from "./scope.js";
 
 /**
  * Phoenix acting on a fleet in a member account or another region. The central account keeps
@@ -67,7 +67,7 @@ export function fleetDeps(
       `These dependencies cannot reach other accounts or regions (no reach), so Phoenix cannot act in account ${target.accountId} region ${target.region}.`,
     );
   }
-  const member = scope.members.find((candidate) => candidate.accountId === target.accountId)!;
+  const member = memberAt(scope, target.accountId, target.region)!;
   const roleName = member.roleName ? (options.roleName ?? member.roleName) : undefined;
   // Phoenix's own account in another region: its own credentials, that region's endpoints.
   const reached =
@@ -126,25 +126,32 @@ export const isElsewhere = (deps: PhoenixDeps, target: FleetTarget): boolean =>
 
 /**
  * Keys are fetched again this long before they expire, or at the last quarter of their life if
- * that is shorter (on a local cloud whose clock runs fast, an hour can be minutes).
+ * that is shorter. Both are judged on Phoenix's clock (deps.now), the one STS states expiry on:
+ * the same as the machine's in AWS; on the local cloud it may run many times faster, so an hour
+ * of a session can be seconds of real time.
  */
 const REFRESH_BEFORE_MS = 5 * 60_000;
+
+/**
+ * What the SDK is told of expiry: always within its own refresh window (5 minutes), so it asks
+ * the provider before every request and the provider's cache, on Phoenix's clock, decides.
+ */
+const SDK_EXPIRY_MS = 60_000;
+
+type MemberKeys = AwsKeys & { expiration?: Date };
 
 /**
  * The member role's keys, assumed with the function's own role from the central STS, shared by
  * the four fleet clients (one AssumeRole, not four) and assumed again shortly before they expire.
  * A refusal names the role and the likely cause.
  */
-function memberCredentials(
-  deps: PhoenixDeps,
-  roleArn: string,
-): () => Promise<AwsKeys & { expiration?: Date }> {
+function memberCredentials(deps: PhoenixDeps, roleArn: string): () => Promise<MemberKeys> {
   const sessionName = (process.env.AWS_LAMBDA_FUNCTION_NAME ?? "phoenix")
     .replace(/[^\w+=,.@-]/g, "-")
     .slice(0, 64);
-  let current: Promise<AwsKeys & { expiration?: Date; refreshAt?: number }> | undefined;
-  const fresh = async (): Promise<AwsKeys & { expiration?: Date; refreshAt?: number }> => {
-    const askedAt = Date.now();
+  let current: Promise<{ keys: AwsKeys; refreshAt?: number }> | undefined;
+  const fresh = async (): Promise<{ keys: AwsKeys; refreshAt?: number }> => {
+    const askedAt = deps.now().getTime();
     let keys:
       | { AccessKeyId?: string; SecretAccessKey?: string; SessionToken?: string; Expiration?: Date }
       | undefined;
@@ -158,40 +165,39 @@ function memberCredentials(
       ));
     } catch (error) {
       throw new MemberAccessError(
-        `Phoenix could not assume ${roleArn} (${(error as Error).name}: ${(error as Error).message}). Is the member stack deployed in that account, trusting this Phoenix (docs/DEPLOY.md, "Member accounts")?`,
+        `Phoenix could not assume ${roleArn} (${(error as Error).name}: ${(error as Error).message}). Is the member stack deployed in that account, trusting this Phoenix (docs/DEPLOY.md, "Multi-account")?`,
       );
     }
     if (!keys?.AccessKeyId || !keys.SecretAccessKey) {
       throw new MemberAccessError(`STS answered AssumeRole on ${roleArn} without credentials.`);
     }
-    // STS states expiry on its clock; the SDK (and the check below) compare with the machine's.
-    // In AWS the two agree; on the local cloud Phoenix's clock may run faster than real time.
-    const expiration = keys.Expiration
-      ? new Date(Date.now() + (keys.Expiration.getTime() - deps.now().getTime()))
-      : undefined;
+    const expires = keys.Expiration?.getTime();
     return {
-      accessKeyId: keys.AccessKeyId,
-      secretAccessKey: keys.SecretAccessKey,
-      ...(keys.SessionToken ? { sessionToken: keys.SessionToken } : {}),
-      ...(expiration
-        ? {
-            expiration,
-            refreshAt:
-              expiration.getTime() - Math.min(REFRESH_BEFORE_MS, (expiration.getTime() - askedAt) / 4),
-          }
+      keys: {
+        accessKeyId: keys.AccessKeyId,
+        secretAccessKey: keys.SecretAccessKey,
+        ...(keys.SessionToken ? { sessionToken: keys.SessionToken } : {}),
+      },
+      ...(expires !== undefined
+        ? { refreshAt: expires - Math.min(REFRESH_BEFORE_MS, (expires - askedAt) / 4) }
         : {}),
     };
   };
   return async () => {
-    const held = current ? await current.catch(() => undefined) : undefined;
-    const stale = !held || (held.refreshAt !== undefined && Date.now() >= held.refreshAt);
-    if (stale) {
-      current = fresh();
-      // A failure is not kept: the next call asks STS again.
-      current.catch(() => {
-        current = undefined;
+    const seen = current;
+    const held = seen ? await seen.catch(() => undefined) : undefined;
+    // Concurrent callers that found the same stale keys share one AssumeRole: only the first
+    // replaces what they saw.
+    const stale = !held || (held.refreshAt !== undefined && deps.now().getTime() >= held.refreshAt);
+    if ((stale && current === seen) || current === undefined) {
+      const asked = fresh();
+      current = asked;
+      // A failure is not kept (the next call asks STS again), unless a newer ask replaced it.
+      asked.catch(() => {
+        if (current === asked) current = undefined;
       });
     }
-    return current!;
+    const { keys } = await current!;
+    return { ...keys, expiration: new Date(Date.now() + SDK_EXPIRY_MS) };
   };
 }

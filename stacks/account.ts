@@ -3,6 +3,7 @@
  * context (every ARN Phoenix's policies name) built from it.
  */
 import { type PolicyContext, policyContext } from "../build/iam/context";
+import { ownAccountProblem } from "../src/scope";
 import type { DeployConfig } from "./config";
 
 export function deployedPolicyContext(config: DeployConfig): $util.Output<PolicyContext> {
@@ -12,14 +13,17 @@ export function deployedPolicyContext(config: DeployConfig): $util.Output<Policy
       aws.getRegionOutput({}).region,
       aws.getCallerIdentityOutput({}).accountId,
     ])
-    .apply(([partition, region, account]) =>
-      policyContext({
+    .apply(([partition, region, account]) => {
+      // Known only now: the account and region being deployed to.
+      const problem = ownAccountProblem(config.policy, { accountId: account, region });
+      if (problem) throw new Error(`Phoenix deploy refused: ${problem}`);
+      return policyContext({
         partition,
         region,
         account,
         stage: $app.stage,
         policy: config.policy,
         fleetRoleArns: config.fleetRoleArns,
-      }),
-    );
+      });
+    });
 }

@@ -3,7 +3,7 @@
  * esbuild, each with exactly the IAM statements build/iam derives from its code.
  */
 
-import { deployedFunctionName, type PolicyContext } from "../build/iam/context";
+import { deployedFunctionName, deployedFunctionRoleName, type PolicyContext } from "../build/iam/context";
 import { functionPolicy, type PolicyStatement } from "../build/iam/policy";
 import type { ReadSource } from "../build/iam/used-actions";
 import { PHOENIX_FUNCTIONS, type PhoenixFunction, placeholderOf } from "../src/catalog";
@@ -109,6 +109,8 @@ export function functions(input: {
         // any principal allowed sts:AssumeRole could act as the isolate or rollout roles.
         role: (args) => {
           args.assumeRolePolicy = LAMBDA_TRUST_POLICY;
+          // A name a member account's trust policy can name exactly (build/iam/member.ts).
+          args.name = deployedFunctionRoleName(stage, name);
         },
       },
       logging: { retention: "3 months", format: "json" },

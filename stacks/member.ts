@@ -7,7 +7,7 @@
  *   permissions containment uses there, scoped to this account;
  * - the quarantine instance profile that contain-revoke swaps onto a compromised instance.
  */
-import { memberContext, memberStatements, memberTrustPolicy } from "../build/iam/member";
+import { memberContext, memberRegionGuard, memberStatements, memberTrustPolicy } from "../build/iam/member";
 import { policyDocument } from "../build/iam/policy";
 import { DEFAULT_MEMBER_ROLE } from "../src/policy/index";
 import { memberConfig } from "./config";
@@ -48,16 +48,16 @@ export function member(): MemberStack {
   new aws.iam.RolePolicy("MemberPermissions", {
     role: role.name,
     name: "phoenix-member",
-    policy: where.apply(([partition, account]) =>
-      JSON.stringify(
-        policyDocument(
-          memberStatements(
-            memberContext({ partition, account, stage: config.centralStage, policy: config.policy }),
-            read,
-          ),
+    policy: where.apply(([partition, account]) => {
+      const document = policyDocument(
+        memberStatements(
+          memberContext({ partition, account, stage: config.centralStage, policy: config.policy }),
+          read,
         ),
-      ),
-    ),
+      );
+      const regions = config.policy.accounts.find((m) => m.accountId === account)?.regions ?? [];
+      return JSON.stringify({ ...document, Statement: [...document.Statement, memberRegionGuard(regions)] });
+    }),
   });
   return { role, quarantineProfile: quarantineProfile(config.policy) };
 }

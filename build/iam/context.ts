@@ -51,6 +51,13 @@ export interface PolicyContext extends Account {
 /** Lambda function names, `phoenix-<stage>-<name>` (the local cloud uses the same). */
 export const deployedFunctionName = (stage: string, name: PhoenixFunction): string =>
   `phoenix-${stage}-${name}`;
+/**
+ * A function's IAM role, `phoenix-<stage>-<name>` (at most 62 characters with the longest stage):
+ * named by Phoenix, not by SST (which shortens names past its limit), so that a member account's
+ * trust policy can name each role exactly.
+ */
+export const deployedFunctionRoleName = (stage: string, name: PhoenixFunction): string =>
+  `phoenix-${stage}-${name}`;
 /** A buffered event target's queue, `phoenix-<stage>-<queue>`, and its dead-letter queue. */
 export const eventBufferName = (stage: string, queue: string): string => `phoenix-${stage}-${queue}`;
 export const eventBufferDeadLetterName = (stage: string, queue: string): string =>

@@ -4,15 +4,16 @@
  *
  * What it may do is derived like every function's policy (used-actions.ts, scopes.ts), from the
  * functions that reach member accounts (those whose code assumes the member role), limited to
- * the fleet's services, and scoped to the member account in any region the policy lists.
+ * the fleet's services, and scoped to the member account; an explicit Deny keeps it to the regions
+ * the policy lists for that account (IAM, which is global, excepted).
  * contain-trace-image reads only the instance there (it marks and rolls back images in
  * Phoenix's own account), so only its ec2:DescribeInstances counts. One role serves all these
  * functions, so it holds the union of their fleet actions; each function's own role still
  * holds only its own.
  */
-import { PHOENIX_FUNCTIONS, type PhoenixFunction, placeholderOf } from "../../src/catalog.js";
+import { PHOENIX_FUNCTIONS, type PhoenixFunction } from "../../src/catalog.js";
 import type { Policy } from "../../src/policy/index.js";
-import { type PolicyContext, policyContext } from "./context.js";
+import { deployedFunctionRoleName, type PolicyContext, policyContext } from "./context.js";
 import { type PolicyStatement, statementsFor } from "./policy.js";
 import { type DerivedTagWrite, type ReadSource, usedActionsOfFunction } from "./used-actions.js";
 
@@ -66,16 +67,16 @@ export interface CentralPhoenix {
   organizationId?: string;
 }
 
-/** The role-name pattern of a central function's role (SST names a role after its function). */
-export const functionRolePattern = (central: CentralPhoenix, name: PhoenixFunction): string =>
-  `arn:${central.partition}:iam::${central.account}:role/phoenix-${central.stage}-${placeholderOf(name)}Role-*`;
+/** The ARN of a central function's role (stacks/functions.ts names it so). */
+export const functionRoleArn = (central: CentralPhoenix, name: PhoenixFunction): string =>
+  `arn:${central.partition}:iam::${central.account}:role/${deployedFunctionRoleName(central.stage, name)}`;
 
 /**
  * Trust: only the roles of the central functions that reach members may assume the member role;
  * no person, no other role of the central account, no other account. The principal is the
- * central account (a role ARN in a trust policy must exist when the policy is written, and the
- * function roles' names end in a suffix SST chooses), narrowed by `aws:PrincipalArn` to those
- * roles and, where the organization is known, by `aws:PrincipalOrgID`.
+ * central account (a role ARN as the principal must exist when the trust policy is written, and
+ * the member stack may be deployed first), narrowed by `aws:PrincipalArn` to exactly those roles'
+ * ARNs and, where the organization is known, by `aws:PrincipalOrgID`.
  */
 export function memberTrustPolicy(central: CentralPhoenix, read: ReadSource) {
   return {
@@ -87,10 +88,8 @@ export function memberTrustPolicy(central: CentralPhoenix, read: ReadSource) {
         Principal: { AWS: `arn:${central.partition}:iam::${central.account}:root` },
         Action: "sts:AssumeRole",
         Condition: {
-          ArnLike: {
-            "aws:PrincipalArn": memberReachingFunctions(read).map((name) =>
-              functionRolePattern(central, name),
-            ),
+          ArnEquals: {
+            "aws:PrincipalArn": memberReachingFunctions(read).map((name) => functionRoleArn(central, name)),
           },
           ...(central.organizationId
             ? { StringEquals: { "aws:PrincipalOrgID": central.organizationId } }
@@ -98,5 +97,19 @@ export function memberTrustPolicy(central: CentralPhoenix, read: ReadSource) {
         },
       },
     ],
+  };
+}
+
+/**
+ * The member role's regions: everything but IAM (global, signed for us-east-1) is denied outside
+ * the regions the policy lists for this account. An account the policy does not list gets none.
+ */
+export function memberRegionGuard(regions: readonly string[]) {
+  return {
+    Sid: "OnlyTheListedRegions",
+    Effect: "Deny",
+    NotAction: ["iam:*"],
+    Resource: "*",
+    Condition: { StringNotEquals: { "aws:RequestedRegion": regions.length > 0 ? [...regions] : ["none"] } },
   };
 }

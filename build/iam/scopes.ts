@@ -21,6 +21,7 @@
  * explicit Deny (`effect`), which no Allow can override: never a Phoenix or administrative role.
  */
 
+import { PROTECTED_ROLE_NAMES } from "../../src/iam/protected-roles.js";
 import type { TaggedResourceType, TagWrite } from "../../src/iam/tag-writes.js";
 import {
   TAG_CONTAINMENT as CONTAINMENT_TAG,
@@ -167,23 +168,7 @@ const tagWrites: ScopeRule = (ctx, uses) => {
 
 const pascal = (text: string) => text.replace(/(^|-)(\w)/g, (_, __, c: string) => c.toUpperCase());
 
-/**
- * Roles Phoenix must never pass or write a policy on, whatever their tags: its own (every stage's
- * function and workflow roles are `phoenix-…`), and the usual administrative ones (Organizations'
- * access role, Control Tower, IAM Identity Center permission sets, service-linked roles, CDK's
- * and StackSets' execution roles). A compromised function could otherwise tag-and-write its way
- * to administrator; the explicit Deny wins over any Allow.
- */
-export const PROTECTED_ROLE_NAMES = [
-  "phoenix-*",
-  "OrganizationAccountAccessRole",
-  "AWSControlTowerExecution",
-  "AWSCloudFormationStackSetExecutionRole",
-  "stacksets-exec-*",
-  "aws-reserved/*",
-  "aws-service-role/*",
-  "cdk-*",
-];
+export { PROTECTED_ROLE_NAMES };
 
 /**
  * The fleet roles (DESIGN.md, tag `phoenix:fleet-role=true`, exactly "true" as IAM matches it),

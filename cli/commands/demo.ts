@@ -1,4 +1,5 @@
-import { seedDemoFleet } from "../../local/core/seed.js";
+import { memberAdministrator } from "../../local/core/accounts.js";
+import { type DemoGroupSpec, seedDemoFleet } from "../../local/core/seed.js";
 import { runStory } from "../../local/demo/story.js";
 import { EXIT } from "../../ops/io.js";
 import { plural } from "../../ops/output.js";
@@ -8,13 +9,19 @@ import { endpointHelp, parseLocalFlags, startCloudForCommand, stoppingText } fro
 /** Bake and warmup short enough for the story to be told in about a minute. */
 const DEMO_POLICY_OVERRIDES = { waveBakeMinutes: 1, instanceWarmup: 15 };
 export const DEMO_SPEED = 20;
+/** A member account's demo fleet: one managed group, enough to contain an instance of. */
+const MEMBER_DEMO_GROUPS: DemoGroupSpec[] = [
+  { name: "member-web", family: "web", managed: true, desired: 2 },
+];
 
 export const demoCommand: Command = {
   name: "demo",
-  usage: `phoenix demo [--port 4566] [--speed ${DEMO_SPEED}] [--no-story] [--exit] [--verbose]`,
+  usage: `phoenix demo [--port 4566] [--speed ${DEMO_SPEED}] [--accounts 222222222222,...] [--no-story] [--exit] [--verbose]`,
   example: "phoenix demo --speed 40 --exit",
   details: `What \`npm start\` runs (\`npm start -- --port 4640\` passes flags on). Ctrl-C stops the story
-and the local cloud at any time; the local cloud keeps its state in memory, so it is discarded.`,
+and the local cloud at any time; the local cloud keeps its state in memory, so it is discarded.
+--accounts (as for \`phoenix local\`) adds member accounts, each with a small fleet of its own, and
+prints the command that has Phoenix contain one of its instances there.`,
   async run(args, io) {
     const flags = parseLocalFlags(args, { speed: DEMO_SPEED }, ["no-story", "exit", "verbose"]);
     // The story prints what matters; the functions' JSON logs are there with --verbose.
@@ -61,6 +68,25 @@ and the local cloud at any time; the local cloud keeps its state in memory, so i
           .map(([f, id]) => `${f}=${id}`)
           .join("  ")}`,
       );
+      // A member account (--accounts, or the policy's accounts) gets a small fleet of its own, in
+      // its first region, seeded as its administrator would; Phoenix contains there through the
+      // member stack's role.
+      for (const member of flags.policy.accounts) {
+        if (!cloud.context.memberAccounts.includes(member.accountId)) continue;
+        const region = member.regions[0]!;
+        const seededThere = await Promise.race([
+          memberAdministrator(cloud.context, member.accountId, region).then((config) =>
+            seedDemoFleet({ ...config, maxAttempts: 3 }, MEMBER_DEMO_GROUPS),
+          ),
+          interrupt,
+        ]);
+        if (seededThere === "interrupted") return stopped();
+        const first = seededThere.groups[0]!;
+        io.out(
+          `  account ${member.accountId} (${region}): group ${first.name}, ${plural(first.instanceIds.length, "instance")}; contain one with\n` +
+            `    npx phoenix local finding ${first.instanceIds[0]} --account ${member.accountId} --region ${region} --put --port ${cloud.port}`,
+        );
+      }
 
       if (!flags.booleans["no-story"]) {
         const started = Date.now();

@@ -32,14 +32,14 @@ is listed with why, since when, and the command that approves it (\`phoenix appr
     const pending = holds.filter((hold) => hold.status === "pending");
     io.out(
       pending.length === 0
-        ? `No containment is held for approval in ${connection.region}/${connection.accountId}.`
-        : `${plural(pending.length, "containment")} held for approval in ${connection.region}/${connection.accountId}:`,
+        ? `No containment is held for approval by Phoenix in ${connection.region}/${connection.accountId}.`
+        : `${plural(pending.length, "containment")} held for approval by Phoenix in ${connection.region}/${connection.accountId}:`,
     );
     for (const hold of holds) {
       const since = hold.createdAt.slice(0, 19).replace("T", " ");
       io.out("");
       io.out(
-        `  ${hold.holdId}  ${hold.instanceId}  ${hold.status}${hold.status === "pending" ? "" : hold.approvedBy ? ` by ${hold.approvedBy}` : ""}  (${hold.kind === "protected" ? "protected" : `over budget: ${hold.limit ?? "budget"}`}, since ${since} UTC)`,
+        `  ${hold.holdId}  ${hold.instanceId}${hold.accountId !== connection.accountId ? ` (account ${hold.accountId})` : ""}  ${hold.status}${hold.status === "pending" ? "" : hold.approvedBy ? ` by ${hold.approvedBy}` : ""}  (${hold.kind === "protected" ? "protected" : `over budget: ${hold.limit ?? "budget"}`}, since ${since} UTC)`,
       );
       io.out(`    ${hold.reason}`);
       if (hold.status === "pending") io.out(`    approve: ${approve(hold.holdId)}`);

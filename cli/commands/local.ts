@@ -4,9 +4,9 @@ import { memberAccounts } from "../../local/core/account-ids.js";
 import type { LocalDeployment } from "../../local/deployment/index.js";
 import type { BuiltinOptions } from "../../local/plugins.js";
 import { CliError, type CommandIO, EXIT, UsageError } from "../../ops/io.js";
-import { DEFAULT_LOCAL_PORT, LOCAL_ACCOUNT_ID } from "../../ops/local-defaults.js";
+import { DEFAULT_LOCAL_PORT, LOCAL_ACCOUNT_ID, LOCAL_REGION } from "../../ops/local-defaults.js";
 import { describeRecord, liveLocalClouds, recordLocalCloud } from "../../ops/registry.js";
-import { loadPolicy, type Policy, PolicyError } from "../../src/policy/index.js";
+import { DEFAULT_MEMBER_ROLE, loadPolicy, type Policy, PolicyError } from "../../src/policy/index.js";
 import { stageProblem } from "../../src/resources.js";
 import { readPolicyFile } from "../aws/session.js";
 import { parseErrorMessage } from "../lib/args.js";
@@ -85,6 +85,11 @@ export function parseLocalFlags(
       throw new UsageError((error as Error).message);
     throw error;
   }
+  // A member account of the local cloud is one Phoenix manages: in the local region, unless the
+  // policy lists it (with its own regions and role name).
+  for (const accountId of accounts)
+    if (!policy.accounts.some((member) => member.accountId === accountId))
+      policy.accounts.push({ accountId, regions: [LOCAL_REGION], roleName: DEFAULT_MEMBER_ROLE });
   return {
     port,
     speed,
@@ -211,7 +216,8 @@ Each Phoenix function and state machine calls it with its own role's credentials
 call is evaluated against the role's policies as AWS would (local/iam; the default credentials, a
 person's, are the account's administrator); a denial answers with the service's own error, and
 GET /_phoenix/iam/decisions lists the decisions. --iam off turns the evaluation off (debugging only).
---accounts adds member accounts beside the local cloud's own (123456789012): moto keeps each one's
+--accounts adds member accounts beside the local cloud's own (123456789012), which Phoenix then manages
+(in us-east-1, unless --policy lists them with their regions in "accounts"): moto keeps each one's
 state apart, and each has OrganizationAccountAccessRole (administrator, trusting 123456789012), so
 \`aws sts assume-role --role-arn arn:aws:iam::<member>:role/OrganizationAccountAccessRole\` acts there;
 an image shared with a member (modify-image-attribute --launch-permission) shows in its DescribeImages.

@@ -1,6 +1,7 @@
 import { CliError, EXIT, UsageError } from "../../ops/io.js";
 import { printJson } from "../../ops/output.js";
 import { ReleaseRefusedError, releaseInstance } from "../../src/containment/workflow/release.js";
+import { MemberAccessError } from "../../src/member-access.js";
 import { actorOf, openConnection } from "../aws/session.js";
 import * as flags from "../lib/args.js";
 import { MEMBER_ACCESS_ROLE, memberAccountFlag } from "../lib/args.js";
@@ -35,7 +36,8 @@ export const releaseCommand: Command = {
         memberRole,
       });
     } catch (error) {
-      if (error instanceof ReleaseRefusedError)
+      // A member account the person's credentials cannot reach (--member-role) changed nothing.
+      if (error instanceof ReleaseRefusedError || error instanceof MemberAccessError)
         throw new CliError(`Not released: ${error.message}`, EXIT.failed);
       throw error;
     }

@@ -1,4 +1,5 @@
 import { AttachRolePolicyCommand, CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
+import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { inAccount } from "../gateway/moto-account.js";
 import { ORGANIZATION_ACCESS_ROLE } from "./account-ids.js";
 import type { LocalCloudContext } from "./context.js";
@@ -43,4 +44,42 @@ export async function createMemberAccounts(
       iam.destroy();
     }),
   );
+}
+
+/**
+ * Client settings that act in a member account as its administrator would: through the gateway,
+ * on credentials of its OrganizationAccountAccessRole, assumed with the local cloud's own keys
+ * (how the demo seeds a member's fleet, and how a person would).
+ */
+export async function memberAdministrator(
+  context: Pick<LocalCloudContext, "endpoint" | "internalClientConfig">,
+  account: string,
+  region: string,
+): Promise<{
+  endpoint: string;
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+}> {
+  const sts = new STSClient({ ...context.internalClientConfig, endpoint: context.endpoint });
+  try {
+    const { Credentials: keys } = await sts.send(
+      new AssumeRoleCommand({
+        RoleArn: `arn:aws:iam::${account}:role/${ORGANIZATION_ACCESS_ROLE}`,
+        RoleSessionName: "phoenix-local",
+      }),
+    );
+    if (!keys?.AccessKeyId || !keys.SecretAccessKey || !keys.SessionToken)
+      throw new Error(`STS gave no credentials for ${ORGANIZATION_ACCESS_ROLE} in ${account}`);
+    return {
+      endpoint: context.endpoint,
+      region,
+      credentials: {
+        accessKeyId: keys.AccessKeyId,
+        secretAccessKey: keys.SecretAccessKey,
+        sessionToken: keys.SessionToken,
+      },
+    };
+  } finally {
+    sts.destroy();
+  }
 }

@@ -1,6 +1,6 @@
 import { type Connection, connect } from "../../ops/connect.js";
 import { resolveTarget } from "../../ops/target.js";
-import { defaultPolicy } from "../../src/policy/index.js";
+import { defaultPolicy, type Policy } from "../../src/policy/index.js";
 import type { LocalCloudContext, LocalCloudPlugin } from "../core/context.js";
 import { type LocalNotification, NOTIFICATIONS_PATH } from "../core/notifications.js";
 import { dashboardPage } from "./page.js";
@@ -13,6 +13,8 @@ export const DASHBOARD_VIEW_PATH = "/_phoenix/dashboard/view";
 
 export interface DashboardOptions {
   stage?: string;
+  /** The policy Phoenix is deployed with: its member accounts are shown too. */
+  policy?: Policy;
   /** How often the page polls (ms). */
   pollMs?: number;
 }
@@ -34,7 +36,7 @@ export function dashboardPlugin(options: DashboardOptions = {}): LocalCloudPlugi
           { stage: options.stage ?? "local" },
           { AWS_ENDPOINT_URL: context.endpoint, AWS_REGION: context.region },
         ),
-        defaultPolicy(),
+        options.policy ?? defaultPolicy(),
       ).catch((error: unknown) => {
         connection = undefined;
         throw error;

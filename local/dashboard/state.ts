@@ -6,10 +6,14 @@ import { type ExecutionSummary, listWorkflows, managedGroupRefreshes } from "../
 import { listHolds } from "../../ops/holds.js";
 import { skippedBecause } from "../../ops/progress/skipped.js";
 import type { AuditRecord } from "../../src/audit/audit.js";
+import type { PhoenixDeps } from "../../src/deps.js";
 import { SWEEPS_SUBJECT } from "../../src/drift/workflow/sweep.js";
+import { fleetDeps } from "../../src/member-access.js";
 import { listPauses } from "../../src/rollout/aws/pauses.js";
 import { isManaged } from "../../src/rollout/core/group.js";
 import { resumeCommand } from "../../src/rollout/core/pause.js";
+import { managedScope } from "../../src/scope.js";
+import { ORGANIZATION_ACCESS_ROLE } from "../core/account-ids.js";
 import type { LocalNotification } from "../core/notifications.js";
 
 /** Everything the dashboard shows, in one JSON document (`/_phoenix/dashboard/state`). */
@@ -45,6 +49,9 @@ export interface DashboardState {
 
 export interface DashboardGroup {
   name: string;
+  /** A member account's group: its account and region (absent: the local cloud's own). */
+  accountId?: string;
+  region?: string;
   family?: string;
   /** Absent for an unmanaged group: Phoenix never rolls it, so it has no wave. */
   wave?: number;
@@ -57,6 +64,9 @@ export interface DashboardGroup {
 
 export interface DashboardInstance {
   id: string;
+  /** A member account's instance: its account and region (absent: the local cloud's own). */
+  accountId?: string;
+  region?: string;
   imageId?: string;
   state: string;
   quarantined?: string;
@@ -146,8 +156,8 @@ export async function dashboardState(
   const { clients, audit } = connection.deps;
   const [groups, instances, refreshes, workflows, records, holds, notifications, pauses, sweeps] =
     await Promise.all([
-      allGroups(connection),
-      allInstances(connection),
+      allGroups(connection.deps),
+      allInstances(connection.deps),
       managedGroupRefreshes(connection),
       listWorkflows(connection, options.workflows),
       audit.since(new Date(options.now().getTime() - 86_400_000).toISOString()),
@@ -158,43 +168,22 @@ export async function dashboardState(
     ]);
   const lastSweep = sweeps.filter((r) => r.action === "sweep").at(-1);
   const heldByInstance = new Map(holds.map((h) => [h.instanceId, h.holdId]));
-  const byId = new Map(instances.map((i) => [i.InstanceId ?? "", i]));
-  const view = (instance: Instance): DashboardInstance => instanceView(instance, heldByInstance);
-  const inGroups = new Set<string>();
-  const dashboardGroups = groups.map((group): DashboardGroup => {
-    const tags = tagMap(group.Tags);
-    const members = (group.Instances ?? []).map((member) => {
-      inGroups.add(member.InstanceId ?? "");
-      const instance = byId.get(member.InstanceId ?? "");
-      return instance
-        ? view(instance)
-        : { id: member.InstanceId ?? "", state: member.LifecycleState ?? "unknown", protected: false };
-    });
-    const refresh = refreshes.find((r) => r.group === group.AutoScalingGroupName)?.refresh;
-    const managed = isManaged({ tags });
-    return {
-      name: group.AutoScalingGroupName ?? "",
-      ...(tags["phoenix:image-family"] ? { family: tags["phoenix:image-family"] } : {}),
-      ...(managed ? { wave: Number(tags["phoenix:wave"] ?? 1) || 1 } : {}),
-      managed,
-      protected: tags["phoenix:protected"]?.trim().toLowerCase() === "true",
-      desired: group.DesiredCapacity ?? 0,
-      instances: members,
-      ...(refresh
-        ? {
-            refresh: {
-              status: refresh.status,
-              percentComplete: refresh.percentComplete,
-              ...(refresh.instancesToUpdate !== undefined
-                ? { instancesToUpdate: refresh.instancesToUpdate }
-                : {}),
-            },
-          }
-        : {}),
-    };
-  });
-  // Contained instances leave their group (detached) but stay worth seeing until disposed.
-  const standalone = instances.filter((i) => !inGroups.has(i.InstanceId ?? "")).map(view);
+  const own = fleetView(groups, instances, refreshes, heldByInstance);
+  // The member accounts' fleets, read as their administrator would (the local cloud's
+  // OrganizationAccountAccessRole): one that cannot be read is left out, not fatal to the page.
+  const elsewhere = await Promise.all(
+    memberPlaces(connection).map(async (where) => {
+      try {
+        const deps = fleetDeps(connection.deps, where, { roleName: ORGANIZATION_ACCESS_ROLE });
+        const [memberGroups, memberInstances] = await Promise.all([allGroups(deps), allInstances(deps)]);
+        return fleetView(memberGroups, memberInstances, [], heldByInstance, where);
+      } catch {
+        return { groups: [], standalone: [] };
+      }
+    }),
+  );
+  const dashboardGroups = [...own.groups, ...elsewhere.flatMap((view) => view.groups)];
+  const standalone = [...own.standalone, ...elsewhere.flatMap((view) => view.standalone)];
   const withSteps = await Promise.all(
     workflows.slice(0, options.workflows).map(async (workflow): Promise<DashboardWorkflow> => {
       const { events = [] } = await clients.sfn.send(
@@ -214,8 +203,14 @@ export async function dashboardState(
     ...(options.speed !== undefined ? { speed: options.speed } : {}),
     endpoint: options.endpoint,
     scope: {
-      accounts: [...new Set([connection.accountId, ...holds.map((h) => h.accountId)])].sort(),
-      regions: [connection.region],
+      accounts: [
+        ...new Set([
+          connection.accountId,
+          ...memberPlaces(connection).map((m) => m.accountId),
+          ...holds.map((h) => h.accountId),
+        ]),
+      ].sort(),
+      regions: [...new Set([connection.region, ...memberPlaces(connection).map((m) => m.region)])].sort(),
     },
     groups: dashboardGroups.sort(
       (a, b) =>
@@ -319,24 +314,22 @@ async function imagesOf(
   return out;
 }
 
-async function allGroups(connection: Connection): Promise<AutoScalingGroup[]> {
+async function allGroups(deps: PhoenixDeps): Promise<AutoScalingGroup[]> {
   const groups: AutoScalingGroup[] = [];
   let NextToken: string | undefined;
   do {
-    const page = await connection.deps.clients.autoScaling.send(
-      new DescribeAutoScalingGroupsCommand({ NextToken }),
-    );
+    const page = await deps.clients.autoScaling.send(new DescribeAutoScalingGroupsCommand({ NextToken }));
     groups.push(...(page.AutoScalingGroups ?? []));
     NextToken = page.NextToken;
   } while (NextToken);
   return groups;
 }
 
-async function allInstances(connection: Connection): Promise<Instance[]> {
+async function allInstances(deps: PhoenixDeps): Promise<Instance[]> {
   const instances: Instance[] = [];
   let NextToken: string | undefined;
   do {
-    const page = await connection.deps.clients.ec2.send(
+    const page = await deps.clients.ec2.send(
       new DescribeInstancesCommand({
         NextToken,
         Filters: [{ Name: "instance-state-name", Values: ["pending", "running", "stopping", "stopped"] }],
@@ -365,4 +358,65 @@ function instanceView(instance: Instance, held: Map<string, string>): DashboardI
 
 function tagMap(tags: readonly { Key?: string; Value?: string }[] | undefined): Record<string, string> {
   return Object.fromEntries((tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
+}
+
+/** Every member account and region Phoenix manages beside its own (the policy's accounts). */
+function memberPlaces(connection: Connection): { accountId: string; region: string }[] {
+  return managedScope(connection.deps).members.flatMap((member) =>
+    member.regions
+      .filter((region) => member.accountId !== connection.accountId || region !== connection.region)
+      .map((region) => ({ accountId: member.accountId, region })),
+  );
+}
+
+/** The groups (with their members) and the instances in none, of one account and region. */
+function fleetView(
+  groups: AutoScalingGroup[],
+  instances: Instance[],
+  refreshes: Awaited<ReturnType<typeof managedGroupRefreshes>>,
+  heldByInstance: Map<string, string>,
+  where?: { accountId: string; region: string },
+): { groups: DashboardGroup[]; standalone: DashboardInstance[] } {
+  const byId = new Map(instances.map((i) => [i.InstanceId ?? "", i]));
+  const view = (instance: Instance): DashboardInstance => ({
+    ...instanceView(instance, heldByInstance),
+    ...where,
+  });
+  const inGroups = new Set<string>();
+  const dashboardGroups = groups.map((group): DashboardGroup => {
+    const tags = tagMap(group.Tags);
+    const members = (group.Instances ?? []).map((member) => {
+      inGroups.add(member.InstanceId ?? "");
+      const instance = byId.get(member.InstanceId ?? "");
+      return instance
+        ? view(instance)
+        : { id: member.InstanceId ?? "", state: member.LifecycleState ?? "unknown", protected: false };
+    });
+    const refresh = refreshes.find((r) => r.group === group.AutoScalingGroupName)?.refresh;
+    const managed = isManaged({ tags });
+    return {
+      name: group.AutoScalingGroupName ?? "",
+      ...where,
+      ...(tags["phoenix:image-family"] ? { family: tags["phoenix:image-family"] } : {}),
+      ...(managed ? { wave: Number(tags["phoenix:wave"] ?? 1) || 1 } : {}),
+      managed,
+      protected: tags["phoenix:protected"]?.trim().toLowerCase() === "true",
+      desired: group.DesiredCapacity ?? 0,
+      instances: members,
+      ...(refresh
+        ? {
+            refresh: {
+              status: refresh.status,
+              percentComplete: refresh.percentComplete,
+              ...(refresh.instancesToUpdate !== undefined
+                ? { instancesToUpdate: refresh.instancesToUpdate }
+                : {}),
+            },
+          }
+        : {}),
+    };
+  });
+  // Contained instances leave their group (detached) but stay worth seeing until disposed.
+  const standalone = instances.filter((i) => !inGroups.has(i.InstanceId ?? "")).map(view);
+  return { groups: dashboardGroups, standalone };
 }

@@ -110,6 +110,7 @@ function instance(i: DashboardInstance, state: DashboardState): string {
   const title = [
     i.id,
     i.name ? `(${i.name})` : "",
+    i.accountId ? `in account ${i.accountId} ${i.region ?? ""}` : "",
     `— ${i.imageId ?? "?"}, ${i.state}`,
     i.quarantined ? `, QUARANTINED (${i.quarantined})` : "",
     i.held ? `, containment HELD (${i.held})` : "",
@@ -124,7 +125,11 @@ function group(g: DashboardGroup, state: DashboardState): string {
     ? `<span class="refresh"><span class="bar"><span style="width:${Number(r.percentComplete)}%"></span></span> ${esc(r.status)} ${Number(r.percentComplete)}%${r.instancesToUpdate !== undefined ? `, ${Number(r.instancesToUpdate)} left` : ""}</span>`
     : "";
   const wave = g.managed ? `wave ${Number(g.wave ?? 1)}` : "unmanaged";
-  return `<div class="group${g.protected ? " protected" : ""}${g.managed ? "" : " unmanaged"}" data-group="${esc(g.name)}"><span class="wave">${wave}</span><span class="name">${esc(g.name)}${g.protected ? " 🔒" : ""}</span><span class="instances">${g.instances.map((i) => instance(i, state)).join("")}</span>${refresh}</div>`;
+  // A member account's group says whose it is.
+  const account = g.accountId
+    ? `<span class="account muted" data-account="${esc(g.accountId)}">${esc(g.accountId)} · ${esc(g.region)}</span> `
+    : "";
+  return `<div class="group${g.protected ? " protected" : ""}${g.managed ? "" : " unmanaged"}" data-group="${esc(g.name)}"${g.accountId ? ` data-account="${esc(g.accountId)}"` : ""}><span class="wave">${wave}</span><span class="name">${account}${esc(g.name)}${g.protected ? " 🔒" : ""}</span><span class="instances">${g.instances.map((i) => instance(i, state)).join("")}</span>${refresh}</div>`;
 }
 
 function fleet(state: DashboardState): string {

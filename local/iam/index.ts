@@ -221,6 +221,8 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
       build?: (
         tagsMatter: (service: string) => boolean,
       ) => Promise<{ checks: Check[]; missing?: string } | { problem: string; unbuilt?: string }>,
+      /** The region the call is signed for (aws:RequestedRegion). */
+      region: string = context.region,
     ): Promise<DecisionRecord | undefined> => {
       const now = context.clock.now();
       const principal = assumedRoleArn(session);
@@ -262,7 +264,7 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
         }
         all = built.checks;
       }
-      const base: Context = sessionContext(session, now, context.region);
+      const base: Context = sessionContext(session, now, region);
       let denied: DecisionRecord | undefined;
       for (const check of all) {
         const entry = record(
@@ -329,22 +331,27 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
       ) {
         return undefined;
       }
-      const denied = await evaluateAs(known.session, undefined, call, (tagsMatter) =>
-        checksFor(
-          {
-            service: request.service,
-            action: request.action,
-            protocol: request.protocol,
-            params: request.params,
-            json: request.json,
-            path: request.path,
-          },
-          {
-            scope: { region: request.region, account: known.session.accountId },
-            lookups: lookupsFor(known.session.accountId, request.region),
-            tagsMatter,
-          },
-        ),
+      const denied = await evaluateAs(
+        known.session,
+        undefined,
+        call,
+        (tagsMatter) =>
+          checksFor(
+            {
+              service: request.service,
+              action: request.action,
+              protocol: request.protocol,
+              params: request.params,
+              json: request.json,
+              path: request.path,
+            },
+            {
+              scope: { region: request.region, account: known.session.accountId },
+              lookups: lookupsFor(known.session.accountId, request.region),
+              tagsMatter,
+            },
+          ),
+        request.region,
       );
       return denied ? accessDenied(request, denialMessage(denied)) : undefined;
     };
@@ -397,7 +404,7 @@ export function iamPlugin(options: IamPluginOptions = {}): (context: LocalCloudC
           },
         };
         const base: Context = caller
-          ? sessionContext(caller, now, context.region)
+          ? sessionContext(caller, now, request.region)
           : {
               "aws:PrincipalArn": principal,
               "aws:PrincipalAccount": context.accountId,

@@ -1,3 +1,4 @@
+import { administrativeRole } from "../iam/protected-roles.js";
 import * as z from "../validation/zod.js";
 import { familyRefresh } from "./family.js";
 import { MAX_REFRESH_ALARMS, refreshProblems } from "./refresh-rules.js";
@@ -315,7 +316,13 @@ const memberAccountSchema = z.strictObject({
   ),
   /** The role the member stack creates (`npm run synth -- --member`). */
   roleName: z._default(
-    z.string().check(z.regex(ROLE_NAME, "must be an IAM role name (1-64 of A-Z a-z 0-9 +=,.@_-)")),
+    z.string().check(
+      z.regex(ROLE_NAME, "must be an IAM role name (1-64 of A-Z a-z 0-9 +=,.@_-)"),
+      z.refine(
+        (name) => administrativeRole(name) === undefined,
+        "must be the member stack's role, not an administrative one (OrganizationAccountAccessRole, Control Tower's, StackSets', CDK's): Phoenix would be allowed to assume it",
+      ),
+    ),
     DEFAULT_MEMBER_ROLE,
   ),
 });

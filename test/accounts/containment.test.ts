@@ -2,10 +2,17 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { DescribeInstancesCommand, DescribeSecurityGroupsCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from "@aws-sdk/client-iam";
+import {
+  CreateRoleCommand,
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  IAMClient,
+  PutRolePolicyCommand,
+} from "@aws-sdk/client-iam";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { memberAdministrator } from "../../local/core/accounts.js";
 import { type SeededFleet, seedDemoFleet } from "../../local/core/seed.js";
 import { guardDutyFinding } from "../../local/demo/finding.js";
 import { getContainment } from "../../src/containment/aws/records.js";
@@ -51,11 +58,9 @@ async function assume(roleArn: string, by = admin()): Promise<Keys> {
   };
 }
 
-/** A person in a member account, through the role AWS Organizations creates there. */
-async function memberAdmin(account: string, region = REGION) {
-  const credentials = await assume(`arn:aws:iam::${account}:role/OrganizationAccountAccessRole`);
-  return { endpoint: pc.cloud.endpoint, region, credentials };
-}
+/** A person in a member account, through the role AWS Organizations creates there (as the demo seeds). */
+const memberAdmin = (account: string, region = REGION) =>
+  memberAdministrator(pc.cloud.context, account, region);
 
 async function putFinding(accountId: string, instanceId: string, findingId: string): Promise<void> {
   const finding = guardDutyFinding({ instanceId, accountId, region: REGION });
@@ -136,6 +141,30 @@ describe("containment in member accounts", () => {
       `arn:aws:iam::${MEMBER}:role/phoenix-member`,
       `arn:aws:iam::${OTHER}:role/phoenix-member`,
     ]);
+    // As deployed in the member (read there as its administrator would): trusted by exact role
+    // ARNs, kept to the regions the policy lists for it, and no wildcard action.
+    const memberIam = new IAMClient(memberConfigs[OTHER]!);
+    const { Role } = await memberIam.send(new GetRoleCommand({ RoleName: "phoenix-member" }));
+    const trust = JSON.parse(decodeURIComponent(Role!.AssumeRolePolicyDocument!));
+    expect(trust.Statement[0].Condition.ArnEquals["aws:PrincipalArn"]).toContain(
+      `arn:aws:iam::${CENTRAL}:role/phoenix-local-on-finding`,
+    );
+    expect(trust.Statement[0].Condition.ArnEquals["aws:PrincipalArn"]).not.toContain(
+      `arn:aws:iam::${CENTRAL}:role/phoenix-local-rollout-group`,
+    );
+    const { PolicyDocument } = await memberIam.send(
+      new GetRolePolicyCommand({ RoleName: "phoenix-member", PolicyName: "phoenix-member" }),
+    );
+    const statements = JSON.parse(decodeURIComponent(PolicyDocument!)).Statement as {
+      Sid: string;
+      Effect: string;
+      Action?: string[];
+      Condition?: Record<string, Record<string, string[]>>;
+    }[];
+    expect(statements.find((st) => st.Sid === "OnlyTheListedRegions")?.Condition).toEqual({
+      StringNotEquals: { "aws:RequestedRegion": [REGION] },
+    });
+    expect(statements.flatMap((st) => st.Action ?? []).filter((a) => a.includes("*"))).toEqual([]);
     // A person of the central account, even its administrator, may not assume it.
     await expect(assume(`arn:aws:iam::${MEMBER}:role/phoenix-member`)).rejects.toThrow(
       /not authorized to perform: sts:AssumeRole/,
@@ -144,7 +173,7 @@ describe("containment in member accounts", () => {
     const iam = new IAMClient(admin());
     await iam.send(
       new CreateRoleCommand({
-        RoleName: "phoenix-local-FnRolloutGroupRole-imposter",
+        RoleName: "phoenix-local-on-finding-imposter",
         AssumeRolePolicyDocument: JSON.stringify({
           Version: "2012-10-17",
           Statement: [
@@ -155,7 +184,7 @@ describe("containment in member accounts", () => {
     );
     await iam.send(
       new PutRolePolicyCommand({
-        RoleName: "phoenix-local-FnRolloutGroupRole-imposter",
+        RoleName: "phoenix-local-on-finding-imposter",
         PolicyName: "assume-anything",
         PolicyDocument: JSON.stringify({
           Version: "2012-10-17",
@@ -163,7 +192,7 @@ describe("containment in member accounts", () => {
         }),
       }),
     );
-    const imposter = await assume(`arn:aws:iam::${CENTRAL}:role/phoenix-local-FnRolloutGroupRole-imposter`);
+    const imposter = await assume(`arn:aws:iam::${CENTRAL}:role/phoenix-local-on-finding-imposter`);
     const refused = await awsCliAs(pc.cloud, imposter, [
       "sts",
       "assume-role",
@@ -305,5 +334,27 @@ describe("containment in member accounts", () => {
       cliEnv,
     );
     expect(stranger.json<{ verdict: string }>().verdict).toMatch(/^refuse: .*account 444444444444/);
+  }, 60_000);
+
+  it("shows the member accounts' fleets on the dashboard, each group and instance with its account", async () => {
+    const state = (await (await fetch(`${pc.cloud.endpoint}/_phoenix/dashboard/state`)).json()) as {
+      scope: { accounts: string[]; regions: string[] };
+      groups: {
+        name: string;
+        accountId?: string;
+        region?: string;
+        instances: { id: string; accountId?: string }[];
+      }[];
+    };
+    expect(state.scope.accounts).toEqual([CENTRAL, MEMBER, OTHER]);
+    expect(state.scope.regions).toEqual([REGION, "us-east-1"]);
+    const memberGroup = state.groups.find((g) => g.accountId === MEMBER);
+    expect(memberGroup).toMatchObject({ name: "web", region: REGION });
+    expect(memberGroup!.instances.every((i) => i.accountId === MEMBER)).toBe(true);
+    expect(state.groups.some((g) => g.accountId === OTHER)).toBe(true);
+    // The central fleet is there too, unlabelled.
+    expect(state.groups.some((g) => g.name === "web-frontend" && g.accountId === undefined)).toBe(true);
+    const view = await (await fetch(`${pc.cloud.endpoint}/_phoenix/dashboard/view`)).text();
+    expect(view).toContain(`${MEMBER} · ${REGION}`);
   }, 60_000);
 });

@@ -24,7 +24,9 @@ describe("phoenix holds", () => {
   it("lists pending holds with the command that approves each; the command works", async () => {
     const none = await run("holds");
     expect(none.code).toBe(0);
-    expect(none.stdout).toContain("No containment is held for approval in us-east-1/123456789012.");
+    expect(none.stdout).toContain(
+      "No containment is held for approval by Phoenix in us-east-1/123456789012.",
+    );
 
     const instanceId = vault()[0]!;
     expect((await run("contain", instanceId, "--reason", "holds test")).code).toBe(4);

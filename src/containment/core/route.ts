@@ -1,9 +1,17 @@
 import type { Finding, IndirectInstance } from "../../findings/guardduty.js";
 import type { ContainmentPolicy, FindingAction } from "../../policy/schema.js";
-import { describeScope, type ManagedScope } from "../../scope.js";
+import { describeScope, type ManagedScope, regionsOf } from "../../scope.js";
 import { TAG_MANAGED } from "../../tags.js";
 
-export { describeScope, isManaged, type ManagedScope, managedScope, ownScope, scopeOf } from "../../scope.js";
+export {
+  describeScope,
+  isManaged,
+  type ManagedScope,
+  managedScope,
+  ownAccountProblem,
+  ownScope,
+  scopeOf,
+} from "../../scope.js";
 
 /**
  * What Phoenix does with a finding, and why. "refuse" is not a policy action: it is the answer
@@ -190,26 +198,33 @@ export function unmanagedNodeReason(
 /**
  * Why a finding is outside what Phoenix manages, or undefined if it is not. Every claim counts:
  * detail.accountId and detail.region (where the resource is) must be a managed pair; the
- * envelope's account and region (the bus that delivered it: a member's own, or the GuardDuty
- * administrator's, which is Phoenix's, possibly forwarded from another region) must be an account
- * and a region Phoenix manages. A forged or misrouted finding cannot borrow either.
+ * envelope's account (the bus that delivered it) must be that account's own or Phoenix's (the
+ * GuardDuty administrator's), and its region one Phoenix manages (a finding may be forwarded from
+ * another region). A forged or misrouted finding cannot borrow either.
  */
 function scopeRefusal(finding: RoutableFinding, scope: ManagedScope): string | undefined {
-  const member = scope.members.find((candidate) => candidate.accountId === finding.accountId);
+  const regionsOfAccount = regionsOf(scope, finding.accountId);
+  const known = regionsOfAccount.length > 0;
   const accounts: Claim[] = [];
-  if (!member) accounts.push({ what: "detail.accountId", value: finding.accountId });
-  if (finding.eventAccount !== undefined && !scope.accounts.includes(finding.eventAccount))
-    accounts.push({ what: "the event's account", value: finding.eventAccount });
+  if (!known) accounts.push({ what: "detail.accountId", value: finding.accountId });
+  // The bus that delivered it: the account the finding is about (its own GuardDuty), or
+  // Phoenix's (the GuardDuty administrator's); never a third account, even a managed one.
+  const envelope = finding.eventAccount;
+  if (
+    envelope !== undefined &&
+    (!scope.accounts.includes(envelope) || (envelope !== finding.accountId && envelope !== scope.home))
+  )
+    accounts.push({ what: "the event's account", value: envelope });
   const regions: Claim[] = [];
   // detail.region (or the envelope's, when the detail has none): where the instance runs, so a
   // region of that very account (or, when the account is not managed at all, of any).
-  if (member ? !member.regions.includes(finding.region) : !scope.regions.includes(finding.region))
+  if (known ? !regionsOfAccount.includes(finding.region) : !scope.regions.includes(finding.region))
     regions.push({ what: "the finding's region", value: finding.region });
   if (finding.eventRegion !== undefined && !scope.regions.includes(finding.eventRegion))
     regions.push({ what: "the event's region", value: finding.eventRegion });
   if (accounts.length === 0 && regions.length === 0) return undefined;
   const named = [...grouped(accounts, "account"), ...grouped(regions, "region")];
-  const where = member && accounts.length === 0 ? ` of account ${member.accountId}` : "";
+  const where = known && accounts.length === 0 ? ` of account ${finding.accountId}` : "";
   return `The finding is for ${named.join(" and ")}${where}, which Phoenix does not manage (it manages ${describeScope(scope)}); refused: nothing was done and no budget was spent.`;
 }
 

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseLocalFlags } from "../../../cli/commands/local.js";
 
@@ -17,5 +20,19 @@ describe("phoenix local --accounts", () => {
     expect(() => parseLocalFlags(["--accounts", "222222222222,222222222222"])).toThrowError(
       expect.objectContaining({ name: "UsageError" }),
     );
+  });
+
+  it("makes them accounts Phoenix manages, in the local region unless the policy lists them", () => {
+    const dir = mkdtempSync(join(tmpdir(), "phoenix-flags-"));
+    const file = join(dir, "policy.json");
+    writeFileSync(
+      file,
+      JSON.stringify({ accounts: [{ accountId: "333333333333", regions: ["eu-west-1"] }] }),
+    );
+    const { policy } = parseLocalFlags(["--accounts", "222222222222,333333333333", "--policy", file]);
+    expect(policy.accounts).toEqual([
+      { accountId: "333333333333", regions: ["eu-west-1"], roleName: "phoenix-member" },
+      { accountId: "222222222222", regions: ["us-east-1"], roleName: "phoenix-member" },
+    ]);
   });
 });

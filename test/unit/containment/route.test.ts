@@ -4,6 +4,7 @@ import {
   isManaged,
   type ManagedScope,
   managedScope,
+  ownAccountProblem,
   type RoutableFinding,
   routeFinding as routeIn,
   scopeOf,
@@ -32,7 +33,11 @@ const LOCAL: ManagedScope = managedScope({ accountId: "123456789012", region: "u
 const ownScope = (finding: RoutableFinding): ManagedScope => {
   const regions = [finding.region, ...(finding.eventRegion ? [finding.eventRegion] : [])];
   const accounts = [finding.accountId, ...(finding.eventAccount ? [finding.eventAccount] : [])];
-  return scopeOf(accounts.map((accountId) => ({ accountId, regions })));
+  // The envelope's account is Phoenix's own here (the GuardDuty administrator's bus).
+  return scopeOf(
+    accounts.map((accountId) => ({ accountId, regions })),
+    finding.eventAccount ?? finding.accountId,
+  );
 };
 const routeFinding = (finding: RoutableFinding, policy: ContainmentPolicy) =>
   routeIn(finding, policy, ownScope(finding));
@@ -444,15 +449,26 @@ describe("routeFinding across member accounts (the policy's accounts)", () => {
     expect(decision.reason).toContain("account 999999999999 (the event's account)");
   });
 
-  it("adds the regions the policy lists for Phoenix's own account, which still needs no role", () => {
-    const wider = managedScope({
-      accountId: "123456789012",
-      region: "us-east-1",
-      policy: {
-        accounts: [{ accountId: "123456789012", regions: ["eu-west-1"], roleName: "phoenix-member" }],
-      },
+  it("refuses, at deploy, Phoenix's own account listed in other regions (its grants are its region's)", () => {
+    const self = { accountId: "123456789012", region: "us-east-1" };
+    const own = (regions: string[]) => ({ accounts: [{ accountId: "123456789012", regions }] });
+    expect(ownAccountProblem(own(["us-east-1"]), self)).toBeUndefined();
+    expect(ownAccountProblem(own(["us-east-1", "eu-west-1"]), self)).toMatch(
+      /lists 123456789012, the account Phoenix is deployed in, with region\(s\) eu-west-1/,
+    );
+    // At run time such an entry adds nothing: fail closed.
+    const scope = managedScope({
+      ...self,
+      policy: { accounts: [{ ...own(["eu-west-1"]).accounts[0]!, roleName: "phoenix-member" }] },
     });
-    expect(wider.members).toEqual([{ accountId: "123456789012", regions: ["us-east-1", "eu-west-1"] }]);
+    expect(isManaged(scope, "123456789012", "eu-west-1")).toBe(false);
+  });
+
+  it("refuses a member's finding delivered by a third account's bus, even a managed one", () => {
+    const relayed = local({ accountId: "222222222222", region: "eu-west-1", eventAccount: "333333333333" });
+    const decision = routeIn(relayed, defaults, scope);
+    expect(decision.action).toBe("refuse");
+    expect(decision.reason).toContain("account 333333333333 (the event's account)");
   });
 });
 
