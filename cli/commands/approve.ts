@@ -3,20 +3,13 @@ import { printJson } from "../../ops/output.js";
 import { approveHold, HoldNotFoundError, HoldNotPendingError } from "../../src/containment/workflow/holds.js";
 import { DRIFT_HOLD_PREFIX } from "../../src/drift/aws/holds.js";
 import { approveDriftHold, DriftHoldError } from "../../src/drift/workflow/enforce.js";
-import { actorOf, openConnection } from "../aws/session.js";
-import {
-  booleanFlag,
-  CONNECTION_FLAGS,
-  CONNECTION_USAGE,
-  JSON_FLAG,
-  memberAccountFlag,
-  parseCommandArgs,
-} from "../lib/args.js";
+import { actorOf, instancePlace, openConnection } from "../aws/session.js";
+import { booleanFlag, CONNECTION_FLAGS, CONNECTION_USAGE, JSON_FLAG, parseCommandArgs } from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 
 export const approveCommand: Command = {
   name: "approve",
-  usage: `phoenix approve <hold-id | drift-hold-id> [--account <member id>] [--json] ${CONNECTION_USAGE}`,
+  usage: `phoenix approve <hold-id | drift-hold-id> [--account <member id> [--region <its region>]] [--json] ${CONNECTION_USAGE}`,
   example: "phoenix approve hold-0123456789ab --local",
   async run(args, io) {
     const parsed = parseCommandArgs(
@@ -24,14 +17,14 @@ export const approveCommand: Command = {
       { ...CONNECTION_FLAGS, ...JSON_FLAG, account: { type: "string" } },
       1,
     );
-    // A hold names its account; --account only makes sure it is the one meant.
-    const accountId = memberAccountFlag(parsed);
+    // A hold names its account and region; --account (--region) only make sure it is the one meant.
+    const place = instancePlace(parsed);
     const holdId = parsed.positionals[0];
     if (!holdId)
       throw new UsageError(
         "give the hold id (hold-… for a containment: `phoenix holds` lists them; drift-hold-… for a group an enforcing sweep held)",
       );
-    const connection = await openConnection(parsed, io);
+    const connection = await openConnection(place.connection, io);
     if (holdId.startsWith(DRIFT_HOLD_PREFIX)) {
       let drift: Awaited<ReturnType<typeof approveDriftHold>>;
       try {
@@ -62,7 +55,8 @@ export const approveCommand: Command = {
     let approved: Awaited<ReturnType<typeof approveHold>>;
     try {
       approved = await approveHold(connection.deps, holdId, await actorOf(io.env, connection), {
-        ...(accountId ? { accountId } : {}),
+        ...(place.accountId ? { accountId: place.accountId } : {}),
+        ...(place.region ? { region: place.region } : {}),
       });
     } catch (error) {
       if (error instanceof HoldNotFoundError)

@@ -7,15 +7,17 @@ import {
   type ManualOutcome,
   requestContainment,
 } from "../../src/containment/workflow/manual.js";
-import { actorOf, openConnection } from "../aws/session.js";
+import { fleetDeps, MemberAccessError } from "../../src/member-access.js";
+import { actorOf, asPerson, instancePlace, openConnection } from "../aws/session.js";
 import * as flags from "../lib/args.js";
+import { memberRoleFlag } from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 import { followExecution } from "../progress/follow.js";
 import { WATCH_FLAGS, watchTimings } from "./watch.js";
 
 export const containCommand: Command = {
   name: "contain",
-  usage: `phoenix contain i-… --reason "…" [--force] [--watch] [--json] ${flags.CONNECTION_USAGE}`,
+  usage: `phoenix contain i-… --reason "…" [--account <member id> [--region <its region>]] [--member-role <role>] [--force] [--watch] [--json] ${flags.CONNECTION_USAGE}`,
   example: 'phoenix contain i-0123456789abcdef0 --reason "crypto miner seen by on-call" --local',
   async run(args, io) {
     const parsed = flags.parseCommandArgs(
@@ -27,23 +29,37 @@ export const containCommand: Command = {
         reason: { type: "string" },
         force: { type: "boolean" },
         watch: { type: "boolean" },
+        account: { type: "string" },
+        "member-role": { type: "string" },
       },
       1,
     );
+    const place = instancePlace(parsed);
     const instanceId = flags.requireInstanceId(parsed.positionals[0]);
     const reason = flags.stringFlag(parsed, "reason")?.trim();
     if (!reason) throw new UsageError('say why with --reason "…" (it goes into the audit trail)');
     const force = flags.booleanFlag(parsed, "force");
     const json = flags.booleanFlag(parsed, "json");
     const timings = watchTimings(parsed);
-    const connection = await openConnection(parsed, io);
-    const { deps } = connection;
+    const connection = await openConnection(place.connection, io);
+    const deps = asPerson(connection.deps, memberRoleFlag(parsed, io.env));
     const actor = await actorOf(io.env, connection);
+    const accountId = place.accountId ?? connection.accountId;
+    const region = place.region ?? connection.region;
 
-    const instance = await findInstance(deps, instanceId);
+    // Looked up where it runs, as the person may (a member: through --member-role); the
+    // containment itself goes through the intake's routing, which refuses an unlisted account.
+    let instance: Awaited<ReturnType<typeof findInstance>>;
+    try {
+      instance = await findInstance(fleetDeps(deps, { accountId, region }), instanceId);
+    } catch (error) {
+      if (error instanceof MemberAccessError)
+        throw new CliError(`Not contained: ${error.message}`, EXIT.failed);
+      throw error;
+    }
     if (!instance)
       throw new CliError(
-        `Instance ${instanceId} does not exist in ${connection.region}/${connection.accountId}: check the id, --region and --profile.`,
+        `Instance ${instanceId} does not exist in ${region}/${accountId}: check the id, --account, --region and --profile.`,
         EXIT.usage,
       );
     if (isGone(instance))
@@ -52,14 +68,14 @@ export const containCommand: Command = {
         EXIT.failed,
       );
 
-    const outcome = await requestContainment(deps, {
-      accountId: connection.accountId,
-      region: connection.region,
-      instanceId,
-      reason,
-      actor,
-      force,
-    });
+    let outcome: ManualOutcome;
+    try {
+      outcome = await requestContainment(deps, { accountId, region, instanceId, reason, actor, force });
+    } catch (error) {
+      if (error instanceof MemberAccessError)
+        throw new CliError(`Not contained: ${error.message}`, EXIT.failed);
+      throw error;
+    }
     const result = settle(outcome, instanceId);
     if (json) printJson(io, result);
     else io.out(result.message);

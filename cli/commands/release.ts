@@ -1,15 +1,15 @@
-import { CliError, EXIT, UsageError } from "../../ops/io.js";
+import { CliError, EXIT } from "../../ops/io.js";
 import { printJson } from "../../ops/output.js";
 import { ReleaseRefusedError, releaseInstance } from "../../src/containment/workflow/release.js";
 import { MemberAccessError } from "../../src/member-access.js";
-import { actorOf, openConnection } from "../aws/session.js";
+import { actorOf, instancePlace, openConnection } from "../aws/session.js";
 import * as flags from "../lib/args.js";
-import { MEMBER_ACCESS_ROLE, memberAccountFlag } from "../lib/args.js";
+import { memberRoleFlag } from "../lib/args.js";
 import type { Command } from "../lib/command.js";
 
 export const releaseCommand: Command = {
   name: "release",
-  usage: `phoenix release i-… [--account <member id>] [--member-role <role>] [--json] ${flags.CONNECTION_USAGE}`,
+  usage: `phoenix release i-… [--account <member id> [--region <its region>]] [--member-role <role>] [--json] ${flags.CONNECTION_USAGE}`,
   example: "phoenix release i-0123456789abcdef0 --local",
   async run(args, io) {
     const parsed = flags.parseCommandArgs(
@@ -23,16 +23,14 @@ export const releaseCommand: Command = {
       1,
     );
     const instanceId = flags.requireInstanceId(parsed.positionals[0]);
-    const accountId = memberAccountFlag(parsed);
-    const memberRole =
-      flags.stringFlag(parsed, "member-role") ?? io.env.PHOENIX_MEMBER_ACCESS_ROLE ?? MEMBER_ACCESS_ROLE;
-    if (!/^[\w+=,.@-]{1,64}$/.test(memberRole))
-      throw new UsageError(`--member-role must be an IAM role name, got "${memberRole}"`);
-    const connection = await openConnection(parsed, io);
+    const place = instancePlace(parsed);
+    const memberRole = memberRoleFlag(parsed, io.env);
+    const connection = await openConnection(place.connection, io);
     let result: Awaited<ReturnType<typeof releaseInstance>>;
     try {
       result = await releaseInstance(connection.deps, instanceId, await actorOf(io.env, connection), {
-        ...(accountId ? { accountId } : {}),
+        ...(place.accountId ? { accountId: place.accountId } : {}),
+        ...(place.region ? { region: place.region } : {}),
         memberRole,
       });
     } catch (error) {

@@ -123,3 +123,11 @@ export function memberAccountFlag(parsed: ParsedArgs): string | undefined {
     throw new UsageError(`--account must be a 12-digit AWS account id, got "${account}"`);
   return account;
 }
+
+/** --member-role (or PHOENIX_MEMBER_ACCESS_ROLE, or MEMBER_ACCESS_ROLE), checked. */
+export function memberRoleFlag(parsed: ParsedArgs, env: NodeJS.ProcessEnv): string {
+  const role = stringFlag(parsed, "member-role") ?? env.PHOENIX_MEMBER_ACCESS_ROLE ?? MEMBER_ACCESS_ROLE;
+  if (!/^[\w+=,.@-]{1,64}$/.test(role))
+    throw new UsageError(`--member-role must be an IAM role name, got "${role}"`);
+  return role;
+}

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { DescribeImagesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import { DescribeImagesCommand, DescribeLaunchTemplateVersionsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import type { LocalCloudContext, LocalCloudPlugin } from "../core/context.js";
 import { applyEdits, childElements, elementAt, textOf } from "../core/xml-patch.js";
 import { forwardToMoto } from "../gateway/forward.js";
 import { inAccount } from "../gateway/moto-account.js";
 import { type AwsRequest, queryList } from "../gateway/request.js";
-import type { AwsResponse } from "../gateway/response.js";
+import { type AwsResponse, awsError } from "../gateway/response.js";
 
 /**
  * Images shared between the local cloud's accounts (local/core/accounts.ts). moto keeps each
@@ -18,17 +18,22 @@ import type { AwsResponse } from "../gateway/response.js";
  * filters applied there) but without its tags, which EC2 never shares. Public images are not
  * added: moto gives every account its own copy.
  *
- * Launching is already allowed by moto (it does not check the AMI), also for an image that is not
- * shared: that leniency remains (local/README.md).
+ * Launching: moto does not check the AMI of RunInstances at all, so any image id would launch in
+ * any account. With member accounts, this part checks it as EC2 does: the image (named, or the
+ * launch template's) must be the caller's own, public, or shared with it; otherwise the call
+ * fails with InvalidAMIID.NotFound and nothing launches. Launches Auto Scaling makes inside moto
+ * are not seen here (local/README.md).
  */
 export function sharedImages(): LocalCloudPlugin {
   return (context) => {
     const clients = new Map<string, EC2Client>();
-    const ec2In = (account: string) => {
-      let client = clients.get(account);
+    // Per account and region: images are regional, and a request is answered in its own region.
+    const clientIn = (account: string, region: string) => {
+      const key = `${account}#${region}`;
+      let client = clients.get(key);
       if (!client) {
-        client = inAccount(new EC2Client(context.internalClientConfig), account);
-        clients.set(account, client);
+        client = inAccount(new EC2Client({ ...context.internalClientConfig, region }), account);
+        clients.set(key, client);
       }
       return client;
     };
@@ -42,7 +47,18 @@ export function sharedImages(): LocalCloudPlugin {
             context.memberAccounts.length > 0 &&
             request.service === "ec2" &&
             request.action === "DescribeImages",
-          handle: (request) => describeWithShared(context, ec2In, request),
+          handle: (request) =>
+            describeWithShared(context, (account) => clientIn(account, request.region), request),
+        },
+        {
+          name: "launch-permissions",
+          everyAccount: true,
+          handles: (request) =>
+            context.memberAccounts.length > 0 &&
+            request.service === "ec2" &&
+            request.action === "RunInstances",
+          handle: (request) =>
+            launchIfPermitted(context, (account) => clientIn(account, request.region), request),
         },
       ],
       async stop() {
@@ -50,6 +66,71 @@ export function sharedImages(): LocalCloudPlugin {
       },
     };
   };
+}
+
+/** RunInstances, if the caller may launch its image (own, public or shared), else EC2's error. */
+async function launchIfPermitted(
+  context: Pick<LocalCloudContext, "accountId" | "memberAccounts" | "motoUrl">,
+  ec2In: (account: string) => EC2Client,
+  request: AwsRequest,
+): Promise<AwsResponse> {
+  const caller = request.account ?? context.accountId;
+  const imageId = request.params.get("ImageId") ?? (await templateImage(ec2In(caller), request));
+  // No image to check (a template moto cannot resolve): moto answers as it would.
+  if (!imageId || (await mayLaunch(context, ec2In, caller, imageId)))
+    return forwardToMoto(context.motoUrl, request);
+  return awsError(
+    request.protocol,
+    request.service,
+    400,
+    "InvalidAMIID.NotFound",
+    `The image id '[${imageId}]' does not exist`,
+  );
+}
+
+/** The image of the launch template a RunInstances names (its version, else the default). */
+async function templateImage(ec2: EC2Client, request: AwsRequest): Promise<string | undefined> {
+  const id = request.params.get("LaunchTemplate.LaunchTemplateId") ?? undefined;
+  const name = request.params.get("LaunchTemplate.LaunchTemplateName") ?? undefined;
+  if (!id && !name) return undefined;
+  const version = request.params.get("LaunchTemplate.Version") ?? "$Default";
+  try {
+    const { LaunchTemplateVersions = [] } = await ec2.send(
+      new DescribeLaunchTemplateVersionsCommand({
+        ...(id ? { LaunchTemplateId: id } : { LaunchTemplateName: name }),
+        Versions: [version],
+      }),
+    );
+    return LaunchTemplateVersions[0]?.LaunchTemplateData?.ImageId;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the caller's DescribeImages would show the image: its own or public, or shared with it. */
+async function mayLaunch(
+  context: Pick<LocalCloudContext, "accountId" | "memberAccounts">,
+  ec2In: (account: string) => EC2Client,
+  caller: string,
+  imageId: string,
+): Promise<boolean> {
+  const own = await ec2In(caller)
+    .send(new DescribeImagesCommand({ ImageIds: [imageId] }))
+    .then((answer) => (answer.Images ?? []).length > 0)
+    .catch(() => false);
+  if (own) return true;
+  const owners = [context.accountId, ...context.memberAccounts].filter((a) => a !== caller);
+  // As describeWithShared asks: the owner's own images executable by the caller (moto applies
+  // ExecutableUsers only to a listing, not to images asked for by id).
+  const shared = await Promise.all(
+    owners.map((owner) =>
+      ec2In(owner)
+        .send(new DescribeImagesCommand({ ExecutableUsers: [caller], Owners: ["self"] }))
+        .then((answer) => (answer.Images ?? []).some((image) => image.ImageId === imageId && !image.Public))
+        .catch(() => false),
+    ),
+  );
+  return shared.some(Boolean);
 }
 
 async function describeWithShared(

@@ -357,4 +357,34 @@ describe("containment in member accounts", () => {
     const view = await (await fetch(`${pc.cloud.endpoint}/_phoenix/dashboard/view`)).text();
     expect(view).toContain(`${MEMBER} · ${REGION}`);
   }, 60_000);
+
+  it("contains a member's instance from the CLI (`phoenix contain --account --region`), and refuses an unlisted account", async () => {
+    const target = fleets[OTHER]!.groups[0]!.instanceIds[2]!;
+    const where = ["--endpoint", pc.cloud.endpoint, "--policy", policyFile];
+    const asked = await phoenix(
+      [
+        "contain",
+        target,
+        "--account",
+        OTHER,
+        "--region",
+        REGION,
+        "--reason",
+        "seen by on-call",
+        "--json",
+        ...where,
+      ],
+      cliEnv,
+    );
+    // Started, or held by OTHER's budget (whose window on a clock 200 times faster may have passed).
+    expect([0, 4]).toContain(asked.code);
+    expect(["started", "held"]).toContain(asked.json<{ outcome: string }>().outcome);
+    expect((await getContainment(pc.phoenix.deps, OTHER, target))?.region).toBe(REGION);
+    const stranger = await phoenix(
+      ["contain", target, "--account", STRANGER, "--region", REGION, "--reason", "test", ...where],
+      cliEnv,
+    );
+    expect(stranger.code).toBe(1);
+    expect(stranger.stderr).toContain("Phoenix does not manage account 444444444444");
+  }, 60_000);
 });

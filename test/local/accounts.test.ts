@@ -1,6 +1,8 @@
 import {
+  CreateLaunchTemplateCommand,
   CreateSecurityGroupCommand,
   DescribeImagesCommand,
+  DescribeInstancesCommand,
   DescribeSecurityGroupsCommand,
   EC2Client,
   ModifyImageAttributeCommand,
@@ -283,6 +285,21 @@ describe("an image shared with a member account", () => {
       new RunInstancesCommand({ ImageId: shared, MinCount: 1, MaxCount: 1, InstanceType: "t3.micro" }),
     );
     expect(Instances[0]?.ImageId).toBe(shared);
+    // Through a launch template too (the template's image is the one checked).
+    const { LaunchTemplate } = await new EC2Client(as(member)).send(
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: "member-shared",
+        LaunchTemplateData: { ImageId: shared, InstanceType: "t3.micro" },
+      }),
+    );
+    const launched = await new EC2Client(as(member)).send(
+      new RunInstancesCommand({
+        LaunchTemplate: { LaunchTemplateId: LaunchTemplate!.LaunchTemplateId!, Version: "1" },
+        MinCount: 1,
+        MaxCount: 1,
+      }),
+    );
+    expect(launched.Instances?.[0]?.ImageId).toBe(shared);
     await new EC2Client(admin).send(
       new ModifyImageAttributeCommand({
         ImageId: shared,
@@ -290,6 +307,48 @@ describe("an image shared with a member account", () => {
       }),
     );
     expect(await ids(as(member))).not.toContain(shared);
+  });
+
+  it("is not launchable where it is not shared (nor once unshared), as EC2 refuses it", async () => {
+    const count = async (config: ReturnType<typeof clientConfig>) =>
+      ((await new EC2Client(config).send(new DescribeInstancesCommand({}))).Reservations ?? []).flatMap(
+        (r) => r.Instances ?? [],
+      ).length;
+    const before = await count(as(other));
+    for (const [who, image] of [
+      [other, shared],
+      [member, unshared],
+      [member, shared],
+    ] as const) {
+      await expect(
+        new EC2Client(as(who)).send(
+          new RunInstancesCommand({ ImageId: image, MinCount: 1, MaxCount: 1, InstanceType: "t3.micro" }),
+        ),
+      ).rejects.toMatchObject({ name: "InvalidAMIID.NotFound" });
+    }
+    await expect(
+      new EC2Client(as(member)).send(
+        new RunInstancesCommand({
+          LaunchTemplate: { LaunchTemplateName: "member-shared" },
+          MinCount: 1,
+          MaxCount: 1,
+        }),
+      ),
+    ).rejects.toMatchObject({ name: "InvalidAMIID.NotFound" });
+    expect(await count(as(other))).toBe(before);
+    // Public images and the account's own still launch.
+    const { Images = [] } = await new EC2Client(as(other)).send(
+      new DescribeImagesCommand({ Owners: ["amazon"] }),
+    );
+    const launched = await new EC2Client(as(other)).send(
+      new RunInstancesCommand({
+        ImageId: Images[0]!.ImageId!,
+        MinCount: 1,
+        MaxCount: 1,
+        InstanceType: "t3.micro",
+      }),
+    );
+    expect(launched.Instances).toHaveLength(1);
   });
 });
 

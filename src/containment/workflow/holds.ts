@@ -27,8 +27,8 @@ export async function approveHold(
   deps: PhoenixDeps,
   holdId: string,
   actor: string,
-  /** The account the approver means (the CLI's --account): a hold of another is not approved. */
-  options: { accountId?: string } = {},
+  /** Where the approver means (the CLI's --account, --region): a hold elsewhere is not approved. */
+  options: { accountId?: string; region?: string } = {},
 ): Promise<{ executionName: string; executionArn: string; alreadyApproved: boolean }> {
   const hold = await getHold(deps, holdId);
   if (!hold) throw new HoldNotFoundError(holdId);
@@ -44,6 +44,9 @@ export async function approveHold(
   if (!held || held.hold?.id !== holdId) {
     throw new HoldNotPendingError(hold, "the instance's containment record no longer refers to it");
   }
+  const region = held.region ?? deps.region;
+  if (options.region !== undefined && options.region !== region)
+    throw new HoldNotPendingError(hold, `it is a hold in region ${region}, not ${options.region}`);
   const approvedNow = hold.status === "pending" && (await approveHoldRecord(deps, hold, held, actor));
   const item = await getContainment(deps, hold.accountId, hold.instanceId);
   if (!item || item.hold?.id !== holdId) {

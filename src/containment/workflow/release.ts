@@ -62,6 +62,8 @@ export async function releaseInstance(
   actor: string,
   options: {
     accountId?: string;
+    /** The instance's region, when the person names it: a containment elsewhere is not released. */
+    region?: string;
     /** In a member account: the role the person reaches it through (not the member role). */
     memberRole?: string;
   } = {},
@@ -71,6 +73,11 @@ export async function releaseInstance(
   if (!item)
     throw new ReleaseRefusedError(
       `Phoenix has no containment of ${instanceId} in account ${accountId}${options.accountId ? "" : " (a member account's instance needs --account)"}.`,
+    );
+  const region = item.region ?? deps.region;
+  if (options.region !== undefined && options.region !== region)
+    throw new ReleaseRefusedError(
+      `The containment of ${instanceId} in account ${accountId} is in region ${region}, not ${options.region}.`,
     );
   if (item.status === "released") {
     throw new ReleaseRefusedError(`${instanceId} was already released by ${item.releasedBy ?? "someone"}.`);
