@@ -70,7 +70,7 @@ export function formatRecord(record: AuditRecord): string {
   const ignored = isIgnoredEvent(record);
   const mark = record.outcome === "ok" ? "✔" : record.outcome === "failed" ? "✘" : ignored ? "⊘" : "·";
   const parts = [
-    `${record.at}  ${mark} ${record.subject}  ${record.action} ${record.outcome}  by ${record.actor}${ignored ? "  (not acted on)" : ""}`,
+    `${record.at}  ${mark} ${record.subject}${record.accountId ? ` (account ${record.accountId} ${record.region ?? ""})`.replace(" )", ")") : ""}  ${record.action} ${record.outcome}  by ${record.actor}${ignored ? "  (not acted on)" : ""}`,
   ];
   if (ignored && record.action === "route") {
     const d = record.details ?? {};

@@ -314,6 +314,10 @@ describe("containment in member accounts", () => {
     expect((await getContainment(pc.phoenix.deps, MEMBER, second))?.status).toBe("released");
     const trail = await pc.phoenix.deps.audit.history(`instance/${second}`);
     expect(trail.find((r) => r.action === "release")).toMatchObject({ accountId: MEMBER, region: REGION });
+    const audit = await phoenix(["audit", "--instance", second, ...where], cliEnv);
+    expect(audit.stdout).toMatch(
+      new RegExp(`instance/${second} \\(account ${MEMBER} ${REGION}\\)  release ok`),
+    );
   }, 60_000);
 
   it("makes a member's finding with `phoenix local finding --account --region`, and says what Phoenix will do", async () => {

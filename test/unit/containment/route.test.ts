@@ -306,20 +306,18 @@ describe("routeFinding properties", () => {
   });
 });
 
-describe("routeFinding on accounts and regions Phoenix does not manage", () => {
-  const torClient = () => ({
-    ...sampleFinding("unauthorizedaccess-ec2-torclient-target.json"),
-    sample: false,
-  });
-  const local = (overrides: Partial<RoutableFinding> = {}): RoutableFinding => ({
-    ...torClient(),
-    accountId: "123456789012",
-    region: "us-east-1",
-    eventAccount: "123456789012",
-    eventRegion: "us-east-1",
-    ...overrides,
-  });
+/** A real-shaped finding (not a sample) on the local cloud's own account and region, overridden. */
+const local = (overrides: Partial<RoutableFinding> = {}): RoutableFinding => ({
+  ...sampleFinding("unauthorizedaccess-ec2-torclient-target.json"),
+  sample: false,
+  accountId: "123456789012",
+  region: "us-east-1",
+  eventAccount: "123456789012",
+  eventRegion: "us-east-1",
+  ...overrides,
+});
 
+describe("routeFinding on accounts and regions Phoenix does not manage", () => {
   it("contains a managed finding, on the account it verified", () => {
     const decision = routeIn(local(), defaults, LOCAL);
     expect(decision).toMatchObject({ action: "contain", accountId: "123456789012" });
@@ -387,15 +385,6 @@ describe("routeFinding on accounts and regions Phoenix does not manage", () => {
 });
 
 describe("routeFinding across member accounts (the policy's accounts)", () => {
-  const local = (overrides: Partial<RoutableFinding> = {}): RoutableFinding => ({
-    ...sampleFinding("unauthorizedaccess-ec2-torclient-target.json"),
-    sample: false,
-    accountId: "123456789012",
-    region: "us-east-1",
-    eventAccount: "123456789012",
-    eventRegion: "us-east-1",
-    ...overrides,
-  });
   const scope = managedScope({
     accountId: "123456789012",
     region: "us-east-1",
@@ -417,22 +406,12 @@ describe("routeFinding across member accounts (the policy's accounts)", () => {
     expect(isManaged(scope, "123456789012", "eu-west-1")).toBe(false);
   });
 
-  it("contains a member's finding as the GuardDuty administrator's bus delivers it (the envelope Phoenix's)", () => {
-    const finding = local({
-      accountId: "333333333333",
-      region: "eu-west-1",
-      eventAccount: "123456789012",
-      eventRegion: "us-east-1",
-    });
+  it.each([
+    ["the GuardDuty administrator's bus (Phoenix's), in Phoenix's region", "123456789012", "us-east-1"],
+    ["the member's own bus, in its region", "333333333333", "eu-west-1"],
+  ])("contains a member's finding delivered by %s", (_, eventAccount, eventRegion) => {
+    const finding = local({ accountId: "333333333333", region: "eu-west-1", eventAccount, eventRegion });
     expect(routeIn(finding, defaults, scope)).toMatchObject({ action: "contain", accountId: "333333333333" });
-    // And as the member's own bus forwards it.
-    const own = local({
-      accountId: "333333333333",
-      region: "eu-west-1",
-      eventAccount: "333333333333",
-      eventRegion: "eu-west-1",
-    });
-    expect(routeIn(own, defaults, scope)).toMatchObject({ action: "contain", accountId: "333333333333" });
   });
 
   it("refuses a member's finding in a region not listed for that member, naming both", () => {
@@ -442,11 +421,17 @@ describe("routeFinding across member accounts (the policy's accounts)", () => {
     expect(decision.reason).toContain("account 333333333333 in eu-west-1");
   });
 
-  it("refuses a listed member's finding put on the bus by an account that is not listed", () => {
-    const forged = local({ accountId: "222222222222", region: "eu-west-1", eventAccount: "999999999999" });
-    const decision = routeIn(forged, defaults, scope);
+  it.each([
+    ["an account that is not listed", "999999999999"],
+    ["a third account, even a managed one", "333333333333"],
+  ])("refuses a member's finding put on the bus by %s", (_, bus) => {
+    const decision = routeIn(
+      local({ accountId: "222222222222", region: "eu-west-1", eventAccount: bus }),
+      defaults,
+      scope,
+    );
     expect(decision.action).toBe("refuse");
-    expect(decision.reason).toContain("account 999999999999 (the event's account)");
+    expect(decision.reason).toContain(`account ${bus} (the event's account)`);
   });
 
   it("refuses, at deploy, Phoenix's own account listed in other regions (its grants are its region's)", () => {
@@ -462,13 +447,6 @@ describe("routeFinding across member accounts (the policy's accounts)", () => {
       policy: { accounts: [{ ...own(["eu-west-1"]).accounts[0]!, roleName: "phoenix-member" }] },
     });
     expect(isManaged(scope, "123456789012", "eu-west-1")).toBe(false);
-  });
-
-  it("refuses a member's finding delivered by a third account's bus, even a managed one", () => {
-    const relayed = local({ accountId: "222222222222", region: "eu-west-1", eventAccount: "333333333333" });
-    const decision = routeIn(relayed, defaults, scope);
-    expect(decision.action).toBe("refuse");
-    expect(decision.reason).toContain("account 333333333333 (the event's account)");
   });
 });
 
