@@ -66,6 +66,8 @@ export async function memberAdministrator(
       new AssumeRoleCommand({
         RoleArn: `arn:aws:iam::${account}:role/${ORGANIZATION_ACCESS_ROLE}`,
         RoleSessionName: "phoenix-local",
+        // As long as STS allows a session not chained from another (the local clock may run fast).
+        DurationSeconds: 43_200,
       }),
     );
     if (!keys?.AccessKeyId || !keys.SecretAccessKey || !keys.SessionToken)

@@ -38,7 +38,6 @@ const REGION = "eu-west-1";
 let pc: PhoenixCloud;
 let sfn: SFNClient;
 const fleets: Record<string, SeededFleet> = {};
-const memberConfigs: Record<string, { endpoint: string; region: string; credentials: Keys }> = {};
 type Keys = { accessKeyId: string; secretAccessKey: string; sessionToken: string };
 
 const admin = () => ({
@@ -58,7 +57,10 @@ async function assume(roleArn: string, by = admin()): Promise<Keys> {
   };
 }
 
-/** A person in a member account, through the role AWS Organizations creates there (as the demo seeds). */
+/**
+ * A person in a member account, through the role AWS Organizations creates there (as the demo
+ * seeds): asked afresh at each use, since on a clock 200 times faster a session lasts minutes.
+ */
 const memberAdmin = (account: string, region = REGION) =>
   memberAdministrator(pc.cloud.context, account, region);
 
@@ -126,8 +128,10 @@ beforeAll(async () => {
   writeFileSync(policyFile, JSON.stringify(POLICY));
   sfn = new SFNClient({ ...admin(), endpoint: pc.cloud.endpoint });
   for (const account of [MEMBER, OTHER]) {
-    memberConfigs[account] = await memberAdmin(account);
-    fleets[account] = await seedDemoFleet({ ...memberConfigs[account]!, maxAttempts: 3 } as never, SMALL);
+    fleets[account] = await seedDemoFleet(
+      { ...(await memberAdmin(account)), maxAttempts: 3 } as never,
+      SMALL,
+    );
   }
 }, 120_000);
 afterAll(async () => pc?.stop());
@@ -143,7 +147,7 @@ describe("containment in member accounts", () => {
     ]);
     // As deployed in the member (read there as its administrator would): trusted by exact role
     // ARNs, kept to the regions the policy lists for it, and no wildcard action.
-    const memberIam = new IAMClient(memberConfigs[OTHER]!);
+    const memberIam = new IAMClient(await memberAdmin(OTHER));
     const { Role } = await memberIam.send(new GetRoleCommand({ RoleName: "phoenix-member" }));
     const trust = JSON.parse(decodeURIComponent(Role!.AssumeRolePolicyDocument!));
     expect(trust.Statement[0].Condition.ArnEquals["aws:PrincipalArn"]).toContain(
@@ -220,18 +224,18 @@ describe("containment in member accounts", () => {
     });
 
     // In the member, in eu-west-1: isolated, marked, evidence kept, replaced and terminated.
-    const contained = await instance(memberConfigs[MEMBER]!, target);
+    const contained = await instance(await memberAdmin(MEMBER), target);
     expect(contained.State?.Name).toMatch(/terminated|shutting-down/);
     expect(contained.Tags?.find((t) => t.Key === "phoenix:quarantine")?.Value).toBe(
       "member0000000000000000000000001",
     );
-    expect(await isolationGroups(memberConfigs[MEMBER]!)).toEqual(
+    expect(await isolationGroups(await memberAdmin(MEMBER))).toEqual(
       expect.arrayContaining(["phoenix-quarantine", "phoenix-isolation-transition"]),
     );
     // Nowhere else: not in the member's other region, not in the central account.
-    expect(await isolationGroups({ ...memberConfigs[MEMBER]!, region: "us-east-1" })).toEqual([]);
+    expect(await isolationGroups(await memberAdmin(MEMBER, "us-east-1"))).toEqual([]);
     expect(await isolationGroups(admin())).toEqual(centralBefore);
-    expect(await isolationGroups(memberConfigs[OTHER]!)).toEqual([]);
+    expect(await isolationGroups(await memberAdmin(OTHER))).toEqual([]);
 
     // The trail names the account and region; every fleet call went through the member role.
     const trail = await pc.phoenix.deps.audit.history(`instance/${target}`);
@@ -283,14 +287,14 @@ describe("containment in member accounts", () => {
     );
     expect(held.hold?.kind).toBe("budget");
     expect(
-      (await instance(memberConfigs[MEMBER]!, second)).Tags?.some((t) => t.Key === "phoenix:quarantine"),
+      (await instance(await memberAdmin(MEMBER), second)).Tags?.some((t) => t.Key === "phoenix:quarantine"),
     ).toBe(false);
 
     const elsewhere = fleets[OTHER]!.groups[0]!.instanceIds[0]!;
     await putFinding(OTHER, elsewhere, "other00000000000000000000000001");
     const ended = await waitForExecution(sfn, pc.phoenix.stateMachineArns.contain, elsewhere, 90_000);
     expect(ended.status).toBe("SUCCEEDED");
-    expect((await instance(memberConfigs[OTHER]!, elsewhere)).State?.Name).toMatch(
+    expect((await instance(await memberAdmin(OTHER), elsewhere)).State?.Name).toMatch(
       /terminated|shutting-down/,
     );
   }, 120_000);
