@@ -41,15 +41,7 @@ const made = new WeakMap<PhoenixDeps, Map<string, PhoenixDeps>>();
  * instance's in a revocation policy, are the member's). Refused, with the reason, for an account
  * or region the policy does not list: a record or an execution input cannot widen the scope.
  */
-export function fleetDeps(
-  deps: PhoenixDeps,
-  target: FleetTarget,
-  /**
-   * A person's way in (the CLI's release): another role of the member account to assume,
-   * instead of the member role, which trusts only Phoenix's functions.
-   */
-  options: { roleName?: string } = {},
-): PhoenixDeps {
+export function fleetDeps(deps: PhoenixDeps, target: FleetTarget): PhoenixDeps {
   if (target.accountId === deps.accountId && target.region === deps.region) return deps;
   const scope = managedScope(deps);
   if (!isManaged(scope, target.accountId, target.region)) {
@@ -57,7 +49,7 @@ export function fleetDeps(
       `Phoenix does not manage account ${target.accountId} in region ${target.region}: the policy's accounts do not list it (it manages ${describeScope(scope)}).`,
     );
   }
-  const key = `${target.accountId}#${target.region}#${options.roleName ?? ""}`;
+  const key = `${target.accountId}#${target.region}`;
   const cache = made.get(deps) ?? new Map<string, PhoenixDeps>();
   made.set(deps, cache);
   const cached = cache.get(key);
@@ -68,7 +60,7 @@ export function fleetDeps(
     );
   }
   const member = memberAt(scope, target.accountId, target.region)!;
-  const roleName = member.roleName ? (options.roleName ?? member.roleName) : undefined;
+  const roleName = member.roleName;
   // Phoenix's own account in another region: its own credentials, that region's endpoints.
   const reached =
     roleName !== undefined
@@ -118,6 +110,30 @@ function namingTarget(audit: AuditStore, target: FleetTarget): AuditStore {
     history: (subject) => audit.history(subject),
     since: (at) => audit.since(at),
   };
+}
+
+const asPeople = new WeakMap<PhoenixDeps, Map<string, PhoenixDeps>>();
+
+/**
+ * Phoenix's deps as a person uses them (the CLI, the local dashboard): in a member account,
+ * through a role the person may assume there (OrganizationAccountAccessRole, say), never the
+ * member role, which trusts only Phoenix's functions. Everything that reaches a member through
+ * these deps (fleetDeps, and so the intake of `phoenix contain` or a release) goes that way; the
+ * workflows a person starts still run as Phoenix. The same deps for the same role, so fleetDeps'
+ * clients and credentials are made once.
+ */
+export function asPerson(deps: PhoenixDeps, roleName: string): PhoenixDeps {
+  const byRole = asPeople.get(deps) ?? new Map<string, PhoenixDeps>();
+  asPeople.set(deps, byRole);
+  let person = byRole.get(roleName);
+  if (!person) {
+    person = {
+      ...deps,
+      policy: { ...deps.policy, accounts: deps.policy.accounts.map((member) => ({ ...member, roleName })) },
+    };
+    byRole.set(roleName, person);
+  }
+  return person;
 }
 
 /** Whether these deps act on a member's fleet (or another region), rather than Phoenix's own. */

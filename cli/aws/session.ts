@@ -1,11 +1,16 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Connection, connect } from "../../ops/connect.js";
-import { CliError, type CommandIO, EXIT, UsageError } from "../../ops/io.js";
+import { CliError, type CommandIO, EXIT } from "../../ops/io.js";
 import { resolveTarget, type Target } from "../../ops/target.js";
-import type { PhoenixDeps } from "../../src/deps.js";
 import { loadPolicy, loadPolicyFile, type Policy, PolicyError, parsePolicy } from "../../src/policy/index.js";
-import { booleanFlag, memberAccountFlag, type ParsedArgs, stringFlag } from "../lib/args.js";
+import {
+  booleanFlag,
+  instanceRegionFlag,
+  memberAccountFlag,
+  type ParsedArgs,
+  stringFlag,
+} from "../lib/args.js";
 import { callerArn } from "./identity.js";
 
 /**
@@ -110,25 +115,7 @@ export function instancePlace(parsed: ParsedArgs): {
 } {
   const accountId = memberAccountFlag(parsed);
   if (accountId === undefined) return { connection: parsed };
-  const region = stringFlag(parsed, "region");
-  if (region !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(region))
-    throw new UsageError(`--region must be an AWS region name (e.g. eu-west-1), got "${region}"`);
+  const region = instanceRegionFlag(parsed);
   const { region: _instanceRegion, ...values } = parsed.values;
   return { accountId, ...(region ? { region } : {}), connection: { ...parsed, values } };
-}
-
-/**
- * Phoenix's deps as a person at the CLI uses them: in a member account, through the role the
- * person may assume there (--member-role), never the member role, which trusts only Phoenix's
- * functions. What the CLI does itself (the intake of `phoenix contain`, a release) then reaches
- * the member that way; the workflows it starts run as Phoenix, through the member role.
- */
-export function asPerson(deps: PhoenixDeps, memberRole: string): PhoenixDeps {
-  return {
-    ...deps,
-    policy: {
-      ...deps.policy,
-      accounts: deps.policy.accounts.map((member) => ({ ...member, roleName: memberRole })),
-    },
-  };
 }

@@ -7,8 +7,8 @@ import {
   type ManualOutcome,
   requestContainment,
 } from "../../src/containment/workflow/manual.js";
-import { fleetDeps, MemberAccessError } from "../../src/member-access.js";
-import { actorOf, asPerson, instancePlace, openConnection } from "../aws/session.js";
+import { asPerson, fleetDeps, MemberAccessError } from "../../src/member-access.js";
+import { actorOf, instancePlace, openConnection } from "../aws/session.js";
 import * as flags from "../lib/args.js";
 import { memberRoleFlag } from "../lib/args.js";
 import type { Command } from "../lib/command.js";

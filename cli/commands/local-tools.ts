@@ -13,10 +13,11 @@ import { plural, printJson } from "../../ops/output.js";
 import { resolveTarget, type Target } from "../../ops/target.js";
 import { findInstance, tagsOf } from "../../src/containment/aws/instance.js";
 import type { PhoenixDeps } from "../../src/deps.js";
-import { fleetDeps, MemberAccessError } from "../../src/member-access.js";
+import { asPerson, fleetDeps, MemberAccessError } from "../../src/member-access.js";
 import { policyFrom, whereFlags } from "../aws/session.js";
 import {
   booleanFlag,
+  instanceRegionFlag,
   JSON_FLAG,
   MEMBER_ACCESS_ROLE,
   memberAccountFlag,
@@ -108,9 +109,7 @@ export async function localFinding(args: string[], io: CommandIO): Promise<numbe
     1,
   );
   const accountFlag = memberAccountFlag(parsed);
-  const regionFlag = stringFlag(parsed, "region");
-  if (regionFlag !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(regionFlag))
-    throw new UsageError(`--region must be an AWS region name (e.g. eu-west-1), got "${regionFlag}"`);
+  const regionFlag = instanceRegionFlag(parsed);
   const instanceId = requireInstanceId(parsed.positionals[0]);
   const type = stringFlag(parsed, "type") ?? DEFAULT_FINDING_TYPE;
   if (!FINDING_TYPE.test(type))
@@ -142,7 +141,7 @@ export async function localFinding(args: string[], io: CommandIO): Promise<numbe
   const region = regionFlag ?? connection.region;
   let inAccount: PhoenixDeps | undefined;
   try {
-    inAccount = fleetDeps(connection.deps, { accountId, region }, { roleName: MEMBER_ACCESS_ROLE });
+    inAccount = fleetDeps(asPerson(connection.deps, MEMBER_ACCESS_ROLE), { accountId, region });
   } catch (error) {
     if (!(error instanceof MemberAccessError)) throw error;
   }

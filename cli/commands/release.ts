@@ -1,7 +1,7 @@
 import { CliError, EXIT } from "../../ops/io.js";
 import { printJson } from "../../ops/output.js";
 import { ReleaseRefusedError, releaseInstance } from "../../src/containment/workflow/release.js";
-import { MemberAccessError } from "../../src/member-access.js";
+import { asPerson, MemberAccessError } from "../../src/member-access.js";
 import { actorOf, instancePlace, openConnection } from "../aws/session.js";
 import * as flags from "../lib/args.js";
 import { memberRoleFlag } from "../lib/args.js";
@@ -28,11 +28,15 @@ export const releaseCommand: Command = {
     const connection = await openConnection(place.connection, io);
     let result: Awaited<ReturnType<typeof releaseInstance>>;
     try {
-      result = await releaseInstance(connection.deps, instanceId, await actorOf(io.env, connection), {
-        ...(place.accountId ? { accountId: place.accountId } : {}),
-        ...(place.region ? { region: place.region } : {}),
-        memberRole,
-      });
+      result = await releaseInstance(
+        asPerson(connection.deps, memberRole),
+        instanceId,
+        await actorOf(io.env, connection),
+        {
+          ...(place.accountId ? { accountId: place.accountId } : {}),
+          ...(place.region ? { region: place.region } : {}),
+        },
+      );
     } catch (error) {
       // A member account the person's credentials cannot reach (--member-role) changed nothing.
       if (error instanceof ReleaseRefusedError || error instanceof MemberAccessError)

@@ -131,3 +131,11 @@ export function memberRoleFlag(parsed: ParsedArgs, env: NodeJS.ProcessEnv): stri
     throw new UsageError(`--member-role must be an IAM role name, got "${role}"`);
   return role;
 }
+
+/** --region, when it names an instance's region (a member's), checked as a region name. */
+export function instanceRegionFlag(parsed: ParsedArgs): string | undefined {
+  const region = stringFlag(parsed, "region");
+  if (region !== undefined && !/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(region))
+    throw new UsageError(`--region must be an AWS region name (e.g. eu-west-1), got "${region}"`);
+  return region;
+}

@@ -9,7 +9,7 @@ import { protectionHold } from "../../src/containment/core/protection.js";
 import { type RouteDecision, unmanagedNodeReason } from "../../src/containment/core/route.js";
 import { groupOf as describeInstanceGroup } from "../../src/containment/workflow/intake.js";
 import type { PhoenixDeps } from "../../src/deps.js";
-import { fleetDeps } from "../../src/member-access.js";
+import { asPerson, fleetDeps } from "../../src/member-access.js";
 import type { Policy } from "../../src/policy/index.js";
 import { MEMBER_ACCESS_ROLE } from "../lib/args.js";
 
@@ -52,7 +52,7 @@ export async function planInstance(
   const deps =
     accountId === connection.accountId && region === connection.region
       ? home
-      : fleetDeps(home, { accountId, region }, { roleName: MEMBER_ACCESS_ROLE });
+      : fleetDeps(asPerson(home, MEMBER_ACCESS_ROLE), { accountId, region });
   const instance = await findInstance(deps, instanceId);
   if (!instance)
     throw new CliError(

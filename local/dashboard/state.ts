@@ -8,7 +8,7 @@ import { skippedBecause } from "../../ops/progress/skipped.js";
 import type { AuditRecord } from "../../src/audit/audit.js";
 import type { PhoenixDeps } from "../../src/deps.js";
 import { SWEEPS_SUBJECT } from "../../src/drift/workflow/sweep.js";
-import { fleetDeps } from "../../src/member-access.js";
+import { asPerson, fleetDeps } from "../../src/member-access.js";
 import { listPauses } from "../../src/rollout/aws/pauses.js";
 import { isManaged } from "../../src/rollout/core/group.js";
 import { resumeCommand } from "../../src/rollout/core/pause.js";
@@ -174,7 +174,7 @@ export async function dashboardState(
   const elsewhere = await Promise.all(
     memberPlaces(connection).map(async (where) => {
       try {
-        const deps = fleetDeps(connection.deps, where, { roleName: ORGANIZATION_ACCESS_ROLE });
+        const deps = fleetDeps(asPerson(connection.deps, ORGANIZATION_ACCESS_ROLE), where);
         const [memberGroups, memberInstances] = await Promise.all([allGroups(deps), allInstances(deps)]);
         return fleetView(memberGroups, memberInstances, [], heldByInstance, where);
       } catch {

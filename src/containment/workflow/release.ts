@@ -64,8 +64,6 @@ export async function releaseInstance(
     accountId?: string;
     /** The instance's region, when the person names it: a containment elsewhere is not released. */
     region?: string;
-    /** In a member account: the role the person reaches it through (not the member role). */
-    memberRole?: string;
   } = {},
 ): Promise<ReleaseResult> {
   const accountId = options.accountId ?? deps.accountId;
@@ -89,7 +87,7 @@ export async function releaseInstance(
   }
 
   const restored: string[] = [];
-  const fleet = reachInstance(deps, item, options.memberRole);
+  const fleet = reachInstance(deps, item);
   // Asked whatever the status: a held containment changed nothing, but its instance is as real
   // as any (a hold used to skip the lookup and so reported a running instance as gone).
   const instance = await findInstance(fleet, instanceId);
@@ -358,20 +356,13 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
 }
 
 /**
- * The deps to put a member's instance back: in the record's account and region, through the role
- * the person names (a refusal, not a reach, for an account the policy no longer lists).
+ * The deps to put a member's instance back: in the record's account and region, as the deps given
+ * reach it (the CLI's: the person's role, `asPerson`); a refusal, not a reach, for an account the
+ * policy no longer lists.
  */
-function reachInstance(
-  deps: PhoenixDeps,
-  item: ContainmentItem,
-  memberRole: string | undefined,
-): PhoenixDeps {
+function reachInstance(deps: PhoenixDeps, item: ContainmentItem): PhoenixDeps {
   try {
-    return fleetDeps(
-      deps,
-      { accountId: item.accountId, region: item.region ?? deps.region },
-      memberRole ? { roleName: memberRole } : {},
-    );
+    return fleetDeps(deps, { accountId: item.accountId, region: item.region ?? deps.region });
   } catch (error) {
     if (error instanceof MemberAccessError) throw new ReleaseRefusedError(error.message);
     throw error;
