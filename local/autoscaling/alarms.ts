@@ -1,3 +1,4 @@
+import { MOTO_ACCOUNT_HEADER } from "../gateway/moto-account.js";
 import { child, children, elementAt, textOf } from "../core/xml-patch.js";
 
 /**
@@ -11,6 +12,7 @@ export type AlarmState = "OK" | "ALARM" | "INSUFFICIENT_DATA";
 /** The states of the named alarms that exist (a missing name is absent from the map). */
 export async function alarmStates(
   motoUrl: string,
+  account: string,
   region: string,
   names: string[],
 ): Promise<Map<string, AlarmState>> {
@@ -23,6 +25,7 @@ export async function alarmStates(
     method: "POST",
     headers: {
       "content-type": "application/x-www-form-urlencoded; charset=utf-8",
+      [MOTO_ACCOUNT_HEADER]: account,
       authorization: `AWS4-HMAC-SHA256 Credential=test/20200101/${region}/monitoring/aws4_request, SignedHeaders=host, Signature=0`,
     },
     body: form.toString(),

@@ -1,4 +1,4 @@
-import type { LocalCloudContext, LocalCloudPart } from "../core/context.js";
+import { busPublisher, type LocalCloudContext, type LocalCloudPart } from "../core/context.js";
 import { forwardToMoto } from "../gateway/forward.js";
 import { type AwsRequest, queryList } from "../gateway/request.js";
 import type { ControlRoute, ResponseObserver, ServiceHandler } from "../gateway/server.js";
@@ -83,83 +83,45 @@ export function autoScalingPlugin(
   }
 
   return (context) => {
-    const fleet = new MotoFleet(context);
-    const outbox = new EventOutbox(
-      (events) => context.putEvents(events),
-      () => context.clock.now(),
-      (message) => context.log(message),
-    );
-    const lifecycle = new LifecycleManager({ context, fleet, events: outbox });
-    const health = new SimulatedHealth(context.clock, bootSeconds * 1000, lifecycle);
-    const profiles = new LaunchProfiles(fleet, (message) => context.log(message));
-    const tracker = new InstanceTracker(fleet, health, context.clock, profiles, lifecycle);
-    lifecycle.resync = async (name) => (await tracker.sync([name]))[0];
-    const book = new RefreshBook(() => context.clock.now());
-    // A warm instance initializes as long as any instance boots, and shuts down as long.
-    const pools = new WarmPools({
-      context,
-      fleet,
-      ec2: new WarmPoolFleet(context),
-      tracker,
-      profiles,
-      initMs: bootSeconds * 1000,
-      terminateMs: bootSeconds * 1000,
-    });
-    const warm = new WarmPoolRefresher({ context, pools, resolve: (spec) => tracker.resolve(spec) });
-    const alarms = (names: string[]) => alarmStates(context.motoUrl, context.region, names);
-    const engine = new RefreshEngine({
-      context,
-      events: outbox,
-      book,
-      fleet,
-      tracker,
-      health,
-      lifecycle,
-      alarms,
-      warm,
-      timing: {
-        bootSeconds,
-        ...(healthTimeout !== undefined ? { healthTimeoutSeconds: healthTimeout } : {}),
+    // AWS keeps Auto Scaling per account and region: so does the local model, one runtime (engine,
+    // lifecycle hooks, warm pools, boot clock) per place a call acts in, made at its first call.
+    const places = new Map<string, PlaceRuntime>();
+    const at = (accountId: string, region: string): PlaceRuntime => {
+      const key = `${accountId}/${region}`;
+      let place = places.get(key);
+      if (place === undefined) {
+        const elsewhere = accountId !== context.accountId || region !== context.region;
+        place = placeRuntime(placeContext(context, accountId, region), elsewhere, bootSeconds, healthTimeout);
+        places.set(key, place);
+      }
+      return place;
+    };
+    const home = at(context.accountId, context.region);
+    const placeOf = (request: AwsRequest): PlaceRuntime | undefined =>
+      request.service === "autoscaling" || request.service === "ec2"
+        ? at(request.account ?? context.accountId, request.region)
+        : undefined;
+    // Each handler of the part serves a call with that handler of the call's place.
+    const handlers: ServiceHandler[] = home.handlers.map((handler, index) => ({
+      name: handler.name,
+      everyAccount: true,
+      handles: (request) => placeOf(request)?.handlers[index]?.handles(request) ?? false,
+      handle: (request) => placeOf(request)!.handlers[index]!.handle(request),
+    }));
+    // Image tags decide simulated health, and an image may be shared with other accounts.
+    const noticeImageTags: ResponseObserver = Object.assign(
+      (request: AwsRequest) => {
+        if (request.service === "ec2" && IMAGE_TAGGING_ACTIONS.has(request.action))
+          for (const place of places.values()) place.tracker.forgetImageTags();
       },
-    });
-    const api = new InstanceRefreshApi(book, engine, fleet, alarms, warm);
-    pools.shownDesired = (name) => engine.presentGroup(name)?.desiredCapacity;
+      { everyAccount: true },
+    );
 
     const markBooted = async (selector: BootedSelector = {}): Promise<string[]> => {
-      const groups = await tracker.sync(selector.autoScalingGroupNames ?? []);
-      const ids = selector.instanceIds ?? groups.flatMap((g) => g.instances.map((i) => i.instanceId));
-      return health.markBooted(ids);
+      const booted: string[] = [];
+      for (const place of places.values()) booted.push(...(await place.markBooted(selector)));
+      return booted;
     };
-
-    // Image tags decide simulated health: look them up again once they change.
-    const noticeImageTags: ResponseObserver = (request) => {
-      if (request.service === "ec2" && IMAGE_TAGGING_ACTIONS.has(request.action)) tracker.forgetImageTags();
-    };
-
-    // After a call that may have launched instances, moto has them already: they are tracked
-    // (boot clock, launch template version, instance profile) before the caller hears back, so
-    // what it describes next is what AWS would show.
-    const trackLaunches: ServiceHandler = {
-      name: "autoscaling-launches",
-      handles: (request) => launchedGroups(request, health) !== undefined,
-      async handle(request) {
-        const groups = launchedGroups(request, health) ?? [];
-        if (request.action === "AttachInstances") {
-          profiles.noteAttached(queryList(request.params, "InstanceIds"));
-        }
-        const response = await forwardToMoto(context.motoUrl, request);
-        if (response.status < 300) {
-          await tracker
-            .sync(groups)
-            .catch((error: Error) =>
-              context.log(`autoscaling: could not track new instances: ${error.message}`),
-            );
-        }
-        return response;
-      },
-    };
-
-    const lifecycleAndLaunches = lifecycleHandler(lifecycle, fleet, trackLaunches, context);
 
     const bootedRoute: ControlRoute = async (req, body) => {
       if (req.method !== "POST" && req.method !== "PUT") {
@@ -176,51 +138,188 @@ export function autoScalingPlugin(
       status: 200,
       body: {
         bootSeconds,
-        instances: health.all().map((i) => ({
-          ...i,
-          firstSeenAt: new Date(i.firstSeenAt).toISOString(),
-          bootedAt: new Date(i.bootedAt).toISOString(),
-          booted: context.clock.now() >= i.bootedAt,
-        })),
+        instances: [...places.values()].flatMap((place) =>
+          place.health.all().map((i) => ({
+            ...i,
+            ...(place.elsewhere ? { accountId: place.accountId, region: place.region } : {}),
+            firstSeenAt: new Date(i.firstSeenAt).toISOString(),
+            bootedAt: new Date(i.bootedAt).toISOString(),
+            booted: context.clock.now() >= i.bootedAt,
+          })),
+        ),
       },
     });
 
+    const sum = (count: (place: PlaceRuntime) => number) =>
+      [...places.values()].reduce((total, place) => total + count(place), 0);
     return {
       name: "autoscaling",
-      handlers: [
-        instanceRefreshHandler(api),
-        warmPoolHandler(pools, lifecycleAndLaunches),
-        lifecycleAndLaunches,
-        trackLaunches,
-        healthOverlayHandler(context.motoUrl, {
-          health,
-          tracker,
-          presentGroup: (name) => engine.presentGroup(name),
-          held: (name) => lifecycle.heldInstances(name),
-          warmPool: (name) => {
-            const { config, instances } = pools.describe(name);
-            return config ? { configuration: config, size: instances.length } : undefined;
-          },
-        }),
-      ],
+      handlers,
       observers: [noticeImageTags],
       control: { [BOOTED_ROUTE]: bootedRoute, [HEALTH_ROUTE]: healthRoute },
       stop: async () => {
-        await engine.stop();
-        await pools.stop();
-        await lifecycle.stop();
-        // Deliver what the refreshes emitted before moto goes away, but never hang a shutdown on it.
-        await Promise.race([outbox.flush(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+        await Promise.all([...places.values()].map((place) => place.stop()));
       },
       health: () => ({
         bootSeconds,
-        trackedInstances: health.all().length,
-        activeRefreshes: engine.activeCount(),
-        refreshes: book.all().length,
-        lifecycleWaits: lifecycle.actions.all().filter((w) => !w.outcome).length,
+        trackedInstances: sum((place) => place.health.all().length),
+        activeRefreshes: sum((place) => place.engine.activeCount()),
+        refreshes: sum((place) => place.book.all().length),
+        lifecycleWaits: sum((place) => place.lifecycle.actions.all().filter((w) => !w.outcome).length),
+        places: [...places.values()].map((place) => `${place.accountId}/${place.region}`),
       }),
       markBooted,
     };
+  };
+}
+
+/** One account and region's Auto Scaling: what the local model keeps, and the calls it serves. */
+interface PlaceRuntime {
+  accountId: string;
+  region: string;
+  /** Not the local cloud's own account and region. */
+  elsewhere: boolean;
+  handlers: ServiceHandler[];
+  health: SimulatedHealth;
+  tracker: InstanceTracker;
+  engine: RefreshEngine;
+  book: RefreshBook;
+  lifecycle: LifecycleManager;
+  markBooted(selector: BootedSelector): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The context as one place's runtime sees it: its account and region, its clients signed for that
+ * region and sent to that account's moto state, its events on that account's bus in that region
+ * (as AWS puts a member's Auto Scaling events on the member's bus, not Phoenix's).
+ */
+function placeContext(context: LocalCloudContext, accountId: string, region: string): LocalCloudContext {
+  if (accountId === context.accountId && region === context.region) return context;
+  const internalClientConfig = { ...context.internalClientConfig, region };
+  const publish = busPublisher({ internalClientConfig, clock: context.clock }, accountId);
+  // The rest (the clock, the endpoint once it is known, other parts) is the cloud's own, read live.
+  return Object.create(context, {
+    accountId: { value: accountId },
+    region: { value: region },
+    internalClientConfig: { value: internalClientConfig },
+    putEvents: { value: publish },
+  }) as LocalCloudContext;
+}
+
+function placeRuntime(
+  context: LocalCloudContext,
+  elsewhere: boolean,
+  bootSeconds: number,
+  healthTimeout: number | undefined,
+): PlaceRuntime {
+  const fleet = new MotoFleet(context);
+  const outbox = new EventOutbox(
+    (events) => context.putEvents(events),
+    () => context.clock.now(),
+    (message) => context.log(message),
+  );
+  const lifecycle = new LifecycleManager({ context, fleet, events: outbox });
+  const health = new SimulatedHealth(context.clock, bootSeconds * 1000, lifecycle);
+  const profiles = new LaunchProfiles(fleet, (message) => context.log(message));
+  const tracker = new InstanceTracker(fleet, health, context.clock, profiles, lifecycle);
+  lifecycle.resync = async (name) => (await tracker.sync([name]))[0];
+  const book = new RefreshBook(() => context.clock.now());
+  // A warm instance initializes as long as any instance boots, and shuts down as long.
+  const pools = new WarmPools({
+    context,
+    fleet,
+    ec2: new WarmPoolFleet(context),
+    tracker,
+    profiles,
+    initMs: bootSeconds * 1000,
+    terminateMs: bootSeconds * 1000,
+  });
+  const warm = new WarmPoolRefresher({ context, pools, resolve: (spec) => tracker.resolve(spec) });
+  const alarms = (names: string[]) => alarmStates(context.motoUrl, context.accountId, context.region, names);
+  const engine = new RefreshEngine({
+    context,
+    events: outbox,
+    book,
+    fleet,
+    tracker,
+    health,
+    lifecycle,
+    alarms,
+    warm,
+    timing: {
+      bootSeconds,
+      ...(healthTimeout !== undefined ? { healthTimeoutSeconds: healthTimeout } : {}),
+    },
+  });
+  const api = new InstanceRefreshApi(book, engine, fleet, alarms, warm);
+  pools.shownDesired = (name) => engine.presentGroup(name)?.desiredCapacity;
+
+  const markBooted = async (selector: BootedSelector): Promise<string[]> => {
+    const groups = await tracker.sync(selector.autoScalingGroupNames ?? []);
+    const ids = selector.instanceIds ?? groups.flatMap((g) => g.instances.map((i) => i.instanceId));
+    // Ids of another place's instances are not tracked here: they are left to it.
+    return health.markBooted(ids);
+  };
+
+  // After a call that may have launched instances, moto has them already: they are tracked
+  // (boot clock, launch template version, instance profile) before the caller hears back, so
+  // what it describes next is what AWS would show.
+  const trackLaunches: ServiceHandler = {
+    name: "autoscaling-launches",
+    handles: (request) => launchedGroups(request, health) !== undefined,
+    async handle(request) {
+      const groups = launchedGroups(request, health) ?? [];
+      if (request.action === "AttachInstances") {
+        profiles.noteAttached(queryList(request.params, "InstanceIds"));
+      }
+      const response = await forwardToMoto(context.motoUrl, request);
+      if (response.status < 300) {
+        await tracker
+          .sync(groups)
+          .catch((error: Error) =>
+            context.log(`autoscaling: could not track new instances: ${error.message}`),
+          );
+      }
+      return response;
+    },
+  };
+
+  const lifecycleAndLaunches = lifecycleHandler(lifecycle, fleet, trackLaunches, context);
+
+  return {
+    accountId: context.accountId,
+    region: context.region,
+    elsewhere,
+    handlers: [
+      instanceRefreshHandler(api),
+      warmPoolHandler(pools, lifecycleAndLaunches),
+      lifecycleAndLaunches,
+      trackLaunches,
+      healthOverlayHandler(context.motoUrl, {
+        health,
+        tracker,
+        presentGroup: (name) => engine.presentGroup(name),
+        held: (name) => lifecycle.heldInstances(name),
+        warmPool: (name) => {
+          const { config, instances } = pools.describe(name);
+          return config ? { configuration: config, size: instances.length } : undefined;
+        },
+      }),
+    ],
+    health,
+    tracker,
+    engine,
+    book,
+    lifecycle,
+    markBooted,
+    stop: async () => {
+      await engine.stop();
+      await pools.stop();
+      await lifecycle.stop();
+      // Deliver what the refreshes emitted before moto goes away, but never hang a shutdown on it.
+      await Promise.race([outbox.flush(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+    },
   };
 }
 

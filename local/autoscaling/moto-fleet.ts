@@ -17,6 +17,7 @@ import {
   type EC2Client,
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
+import { inAccount } from "../gateway/moto-account.js";
 import type { LocalCloudContext } from "../core/context.js";
 import { type LaunchedFrom, UNHEALTHY_IMAGE_TAG } from "./health.js";
 import type { LaunchTemplateSpec, MixedInstancesPolicy } from "./refresh-model.js";
@@ -98,8 +99,8 @@ export class MotoFleet {
   private readonly autoscaling: AutoScalingClient;
   private readonly ec2: EC2Client;
 
-  constructor(context: Pick<LocalCloudContext, "internalClientConfig">) {
-    this.autoscaling = new AutoScalingClient(context.internalClientConfig);
+  constructor(context: Pick<LocalCloudContext, "internalClientConfig" | "accountId">) {
+    this.autoscaling = inAccount(new AutoScalingClient(context.internalClientConfig), context.accountId);
     this.ec2 = autoScalingEc2(context);
   }
 

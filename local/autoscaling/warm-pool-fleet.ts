@@ -7,6 +7,7 @@ import {
   StopInstancesCommand,
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
+import { inAccount } from "../gateway/moto-account.js";
 import type { LocalCloudContext } from "../core/context.js";
 import type { LaunchedFrom } from "./health.js";
 import { autoScalingEc2 } from "./service-ec2.js";
@@ -38,8 +39,8 @@ export class WarmPoolFleet {
   private readonly autoscaling: AutoScalingClient;
   private readonly ec2: EC2Client;
 
-  constructor(context: Pick<LocalCloudContext, "internalClientConfig">) {
-    this.autoscaling = new AutoScalingClient(context.internalClientConfig);
+  constructor(context: Pick<LocalCloudContext, "internalClientConfig" | "accountId">) {
+    this.autoscaling = inAccount(new AutoScalingClient(context.internalClientConfig), context.accountId);
     this.ec2 = autoScalingEc2(context);
   }
 

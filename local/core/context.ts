@@ -1,4 +1,5 @@
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { inAccount } from "../gateway/moto-account.js";
 import type { CallLog } from "../gateway/calllog.js";
 import type { FaultInjector } from "../gateway/faults.js";
 import type { ControlRoute, RequestAuthorizer, ResponseObserver, ServiceHandler } from "../gateway/server.js";
@@ -19,9 +20,9 @@ export interface LocalCloudContext {
   readonly region: string;
   readonly accountId: string;
   /**
-   * The other accounts moto keeps (local/core/accounts.ts). Only IAM, STS and shared images'
-   * DescribeImages of the local runtime serve them; every other call in a member account is
-   * moto's alone (no refresh engine, lifecycle hooks, Step Functions or deployment there).
+   * The other accounts moto keeps (local/core/accounts.ts). IAM, STS, shared images and Auto
+   * Scaling (one model per account and region) of the local runtime serve them; every other call
+   * in a member account is moto's alone (no Step Functions or Phoenix deployment there).
    */
   readonly memberAccounts: readonly string[];
   readonly clock: Clock;
@@ -64,8 +65,9 @@ export interface LocalCloudPart {
 
 export type LocalCloudPlugin = (context: LocalCloudContext) => LocalCloudPart;
 
-export function busPublisher(context: Pick<LocalCloudContext, "internalClientConfig" | "clock">) {
-  const client = new EventBridgeClient(context.internalClientConfig);
+/** Puts events on the default bus of the client's region, in `account` (moto's default when none). */
+export function busPublisher(context: Pick<LocalCloudContext, "internalClientConfig" | "clock">, account?: string) {
+  const client = inAccount(new EventBridgeClient(context.internalClientConfig), account);
   return async (events: BusEvent[]): Promise<void> => {
     // PutEvents takes at most 10 entries per call.
     for (let i = 0; i < events.length; i += 10) {
