@@ -1,4 +1,4 @@
-import { autoScaling, dynamo, ec2, sns } from "../src/aws/client-factories.js";
+import { autoScaling, dynamo, ec2, sns, sts } from "../src/aws/client-factories.js";
 import { deployedHandler, functionHandler } from "../src/lambda.js";
 import { InvalidStepInputError, isWaiting } from "../src/rollout/aws/errors.js";
 import type { GroupResult, GroupTask } from "../src/rollout/workflow/contract.js";
@@ -15,7 +15,7 @@ import {
 } from "../src/rollout/workflow/group-steps.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
-export const CLIENTS = { autoScaling, dynamo, ec2, sns };
+export const CLIENTS = { autoScaling, dynamo, ec2, sns, sts };
 
 export type RolloutGroupEvent = { step: GroupStep; task: unknown };
 

@@ -1,10 +1,10 @@
-import { autoScaling, dynamo, ec2, kms, sfn, sns } from "../src/aws/client-factories.js";
+import { autoScaling, dynamo, ec2, kms, sfn, sns, sts } from "../src/aws/client-factories.js";
 import { deployedHandler, functionHandler } from "../src/lambda.js";
 import type { PlanStepOutput } from "../src/rollout/workflow/contract.js";
 import { type PlanStepInput, planStep } from "../src/rollout/workflow/plan-step.js";
 
 /** The AWS clients this function's code uses: only these are bundled into it. */
-export const CLIENTS = { autoScaling, dynamo, ec2, kms, sfn, sns };
+export const CLIENTS = { autoScaling, dynamo, ec2, kms, sfn, sns, sts };
 
 /** Rollout workflow, first state (Plan): gate, supersede, plan, announce. See workflows/ROLLOUT.md. */
 export const createRolloutPlanHandler = functionHandler(

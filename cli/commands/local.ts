@@ -89,7 +89,12 @@ export function parseLocalFlags(
   // policy lists it (with its own regions and role name).
   for (const accountId of accounts)
     if (!policy.accounts.some((member) => member.accountId === accountId))
-      policy.accounts.push({ accountId, regions: [LOCAL_REGION], roleName: DEFAULT_MEMBER_ROLE });
+      policy.accounts.push({
+        accountId,
+        regions: [LOCAL_REGION],
+        roleName: DEFAULT_MEMBER_ROLE,
+        firstWave: 0,
+      });
   return {
     port,
     speed,

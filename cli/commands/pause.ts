@@ -1,5 +1,6 @@
 import { CliError, EXIT, UsageError } from "../../ops/io.js";
 import { printJson } from "../../ops/output.js";
+import { asPerson } from "../../src/member-access.js";
 import { describePause, resumeCommand } from "../../src/rollout/core/pause.js";
 import {
   PauseRequestError,
@@ -12,6 +13,7 @@ import {
   CONNECTION_FLAGS,
   CONNECTION_USAGE,
   JSON_FLAG,
+  memberRoleFlag,
   parseCommandArgs,
   stringFlag,
 } from "../lib/args.js";
@@ -19,12 +21,13 @@ import type { Command } from "../lib/command.js";
 
 export const pauseCommand: Command = {
   name: "pause",
-  usage: `phoenix pause [--family f] --reason "…" [--cancel-refreshes] [--json] ${CONNECTION_USAGE}`,
+  usage: `phoenix pause [--family f] --reason "…" [--cancel-refreshes [--member-role <role>]] [--json] ${CONNECTION_USAGE}`,
   example: 'phoenix pause --reason "incident 4711: freeze all changes" --local',
   details: `Stops every rollout (of one family with --family) at its next safe point: no rollout plans, no
 wave begins and no group starts a refresh until \`phoenix resume\`. A refresh already running is
-left to finish; with --cancel-refreshes Phoenix cancels its own running refreshes (AWS rolls back
-the instances already replaced when the refresh has AutoRollback). A stopped rollout ends FAILED
+left to finish; with --cancel-refreshes Phoenix cancels its own running refreshes, in member
+accounts too, reached through --member-role (OrganizationAccountAccessRole unless given; AWS rolls
+back the instances already replaced when the refresh has AutoRollback). A stopped rollout ends FAILED
 (Phoenix.RolloutPaused) and says how to run it again after resume. Containment is never paused.
 The pause lives in Phoenix's state table: it survives restarts and redeployments, and is shown by
 \`phoenix status\`, the dashboard and a notification. Pausing again replaces the reason.`,
@@ -35,6 +38,7 @@ The pause lives in Phoenix's state table: it survives restarts and redeployments
       family: { type: "string" },
       reason: { type: "string" },
       "cancel-refreshes": { type: "boolean" },
+      "member-role": { type: "string" },
     });
     const reason = stringFlag(parsed, "reason");
     if (reason === undefined || reason.trim() === "")
@@ -43,7 +47,7 @@ The pause lives in Phoenix's state table: it survives restarts and redeployments
     const connection = await openConnection(parsed, io);
     let result: Awaited<ReturnType<typeof pauseRollouts>>;
     try {
-      result = await pauseRollouts(connection.deps, {
+      result = await pauseRollouts(asPerson(connection.deps, memberRoleFlag(parsed, io.env)), {
         ...(family !== undefined ? { family } : {}),
         reason,
         by: await actorOf(io.env, connection),

@@ -1,5 +1,6 @@
 import { EXIT, UsageError } from "../../ops/io.js";
 import { printJson } from "../../ops/output.js";
+import { asPerson } from "../../src/member-access.js";
 import { openConnection } from "../aws/session.js";
 import * as flags from "../lib/args.js";
 import type { Command } from "../lib/command.js";
@@ -14,7 +15,7 @@ import { formatInstancePlan, planInstance } from "../plan/instance-plan.js";
  */
 export const planCommand: Command = {
   name: "plan",
-  usage: `phoenix plan (--image ami-… [--family f | --group name …] | --instance i-… | --event event.json) [--json] ${flags.CONNECTION_USAGE}`,
+  usage: `phoenix plan (--image ami-… [--family f | --group name …] | --instance i-… | --event event.json) [--member-role <role>] [--json] ${flags.CONNECTION_USAGE}`,
   example: "phoenix plan --image ami-0123456789abcdef0 --local",
   async run(args, io) {
     const parsed = flags.parseCommandArgs(args, {
@@ -25,6 +26,7 @@ export const planCommand: Command = {
       group: { type: "string", multiple: true },
       instance: { type: "string" },
       event: { type: "string" },
+      "member-role": { type: "string" },
     });
     const image = flags.stringFlag(parsed, "image");
     const instance = flags.stringFlag(parsed, "instance");
@@ -40,7 +42,10 @@ export const planCommand: Command = {
     const instanceId = instance !== undefined ? flags.requireInstanceId(instance) : undefined;
     const event = eventFile !== undefined ? readEventFile(eventFile) : undefined;
     const json = flags.booleanFlag(parsed, "json");
-    const connection = await openConnection(parsed, io);
+    const memberRole = flags.memberRoleFlag(parsed, io.env);
+    const opened = await openConnection(parsed, io);
+    // A person reads member accounts through a role they may assume there (--member-role).
+    const connection = { ...opened, deps: asPerson(opened.deps, memberRole) };
     const bake = connection.deps.policy.rollout.waveBakeMinutes;
 
     if (imageId) {

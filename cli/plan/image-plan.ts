@@ -1,10 +1,10 @@
 import type { Connection } from "../../ops/connect.js";
-import { describeGroups } from "../../src/rollout/aws/groups.js";
 import { checkImage } from "../../src/rollout/aws/image-check.js";
+import { planAcross } from "../../src/rollout/aws/places.js";
 import { familyCompleted, inFlightRollouts } from "../../src/rollout/aws/rollout-records.js";
 import { manualRolloutName } from "../../src/rollout/core/execution-name.js";
 import { formatPlan } from "../../src/rollout/core/format-plan.js";
-import { planRollout, type RolloutPlan } from "../../src/rollout/core/plan.js";
+import type { RolloutPlan } from "../../src/rollout/core/plan.js";
 import { decideSupersede, type SupersedeDecision } from "../../src/rollout/core/supersede.js";
 
 /** What a rollout of one image would do, computed with reads only. */
@@ -76,12 +76,9 @@ export async function planImage(
         verdict: `not rolled out: ${decision.reason}`,
       };
   }
-  const groups = await describeGroups(deps, explicit ? { names: selector.groups! } : { family });
-  const plan = planRollout({
+  const { plan } = await planAcross(deps, {
     image: check.image,
     family,
-    groups,
-    policy: deps.policy,
     ...(explicit ? { explicitGroups: selector.groups! } : {}),
   });
   const count = plan.waves.reduce((sum, wave) => sum + wave.groups.length, 0);

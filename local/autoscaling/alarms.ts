@@ -1,5 +1,5 @@
-import { MOTO_ACCOUNT_HEADER } from "../gateway/moto-account.js";
 import { child, children, elementAt, textOf } from "../core/xml-patch.js";
+import { MOTO_ACCOUNT_HEADER } from "../gateway/moto-account.js";
 
 /**
  * The CloudWatch alarms an instance refresh watches (Preferences.AlarmSpecification), read from

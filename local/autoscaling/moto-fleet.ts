@@ -17,8 +17,8 @@ import {
   type EC2Client,
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
-import { inAccount } from "../gateway/moto-account.js";
 import type { LocalCloudContext } from "../core/context.js";
+import { inAccount } from "../gateway/moto-account.js";
 import { type LaunchedFrom, UNHEALTHY_IMAGE_TAG } from "./health.js";
 import type { LaunchTemplateSpec, MixedInstancesPolicy } from "./refresh-model.js";
 import { autoScalingEc2 } from "./service-ec2.js";

@@ -7,8 +7,8 @@ import {
   StopInstancesCommand,
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
-import { inAccount } from "../gateway/moto-account.js";
 import type { LocalCloudContext } from "../core/context.js";
+import { inAccount } from "../gateway/moto-account.js";
 import type { LaunchedFrom } from "./health.js";
 import { autoScalingEc2 } from "./service-ec2.js";
 

@@ -1,7 +1,7 @@
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
-import { inAccount } from "../gateway/moto-account.js";
 import type { CallLog } from "../gateway/calllog.js";
 import type { FaultInjector } from "../gateway/faults.js";
+import { inAccount } from "../gateway/moto-account.js";
 import type { ControlRoute, RequestAuthorizer, ResponseObserver, ServiceHandler } from "../gateway/server.js";
 import type { Clock } from "./clock.js";
 
@@ -66,7 +66,10 @@ export interface LocalCloudPart {
 export type LocalCloudPlugin = (context: LocalCloudContext) => LocalCloudPart;
 
 /** Puts events on the default bus of the client's region, in `account` (moto's default when none). */
-export function busPublisher(context: Pick<LocalCloudContext, "internalClientConfig" | "clock">, account?: string) {
+export function busPublisher(
+  context: Pick<LocalCloudContext, "internalClientConfig" | "clock">,
+  account?: string,
+) {
   const client = inAccount(new EventBridgeClient(context.internalClientConfig), account);
   return async (events: BusEvent[]): Promise<void> => {
     // PutEvents takes at most 10 entries per call.

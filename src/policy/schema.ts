@@ -325,6 +325,12 @@ const memberAccountSchema = z.strictObject({
     ),
     DEFAULT_MEMBER_ROLE,
   ),
+  /**
+   * The wave this account's groups start at: a group's wave in a rollout is this plus its
+   * `phoenix:wave` (default 1), so waves span accounts and an account can go first (staging 0,
+   * production 10). Phoenix's own account may be listed, with its own region only, to set it.
+   */
+  firstWave: z._default(z.int().check(z.minimum(0, "must be a whole number ≥ 0")), 0),
 });
 
 export type MemberAccount = z.infer<typeof memberAccountSchema>;

@@ -154,7 +154,7 @@ describe("containment in member accounts", () => {
       `arn:aws:iam::${CENTRAL}:role/phoenix-local-on-finding`,
     );
     expect(trust.Statement[0].Condition.ArnEquals["aws:PrincipalArn"]).not.toContain(
-      `arn:aws:iam::${CENTRAL}:role/phoenix-local-rollout-group`,
+      `arn:aws:iam::${CENTRAL}:role/phoenix-local-rollout-wave`,
     );
     const { PolicyDocument } = await memberIam.send(
       new GetRolePolicyCommand({ RoleName: "phoenix-member", PolicyName: "phoenix-member" }),

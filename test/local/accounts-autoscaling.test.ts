@@ -50,7 +50,10 @@ async function seedGroup(config: Config, zone: string): Promise<{ templateId: st
       (await ec2.send(new RegisterImageCommand({ Name: name, RootDeviceName: "/dev/sda1" }))).ImageId!,
     );
   const { LaunchTemplate } = await ec2.send(
-    new CreateLaunchTemplateCommand({ LaunchTemplateName: "web", LaunchTemplateData: { ImageId: images[0] } }),
+    new CreateLaunchTemplateCommand({
+      LaunchTemplateName: "web",
+      LaunchTemplateData: { ImageId: images[0] },
+    }),
   );
   const templateId = LaunchTemplate!.LaunchTemplateId!;
   await ec2.send(

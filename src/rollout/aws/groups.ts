@@ -13,6 +13,7 @@ import type {
   LaunchTemplateInUse,
   MixedInstancesInUse,
 } from "../core/group.js";
+import { groupKey } from "../core/place.js";
 import { describeVersion } from "./launch-template.js";
 import { activeRefresh, findPhoenixRefresh } from "./refresh.js";
 
@@ -26,15 +27,32 @@ type GroupDeps = Pick<PhoenixDeps, "clients" | "resources" | "now">;
  * (with whether Phoenix started it). By family: every group tagged with the family, managed or
  * not (the planner decides, and says why it leaves one out). By names: those groups.
  */
-export async function describeGroups(deps: GroupDeps, selector: GroupSelector): Promise<GroupDescription[]> {
+export async function describeGroups(
+  deps: GroupDeps,
+  selector: GroupSelector,
+  place?: GroupPlace,
+): Promise<GroupDescription[]> {
   const groups = await listGroups(deps, selector);
   const versions = new Map<string, Promise<ResolvedVersion>>();
-  return Promise.all(groups.map((group) => describeOne(deps, group, versions)));
+  return Promise.all(groups.map((group) => describeOne(deps, group, versions, place)));
+}
+
+/**
+ * A member account and region the deps' fleet clients act in (member-access.ts fleetDeps): the
+ * descriptions say so, and Phoenix's records of the groups are found under their keys (place.ts).
+ */
+export interface GroupPlace {
+  accountId: string;
+  region: string;
 }
 
 /** One group by name, or undefined when it no longer exists. */
-export async function describeGroup(deps: GroupDeps, name: string): Promise<GroupDescription | undefined> {
-  return (await describeGroups(deps, { names: [name] }))[0];
+export async function describeGroup(
+  deps: GroupDeps,
+  name: string,
+  place?: GroupPlace,
+): Promise<GroupDescription | undefined> {
+  return (await describeGroups(deps, { names: [name] }, place))[0];
 }
 
 async function listGroups(deps: GroupDeps, selector: GroupSelector): Promise<AutoScalingGroup[]> {
@@ -73,8 +91,10 @@ async function describeOne(
   deps: GroupDeps,
   group: AutoScalingGroup,
   versions: Map<string, Promise<ResolvedVersion>>,
+  place: GroupPlace | undefined,
 ): Promise<GroupDescription> {
   const name = group.AutoScalingGroupName ?? "";
+  const key = groupKey({ name, ...place });
   const [launchTemplate, instances, refresh] = await Promise.all([
     templateInUse(deps.clients.ec2, group, versions),
     describeInstances(deps.clients.ec2, group),
@@ -82,6 +102,7 @@ async function describeOne(
   ]);
   const description: GroupDescription = {
     name,
+    ...(place !== undefined ? { accountId: place.accountId, region: place.region } : {}),
     tags: Object.fromEntries(
       (group.Tags ?? []).flatMap((tag) => (tag.Key !== undefined ? [[tag.Key, tag.Value ?? ""]] : [])),
     ),
@@ -97,7 +118,7 @@ async function describeOne(
     description.defaultInstanceWarmup = group.DefaultInstanceWarmup;
   if (refresh !== undefined) {
     const ours = refresh.InstanceRefreshId
-      ? await findPhoenixRefresh(deps, name, refresh.InstanceRefreshId)
+      ? await findPhoenixRefresh(deps, key, refresh.InstanceRefreshId)
       : undefined;
     description.activeRefresh = {
       ...(refresh.InstanceRefreshId !== undefined ? { refreshId: refresh.InstanceRefreshId } : {}),

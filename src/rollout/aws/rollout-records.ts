@@ -8,6 +8,7 @@ import {
   familyPartition,
   ROLLOUT_SK_PREFIX,
 } from "../../state-keys.js";
+import { type AccountResult, accountResults } from "../core/account-results.js";
 import type { ImageVersion, InFlightRollout } from "../core/supersede.js";
 
 /**
@@ -27,6 +28,22 @@ export interface RolloutRecord extends ImageVersion {
   waves: number[];
   wavesStarted: number[];
   reason?: string;
+  /** Groups the plan could not roll (their keys, place.ts), with why: the rollout is then incomplete. */
+  notRolled?: { name: string; reason: string }[];
+  /** Each ended wave's group results (group keys, place.ts), in wave order. */
+  results?: WaveGroupResult[];
+  /** The same by account and region. */
+  accounts?: AccountResult[];
+}
+
+export interface WaveGroupResult {
+  group: string;
+  wave: number;
+  outcome: string;
+  reason: string;
+  accountId?: string;
+  region?: string;
+  refreshId?: string;
 }
 
 type RecordDeps = Pick<PhoenixDeps, "clients" | "resources" | "now">;
@@ -123,7 +140,7 @@ export async function markFamilyImageBlocked(
  * ended, writes over it.
  */
 export async function putRunningRollout(
-  deps: RecordDeps,
+  deps: RecordDeps & Pick<PhoenixDeps, "accountId" | "region">,
   record: Omit<RolloutRecord, "status" | "wavesStarted">,
 ): Promise<boolean> {
   return writeIfCondition(
@@ -136,6 +153,9 @@ export async function putRunningRollout(
         ...record,
         status: "running",
         wavesStarted: [],
+        waveResults: {},
+        homeAccountId: deps.accountId,
+        homeRegion: deps.region,
         startedAt: deps.now().toISOString(),
         expiresAt: epochSeconds(deps.now()) + RECORD_DAYS * 86_400,
       },
@@ -166,6 +186,35 @@ export async function markWaveStarted(
       ConditionExpression: "execution = :execution AND #status = :running",
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: { ":wave": [wave], ":execution": execution, ":running": "running" },
+    }),
+  );
+}
+
+/**
+ * Records a wave's group results in the rollout's record, under the wave (a retried EndWave writes
+ * the same again). Only the execution that owns the record writes; a record made before results
+ * were kept is left as it is.
+ */
+export async function recordWaveResults(
+  deps: RecordDeps,
+  family: string,
+  imageId: string,
+  execution: string,
+  wave: number,
+  results: readonly WaveGroupResult[],
+): Promise<boolean> {
+  return writeIfCondition(
+    deps.clients.dynamo,
+    new UpdateCommand({
+      TableName: deps.resources.stateTable,
+      Key: rolloutKey(family, imageId),
+      UpdateExpression: "SET waveResults.#wave = :results",
+      ConditionExpression: "execution = :execution AND attribute_exists(waveResults)",
+      ExpressionAttributeNames: { "#wave": String(wave) },
+      ExpressionAttributeValues: {
+        ":results": results.map((result) => JSON.parse(JSON.stringify(result)) as Record<string, unknown>),
+        ":execution": execution,
+      },
     }),
   );
 }
@@ -295,5 +344,22 @@ function toRollout(item: Record<string, unknown>): RolloutRecord {
   };
   if (typeof item.reason === "string") record.reason = item.reason;
   if (item.blocked === true) record.blocked = true;
+  if (Array.isArray(item.notRolled)) record.notRolled = item.notRolled as { name: string; reason: string }[];
+  if (item.waveResults !== null && typeof item.waveResults === "object") {
+    const waves = Object.entries(item.waveResults as Record<string, unknown>).sort(
+      ([a], [b]) => Number(a) - Number(b),
+    );
+    record.results = waves.flatMap(([, results]) =>
+      Array.isArray(results) ? (results as WaveGroupResult[]) : [],
+    );
+    const notRolled = (record.notRolled ?? []).map((group) => ({ group: group.name, outcome: "not-rolled" }));
+    record.accounts = accountResults([...record.results, ...notRolled], home(item));
+  }
   return record;
 }
+
+/** Where Phoenix ran when the record was made (its groups' keys are bare names there). */
+const home = (item: Record<string, unknown>) => ({
+  accountId: String(item.homeAccountId ?? ""),
+  region: String(item.homeRegion ?? ""),
+});

@@ -1,3 +1,4 @@
+import { groupKey } from "./place.js";
 import type { GroupReason, PlannedGroup, RolloutPlan } from "./plan.js";
 import type { RefreshPreferences } from "./preferences.js";
 
@@ -24,7 +25,7 @@ function formatGroup(group: PlannedGroup): string[] {
   const template = group.launchTemplate;
   const templateName = template.name ?? template.id ?? "launch template";
   const lines = [
-    `  - ${group.name}: ${group.currentImageId ?? "unknown image"} (${templateName} version ${template.version}), ` +
+    `  - ${groupKey(group)}: ${group.currentImageId ?? "unknown image"} (${templateName} version ${template.version}), ` +
       `${group.desiredCapacity} desired, instances on ${group.instanceImageIds.join(", ") || "none"}`,
     `      ${formatPreferences(group.preferences)}`,
   ];

@@ -15,6 +15,9 @@ import {
  */
 export interface GroupDescription {
   name: string;
+  /** The member account and region the group is in; absent in Phoenix's own (see place.ts). */
+  accountId?: string;
+  region?: string;
   tags: Readonly<Record<string, string>>;
   /** Absent when the group uses a launch configuration: instance refresh to an image needs a template. */
   launchTemplate?: LaunchTemplateInUse;

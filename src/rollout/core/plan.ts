@@ -12,6 +12,7 @@ import {
   protectionReason,
 } from "./group.js";
 import type { ImageFacts } from "./image.js";
+import { groupKey, placeFields } from "./place.js";
 import { buildRefreshPreferences, type RefreshPreferences } from "./preferences.js";
 
 export interface PlanInput {
@@ -27,10 +28,25 @@ export interface PlanInput {
    * SkipMatching off.
    */
   replaceAll?: boolean;
+  /**
+   * The account Phoenix runs in, and the wave each account's groups start at (the policy's
+   * `accounts[].firstWave`, by account id, Phoenix's own included): a group's wave is its account's
+   * first wave plus its `phoenix:wave`, so waves can span accounts (staging accounts first).
+   */
+  homeAccountId?: string;
+  firstWaves?: Readonly<Record<string, number>>;
+  /**
+   * Places where the image cannot be launched, keyed `<account>/<region>` (not shared with the
+   * member, say): their groups are problems, named with why.
+   */
+  imageProblems?: Readonly<Record<string, string>>;
 }
 
 export interface PlannedGroup {
+  /** The group's name in its own account (its key, with the place, is groupKey(group)). */
   name: string;
+  accountId?: string;
+  region?: string;
   wave: number;
   launchTemplate: LaunchTemplateInUse;
   /** The image of the template version in use: what new instances would get today. */
@@ -46,8 +62,11 @@ export interface PlannedGroup {
 }
 
 export interface GroupReason {
+  /** The group's key (place.ts): its name at home, `<account>/<region>/<name>` in a member. */
   name: string;
   reason: string;
+  accountId?: string;
+  region?: string;
 }
 
 export interface RolloutPlan {
@@ -84,7 +103,7 @@ export function planRollout(input: PlanInput): RolloutPlan {
   for (const group of candidateGroups(input, plan.excluded, plan.problems)) {
     const outcome = placeGroup(group, input);
     if (outcome.kind === "planned") planned.push(outcome.group);
-    else plan[outcome.kind].push({ name: group.name, reason: outcome.reason });
+    else plan[outcome.kind].push(reasonFor(group, outcome.reason));
   }
   plan.waves = groupIntoWaves(planned);
   for (const list of [plan.skipped, plan.protected, plan.excluded, plan.problems]) list.sort(byName);
@@ -106,23 +125,27 @@ function candidateGroups(
   if (input.explicitGroups === undefined) {
     for (const group of input.groups) {
       const problem = managedTagProblem(group);
-      if (problem !== undefined && ofFamily(group)) problems.push({ name: group.name, reason: problem });
+      if (problem !== undefined && ofFamily(group)) problems.push(reasonFor(group, problem));
     }
     return input.groups.filter(belongs);
   }
 
-  const byName = new Map(input.groups.map((group) => [group.name, group]));
+  const described = new Map(input.groups.map((group) => [groupKey(group), group]));
   const candidates: GroupDescription[] = [];
   for (const name of new Set(input.explicitGroups)) {
-    const group = byName.get(name);
+    const group = described.get(name);
     const misspelled = group === undefined ? undefined : managedTagProblem(group);
     if (group === undefined) excluded.push({ name, reason: "no such Auto Scaling group" });
-    else if (misspelled !== undefined) problems.push({ name, reason: misspelled });
-    else if (!isManaged(group)) excluded.push({ name, reason: `not tagged ${TAG_MANAGED}=true` });
-    else if (!belongs(group)) excluded.push({ name, reason: familyMismatch(group, input.family) });
+    else if (misspelled !== undefined) problems.push(reasonFor(group, misspelled));
+    else if (!isManaged(group)) excluded.push(reasonFor(group, `not tagged ${TAG_MANAGED}=true`));
+    else if (!belongs(group)) excluded.push(reasonFor(group, familyMismatch(group, input.family)));
     else candidates.push(group);
   }
   return candidates;
+}
+
+function reasonFor(group: GroupDescription, reason: string): GroupReason {
+  return { name: groupKey(group), reason, ...placeFields(group) };
 }
 
 function familyMismatch(group: GroupDescription, family: string): string {
@@ -142,6 +165,11 @@ function placeGroup(group: GroupDescription, input: PlanInput): Placement {
 
   const wave = groupWave(group);
   if (!wave.ok) return { kind: "problems", reason: wave.problem };
+  const imageProblem =
+    group.accountId !== undefined ? input.imageProblems?.[`${group.accountId}/${group.region}`] : undefined;
+  if (imageProblem !== undefined) return { kind: "problems", reason: imageProblem };
+  const account = group.accountId ?? input.homeAccountId;
+  const firstWave = (account !== undefined ? input.firstWaves?.[account] : undefined) ?? 0;
   const mixed = group.mixedInstances;
   if (mixed !== undefined && mixed.overrideTemplates.length > 0) {
     return {
@@ -200,7 +228,8 @@ function placeGroup(group: GroupDescription, input: PlanInput): Placement {
     kind: "planned",
     group: {
       name: group.name,
-      wave: wave.wave,
+      ...placeFields(group),
+      wave: firstWave + wave.wave,
       launchTemplate: { ...group.launchTemplate },
       currentImageId: group.launchTemplate.imageId,
       instanceImageIds: distinctImages(group),
@@ -226,11 +255,17 @@ function groupIntoWaves(groups: PlannedGroup[]): RolloutPlan["waves"] {
   for (const group of groups) waves.set(group.wave, [...(waves.get(group.wave) ?? []), group]);
   return [...waves.entries()]
     .sort(([a], [b]) => a - b)
-    .map(([wave, members]) => ({ wave, groups: members.sort(byName) }));
+    .map(([wave, members]) => ({ wave, groups: members.sort(byKey) }));
 }
 
+/** Reasons by name (a reason's name is the group's key). */
 function byName(a: { name: string }, b: { name: string }): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/** Planned groups by key: a wave's groups at home first (bare names), then each member's. */
+function byKey(a: PlannedGroup, b: PlannedGroup): number {
+  return byName({ name: groupKey(a) }, { name: groupKey(b) });
 }
 
 /** Groups the plan will refresh, in order. */

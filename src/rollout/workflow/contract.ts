@@ -13,6 +13,7 @@ export const rolloutRequestSchema = z
   .object({
     imageId: z.string().check(z.regex(/^ami-[0-9a-z]+$/, "not an AMI id")),
     family: z.optional(z.string().check(z.minLength(1))),
+    /** Group names in Phoenix's own account, or `<account>/<region>/<name>` in a member (place.ts). */
     groups: z.optional(z.array(z.string().check(z.minLength(1))).check(z.minLength(1))),
     /** Who asked, for the audit trail ("user:<name>"); events leave it out. */
     requestedBy: z.optional(z.string().check(z.minLength(1))),
@@ -29,7 +30,10 @@ export type RolloutRequest = z.infer<typeof rolloutRequestSchema>;
 
 /** What each group's branch needs to know of its group, from the plan. */
 export interface GroupOrder {
+  /** The group's name in its account; `accountId`/`region` when that is a member's (place.ts). */
   name: string;
+  accountId?: string;
+  region?: string;
   wave: number;
   launchTemplate: LaunchTemplateInUse;
   currentImageId?: string;
@@ -115,6 +119,8 @@ export const groupTaskSchema = z.looseObject({
   wave: z.int(),
   group: z.looseObject({
     name: z.string().check(z.minLength(1)),
+    accountId: z.optional(z.string().check(z.regex(/^\d{12}$/, "not an account id"))),
+    region: z.optional(z.string().check(z.minLength(1))),
     launchTemplate: z.looseObject({ version: z.string().check(z.minLength(1)) }),
     preferences: z.looseObject({}),
   }),
@@ -150,7 +156,10 @@ export type GroupOutcome =
 
 /** What each group's branch returns: the Map collects these for the wave verdict. */
 export interface GroupResult {
+  /** The group's key (place.ts): its name at home, `<account>/<region>/<name>` in a member. */
   group: string;
+  accountId?: string;
+  region?: string;
   wave: number;
   outcome: GroupOutcome;
   reason: string;

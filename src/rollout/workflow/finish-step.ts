@@ -1,7 +1,9 @@
 import type { PhoenixDeps } from "../../deps.js";
 import { imageSubject, markImageRejected, ROLLOUT_ACTOR } from "../aws/image-marks.js";
 import { endRollout, getRollout, recordFamilyCompleted } from "../aws/rollout-records.js";
-import type { RolloutContext, WaveStart, WaveVerdict } from "./contract.js";
+import { type AccountResult, accountResults, describeAccountResults } from "../core/account-results.js";
+import { groupKey } from "../core/place.js";
+import type { GroupResult, RolloutContext, WaveStart, WaveVerdict } from "./contract.js";
 import { errorMessage } from "./group-steps.js";
 import { notifyRollout } from "./notifications.js";
 
@@ -11,7 +13,36 @@ import { notifyRollout } from "./notifications.js";
  * The returned `cause` is what the workflow's Fail state reports.
  */
 
-type Deps = Pick<PhoenixDeps, "clients" | "resources" | "audit" | "notifier" | "now">;
+type Deps = Pick<
+  PhoenixDeps,
+  "clients" | "resources" | "audit" | "notifier" | "now" | "accountId" | "region"
+>;
+
+/**
+ * The rollout's results by account and region: the waves' group results (their end-wave audit
+ * records, named and family rollouts alike) and the groups the plan could not roll.
+ */
+async function resultsByAccount(deps: Deps, rollout: RolloutContext): Promise<AccountResult[]> {
+  const records = await deps.audit.history(imageSubject(rollout.imageId));
+  const ran = records
+    .filter((record) => record.action === "end-wave" && record.execution === rollout.execution)
+    .flatMap((record) => (record.details?.results as GroupResult[] | undefined) ?? []);
+  return accountResults(
+    [
+      ...ran.map((result) => ({ group: result.group, outcome: result.outcome })),
+      ...(rollout.notRolled ?? []).map((group) => ({ group: group.name, outcome: "not-rolled" })),
+    ],
+    { accountId: deps.accountId, region: deps.region },
+  );
+}
+
+/** The per-account lines of a message, when the rollout reached more than Phoenix's own account. */
+function byAccountText(accounts: readonly AccountResult[]): string {
+  if (accounts.length < 2) return "";
+  return `\nBy account:\n${describeAccountResults(accounts)
+    .map((line) => `- ${line}`)
+    .join("\n")}`;
+}
 
 export interface FinishResult {
   status: "succeeded" | "incomplete" | "failed" | "superseded" | "paused" | "errored";
@@ -29,23 +60,25 @@ export async function rolloutSucceeded(
   input: { rollout: RolloutContext },
 ): Promise<FinishResult> {
   const { rollout } = input;
-  const groups = rollout.waves.flatMap((wave) => wave.groups.map((group) => group.name));
+  const groups = rollout.waves.flatMap((wave) => wave.groups.map(groupKey));
   const notRolled = rollout.notRolled ?? [];
   const rolled = `${rollout.imageId} rolled out to ${groups.length} group(s) of ${rollout.family} in ${rollout.waveCount} wave(s)`;
+  const accounts = await resultsByAccount(deps, rollout);
   if (notRolled.length > 0) {
     const cause = `${rolled}, but ${notRolled.length} group(s) could not be rolled: ${notRolled
       .map((group) => `${group.name} (${group.reason})`)
       .join("; ")}`;
-    await closeRollout(deps, rollout, "incomplete", cause);
+    await closeRollout(deps, rollout, "incomplete", cause, accounts);
     await notifyRollout(deps, {
       subject: `Rollout INCOMPLETE: ${rollout.imageId} to ${rollout.family}, ${notRolled.length} group(s) not rolled`,
-      message: `${cause}.`,
+      message: `${cause}.${byAccountText(accounts)}`,
       kind: "rollout",
       severity: "critical",
       data: {
         ...about(rollout),
         groups,
         notRolled,
+        accounts,
       },
     });
     return { status: "incomplete", cause };
@@ -73,13 +106,13 @@ export async function rolloutSucceeded(
       });
     }
   }
-  await writeAudit(deps, rollout, "ok", cause);
+  await writeAudit(deps, rollout, "ok", cause, { accounts });
   await notifyRollout(deps, {
     subject: `Rollout succeeded: ${rollout.imageId} to ${rollout.family}`,
-    message: `${cause}: ${groups.join(", ")}.`,
+    message: `${cause}: ${groups.join(", ")}.${byAccountText(accounts)}`,
     kind: "rollout",
     severity: "info",
-    data: { ...about(rollout), groups },
+    data: { ...about(rollout), groups, accounts },
   });
   return { status: "succeeded", cause };
 }
@@ -108,11 +141,12 @@ export async function rolloutFailed(
     `${rollout.imageId} failed in wave ${verdict.wave} of ${rollout.family}: ${verdict.summary}.` +
     (later.length > 0 ? ` Wave${later.length > 1 ? "s" : ""} ${later.join(", ")} not started.` : "") +
     (verdict.rejectImage ? ` ${rollout.imageId} is marked rejected.` : "");
-  await closeRollout(deps, rollout, "failed", cause);
+  const accounts = await resultsByAccount(deps, rollout);
+  await closeRollout(deps, rollout, "failed", cause, accounts);
   await notifyRollout(deps, {
     subject:
       `Rollout FAILED: ${rollout.imageId} to ${rollout.family}, ${first?.group ?? `wave ${verdict.wave}`} ${first?.outcome ?? ""}`.trim(),
-    message: cause,
+    message: `${cause}${byAccountText(accounts)}`,
     kind: "rollout",
     severity: "critical",
     data: {
@@ -121,6 +155,7 @@ export async function rolloutFailed(
       failures: verdict.failures,
       wavesNotStarted: later,
       imageRejected: verdict.rejectImage,
+      accounts,
     },
   });
   return { status: "failed", cause };
@@ -161,7 +196,7 @@ export async function rolloutPaused(
         ? `stopped in wave ${verdict.wave}: ${verdict.summary}`
         : `stopped before wave ${wave?.wave ?? "?"}: ${wave?.reason ?? "paused"}`;
   // The execution's name is taken (it ended FAILED): a run after resume is a retry.
-  const groups = rollout.waves.flatMap((w) => w.groups.map((g) => `--group ${g.name}`));
+  const groups = rollout.waves.flatMap((w) => w.groups.map((g) => `--group ${groupKey(g)}`));
   const again = `phoenix rollout --image ${rollout.imageId} ${rollout.explicit ? groups.join(" ") : `--family ${rollout.family}`} --retry`;
   const cause = `${rollout.imageId} rollout to ${rollout.family} ${where}. After phoenix resume, run it again: ${again}`;
   if (!rollout.explicit && rollout.outcome === "proceed") {
@@ -241,6 +276,7 @@ async function closeRollout(
   rollout: RolloutContext,
   status: "incomplete" | "failed",
   cause: string,
+  accounts: readonly AccountResult[],
 ): Promise<void> {
   if (!rollout.explicit) {
     await endRollout(deps, rollout.family, rollout.imageId, {
@@ -249,7 +285,7 @@ async function closeRollout(
       execution: rollout.execution,
     });
   }
-  await writeAudit(deps, rollout, "failed", cause);
+  await writeAudit(deps, rollout, "failed", cause, { accounts });
 }
 
 async function writeAudit(

@@ -1,6 +1,7 @@
 import type { PhoenixDeps } from "../../deps.js";
+import { fleetDeps } from "../../member-access.js";
 import { InvalidStepInputError, LockHeldError } from "../aws/errors.js";
-import { describeGroup } from "../aws/groups.js";
+import { describeGroup, type GroupPlace } from "../aws/groups.js";
 import { groupSubject, ROLLOUT_ACTOR } from "../aws/image-marks.js";
 import { ensureTemplateVersion, pinGroupVersion, versionToPin } from "../aws/launch-template.js";
 import { acquireGroupLock, describeHolder, releaseGroupLock, renewGroupLock } from "../aws/lock.js";
@@ -14,6 +15,7 @@ import {
 } from "../aws/refresh.js";
 import { describeStragglers, type GroupInstance, instancesNotOn, isOnImage } from "../core/group.js";
 import { describePause, pauseOf } from "../core/pause.js";
+import { groupKey, placeFields } from "../core/place.js";
 import { refreshOutcome } from "../core/refresh-outcome.js";
 import {
   type GroupOutcome,
@@ -30,7 +32,25 @@ import {
  * idempotent, so the state machine may retry any of them.
  */
 
-type Deps = Pick<PhoenixDeps, "clients" | "resources" | "audit" | "now">;
+/** All of Phoenix's deps: a member's group is acted on through the member role (member-access.ts). */
+type Deps = PhoenixDeps;
+
+/**
+ * The deps that act on the task's group: Phoenix's own, or, for a member's group, the same deps
+ * with the fleet's clients in that account and region (its audit records naming them). Phoenix's
+ * records of the group (lock, refresh records) stay central, under the group's key.
+ */
+const fleetOf = (deps: Deps, task: GroupTask): Deps =>
+  task.group.accountId !== undefined && task.group.region !== undefined
+    ? fleetDeps(deps, { accountId: task.group.accountId, region: task.group.region })
+    : deps;
+
+/** The task's group's key (place.ts), and its place when it is a member's. */
+const keyOf = (task: GroupTask) => groupKey(task.group);
+const placeOf = (task: GroupTask): GroupPlace | undefined =>
+  task.group.accountId !== undefined && task.group.region !== undefined
+    ? { accountId: task.group.accountId, region: task.group.region }
+    : undefined;
 
 export type GroupStep = "lock" | "prepare" | "version" | "start" | "poll" | "release" | "abandon";
 
@@ -55,9 +75,9 @@ const audit = (
   },
   key: string,
 ) =>
-  deps.audit.write(
+  fleetOf(deps, task).audit.write(
     {
-      subject: groupSubject(task.group.name),
+      subject: groupSubject(keyOf(task)),
       actor: ROLLOUT_ACTOR,
       execution: task.execution,
       imageId: task.imageId,
@@ -69,13 +89,13 @@ const audit = (
 /** Takes the group's lock or throws LockHeldError (the state machine retries with backoff). */
 export async function lockStep(deps: Deps, task: GroupTask): Promise<{ owner: string; expiresAt: number }> {
   const attempt = await acquireGroupLock(deps, {
-    group: task.group.name,
+    group: keyOf(task),
     owner: task.execution,
     purpose: `rollout of ${task.imageId}`,
     ttlSeconds: task.lockTtlSeconds,
   });
   if (!attempt.acquired) {
-    throw new LockHeldError(`group ${task.group.name} is locked: ${describeHolder(attempt.holder)}`);
+    throw new LockHeldError(`group ${keyOf(task)} is locked: ${describeHolder(attempt.holder)}`);
   }
   await audit(
     deps,
@@ -103,11 +123,11 @@ export async function prepareStep(deps: Deps, task: GroupTask): Promise<NonNulla
     ...(refreshId !== undefined ? { refresh: { refreshId } } : {}),
   });
 
-  const group = await describeGroup(deps, task.group.name);
+  const group = await describeGroup(fleetOf(deps, task), task.group.name, placeOf(task));
   if (group === undefined) return result("skip", "the group no longer exists");
   const active = group.activeRefresh;
   if (active?.refreshId !== undefined) {
-    const record = await findPhoenixRefresh(deps, task.group.name, active.refreshId);
+    const record = await findPhoenixRefresh(deps, keyOf(task), active.refreshId);
     const label = `instance refresh ${active.refreshId} (${active.status})`;
     if (record?.imageId === task.imageId) {
       return result("adopt", `${label} already rolls to ${task.imageId}`, active.refreshId);
@@ -138,12 +158,13 @@ export async function prepareStep(deps: Deps, task: GroupTask): Promise<NonNulla
 /** The numbered template version with the new image (reused when it exists). */
 export async function versionStep(deps: Deps, task: GroupTask): Promise<NonNullable<GroupTask["version"]>> {
   // The template in use now, not at plan time: someone may have changed the group since.
-  const group = await describeGroup(deps, task.group.name);
+  const fleet = fleetOf(deps, task);
+  const group = await describeGroup(fleet, task.group.name, placeOf(task));
   let template = group?.launchTemplate ?? task.group.launchTemplate;
   if (template.version.startsWith("$")) {
     // Before any new version exists: see versionToPin.
-    const pin = await versionToPin(deps.clients.ec2, template, task.imageId);
-    await pinGroupVersion(deps.clients.autoScaling, task.group.name, pin, group?.mixedInstances?.policy);
+    const pin = await versionToPin(fleet.clients.ec2, template, task.imageId);
+    await pinGroupVersion(fleet.clients.autoScaling, task.group.name, pin, group?.mixedInstances?.policy);
     await audit(
       deps,
       task,
@@ -161,7 +182,7 @@ export async function versionStep(deps: Deps, task: GroupTask): Promise<NonNulla
     );
     template = { ...template, id: pin.launchTemplateId, version: pin.version };
   }
-  const version = await ensureTemplateVersion(deps.clients.ec2, template, task.imageId);
+  const version = await ensureTemplateVersion(fleet.clients.ec2, template, task.imageId);
   await audit(
     deps,
     task,
@@ -213,7 +234,7 @@ async function startRecordedRefresh(
   },
 ): Promise<{ refreshId: string; adopted: boolean }> {
   const version = task.version!;
-  const started = await startOrAdoptRefresh(deps.clients.autoScaling, {
+  const started = await startOrAdoptRefresh(fleetOf(deps, task).clients.autoScaling, {
     group: task.group.name,
     launchTemplateId: version.launchTemplateId,
     version: version.version,
@@ -223,7 +244,7 @@ async function startRecordedRefresh(
       : {}),
   });
   await recordPhoenixRefresh(deps, {
-    group: task.group.name,
+    group: keyOf(task),
     refreshId: started.refreshId,
     imageId: task.imageId,
     execution: task.execution,
@@ -249,11 +270,12 @@ async function startRecordedRefresh(
 export async function pollStep(deps: Deps, task: GroupTask): Promise<RefreshPoll> {
   const refreshId = task.refresh?.refreshId;
   if (refreshId === undefined) throw new InvalidStepInputError("poll needs a refresh id");
-  const refresh = await describeRefresh(deps.clients.autoScaling, task.group.name, refreshId);
+  const fleet = fleetOf(deps, task);
+  const refresh = await describeRefresh(fleet.clients.autoScaling, task.group.name, refreshId);
   let outcome: RefreshPoll["outcome"] = refreshOutcome(refresh.Status);
   let reason = refreshReason(refresh);
   if (outcome === "succeeded") {
-    const group = await describeGroup(deps, task.group.name);
+    const group = await describeGroup(fleet, task.group.name, placeOf(task));
     const stragglers = group === undefined ? [] : instancesNotOn(group, task.imageId);
     const left = stragglers.filter((instance) => leftByPolicy(instance, task.group.preferences));
     const followUps = task.refresh?.followUps ?? 0;
@@ -299,7 +321,7 @@ export async function pollStep(deps: Deps, task: GroupTask): Promise<RefreshPoll
     ...(refresh.PercentageComplete !== undefined ? { percentageComplete: refresh.PercentageComplete } : {}),
   };
   if (outcome === undefined) {
-    await renewGroupLock(deps, task.group.name, task.execution, task.lockTtlSeconds);
+    await renewGroupLock(deps, keyOf(task), task.execution, task.lockTtlSeconds);
   } else {
     await audit(
       deps,
@@ -353,7 +375,8 @@ export async function abandonStep(deps: Deps, task: GroupTask): Promise<GroupRes
   const message = errorMessage(error);
   const outcome: GroupOutcome = error.Error === "Phoenix.LockHeld" ? "blocked" : "error";
   const result: GroupResult = {
-    group: task.group.name,
+    group: keyOf(task),
+    ...placeFields(task.group),
     wave: task.wave,
     outcome,
     reason: `${error.Error ?? "error"}: ${message}`,
@@ -364,7 +387,7 @@ export async function abandonStep(deps: Deps, task: GroupTask): Promise<GroupRes
 }
 
 async function releaseAndAudit(deps: Deps, task: GroupTask, result: GroupResult): Promise<void> {
-  const released = await releaseGroupLock(deps, task.group.name, task.execution);
+  const released = await releaseGroupLock(deps, keyOf(task), task.execution);
   await audit(
     deps,
     task,
@@ -379,7 +402,7 @@ async function releaseAndAudit(deps: Deps, task: GroupTask, result: GroupResult)
 }
 
 function groupResult(task: GroupTask): GroupResult {
-  const base = { group: task.group.name, wave: task.wave };
+  const base = { group: keyOf(task), ...placeFields(task.group), wave: task.wave };
   const refreshId = task.status?.refreshId ?? task.refresh?.refreshId;
   const withRefresh = refreshId !== undefined ? { refreshId } : {};
   if (task.status?.outcome !== undefined) {

@@ -1,10 +1,14 @@
 import { CancelInstanceRefreshCommand } from "@aws-sdk/client-auto-scaling";
 import { awsErrorCode } from "../../aws/errors.js";
 import type { PhoenixDeps } from "../../deps.js";
+import { fleetDeps, isElsewhere } from "../../member-access.js";
 import { describeGroups } from "../aws/groups.js";
+import { groupSubject } from "../aws/image-marks.js";
 import { deletePause, listPauses, putPause } from "../aws/pauses.js";
+import { rolloutPlaces } from "../aws/places.js";
 import { isManaged } from "../core/group.js";
 import { describePause, type Pause, resumeCommand } from "../core/pause.js";
+import { groupKey, parseGroupKey } from "../core/place.js";
 import { notifyRollout } from "./notifications.js";
 
 /**
@@ -13,7 +17,8 @@ import { notifyRollout } from "./notifications.js";
  * before its refresh: src/rollout/workflow/*); containment never does.
  */
 
-type Deps = Pick<PhoenixDeps, "clients" | "resources" | "audit" | "notifier" | "now">;
+/** All of Phoenix's deps: a member's refreshes are seen and cancelled through the member (member-access.ts). */
+type Deps = PhoenixDeps;
 
 export class PauseRequestError extends Error {
   override name = "PauseRequestError";
@@ -23,6 +28,7 @@ export class PauseRequestError extends Error {
 const subjectOf = (family: string | undefined) => `rollouts/${family ?? "*"}`;
 
 export interface RefreshInFlight {
+  /** The group's key (place.ts): its name at home, `<account>/<region>/<name>` in a member. */
   group: string;
   refreshId: string;
   status: string;
@@ -37,6 +43,8 @@ export interface PauseResult {
   replaced?: Pause;
   /** Phoenix's refreshes running in the scope: left to finish, or cancelled when asked. */
   refreshes: RefreshInFlight[];
+  /** Member accounts whose refreshes could not be read (the pause holds there all the same). */
+  unreachable: { accountId: string; region: string; error: string }[];
 }
 
 export async function pauseRollouts(
@@ -56,7 +64,7 @@ export async function pauseRollouts(
   };
   // The record first: from this write on, no rollout plans, begins a wave or starts a refresh.
   const replaced = await putPause(deps, pause);
-  const refreshes = await phoenixRefreshes(deps, request.family);
+  const { refreshes, unreachable } = await phoenixRefreshes(deps, request.family);
   if (request.cancelRefreshes) {
     for (const refresh of refreshes) await cancel(deps, pause, refresh);
   }
@@ -71,17 +79,21 @@ export async function pauseRollouts(
         ...(request.family !== undefined ? { family: request.family } : {}),
         cancelRefreshes: request.cancelRefreshes === true,
         refreshes,
+        ...(unreachable.length > 0 ? { unreachable } : {}),
         ...(replaced !== undefined ? { replaced } : {}),
       },
     },
     `pause-rollouts#${pause.at}`,
   );
   const running =
-    refreshes.length === 0
+    (refreshes.length === 0
       ? "No Phoenix refresh was running."
       : request.cancelRefreshes
         ? `Cancelled ${refreshes.filter((r) => r.cancelled).length} of ${refreshes.length} running refresh(es) (AWS rolls back those with AutoRollback): ${refreshes.map((r) => r.group).join(", ")}.`
-        : `${refreshes.length} running refresh(es) are left to finish: ${refreshes.map((r) => r.group).join(", ")}.`;
+        : `${refreshes.length} running refresh(es) are left to finish: ${refreshes.map((r) => r.group).join(", ")}.`) +
+    unreachable
+      .map((u) => `\nCould not read the refreshes of account ${u.accountId} in ${u.region}: ${u.error}`)
+      .join("");
   await notifyRollout(deps, {
     subject: `Rollouts PAUSED${request.family !== undefined ? ` (family ${request.family})` : ""}: ${reason}`,
     message: `${describePause(pause)}.\nNo new rollout, wave or group refresh starts until ${resumeCommand(pause)}. Containment is not paused.\n${running}`,
@@ -89,7 +101,7 @@ export async function pauseRollouts(
     severity: "warning",
     data: { pause, refreshes },
   });
-  return { pause, ...(replaced !== undefined ? { replaced } : {}), refreshes };
+  return { pause, ...(replaced !== undefined ? { replaced } : {}), refreshes, unreachable };
 }
 
 export interface ResumeResult {
@@ -143,28 +155,57 @@ export async function resumeRollouts(
   return { resumed, stillPaused, stopped };
 }
 
-/** Phoenix's own refreshes still running on managed groups in the scope (someone else's are not ours to cancel). */
-async function phoenixRefreshes(deps: Deps, family: string | undefined): Promise<RefreshInFlight[]> {
-  const groups = await describeGroups(deps, family !== undefined ? { family } : { managed: true });
-  return groups
+/**
+ * Phoenix's own refreshes still running on managed groups in the scope, in every account and
+ * region its rollouts reach (someone else's are not ours to cancel).
+ */
+async function phoenixRefreshes(
+  deps: Deps,
+  family: string | undefined,
+): Promise<Pick<PauseResult, "refreshes" | "unreachable">> {
+  const unreachable: PauseResult["unreachable"] = [];
+  const described = await Promise.all(
+    rolloutPlaces(deps).map(async (place) => {
+      const elsewhere = isElsewhere(deps, place);
+      try {
+        return await describeGroups(
+          fleetDeps(deps, place),
+          family !== undefined ? { family } : { managed: true },
+          elsewhere ? place : undefined,
+        );
+      } catch (error) {
+        if (!elsewhere) throw error;
+        unreachable.push({ ...place, error: (error as Error).message });
+        return [];
+      }
+    }),
+  );
+  const refreshes = described
+    .flat()
     .filter((group) => isManaged(group) && group.activeRefresh?.startedByPhoenix === true)
     .flatMap((group) =>
       group.activeRefresh?.refreshId !== undefined
         ? [
             {
-              group: group.name,
+              group: groupKey(group),
               refreshId: group.activeRefresh.refreshId,
               status: group.activeRefresh.status ?? "",
             },
           ]
         : [],
     );
+  return { refreshes, unreachable };
 }
 
 async function cancel(deps: Deps, pause: Pause, refresh: RefreshInFlight): Promise<void> {
+  const group = parseGroupKey(refresh.group);
+  const fleet =
+    group.accountId !== undefined && group.region !== undefined
+      ? fleetDeps(deps, { accountId: group.accountId, region: group.region })
+      : deps;
   try {
-    await deps.clients.autoScaling.send(
-      new CancelInstanceRefreshCommand({ AutoScalingGroupName: refresh.group }),
+    await fleet.clients.autoScaling.send(
+      new CancelInstanceRefreshCommand({ AutoScalingGroupName: group.name }),
     );
     refresh.cancelled = true;
   } catch (error) {
@@ -172,9 +213,9 @@ async function cancel(deps: Deps, pause: Pause, refresh: RefreshInFlight): Promi
     refresh.cancelled = false;
     refresh.error = `${awsErrorCode(error) ?? "error"}: ${(error as Error).message}`;
   }
-  await deps.audit.write(
+  await fleet.audit.write(
     {
-      subject: `group/${refresh.group}`,
+      subject: groupSubject(refresh.group),
       action: "cancel-refresh",
       outcome: refresh.cancelled ? "ok" : "failed",
       actor: pause.by,

@@ -1,14 +1,15 @@
 import type { PhoenixDeps } from "../../deps.js";
 import { InvalidStepInputError } from "../aws/errors.js";
-import { describeGroups } from "../aws/groups.js";
 import { checkImage } from "../aws/image-check.js";
 import { imageSubject, ROLLOUT_ACTOR } from "../aws/image-marks.js";
 import { listPauses } from "../aws/pauses.js";
+import { planAcross } from "../aws/places.js";
 import { claimFamilyCurrent, endRollout, putRunningRollout } from "../aws/rollout-records.js";
 import { stopSupersededRollout, supersedeDecision } from "../aws/supersede-check.js";
 import { formatPlan } from "../core/format-plan.js";
 import { describePause, pauseOf } from "../core/pause.js";
-import { planRollout, type RolloutPlan } from "../core/plan.js";
+import { groupKey, placeFields } from "../core/place.js";
+import type { RolloutPlan } from "../core/plan.js";
 import type { GroupOrder, PlanStepOutput, RolloutContext, RolloutRequest } from "./contract.js";
 import { rolloutRequestSchema } from "./contract.js";
 import { notifyRollout } from "./notifications.js";
@@ -21,10 +22,8 @@ export interface PlanStepInput {
   execution: string;
 }
 
-type Deps = Pick<
-  PhoenixDeps,
-  "clients" | "resources" | "policy" | "audit" | "notifier" | "accountId" | "region" | "now"
->;
+/** All of Phoenix's deps: the plan reaches member accounts (member-access.ts). */
+type Deps = PhoenixDeps;
 
 /**
  * The workflow's first step: validate the request, gate the image again (it may have been
@@ -67,12 +66,9 @@ export async function planStep(deps: Deps, input: PlanStepInput): Promise<PlanSt
     if (!decision.proceed) return stop(deps, context, "superseded", decision.reason);
   }
 
-  const groups = await describeGroups(deps, request.groups ? { names: request.groups } : { family });
-  const plan = planRollout({
+  const { plan, groups } = await planAcross(deps, {
     image: check.image,
     family,
-    groups,
-    policy: deps.policy,
     ...(request.groups ? { explicitGroups: request.groups } : {}),
     ...(request.replaceAll ? { replaceAll: true } : {}),
   });
@@ -114,6 +110,7 @@ export async function planStep(deps: Deps, input: PlanStepInput): Promise<PlanSt
       creationDate,
       execution,
       waves: waves.map((wave) => wave.wave),
+      notRolled: notRolled.map(({ name, reason }) => ({ name, reason })),
     });
     if (!registered) return stop(deps, context, "superseded", `${request.imageId} is already rolling out`);
     const claimed = await claimFamilyCurrent(deps, family, {
@@ -130,7 +127,7 @@ export async function planStep(deps: Deps, input: PlanStepInput): Promise<PlanSt
       deps,
       context,
       creationDate,
-      groups.map((group) => group.name),
+      groups.map((group) => groupKey(group)),
     );
   }
 
@@ -290,6 +287,7 @@ async function stop(
 function toOrder(group: RolloutPlan["waves"][number]["groups"][number]): GroupOrder {
   return {
     name: group.name,
+    ...placeFields(group),
     wave: group.wave,
     launchTemplate: group.launchTemplate,
     ...(group.currentImageId !== undefined ? { currentImageId: group.currentImageId } : {}),

@@ -3,8 +3,9 @@ import { IMAGE_STATUS_COMPROMISED } from "../../tags.js";
 import { InvalidStepInputError } from "../aws/errors.js";
 import { imageMarks, imageSubject, ROLLOUT_ACTOR } from "../aws/image-marks.js";
 import { listPauses } from "../aws/pauses.js";
-import { endRollout, familyCurrent, markWaveStarted } from "../aws/rollout-records.js";
+import { endRollout, familyCurrent, markWaveStarted, recordWaveResults } from "../aws/rollout-records.js";
 import { describePause, pauseOf } from "../core/pause.js";
+import { groupKey } from "../core/place.js";
 import type { GroupResult, GroupTask, RolloutContext, WaveStart, WaveVerdict } from "./contract.js";
 import { judgeWave } from "./verdict.js";
 
@@ -73,8 +74,8 @@ export async function beginWave(deps: Deps, input: WaveStepInput): Promise<WaveS
       actor: rollout.requestedBy,
       execution: rollout.execution,
       imageId: rollout.imageId,
-      reason: `wave ${wave.wave}: ${wave.groups.map((group) => group.name).join(", ")}`,
-      details: { family: rollout.family, wave: wave.wave, groups: wave.groups.map((group) => group.name) },
+      reason: `wave ${wave.wave}: ${wave.groups.map(groupKey).join(", ")}`,
+      details: { family: rollout.family, wave: wave.wave, groups: wave.groups.map(groupKey) },
     },
     `start-wave#${rollout.execution}#${wave.wave}`,
   );
@@ -124,6 +125,15 @@ export async function endWave(
   const wave = rollout.waves[input.index];
   if (wave === undefined) throw new InvalidStepInputError(`no wave at index ${input.index}`);
   const verdict = judgeWave(input.results, wave.wave, input.index + 1 >= rollout.waveCount);
+  if (!rollout.explicit)
+    await recordWaveResults(
+      deps,
+      rollout.family,
+      rollout.imageId,
+      rollout.execution,
+      wave.wave,
+      input.results,
+    );
   await deps.audit.write(
     {
       subject: imageSubject(rollout.imageId),

@@ -31,8 +31,8 @@ describe("phoenix local --accounts", () => {
     );
     const { policy } = parseLocalFlags(["--accounts", "222222222222,333333333333", "--policy", file]);
     expect(policy.accounts).toEqual([
-      { accountId: "333333333333", regions: ["eu-west-1"], roleName: "phoenix-member" },
-      { accountId: "222222222222", regions: ["us-east-1"], roleName: "phoenix-member" },
+      { accountId: "333333333333", regions: ["eu-west-1"], roleName: "phoenix-member", firstWave: 0 },
+      { accountId: "222222222222", regions: ["us-east-1"], roleName: "phoenix-member", firstWave: 0 },
     ]);
   });
 });

@@ -1,0 +1,44 @@
+/**
+ * Where a group is: Phoenix's own account and region, or a member account in one of its regions.
+ * A group is named by its place and its name (AWS names a group uniquely only within an account
+ * and region): its key is the bare name at home, and `<account>/<region>/<name>` elsewhere. The
+ * key is what Phoenix's state (locks, refresh records), its audit trail, its results and a
+ * request's `groups` use; the bare name is what the group's own account calls it. Pure.
+ */
+
+/** A group's place, when not Phoenix's own account and region (absent there). */
+export interface Placed {
+  name: string;
+  accountId?: string;
+  region?: string;
+}
+
+const KEY = /^(\d{12})\/([a-z]{2}(?:-[a-z]+)+-\d)\/(.+)$/;
+
+/** The group's key: its name at home, `<account>/<region>/<name>` elsewhere. */
+export function groupKey(group: Placed): string {
+  return group.accountId !== undefined && group.region !== undefined
+    ? `${group.accountId}/${group.region}/${group.name}`
+    : group.name;
+}
+
+/**
+ * A key back into place and name: `222222222222/eu-west-1/web` is web in that account and region;
+ * anything else is a group of Phoenix's own account and region (a name may hold slashes).
+ */
+export function parseGroupKey(key: string): Placed {
+  const match = KEY.exec(key);
+  return match ? { accountId: match[1]!, region: match[2]!, name: match[3]! } : { name: key };
+}
+
+/** The place of a group as `accountId`/`region` fields, only when elsewhere (what records carry). */
+export function placeFields(group: Placed): { accountId?: string; region?: string } {
+  return group.accountId !== undefined && group.region !== undefined
+    ? { accountId: group.accountId, region: group.region }
+    : {};
+}
+
+/** `account 222222222222, eu-west-1` or `this account` for messages. */
+export function describePlace(group: Placed): string {
+  return group.accountId !== undefined ? `account ${group.accountId}, ${group.region}` : "this account";
+}
