@@ -2,7 +2,8 @@ import { EXIT } from "../../ops/io.js";
 import { plural, printJson } from "../../ops/output.js";
 import type { AuditRecord } from "../../src/audit/audit.js";
 import { instanceSubject } from "../../src/containment/core/types.js";
-import { imageSubject } from "../../src/rollout/aws/image-marks.js";
+import { groupSubject, imageSubject } from "../../src/rollout/aws/image-marks.js";
+import { normalGroupKey } from "../../src/rollout/core/place.js";
 import { isIgnoredEvent } from "../aws/ignored.js";
 import { openConnection } from "../aws/session.js";
 import * as flags from "../lib/args.js";
@@ -10,7 +11,7 @@ import type { Command } from "../lib/command.js";
 
 export const auditCommand: Command = {
   name: "audit",
-  usage: `phoenix audit [--instance i-…] [--image ami-…] [--since 24h] [--json] ${flags.CONNECTION_USAGE}`,
+  usage: `phoenix audit [--instance i-…] [--image ami-…] [--group <name | account/region/name>] [--since 24h] [--json] ${flags.CONNECTION_USAGE}`,
   example: "phoenix audit --instance i-0123456789abcdef0 --since 7d",
   async run(args, io) {
     const parsed = flags.parseCommandArgs(args, {
@@ -18,10 +19,13 @@ export const auditCommand: Command = {
       ...flags.JSON_FLAG,
       instance: { type: "string" },
       image: { type: "string" },
+      group: { type: "string" },
       since: { type: "string" },
     });
     const instance = flags.stringFlag(parsed, "instance");
     const image = flags.stringFlag(parsed, "image");
+    // A member's group by its key (src/rollout/core/place.ts), a central one by its name.
+    const group = flags.stringFlag(parsed, "group");
     if (instance !== undefined) flags.requireInstanceId(instance);
     if (image !== undefined) flags.requireImageId(image);
     const sinceText = flags.stringFlag(parsed, "since");
@@ -33,10 +37,11 @@ export const auditCommand: Command = {
     const since = new Date(Date.now() - (sinceMs ?? 86_400_000)).toISOString();
     let records: AuditRecord[];
     let aboutInstance = 0;
-    if (instance || image) {
+    if (instance || image || group) {
       const subjects = [
         ...(instance ? [instanceSubject(instance)] : []),
         ...(image ? [imageSubject(image)] : []),
+        ...(group ? [groupSubject(normalGroupKey(group, connection.deps))] : []),
       ];
       records = (await Promise.all(subjects.map((s) => audit.history(s)))).flat();
       if (sinceMs !== undefined) records = records.filter((r) => r.at >= since);

@@ -228,7 +228,8 @@ state apart, and each has OrganizationAccountAccessRole (administrator, trusting
 an image shared with a member (modify-image-attribute --launch-permission) shows in its DescribeImages.
 The policy's accounts are added to them, and the member stack (role phoenix-member, trusting only
 Phoenix's functions) is deployed into each: Phoenix contains a member's instances there through it
-(\`phoenix local finding i-… --account <member> --region <region> --put\`).
+(\`phoenix local finding i-… --account <member> --region <region> --put\`), and rolls an image of
+its own account, shared with a member, onto the member's managed groups of the family in us-east-1.
 While it runs it records its endpoint in .phoenix/run/ (PHOENIX_RUN_DIR), so that the other
 commands find it with --local, whatever its port.
 

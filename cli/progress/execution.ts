@@ -8,6 +8,7 @@ import {
 import { truncateAtWord } from "../../ops/output.js";
 import { progressBar } from "../../ops/progress/bar.js";
 import { skippedBecause } from "../../ops/progress/skipped.js";
+import { groupKey, type Placed, placeFields } from "../../src/rollout/core/place.js";
 import { isActiveRefreshStatus } from "../../src/rollout/core/refresh-outcome.js";
 
 /**
@@ -44,13 +45,16 @@ const SHOWN_EXITS = new Set(["TaskStateExited", "WaitStateExited", "MapStateExit
 export class ExecutionFollower {
   private seenEvents = 0;
   private startedAt: Date | undefined;
-  private readonly groups = new Set<string>();
+  /** The rollout's groups by key (src/rollout/core/place.ts), with where each is. */
+  private readonly groups = new Map<string, Placed>();
   private readonly refreshLines = new Map<string, string>();
 
   constructor(
     private readonly clients: { sfn: SFNClient; autoScaling: AutoScalingClient },
     readonly executionArn: string,
     private readonly emit: (event: FollowEvent) => void,
+    /** Auto Scaling in a member account and region, for the refreshes of its groups. */
+    private readonly autoScalingAt?: (place: { accountId: string; region: string }) => AutoScalingClient,
   ) {}
 
   /** One look; returns the result once the execution has ended. */
@@ -103,20 +107,41 @@ export class ExecutionFollower {
   private learnGroups(event: HistoryEvent): void {
     const payload = event.stateExitedEventDetails?.output ?? event.stateEnteredEventDetails?.input;
     if (!payload) return;
+    type Named = { name?: string; accountId?: string; region?: string };
     const data = parseJson(payload) as {
-      rollout?: { waves?: { groups?: { name?: string }[] }[] };
-      group?: { name?: string };
+      rollout?: { waves?: { groups?: Named[] }[] };
+      group?: Named;
     } | null;
-    for (const wave of data?.rollout?.waves ?? [])
-      for (const g of wave.groups ?? []) if (g.name) this.groups.add(g.name);
-    if (typeof data?.group?.name === "string") this.groups.add(data.group.name);
+    const learn = (g: Named | undefined) => {
+      if (typeof g?.name !== "string") return;
+      const placed: Placed = { name: g.name, ...placeFields(g as Placed) };
+      this.groups.set(groupKey(placed), placed);
+    };
+    for (const wave of data?.rollout?.waves ?? []) for (const g of wave.groups ?? []) learn(g);
+    learn(data?.group);
+  }
+
+  private memberAutoScaling(place: { accountId: string; region: string }): AutoScalingClient | undefined {
+    try {
+      return this.autoScalingAt?.(place);
+    } catch {
+      return undefined;
+    }
   }
 
   private async followRefreshes(): Promise<void> {
-    for (const group of this.groups) {
-      const { InstanceRefreshes = [] } = await this.clients.autoScaling.send(
-        new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: group, MaxRecords: 1 }),
+    for (const [group, placed] of this.groups) {
+      const autoScaling =
+        placed.accountId !== undefined && placed.region !== undefined
+          ? this.memberAutoScaling({ accountId: placed.accountId, region: placed.region })
+          : this.clients.autoScaling;
+      // A member the person cannot reach shows no refresh line; the workflow's own steps say how it went.
+      if (autoScaling === undefined) continue;
+      const asked = autoScaling.send(
+        new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: placed.name, MaxRecords: 1 }),
       );
+      const { InstanceRefreshes = [] } =
+        placed.accountId !== undefined ? await asked.catch(() => ({ InstanceRefreshes: [] })) : await asked;
       const latest = InstanceRefreshes[0];
       if (!latest?.InstanceRefreshId) continue;
       // A refresh from before this execution is someone else's history, not its progress.

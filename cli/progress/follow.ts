@@ -1,5 +1,7 @@
 import type { Connection } from "../../ops/connect.js";
 import { type CommandIO, EXIT } from "../../ops/io.js";
+import { asPerson, fleetDeps } from "../../src/member-access.js";
+import { MEMBER_ACCESS_ROLE } from "../lib/args.js";
 import { ExecutionFollower, type FollowResult } from "./execution.js";
 
 export interface FollowOptions {
@@ -20,8 +22,13 @@ export async function followExecution(
   io: CommandIO,
   options: FollowOptions,
 ): Promise<number> {
-  const follower = new ExecutionFollower(connection.deps.clients, executionArn, (event) =>
-    io.out(options.json ? JSON.stringify(event) : event.text),
+  // A member's refreshes are read as the person may read them there (PHOENIX_MEMBER_ACCESS_ROLE).
+  const person = asPerson(connection.deps, io.env.PHOENIX_MEMBER_ACCESS_ROLE ?? MEMBER_ACCESS_ROLE);
+  const follower = new ExecutionFollower(
+    connection.deps.clients,
+    executionArn,
+    (event) => io.out(options.json ? JSON.stringify(event) : event.text),
+    (place) => fleetDeps(person, place).clients.autoScaling,
   );
   const deadline =
     options.timeoutMs !== undefined ? Date.now() + options.timeoutMs : Number.POSITIVE_INFINITY;

@@ -91,7 +91,14 @@ export function autoScalingPlugin(
       let place = places.get(key);
       if (place === undefined) {
         const elsewhere = accountId !== context.accountId || region !== context.region;
-        place = placeRuntime(placeContext(context, accountId, region), elsewhere, bootSeconds, healthTimeout);
+        // Its groups may launch images of any local account (shared with it): each is read where it was made.
+        const imageAccounts = [context.accountId, ...context.memberAccounts];
+        place = placeRuntime(placeContext(context, accountId, region), {
+          elsewhere,
+          imageAccounts,
+          bootSeconds,
+          healthTimeout,
+        });
         places.set(key, place);
       }
       return place;
@@ -209,11 +216,15 @@ function placeContext(context: LocalCloudContext, accountId: string, region: str
 
 function placeRuntime(
   context: LocalCloudContext,
-  elsewhere: boolean,
-  bootSeconds: number,
-  healthTimeout: number | undefined,
+  place: {
+    elsewhere: boolean;
+    imageAccounts: string[];
+    bootSeconds: number;
+    healthTimeout: number | undefined;
+  },
 ): PlaceRuntime {
-  const fleet = new MotoFleet(context);
+  const { elsewhere, bootSeconds, healthTimeout } = place;
+  const fleet = new MotoFleet(context, place.imageAccounts);
   const outbox = new EventOutbox(
     (events) => context.putEvents(events),
     () => context.clock.now(),

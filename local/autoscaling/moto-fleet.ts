@@ -14,7 +14,7 @@ import {
   DescribeLaunchTemplatesCommand,
   DescribeLaunchTemplateVersionsCommand,
   DescribeTagsCommand,
-  type EC2Client,
+  EC2Client,
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
 import type { LocalCloudContext } from "../core/context.js";
@@ -99,9 +99,22 @@ export class MotoFleet {
   private readonly autoscaling: AutoScalingClient;
   private readonly ec2: EC2Client;
 
-  constructor(context: Pick<LocalCloudContext, "internalClientConfig" | "accountId">) {
+  /** EC2 in each local account, for what an image is wherever it was made (unhealthyImageIds). */
+  private readonly imageOwners: EC2Client[];
+
+  /**
+   * `imageAccounts`: the local accounts whose images this place's groups may launch (shared
+   * ones among them); this place's own account when not given.
+   */
+  constructor(
+    context: Pick<LocalCloudContext, "internalClientConfig" | "accountId">,
+    imageAccounts: readonly string[] = [context.accountId],
+  ) {
     this.autoscaling = inAccount(new AutoScalingClient(context.internalClientConfig), context.accountId);
     this.ec2 = autoScalingEc2(context);
+    this.imageOwners = imageAccounts.map((account) =>
+      inAccount(new EC2Client(context.internalClientConfig), account),
+    );
   }
 
   /** The named groups (all groups when no names are given) as moto has them. */
@@ -192,21 +205,9 @@ export class MotoFleet {
    */
   async unhealthyImageIds(): Promise<Set<string>> {
     const ids = new Set<string>();
-    let token: string | undefined;
-    do {
-      const page = await this.ec2.send(
-        new DescribeTagsCommand({
-          Filters: [
-            { Name: "resource-type", Values: ["image"] },
-            { Name: "key", Values: [UNHEALTHY_IMAGE_TAG.key] },
-            { Name: "value", Values: [UNHEALTHY_IMAGE_TAG.value] },
-          ],
-          NextToken: token,
-        }),
-      );
-      for (const tag of page.Tags ?? []) if (tag.ResourceId) ids.add(tag.ResourceId);
-      token = page.NextToken;
-    } while (token);
+    // The tag is the image's, read in the account that owns it: a member sees a shared image
+    // without its tags, yet it boots as badly there.
+    for (const ec2 of this.imageOwners) for (const id of await unhealthyIn(ec2)) ids.add(id);
     return ids;
   }
 
@@ -366,4 +367,25 @@ export class MotoFleet {
     );
     return true;
   }
+}
+
+/** Images of one account tagged to fail health checks (UNHEALTHY_IMAGE_TAG). */
+async function unhealthyIn(ec2: EC2Client): Promise<string[]> {
+  const ids: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await ec2.send(
+      new DescribeTagsCommand({
+        Filters: [
+          { Name: "resource-type", Values: ["image"] },
+          { Name: "key", Values: [UNHEALTHY_IMAGE_TAG.key] },
+          { Name: "value", Values: [UNHEALTHY_IMAGE_TAG.value] },
+        ],
+        NextToken: token,
+      }),
+    );
+    for (const tag of page.Tags ?? []) if (tag.ResourceId) ids.push(tag.ResourceId);
+    token = page.NextToken;
+  } while (token);
+  return ids;
 }

@@ -9,6 +9,7 @@ import {
   CreateTagsCommand,
   DescribeSubnetsCommand,
   EC2Client,
+  ModifyImageAttributeCommand,
   RegisterImageCommand,
   RunInstancesCommand,
 } from "@aws-sdk/client-ec2";
@@ -53,6 +54,8 @@ export interface ImageSpec {
   family: string;
   name: string;
   tags?: Record<string, string>;
+  /** Accounts the image is shared with (launch permission), as a platform team shares it with members. */
+  sharedWith?: readonly string[];
 }
 
 /** Registers an AMI of a family with the tags the image gate expects of a good image. */
@@ -67,6 +70,13 @@ export async function registerImage(ec2: EC2Client, spec: ImageSpec): Promise<st
     }),
   );
   if (!ImageId) throw new Error(`RegisterImage returned no image id for ${spec.name}`);
+  if (spec.sharedWith !== undefined && spec.sharedWith.length > 0)
+    await ec2.send(
+      new ModifyImageAttributeCommand({
+        ImageId,
+        LaunchPermission: { Add: spec.sharedWith.map((UserId) => ({ UserId })) },
+      }),
+    );
   const tags = { "phoenix:image-family": spec.family, "phoenix:scan-status": "passed", ...spec.tags };
   await ec2.send(
     new CreateTagsCommand({

@@ -93,8 +93,13 @@ export async function runStory(options: StoryOptions): Promise<ActResult[]> {
 
   if (options.signal?.aborted) throw new StoryAborted();
   say("\n━━ Act 1: a new golden image of family 'web' is published ━━");
-  const webV2 = await registerImage(ec2, { family: "web", name: "golden-web-v2" });
-  say(`  published ${webV2} (tagged phoenix:image-family=web, scan passed); EC2 will announce it on the bus`);
+  // Shared with the member accounts, as a platform team shares its golden images: their managed
+  // groups of the family roll onto it too.
+  const members = cloud.context.memberAccounts;
+  const webV2 = await registerImage(ec2, { family: "web", name: "golden-web-v2", sharedWith: members });
+  say(
+    `  published ${webV2} (tagged phoenix:image-family=web, scan passed${members.length > 0 ? `, shared with ${members.join(", ")}` : ""}); EC2 will announce it on the bus`,
+  );
   const rollout = await waitFor("rollout", (e) => e.name.includes(webV2));
   const afterRollout = await imagesOf();
   const rolled = ["web-frontend", "web-backend"].every((g) => afterRollout[g]?.every((id) => id === webV2));
@@ -152,6 +157,7 @@ export async function runStory(options: StoryOptions): Promise<ActResult[]> {
     family: "web",
     name: "golden-web-v3",
     tags: { "phoenix-local:health": "unhealthy" },
+    sharedWith: members,
   });
   say(`  published ${webBad}`);
   const badRollout = await waitFor("rollout", (e) => e.name.includes(webBad));

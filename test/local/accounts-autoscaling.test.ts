@@ -8,12 +8,13 @@ import {
 import {
   CreateLaunchTemplateCommand,
   CreateLaunchTemplateVersionCommand,
+  CreateTagsCommand,
   DescribeInstancesCommand,
   EC2Client,
   RegisterImageCommand,
 } from "@aws-sdk/client-ec2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { autoScalingPlugin, HEALTH_ROUTE } from "../../local/autoscaling/index.js";
+import { autoScalingPlugin, HEALTH_ROUTE, UNHEALTHY_IMAGE_TAG } from "../../local/autoscaling/index.js";
 import type { LocalCloud } from "../../local/cloud.js";
 import { memberAdministrator } from "../../local/core/accounts.js";
 import { clientConfig, startTestCloud } from "../support/cloud.js";
@@ -129,6 +130,50 @@ describe("Auto Scaling in a member account and region", () => {
     );
     expect(own).toEqual([]);
     expect(await imagesOf(central)).toEqual([centralGroup.images[0], centralGroup.images[0]]);
+  }, 90_000);
+
+  it("boots an image shared from the own account as that image boots: one tagged unhealthy fails the member's refresh", async () => {
+    // In the member's region: an AMI is regional.
+    const ec2 = new EC2Client({ ...central, region: MEMBER_REGION });
+    const bad = (await ec2.send(new RegisterImageCommand({ Name: "bad", RootDeviceName: "/dev/sda1" })))
+      .ImageId!;
+    await ec2.send(
+      new CreateTagsCommand({
+        Resources: [bad],
+        Tags: [{ Key: UNHEALTHY_IMAGE_TAG.key, Value: UNHEALTHY_IMAGE_TAG.value }],
+      }),
+    );
+    // The member sees the image without its tags (as EC2 shows a shared one); it boots as badly.
+    const { LaunchTemplateVersion } = await new EC2Client(await member()).send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateId: memberGroup.templateId,
+        LaunchTemplateData: { ImageId: bad },
+      }),
+    );
+    const { InstanceRefreshId } = await new AutoScalingClient(await member()).send(
+      new StartInstanceRefreshCommand({
+        AutoScalingGroupName: "web",
+        DesiredConfiguration: {
+          LaunchTemplate: {
+            LaunchTemplateId: memberGroup.templateId,
+            Version: String(LaunchTemplateVersion!.VersionNumber),
+          },
+        },
+        Preferences: { MinHealthyPercentage: 50, InstanceWarmup: 0, SkipMatching: true },
+      }),
+    );
+    let refresh: { Status?: string; StatusReason?: string } | undefined;
+    for (let i = 0; i < 120 && !["Failed", "Successful", "Cancelled"].includes(refresh?.Status ?? ""); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const { InstanceRefreshes = [] } = await new AutoScalingClient(await member()).send(
+        new DescribeInstanceRefreshesCommand({
+          AutoScalingGroupName: "web",
+          InstanceRefreshIds: [InstanceRefreshId!],
+        }),
+      );
+      refresh = InstanceRefreshes[0];
+    }
+    expect(refresh?.Status).toBe("Failed");
   }, 90_000);
 
   it("names the member's instances' account and region in the health route, and the places in health", async () => {

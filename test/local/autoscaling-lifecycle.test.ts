@@ -499,8 +499,10 @@ describe("lifecycle hooks: the AWS CLI", () => {
       "cli-hook",
       "--lifecycle-transition",
       LAUNCHING,
+      // Long enough that the AWS CLI's own start-up (a second or more each call, on a loaded
+      // machine) never outlasts it at ×200: the action is completed by hand below.
       "--heartbeat-timeout",
-      "900",
+      "7200",
     ]);
     const described = (await awsCli(h.cloud, [
       "autoscaling",
@@ -508,7 +510,7 @@ describe("lifecycle hooks: the AWS CLI", () => {
       "--auto-scaling-group-name",
       "lc-cli",
     ])) as { LifecycleHooks: { HeartbeatTimeout: number }[] };
-    expect(described.LifecycleHooks[0]?.HeartbeatTimeout).toBe(900);
+    expect(described.LifecycleHooks[0]?.HeartbeatTimeout).toBe(7200);
     await awsCli(h.cloud, [
       "autoscaling",
       "set-desired-capacity",

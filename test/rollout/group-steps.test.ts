@@ -65,6 +65,7 @@ async function taskFor(
     wave: 1,
     group: {
       name: group,
+      key: group,
       wave: 1,
       launchTemplate: description!.launchTemplate!,
       preferences: preferences.preferences,

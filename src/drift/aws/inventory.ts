@@ -3,7 +3,7 @@ import { tagsOf } from "../../containment/aws/instance.js";
 import { protectionHold } from "../../containment/core/protection.js";
 import type { PhoenixDeps } from "../../deps.js";
 import { describeGroups } from "../../rollout/aws/groups.js";
-import { familyCompleted, inFlightRollouts } from "../../rollout/aws/rollout-records.js";
+import { familyCompleted, familyRollouts, inFlightRollouts } from "../../rollout/aws/rollout-records.js";
 import { groupFamily, isManaged } from "../../rollout/core/group.js";
 import { ASG_NAME_TAG, TAG_IMAGE_FAMILY, TAG_QUARANTINE, TAG_TAINTED } from "../../tags.js";
 import type { Inventory, InventoryInstance } from "../core/drift.js";
@@ -33,12 +33,27 @@ export async function readInventory(
       ...live.flatMap((i) => (i.tags[TAG_IMAGE_FAMILY] ? [i.tags[TAG_IMAGE_FAMILY]] : [])),
     ]),
   ].sort();
-  const [completed, inFlight] = await Promise.all([
+  const [completed, inFlight, records] = await Promise.all([
     Promise.all(families.map((family) => familyCompleted(deps, family))),
     Promise.all(families.map((family) => inFlightRollouts(deps, family))),
+    Promise.all(families.map((family) => familyRollouts(deps, family))),
   ]);
   const inventory: Inventory = {
     currentImages: Object.fromEntries(families.map((family, i) => [family, completed[i]?.imageId])),
+    // Rolled where it could be, newer than the last completed image, and not blocked since.
+    aheadImages: Object.fromEntries(
+      families.map((family, i) => [
+        family,
+        (records[i] ?? [])
+          .filter(
+            (record) =>
+              record.status === "incomplete" &&
+              !record.blocked &&
+              (completed[i] === undefined || record.creationDate > completed[i]!.creationDate),
+          )
+          .map((record) => record.imageId),
+      ]),
+    ),
     rollingOut: families.filter((_, i) => (inFlight[i]?.length ?? 0) > 0),
     refreshing: managed
       .filter(({ group }) => group.activeRefresh !== undefined)

@@ -47,6 +47,12 @@ export interface Inventory {
    * so they are not reported as behind or off their template (age and strays still are).
    */
   rollingOut: readonly string[];
+  /**
+   * Per family, newer images a rollout put on the groups it could roll though it ended incomplete
+   * (some other group could not be rolled): a group launching one is ahead of the family's last
+   * completed image, not behind it, and is never "caught up" back onto the older image.
+   */
+  aheadImages?: Readonly<Record<string, readonly string[]>>;
   /** Groups Phoenix manages (phoenix:managed=true) that belong to a family. */
   groups: readonly InventoryGroup[];
   /** Groups with an instance refresh under way (anyone's): an enforcing sweep leaves them be. */
@@ -108,7 +114,10 @@ export function detectDrift(
       continue;
     }
     const current = inventory.currentImages[group.family];
-    if (current !== undefined && group.templateImageId !== current) {
+    const ahead =
+      group.templateImageId !== undefined &&
+      (inventory.aheadImages?.[group.family] ?? []).includes(group.templateImageId);
+    if (current !== undefined && group.templateImageId !== current && !ahead) {
       findings.push({
         kind: "group-behind",
         family: group.family,

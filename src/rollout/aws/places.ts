@@ -3,8 +3,8 @@ import { type FleetTarget, fleetDeps, isElsewhere } from "../../member-access.js
 import { describeScope, isManaged, managedScope } from "../../scope.js";
 import type { GroupDescription } from "../core/group.js";
 import type { ImageFacts } from "../core/image.js";
-import { parseGroupKey } from "../core/place.js";
-import { type GroupReason, planRollout, type RolloutPlan } from "../core/plan.js";
+import { normalGroupKey, parseGroupKey } from "../core/place.js";
+import { byName, type GroupReason, planRollout, type RolloutPlan } from "../core/plan.js";
 import { describeGroups } from "./groups.js";
 import { describeImage } from "./images.js";
 
@@ -44,7 +44,8 @@ export interface PlannedAcross {
  */
 export async function planAcross(deps: PhoenixDeps, input: PlanAcrossInput): Promise<PlannedAcross> {
   const places = rolloutPlaces(deps);
-  const wanted = input.explicitGroups !== undefined ? namesByPlace(deps, input.explicitGroups) : undefined;
+  const explicit = input.explicitGroups?.map((key) => normalGroupKey(key, deps));
+  const wanted = explicit !== undefined ? namesByPlace(deps, explicit) : undefined;
   const unreachable: GroupReason[] = [];
   const imageProblems: Record<string, string> = {};
   const described = await Promise.all(
@@ -60,7 +61,10 @@ export async function planAcross(deps: PhoenixDeps, input: PlanAcrossInput): Pro
           elsewhere ? place : undefined,
         );
         if (elsewhere && groups.length > 0) {
-          const problem = await shareProblem(fleet, input.image, place);
+          const problem = await shareProblem(fleet, input.image, place).catch(
+            (error: Error) =>
+              `could not check that image ${input.image.ImageId} is shared with account ${place.accountId} (its DescribeImages in ${place.region} failed: ${error.message})`,
+          );
           if (problem !== undefined) imageProblems[placeKey(place)] = problem;
         }
         return groups;
@@ -88,24 +92,41 @@ export async function planAcross(deps: PhoenixDeps, input: PlanAcrossInput): Pro
       deps.policy.accounts.map((member) => [member.accountId, member.firstWave]),
     ),
     imageProblems,
-    ...(input.explicitGroups !== undefined ? { explicitGroups: input.explicitGroups } : {}),
+    // A named group of a member that could not be read is that member's problem, not "no such group".
+    ...(explicit !== undefined
+      ? {
+          explicitGroups: explicit.filter(
+            (key) => !unreachable.some((u) => placeOfKey(deps, key) === `${u.accountId}/${u.region}`),
+          ),
+        }
+      : {}),
     ...(input.replaceAll ? { replaceAll: true } : {}),
   });
   plan.problems.push(...unreachable);
-  if (wanted !== undefined) plan.excluded.push(...unmanagedNames(deps, input.explicitGroups ?? []));
+  plan.problems.sort(byName);
+  if (explicit !== undefined) {
+    plan.excluded.push(...unmanagedNames(deps, explicit));
+    plan.excluded.sort(byName);
+  }
   return { plan, groups };
 }
 
 const placeKey = (place: FleetTarget) => `${place.accountId}/${place.region}`;
 
+/** `<account>/<region>` of the group a key names. */
+function placeOfKey(deps: PhoenixDeps, key: string): string {
+  const group = parseGroupKey(key);
+  return placeKey({ accountId: group.accountId ?? deps.accountId, region: group.region ?? deps.region });
+}
+
 /** Named groups by the place they name (keys of places Phoenix does not manage are left out). */
 function namesByPlace(deps: PhoenixDeps, keys: readonly string[]): Map<string, string[]> {
   const byPlace = new Map<string, string[]>();
+  const reached = new Set(rolloutPlaces(deps).map(placeKey));
   for (const key of new Set(keys)) {
-    const group = parseGroupKey(key);
-    const place = { accountId: group.accountId ?? deps.accountId, region: group.region ?? deps.region };
-    if (!rolloutPlaces(deps).some((p) => placeKey(p) === placeKey(place))) continue;
-    byPlace.set(placeKey(place), [...(byPlace.get(placeKey(place)) ?? []), group.name]);
+    const place = placeOfKey(deps, key);
+    if (!reached.has(place)) continue;
+    byPlace.set(place, [...(byPlace.get(place) ?? []), parseGroupKey(key).name]);
   }
   return byPlace;
 }

@@ -48,6 +48,9 @@ export interface WaveGroupResult {
 
 type RecordDeps = Pick<PhoenixDeps, "clients" | "resources" | "now">;
 
+/** The longest reason a wave result keeps in the record (the audit trail has it whole). */
+const REASON_CHARS = 400;
+
 /** Rollout records are history for supersede decisions; a year is more than enough. */
 const RECORD_DAYS = 365;
 
@@ -212,7 +215,12 @@ export async function recordWaveResults(
       ConditionExpression: "execution = :execution AND attribute_exists(waveResults)",
       ExpressionAttributeNames: { "#wave": String(wave) },
       ExpressionAttributeValues: {
-        ":results": results.map((result) => JSON.parse(JSON.stringify(result)) as Record<string, unknown>),
+        // Reasons cut short: a wave of many groups must stay well inside an item's 400 KB.
+        ":results": results.map((result) => ({
+          ...(JSON.parse(JSON.stringify(result)) as Record<string, unknown>),
+          reason:
+            result.reason.length > REASON_CHARS ? `${result.reason.slice(0, REASON_CHARS)}…` : result.reason,
+        })),
         ":execution": execution,
       },
     }),

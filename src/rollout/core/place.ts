@@ -31,6 +31,15 @@ export function parseGroupKey(key: string): Placed {
   return match ? { accountId: match[1]!, region: match[2]!, name: match[3]! } : { name: key };
 }
 
+/**
+ * A key as Phoenix writes it: one naming Phoenix's own account and region
+ * (`123456789012/us-east-1/web`) is the bare name there.
+ */
+export function normalGroupKey(key: string, home: { accountId: string; region: string }): string {
+  const group = parseGroupKey(key);
+  return group.accountId === home.accountId && group.region === home.region ? group.name : key;
+}
+
 /** The place of a group as `accountId`/`region` fields, only when elsewhere (what records carry). */
 export function placeFields(group: Placed): { accountId?: string; region?: string } {
   return group.accountId !== undefined && group.region !== undefined

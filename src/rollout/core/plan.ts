@@ -259,12 +259,14 @@ function groupIntoWaves(groups: PlannedGroup[]): RolloutPlan["waves"] {
 }
 
 /** Reasons by name (a reason's name is the group's key). */
-function byName(a: { name: string }, b: { name: string }): number {
+export function byName(a: { name: string }, b: { name: string }): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 /** Planned groups by key: a wave's groups at home first (bare names), then each member's. */
 function byKey(a: PlannedGroup, b: PlannedGroup): number {
+  const [homeA, homeB] = [a.accountId === undefined, b.accountId === undefined];
+  if (homeA !== homeB) return homeA ? -1 : 1;
   return byName({ name: groupKey(a) }, { name: groupKey(b) });
 }
 

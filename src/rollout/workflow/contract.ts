@@ -34,6 +34,8 @@ export interface GroupOrder {
   name: string;
   accountId?: string;
   region?: string;
+  /** The group's key (place.ts): what the workflow's own states name it by (AbandonFailed). */
+  key: string;
   wave: number;
   launchTemplate: LaunchTemplateInUse;
   currentImageId?: string;

@@ -99,7 +99,7 @@ export async function pauseRollouts(
     message: `${describePause(pause)}.\nNo new rollout, wave or group refresh starts until ${resumeCommand(pause)}. Containment is not paused.\n${running}`,
     kind: "pause",
     severity: "warning",
-    data: { pause, refreshes },
+    data: { pause, refreshes, ...(unreachable.length > 0 ? { unreachable } : {}) },
   });
   return { pause, ...(replaced !== undefined ? { replaced } : {}), refreshes, unreachable };
 }

@@ -288,6 +288,7 @@ function toOrder(group: RolloutPlan["waves"][number]["groups"][number]): GroupOr
   return {
     name: group.name,
     ...placeFields(group),
+    key: groupKey(group),
     wave: group.wave,
     launchTemplate: group.launchTemplate,
     ...(group.currentImageId !== undefined ? { currentImageId: group.currentImageId } : {}),

@@ -59,6 +59,25 @@ describe("detectDrift", () => {
     });
   });
 
+  it("does not call a group behind that an incomplete, newer rollout put on its image", () => {
+    // ami-newer rolled web-b, but the rollout ended incomplete (another group, say a member's the
+    // image was not shared with, could not be rolled): web-b is ahead of ami-new, not behind it.
+    const ahead = {
+      ...inventory,
+      aheadImages: { web: ["ami-newer"] },
+      groups: inventory.groups.map((g) =>
+        g.name === "web-b" ? { ...g, templateImageId: "ami-newer", instances: [] } : g,
+      ),
+    };
+    const found = detectDrift(ahead, { maxInstanceAgeDays: 30, now: NOW });
+    expect(found.map((f) => f.subject)).not.toContain("group/web-b");
+    // Another image than those is behind as before.
+    const other = { ...ahead, aheadImages: { web: ["ami-other"] } };
+    expect(detectDrift(other, { maxInstanceAgeDays: 30, now: NOW }).map((f) => f.subject)).toContain(
+      "group/web-b",
+    );
+  });
+
   it("does not call a family's groups behind while it is being rolled out; age still counts", () => {
     const found = detectDrift(
       { ...inventory, rollingOut: ["web", "api"] },
