@@ -42,7 +42,9 @@ const waves = (p: ReturnType<typeof plan>) =>
 
 describe("group keys", () => {
   it("name a member's group by account, region and name, and a home group by its name", () => {
-    expect(groupKey({ name: "web", accountId: STAGING, region: "eu-west-1" })).toBe(`${STAGING}/eu-west-1/web`);
+    expect(groupKey({ name: "web", accountId: STAGING, region: "eu-west-1" })).toBe(
+      `${STAGING}/eu-west-1/web`,
+    );
     expect(groupKey({ name: "web" })).toBe("web");
     expect(parseGroupKey(`${STAGING}/eu-west-1/web/blue`)).toEqual({
       accountId: STAGING,
