@@ -62,9 +62,11 @@ export const auditCommand: Command = {
       printJson(io, { records });
       return EXIT.ok;
     }
-    const scope = [instance, image].filter(Boolean).join(" and ") || "everything";
+    const scope =
+      [instance, image, group !== undefined ? `group ${group}` : undefined].filter(Boolean).join(" and ") ||
+      "everything";
     io.out(
-      `Audit trail of ${scope}${sinceMs !== undefined || !(instance || image) ? ` since ${since}` : ""}: ${plural(records.length, "record")}${aboutInstance > 0 ? ` (${aboutInstance} of them about findings on ${instance} that Phoenix did not act on${sinceMs === undefined ? ", last 24 h" : ""})` : ""}`,
+      `Audit trail of ${scope}${sinceMs !== undefined || !(instance || image || group) ? ` since ${since}` : ""}: ${plural(records.length, "record")}${aboutInstance > 0 ? ` (${aboutInstance} of them about findings on ${instance} that Phoenix did not act on${sinceMs === undefined ? ", last 24 h" : ""})` : ""}`,
     );
     for (const record of records) io.out(formatRecord(record));
     return EXIT.ok;

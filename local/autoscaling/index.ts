@@ -1,5 +1,8 @@
+import { EC2Client } from "@aws-sdk/client-ec2";
 import { busPublisher, type LocalCloudContext, type LocalCloudPart } from "../core/context.js";
+import { mayLaunch, unlaunchableImage } from "../core/launch-permission.js";
 import { forwardToMoto } from "../gateway/forward.js";
+import { inAccount } from "../gateway/moto-account.js";
 import { type AwsRequest, queryList } from "../gateway/request.js";
 import type { ControlRoute, ResponseObserver, ServiceHandler } from "../gateway/server.js";
 import { alarmStates } from "./alarms.js";
@@ -250,6 +253,9 @@ function placeRuntime(
   const alarms = (names: string[]) => alarmStates(context.motoUrl, context.accountId, context.region, names);
   const engine = new RefreshEngine({
     context,
+    ...(place.imageAccounts.length > 1
+      ? { launchRefusal: launchRefusal(context, fleet, place.imageAccounts) }
+      : {}),
     events: outbox,
     book,
     fleet,
@@ -331,6 +337,34 @@ function placeRuntime(
       // Deliver what the refreshes emitted before moto goes away, but never hang a shutdown on it.
       await Promise.race([outbox.flush(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
     },
+  };
+}
+
+/**
+ * With member accounts, the refresh engine's launches are checked as EC2 checks RunInstances: the
+ * image the group launches must be its account's own, public, or shared with it. Without members
+ * every image is the account's own (moto's public ones included), as before.
+ */
+function launchRefusal(
+  context: LocalCloudContext,
+  fleet: MotoFleet,
+  accounts: readonly string[],
+): (groupName: string) => Promise<string | undefined> {
+  const clients = new Map<string, EC2Client>();
+  const ec2In = (account: string) => {
+    let client = clients.get(account);
+    if (!client) {
+      client = inAccount(new EC2Client(context.internalClientConfig), account);
+      clients.set(account, client);
+    }
+    return client;
+  };
+  return async (groupName) => {
+    const [group] = await fleet.describeGroups([groupName]);
+    const imageId = group?.launchTemplate ? await fleet.launchTemplateImage(group.launchTemplate) : undefined;
+    if (imageId === undefined || !imageId.startsWith("ami-")) return undefined;
+    if (await mayLaunch(accounts, ec2In, context.accountId, imageId)) return undefined;
+    return `Launching a new EC2 instance failed. Status Reason: ${unlaunchableImage(imageId)} or is not shared with account ${context.accountId}. Launching EC2 instance failed.`;
   };
 }
 

@@ -247,6 +247,19 @@ export class MotoFleet {
     return { ...(profile.Arn ? { Arn: profile.Arn } : {}), ...(profile.Name ? { Name: profile.Name } : {}) };
   }
 
+  /** The ImageId of a launch template version (the default one when none is named). */
+  async launchTemplateImage(spec: LaunchTemplateSpec): Promise<string | undefined> {
+    const { LaunchTemplateVersions = [] } = await this.ec2.send(
+      new DescribeLaunchTemplateVersionsCommand({
+        ...(spec.LaunchTemplateId
+          ? { LaunchTemplateId: spec.LaunchTemplateId }
+          : { LaunchTemplateName: spec.LaunchTemplateName }),
+        Versions: [spec.Version ?? "$Default"],
+      }),
+    );
+    return LaunchTemplateVersions[0]?.LaunchTemplateData?.ImageId;
+  }
+
   async associateInstanceProfile(instanceId: string, profile: InstanceProfileSpec): Promise<void> {
     await this.ec2.send(
       new AssociateIamInstanceProfileCommand({ InstanceId: instanceId, IamInstanceProfile: profile }),

@@ -41,6 +41,12 @@ export interface BatchDeps {
   /** Terminations go through the group's terminate hooks; launches may wait for launch hooks. */
   lifecycle: Pick<LifecycleManager, "terminate" | "isHeld" | "successorsOf">;
   timing: BatchTiming;
+  /**
+   * Why the group cannot launch what it launches now (an image its account may not launch:
+   * core/launch-permission.ts), or undefined. Asked before each batch: EC2 would refuse every
+   * launch, and the refresh fails on it.
+   */
+  launchRefusal?: (groupName: string) => Promise<string | undefined>;
 }
 
 /** Shortest (real) and longest (simulated) waits between health polls. */
@@ -118,6 +124,8 @@ export class BatchReplacer {
     const name = group.name;
     const before = new Set(group.instances.map((i) => i.instanceId));
     let launched: string[] = [];
+    const refused = await this.deps.launchRefusal?.(name);
+    if (refused !== undefined) return { failure: { instanceId: "", reason: refused } };
     try {
       if (batch.launchFirst.length > 0) {
         for (const id of batch.launchFirst) run.surplus.add(id);

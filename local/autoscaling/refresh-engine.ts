@@ -61,6 +61,8 @@ export interface EngineDeps {
   timing: BatchTiming;
   /** The group's warm pool, replaced after its InService instances (refresh-warm.ts). */
   warm?: WarmPoolRefresher;
+  /** See BatchDeps.launchRefusal. */
+  launchRefusal?: (groupName: string) => Promise<string | undefined>;
 }
 
 /** How often a waiting refresh looks again at the instances it waits for: simulated, and at least real. */

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { DescribeImagesCommand, DescribeLaunchTemplateVersionsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import type { LocalCloudContext, LocalCloudPlugin } from "../core/context.js";
+import { mayLaunch, unlaunchableImage } from "../core/launch-permission.js";
 import { applyEdits, childElements, elementAt, textOf } from "../core/xml-patch.js";
 import { forwardToMoto } from "../gateway/forward.js";
 import { inAccount } from "../gateway/moto-account.js";
@@ -21,8 +22,8 @@ import { type AwsResponse, awsError } from "../gateway/response.js";
  * Launching: moto does not check the AMI of RunInstances at all, so any image id would launch in
  * any account. With member accounts, this part checks it as EC2 does: the image (named, or the
  * launch template's) must be the caller's own, public, or shared with it; otherwise the call
- * fails with InvalidAMIID.NotFound and nothing launches. Launches Auto Scaling makes inside moto
- * are not seen here (local/README.md).
+ * fails with InvalidAMIID.NotFound and nothing launches (core/launch-permission.ts, which the
+ * local instance refresh asks too; other launches Auto Scaling makes inside moto are not checked).
  */
 export function sharedImages(): LocalCloudPlugin {
   return (context) => {
@@ -77,14 +78,14 @@ async function launchIfPermitted(
   const caller = request.account ?? context.accountId;
   const imageId = request.params.get("ImageId") ?? (await templateImage(ec2In(caller), request));
   // No image to check (a template moto cannot resolve): moto answers as it would.
-  if (!imageId || (await mayLaunch(context, ec2In, caller, imageId)))
+  if (!imageId || (await mayLaunch([context.accountId, ...context.memberAccounts], ec2In, caller, imageId)))
     return forwardToMoto(context.motoUrl, request);
   return awsError(
     request.protocol,
     request.service,
     400,
     "InvalidAMIID.NotFound",
-    `The image id '[${imageId}]' does not exist`,
+    unlaunchableImage(imageId),
   );
 }
 
@@ -105,32 +106,6 @@ async function templateImage(ec2: EC2Client, request: AwsRequest): Promise<strin
   } catch {
     return undefined;
   }
-}
-
-/** Whether the caller's DescribeImages would show the image: its own or public, or shared with it. */
-async function mayLaunch(
-  context: Pick<LocalCloudContext, "accountId" | "memberAccounts">,
-  ec2In: (account: string) => EC2Client,
-  caller: string,
-  imageId: string,
-): Promise<boolean> {
-  const own = await ec2In(caller)
-    .send(new DescribeImagesCommand({ ImageIds: [imageId] }))
-    .then((answer) => (answer.Images ?? []).length > 0)
-    .catch(() => false);
-  if (own) return true;
-  const owners = [context.accountId, ...context.memberAccounts].filter((a) => a !== caller);
-  // As describeWithShared asks: the owner's own images executable by the caller (moto applies
-  // ExecutableUsers only to a listing, not to images asked for by id).
-  const shared = await Promise.all(
-    owners.map((owner) =>
-      ec2In(owner)
-        .send(new DescribeImagesCommand({ ExecutableUsers: [caller], Owners: ["self"] }))
-        .then((answer) => (answer.Images ?? []).some((image) => image.ImageId === imageId && !image.Public))
-        .catch(() => false),
-    ),
-  );
-  return shared.some(Boolean);
 }
 
 async function describeWithShared(

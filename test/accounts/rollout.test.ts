@@ -255,5 +255,10 @@ describe("a shared image rolls out across accounts", () => {
     );
     expect(ended.status).toBe("SUCCEEDED");
     expect(await web(LATE)).toEqual({ version: "3", images: [v3] });
+
+    // Its history, by the same key, names its account.
+    const audit = await phoenix(["audit", "--group", key, ...where], cliEnv);
+    expect(audit.stdout).toMatch(new RegExp(`^Audit trail of group ${key}: \\d+ records`));
+    expect(audit.stdout).toContain(`group/${key} (account ${LATE} ${REGION})  start-refresh ok`);
   }, 200_000);
 });

@@ -11,6 +11,7 @@ import {
   CreateTagsCommand,
   DescribeInstancesCommand,
   EC2Client,
+  ModifyImageAttributeCommand,
   RegisterImageCommand,
 } from "@aws-sdk/client-ec2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -87,6 +88,54 @@ async function imagesOf(config: Config): Promise<string[]> {
   return Reservations.flatMap((r) => r.Instances ?? []).map((i) => i.ImageId!);
 }
 
+/** An image of the own account in the member's region (an AMI is regional), with tags. */
+async function centralImage(name: string, tags: Record<string, string> = {}): Promise<string> {
+  const ec2 = new EC2Client({ ...central, region: MEMBER_REGION });
+  const { ImageId } = await ec2.send(new RegisterImageCommand({ Name: name, RootDeviceName: "/dev/sda1" }));
+  if (Object.keys(tags).length > 0)
+    await ec2.send(
+      new CreateTagsCommand({
+        Resources: [ImageId!],
+        Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+      }),
+    );
+  return ImageId!;
+}
+
+/** Refreshes the member's group onto a new template version with the image; its end. */
+async function refreshMemberOnto(imageId: string): Promise<{ Status?: string; StatusReason?: string }> {
+  const { LaunchTemplateVersion } = await new EC2Client(await member()).send(
+    new CreateLaunchTemplateVersionCommand({
+      LaunchTemplateId: memberGroup.templateId,
+      LaunchTemplateData: { ImageId: imageId },
+    }),
+  );
+  const { InstanceRefreshId } = await new AutoScalingClient(await member()).send(
+    new StartInstanceRefreshCommand({
+      AutoScalingGroupName: "web",
+      DesiredConfiguration: {
+        LaunchTemplate: {
+          LaunchTemplateId: memberGroup.templateId,
+          Version: String(LaunchTemplateVersion!.VersionNumber),
+        },
+      },
+      Preferences: { MinHealthyPercentage: 50, InstanceWarmup: 0, SkipMatching: true },
+    }),
+  );
+  let refresh: { Status?: string; StatusReason?: string } | undefined;
+  for (let i = 0; i < 120 && !["Failed", "Successful", "Cancelled"].includes(refresh?.Status ?? ""); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const { InstanceRefreshes = [] } = await new AutoScalingClient(await member()).send(
+      new DescribeInstanceRefreshesCommand({
+        AutoScalingGroupName: "web",
+        InstanceRefreshIds: [InstanceRefreshId!],
+      }),
+    );
+    refresh = InstanceRefreshes[0];
+  }
+  return refresh ?? {};
+}
+
 let centralGroup: { templateId: string; images: string[] };
 let memberGroup: { templateId: string; images: string[] };
 
@@ -133,47 +182,23 @@ describe("Auto Scaling in a member account and region", () => {
   }, 90_000);
 
   it("boots an image shared from the own account as that image boots: one tagged unhealthy fails the member's refresh", async () => {
-    // In the member's region: an AMI is regional.
-    const ec2 = new EC2Client({ ...central, region: MEMBER_REGION });
-    const bad = (await ec2.send(new RegisterImageCommand({ Name: "bad", RootDeviceName: "/dev/sda1" })))
-      .ImageId!;
-    await ec2.send(
-      new CreateTagsCommand({
-        Resources: [bad],
-        Tags: [{ Key: UNHEALTHY_IMAGE_TAG.key, Value: UNHEALTHY_IMAGE_TAG.value }],
-      }),
-    );
+    const bad = await centralImage("bad", { [UNHEALTHY_IMAGE_TAG.key]: UNHEALTHY_IMAGE_TAG.value });
     // The member sees the image without its tags (as EC2 shows a shared one); it boots as badly.
-    const { LaunchTemplateVersion } = await new EC2Client(await member()).send(
-      new CreateLaunchTemplateVersionCommand({
-        LaunchTemplateId: memberGroup.templateId,
-        LaunchTemplateData: { ImageId: bad },
-      }),
+    await new EC2Client({ ...central, region: MEMBER_REGION }).send(
+      new ModifyImageAttributeCommand({ ImageId: bad, LaunchPermission: { Add: [{ UserId: MEMBER }] } }),
     );
-    const { InstanceRefreshId } = await new AutoScalingClient(await member()).send(
-      new StartInstanceRefreshCommand({
-        AutoScalingGroupName: "web",
-        DesiredConfiguration: {
-          LaunchTemplate: {
-            LaunchTemplateId: memberGroup.templateId,
-            Version: String(LaunchTemplateVersion!.VersionNumber),
-          },
-        },
-        Preferences: { MinHealthyPercentage: 50, InstanceWarmup: 0, SkipMatching: true },
-      }),
-    );
-    let refresh: { Status?: string; StatusReason?: string } | undefined;
-    for (let i = 0; i < 120 && !["Failed", "Successful", "Cancelled"].includes(refresh?.Status ?? ""); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      const { InstanceRefreshes = [] } = await new AutoScalingClient(await member()).send(
-        new DescribeInstanceRefreshesCommand({
-          AutoScalingGroupName: "web",
-          InstanceRefreshIds: [InstanceRefreshId!],
-        }),
-      );
-      refresh = InstanceRefreshes[0];
-    }
-    expect(refresh?.Status).toBe("Failed");
+    const refresh = await refreshMemberOnto(bad);
+    expect(refresh.Status).toBe("Failed");
+    expect(refresh.StatusReason).not.toMatch(/does not exist/);
+  }, 90_000);
+
+  it("fails the member's refresh, launching nothing, onto an image not shared with it (as EC2 refuses the launch)", async () => {
+    const before = await imagesOf(await member());
+    const unshared = await centralImage("unshared");
+    const refresh = await refreshMemberOnto(unshared);
+    expect(refresh.Status).toBe("Failed");
+    expect(refresh.StatusReason).toContain(`The image id '[${unshared}]' does not exist`);
+    expect(await imagesOf(await member())).toEqual(before);
   }, 90_000);
 
   it("names the member's instances' account and region in the health route, and the places in health", async () => {
