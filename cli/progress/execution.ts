@@ -8,7 +8,7 @@ import {
 import { truncateAtWord } from "../../ops/output.js";
 import { progressBar } from "../../ops/progress/bar.js";
 import { skippedBecause } from "../../ops/progress/skipped.js";
-import { groupKey, type Placed, placeFields } from "../../src/rollout/core/place.js";
+import { groupKey, type Placed, placeFields, placeOf } from "../../src/rollout/core/place.js";
 import { isActiveRefreshStatus } from "../../src/rollout/core/refresh-outcome.js";
 
 /**
@@ -131,10 +131,8 @@ export class ExecutionFollower {
 
   private async followRefreshes(): Promise<void> {
     for (const [group, placed] of this.groups) {
-      const autoScaling =
-        placed.accountId !== undefined && placed.region !== undefined
-          ? this.memberAutoScaling({ accountId: placed.accountId, region: placed.region })
-          : this.clients.autoScaling;
+      const place = placeOf(placed);
+      const autoScaling = place !== undefined ? this.memberAutoScaling(place) : this.clients.autoScaling;
       // A member the person cannot reach shows no refresh line; the workflow's own steps say how it went.
       if (autoScaling === undefined) continue;
       const asked = autoScaling.send(

@@ -1,8 +1,6 @@
-import { EC2Client } from "@aws-sdk/client-ec2";
 import { busPublisher, type LocalCloudContext, type LocalCloudPart } from "../core/context.js";
 import { mayLaunch, unlaunchableImage } from "../core/launch-permission.js";
 import { forwardToMoto } from "../gateway/forward.js";
-import { inAccount } from "../gateway/moto-account.js";
 import { type AwsRequest, queryList } from "../gateway/request.js";
 import type { ControlRoute, ResponseObserver, ServiceHandler } from "../gateway/server.js";
 import { alarmStates } from "./alarms.js";
@@ -350,15 +348,7 @@ function launchRefusal(
   fleet: MotoFleet,
   accounts: readonly string[],
 ): (groupName: string) => Promise<string | undefined> {
-  const clients = new Map<string, EC2Client>();
-  const ec2In = (account: string) => {
-    let client = clients.get(account);
-    if (!client) {
-      client = inAccount(new EC2Client(context.internalClientConfig), account);
-      clients.set(account, client);
-    }
-    return client;
-  };
+  const ec2In = (account: string) => fleet.ec2In(account);
   return async (groupName) => {
     const [group] = await fleet.describeGroups([groupName]);
     const imageId = group?.launchTemplate ? await fleet.launchTemplateImage(group.launchTemplate) : undefined;

@@ -100,7 +100,7 @@ export class MotoFleet {
   private readonly ec2: EC2Client;
 
   /** EC2 in each local account, for what an image is wherever it was made (unhealthyImageIds). */
-  private readonly imageOwners: EC2Client[];
+  private readonly imageOwners: Map<string, EC2Client>;
 
   /**
    * `imageAccounts`: the local accounts whose images this place's groups may launch (shared
@@ -112,9 +112,19 @@ export class MotoFleet {
   ) {
     this.autoscaling = inAccount(new AutoScalingClient(context.internalClientConfig), context.accountId);
     this.ec2 = autoScalingEc2(context);
-    this.imageOwners = imageAccounts.map((account) =>
-      inAccount(new EC2Client(context.internalClientConfig), account),
+    this.imageOwners = new Map(
+      imageAccounts.map((account) => [
+        account,
+        inAccount(new EC2Client(context.internalClientConfig), account),
+      ]),
     );
+  }
+
+  /** EC2 in one of the image accounts, in this fleet's region (launch-permission.ts asks there). */
+  ec2In(account: string): EC2Client {
+    const client = this.imageOwners.get(account);
+    if (!client) throw new Error(`account ${account} is not one of this fleet's image accounts`);
+    return client;
   }
 
   /** The named groups (all groups when no names are given) as moto has them. */
@@ -207,7 +217,7 @@ export class MotoFleet {
     const ids = new Set<string>();
     // The tag is the image's, read in the account that owns it: a member sees a shared image
     // without its tags, yet it boots as badly there.
-    for (const ec2 of this.imageOwners) for (const id of await unhealthyIn(ec2)) ids.add(id);
+    for (const ec2 of this.imageOwners.values()) for (const id of await unhealthyIn(ec2)) ids.add(id);
     return ids;
   }
 

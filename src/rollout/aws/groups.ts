@@ -13,7 +13,7 @@ import type {
   LaunchTemplateInUse,
   MixedInstancesInUse,
 } from "../core/group.js";
-import { groupKey } from "../core/place.js";
+import { groupKey, type Place } from "../core/place.js";
 import { describeVersion } from "./launch-template.js";
 import { activeRefresh, findPhoenixRefresh } from "./refresh.js";
 
@@ -25,32 +25,25 @@ type GroupDeps = Pick<PhoenixDeps, "clients" | "resources" | "now">;
  * The groups a rollout considers, as the pure planner wants them: tags, the launch template in
  * use and its image, the instances and their images and tags, and any refresh still running
  * (with whether Phoenix started it). By family: every group tagged with the family, managed or
- * not (the planner decides, and says why it leaves one out). By names: those groups.
+ * not (the planner decides, and says why it leaves one out). By names: those groups. With a
+ * `place` (a member's, whose account the deps' fleet clients act in: member-access.ts fleetDeps),
+ * the descriptions say so, and Phoenix's records of the groups are found under their keys.
  */
 export async function describeGroups(
   deps: GroupDeps,
   selector: GroupSelector,
-  place?: GroupPlace,
+  place?: Place,
 ): Promise<GroupDescription[]> {
   const groups = await listGroups(deps, selector);
   const versions = new Map<string, Promise<ResolvedVersion>>();
   return Promise.all(groups.map((group) => describeOne(deps, group, versions, place)));
 }
 
-/**
- * A member account and region the deps' fleet clients act in (member-access.ts fleetDeps): the
- * descriptions say so, and Phoenix's records of the groups are found under their keys (place.ts).
- */
-export interface GroupPlace {
-  accountId: string;
-  region: string;
-}
-
 /** One group by name, or undefined when it no longer exists. */
 export async function describeGroup(
   deps: GroupDeps,
   name: string,
-  place?: GroupPlace,
+  place?: Place,
 ): Promise<GroupDescription | undefined> {
   return (await describeGroups(deps, { names: [name] }, place))[0];
 }
@@ -91,7 +84,7 @@ async function describeOne(
   deps: GroupDeps,
   group: AutoScalingGroup,
   versions: Map<string, Promise<ResolvedVersion>>,
-  place: GroupPlace | undefined,
+  place: Place | undefined,
 ): Promise<GroupDescription> {
   const name = group.AutoScalingGroupName ?? "";
   const key = groupKey({ name, ...place });

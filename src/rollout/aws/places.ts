@@ -3,7 +3,7 @@ import { type FleetTarget, fleetDeps, isElsewhere } from "../../member-access.js
 import { describeScope, isManaged, managedScope } from "../../scope.js";
 import type { GroupDescription } from "../core/group.js";
 import type { ImageFacts } from "../core/image.js";
-import { normalGroupKey, parseGroupKey } from "../core/place.js";
+import { normalGroupKey, parseGroupKey, placeKey } from "../core/place.js";
 import { byName, type GroupReason, planRollout, type RolloutPlan } from "../core/plan.js";
 import { describeGroups } from "./groups.js";
 import { describeImage } from "./images.js";
@@ -47,6 +47,7 @@ export async function planAcross(deps: PhoenixDeps, input: PlanAcrossInput): Pro
   const explicit = input.explicitGroups?.map((key) => normalGroupKey(key, deps));
   const wanted = explicit !== undefined ? namesByPlace(deps, explicit) : undefined;
   const unreachable: GroupReason[] = [];
+  const unreachablePlaces = new Set<string>();
   const imageProblems: Record<string, string> = {};
   const described = await Promise.all(
     places.map(async (place) => {
@@ -71,6 +72,7 @@ export async function planAcross(deps: PhoenixDeps, input: PlanAcrossInput): Pro
       } catch (error) {
         // Phoenix's own account failing is the step's failure (retried); a member's is its own.
         if (!elsewhere) throw error;
+        unreachablePlaces.add(placeKey(place));
         unreachable.push({
           name: `${placeKey(place)}/*`,
           accountId: place.accountId,
@@ -95,9 +97,7 @@ export async function planAcross(deps: PhoenixDeps, input: PlanAcrossInput): Pro
     // A named group of a member that could not be read is that member's problem, not "no such group".
     ...(explicit !== undefined
       ? {
-          explicitGroups: explicit.filter(
-            (key) => !unreachable.some((u) => placeOfKey(deps, key) === `${u.accountId}/${u.region}`),
-          ),
+          explicitGroups: explicit.filter((key) => !unreachablePlaces.has(placeOfKey(deps, key))),
         }
       : {}),
     ...(input.replaceAll ? { replaceAll: true } : {}),
@@ -110,8 +110,6 @@ export async function planAcross(deps: PhoenixDeps, input: PlanAcrossInput): Pro
   }
   return { plan, groups };
 }
-
-const placeKey = (place: FleetTarget) => `${place.accountId}/${place.region}`;
 
 /** `<account>/<region>` of the group a key names. */
 function placeOfKey(deps: PhoenixDeps, key: string): string {

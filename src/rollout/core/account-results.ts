@@ -1,4 +1,4 @@
-import { parseGroupKey } from "./place.js";
+import { parseGroupKey, placeKey } from "./place.js";
 
 /**
  * A rollout's results by account and region: what its record, its end in the audit trail and its
@@ -29,7 +29,7 @@ export function accountResults(
     const place = parseGroupKey(entry.group);
     const accountId = place.accountId ?? home.accountId;
     const region = place.region ?? home.region;
-    const key = `${accountId}/${region}`;
+    const key = placeKey({ accountId, region });
     const result = byPlace.get(key) ?? { accountId, region, outcomes: {} };
     byPlace.set(key, result);
     const list = result.outcomes[entry.outcome] ?? [];
@@ -38,13 +38,7 @@ export function accountResults(
   }
   const isHome = (r: AccountResult) => r.accountId === home.accountId && r.region === home.region;
   return [...byPlace.values()].sort((a, b) =>
-    isHome(a) !== isHome(b)
-      ? isHome(a)
-        ? -1
-        : 1
-      : `${a.accountId}/${a.region}` < `${b.accountId}/${b.region}`
-        ? -1
-        : 1,
+    isHome(a) !== isHome(b) ? (isHome(a) ? -1 : 1) : placeKey(a) < placeKey(b) ? -1 : 1,
   );
 }
 

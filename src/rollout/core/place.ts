@@ -40,11 +40,25 @@ export function normalGroupKey(key: string, home: { accountId: string; region: s
   return group.accountId === home.accountId && group.region === home.region ? group.name : key;
 }
 
-/** The place of a group as `accountId`/`region` fields, only when elsewhere (what records carry). */
-export function placeFields(group: Placed): { accountId?: string; region?: string } {
+/** A member account and region. */
+export interface Place {
+  accountId: string;
+  region: string;
+}
+
+/** The group's place when it is a member's; undefined in Phoenix's own account and region. */
+export function placeOf(group: Placed): Place | undefined {
   return group.accountId !== undefined && group.region !== undefined
     ? { accountId: group.accountId, region: group.region }
-    : {};
+    : undefined;
+}
+
+/** `<account>/<region>`: how a place is named in keys and maps. */
+export const placeKey = (place: Place): string => `${place.accountId}/${place.region}`;
+
+/** The place of a group as `accountId`/`region` fields, only when elsewhere (what records carry). */
+export function placeFields(group: Placed): { accountId?: string; region?: string } {
+  return placeOf(group) ?? {};
 }
 
 /** `account 222222222222, eu-west-1` or `this account` for messages. */

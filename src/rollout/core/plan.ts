@@ -12,7 +12,7 @@ import {
   protectionReason,
 } from "./group.js";
 import type { ImageFacts } from "./image.js";
-import { groupKey, placeFields } from "./place.js";
+import { groupKey, placeFields, placeKey, placeOf } from "./place.js";
 import { buildRefreshPreferences, type RefreshPreferences } from "./preferences.js";
 
 export interface PlanInput {
@@ -165,8 +165,8 @@ function placeGroup(group: GroupDescription, input: PlanInput): Placement {
 
   const wave = groupWave(group);
   if (!wave.ok) return { kind: "problems", reason: wave.problem };
-  const imageProblem =
-    group.accountId !== undefined ? input.imageProblems?.[`${group.accountId}/${group.region}`] : undefined;
+  const place = placeOf(group);
+  const imageProblem = place !== undefined ? input.imageProblems?.[placeKey(place)] : undefined;
   if (imageProblem !== undefined) return { kind: "problems", reason: imageProblem };
   const account = group.accountId ?? input.homeAccountId;
   const firstWave = (account !== undefined ? input.firstWaves?.[account] : undefined) ?? 0;

@@ -1,7 +1,7 @@
 import type { PhoenixDeps } from "../../deps.js";
 import { fleetDeps } from "../../member-access.js";
 import { InvalidStepInputError, LockHeldError } from "../aws/errors.js";
-import { describeGroup, type GroupPlace } from "../aws/groups.js";
+import { describeGroup } from "../aws/groups.js";
 import { groupSubject, ROLLOUT_ACTOR } from "../aws/image-marks.js";
 import { ensureTemplateVersion, pinGroupVersion, versionToPin } from "../aws/launch-template.js";
 import { acquireGroupLock, describeHolder, releaseGroupLock, renewGroupLock } from "../aws/lock.js";
@@ -15,7 +15,7 @@ import {
 } from "../aws/refresh.js";
 import { describeStragglers, type GroupInstance, instancesNotOn, isOnImage } from "../core/group.js";
 import { describePause, pauseOf } from "../core/pause.js";
-import { groupKey, placeFields } from "../core/place.js";
+import { groupKey, placeFields, placeOf } from "../core/place.js";
 import { refreshOutcome } from "../core/refresh-outcome.js";
 import {
   type GroupOutcome,
@@ -40,17 +40,13 @@ type Deps = PhoenixDeps;
  * with the fleet's clients in that account and region (its audit records naming them). Phoenix's
  * records of the group (lock, refresh records) stay central, under the group's key.
  */
-const fleetOf = (deps: Deps, task: GroupTask): Deps =>
-  task.group.accountId !== undefined && task.group.region !== undefined
-    ? fleetDeps(deps, { accountId: task.group.accountId, region: task.group.region })
-    : deps;
+const fleetOf = (deps: Deps, task: GroupTask): Deps => {
+  const place = placeOf(task.group);
+  return place !== undefined ? fleetDeps(deps, place) : deps;
+};
 
-/** The task's group's key (place.ts), and its place when it is a member's. */
+/** The task's group's key (place.ts). */
 const keyOf = (task: GroupTask) => groupKey(task.group);
-const placeOf = (task: GroupTask): GroupPlace | undefined =>
-  task.group.accountId !== undefined && task.group.region !== undefined
-    ? { accountId: task.group.accountId, region: task.group.region }
-    : undefined;
 
 export type GroupStep = "lock" | "prepare" | "version" | "start" | "poll" | "release" | "abandon";
 
@@ -123,7 +119,7 @@ export async function prepareStep(deps: Deps, task: GroupTask): Promise<NonNulla
     ...(refreshId !== undefined ? { refresh: { refreshId } } : {}),
   });
 
-  const group = await describeGroup(fleetOf(deps, task), task.group.name, placeOf(task));
+  const group = await describeGroup(fleetOf(deps, task), task.group.name, placeOf(task.group));
   if (group === undefined) return result("skip", "the group no longer exists");
   const active = group.activeRefresh;
   if (active?.refreshId !== undefined) {
@@ -159,7 +155,7 @@ export async function prepareStep(deps: Deps, task: GroupTask): Promise<NonNulla
 export async function versionStep(deps: Deps, task: GroupTask): Promise<NonNullable<GroupTask["version"]>> {
   // The template in use now, not at plan time: someone may have changed the group since.
   const fleet = fleetOf(deps, task);
-  const group = await describeGroup(fleet, task.group.name, placeOf(task));
+  const group = await describeGroup(fleet, task.group.name, placeOf(task.group));
   let template = group?.launchTemplate ?? task.group.launchTemplate;
   if (template.version.startsWith("$")) {
     // Before any new version exists: see versionToPin.
@@ -275,7 +271,7 @@ export async function pollStep(deps: Deps, task: GroupTask): Promise<RefreshPoll
   let outcome: RefreshPoll["outcome"] = refreshOutcome(refresh.Status);
   let reason = refreshReason(refresh);
   if (outcome === "succeeded") {
-    const group = await describeGroup(fleet, task.group.name, placeOf(task));
+    const group = await describeGroup(fleet, task.group.name, placeOf(task.group));
     const stragglers = group === undefined ? [] : instancesNotOn(group, task.imageId);
     const left = stragglers.filter((instance) => leftByPolicy(instance, task.group.preferences));
     const followUps = task.refresh?.followUps ?? 0;

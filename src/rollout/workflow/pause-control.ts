@@ -8,7 +8,7 @@ import { deletePause, listPauses, putPause } from "../aws/pauses.js";
 import { rolloutPlaces } from "../aws/places.js";
 import { isManaged } from "../core/group.js";
 import { describePause, type Pause, resumeCommand } from "../core/pause.js";
-import { groupKey, parseGroupKey } from "../core/place.js";
+import { groupKey, parseGroupKey, placeOf } from "../core/place.js";
 import { notifyRollout } from "./notifications.js";
 
 /**
@@ -199,10 +199,8 @@ async function phoenixRefreshes(
 
 async function cancel(deps: Deps, pause: Pause, refresh: RefreshInFlight): Promise<void> {
   const group = parseGroupKey(refresh.group);
-  const fleet =
-    group.accountId !== undefined && group.region !== undefined
-      ? fleetDeps(deps, { accountId: group.accountId, region: group.region })
-      : deps;
+  const place = placeOf(group);
+  const fleet = place !== undefined ? fleetDeps(deps, place) : deps;
   try {
     await fleet.clients.autoScaling.send(
       new CancelInstanceRefreshCommand({ AutoScalingGroupName: group.name }),
